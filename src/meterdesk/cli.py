@@ -1,0 +1,140 @@
+"""The ``meterdesk`` command: demo, serve, seed, migrate, manage."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from typing import Any
+
+import click
+
+
+def _django_setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meterdesk.settings")
+    import django
+
+    django.setup()
+
+
+def _migrate(verbosity: int = 0) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=verbosity)
+
+
+def _serve(host: str, port: int, workers: int | None, threads: int) -> None:
+    """Run gunicorn (the production WSGI server) in this process."""
+    from gunicorn.app.base import BaseApplication
+
+    from meterdesk.wsgi import application
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            config = {
+                "bind": f"{host}:{port}",
+                "workers": workers or max(2, (os.cpu_count() or 1) * 2),
+                "threads": threads,
+                "worker_class": "gthread",
+                "accesslog": "-",
+                "timeout": 60,
+                "graceful_timeout": 20,
+                "forwarded_allow_ips": os.environ.get("METERDESK_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            }
+            for key, value in config.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return application
+
+    Server().run()
+
+
+@click.group(help="meterdesk: meter readings, billing and the personal account.")
+def main() -> None:
+    pass
+
+
+@main.command(help="Create the database, load demo data and serve it at http://HOST:PORT.")
+@click.option("--no-serve", is_flag=True, help="Only prepare the database and demo data.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="Server worker processes (default 2 × cores).")
+def demo(no_serve: bool, host: str, port: int, workers: int | None) -> None:
+    _django_setup()
+    from django.conf import settings
+
+    from meterdesk import seed
+
+    click.echo(f"Database: {settings.DATABASES['default']['NAME']}")
+    _migrate()
+    demo_password = os.environ.get("METERDESK_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+    admin_password = os.environ.get("METERDESK_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+    seed.demo_load(demo_password, admin_password, open_window=not settings.METERDESK_READING_WINDOW)
+    url = f"http://{host}:{port}/"
+    click.echo("")
+    click.echo("meterdesk demo is ready.")
+    click.echo(f"  Personal account: {url}")
+    click.echo(f"    log in as {seed.DEMO_EMAIL} with password {demo_password}")
+    click.echo(
+        f"    or register: account {seed.DEMO_UNREGISTERED[0]}, meter serial {seed.DEMO_UNREGISTERED[1]}"
+    )
+    click.echo(f"  Admin: {url}admin/  as {seed.ADMIN_EMAIL} with password {admin_password}")
+    if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend"):
+        click.echo(f"  Outgoing e-mail is written to {settings.EMAIL_FILE_PATH}")
+    click.echo("")
+    if not no_serve:
+        _serve(host, port, workers, threads=4)
+
+
+@main.command(help="Run the production server (gunicorn).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="Worker processes (default 2 × cores).")
+@click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
+def serve(host: str, port: int, workers: int | None, threads: int) -> None:
+    _django_setup()
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        click.echo("The database is not up to date: run `meterdesk migrate` first.", err=True)
+        sys.exit(2)
+    _serve(host, port, workers, threads)
+
+
+@main.command(help="Apply database migrations.")
+def migrate() -> None:
+    _django_setup()
+    _migrate(verbosity=1)
+
+
+@main.command(help="Create N realistic synthetic accounts with two years of readings.")
+@click.option("--accounts", "count", required=True, type=click.IntRange(1, 10_000_000))
+@click.option("--seed", "rng_seed", default=1, show_default=True, help="Random seed (same seed, same data).")
+@click.option("--months", default=24, show_default=True, type=click.IntRange(1, 120))
+def seed(count: int, rng_seed: int, months: int) -> None:
+    _django_setup()
+    _migrate()
+    from meterdesk.seed import seed_accounts
+
+    with click.progressbar(length=count, label="Creating accounts", show_pos=True) as bar:
+        accounts, readings = seed_accounts(count, seed=rng_seed, months=months, progress=bar.update)
+    click.echo(f"Created {accounts} accounts with {readings} readings.")
+
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    help="Run a Django management command, e.g. `meterdesk manage createsuperuser`.",
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def manage(args: tuple[str, ...]) -> None:
+    _django_setup()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["meterdesk manage", *args])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

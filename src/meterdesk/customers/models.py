@@ -1,0 +1,108 @@
+"""Logins, personal accounts (one per premises) and the links between them."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+account_number_validator = RegexValidator(r"^\d{10}$", _("An account number has exactly 10 digits."))
+phone_validator = RegexValidator(
+    r"^\+?\d{10,15}$", _("Enter the phone number in international form, e.g. +79161234567.")
+)
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("an e-mail is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A login: a customer (linked to one or more accounts) or a member of staff."""
+
+    email = models.EmailField(_("e-mail"), unique=True)
+    phone = models.CharField(_("phone"), max_length=16, blank=True, default="", validators=[phone_validator])
+    full_name = models.CharField(_("full name"), max_length=200, blank=True, default="")
+    language = models.CharField(_("language"), max_length=8, default="ru")
+    is_staff = models.BooleanField(_("staff"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    date_joined = models.DateTimeField(_("joined"), default=timezone.now)
+
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class PremisesCategory(models.TextChoices):
+    GAS_STOVE = "gas_stove", _("urban, gas stoves")
+    ELECTRIC_STOVE = "electric_stove", _("electric stoves and/or electric heating")
+    RURAL = "rural", _("rural settlement")
+    HOUSEHOLD_LIKE = "household_like", _("treated as households")
+
+
+class Account(models.Model):
+    """A personal account (лицевой счёт): one premises, its payer and its meters."""
+
+    number = models.CharField(
+        _("account number"), max_length=10, unique=True, validators=[account_number_validator]
+    )
+    holder_name = models.CharField(_("payer"), max_length=200)
+    address = models.CharField(_("address"), max_length=300)
+    category = models.CharField(_("category"), max_length=20, choices=PremisesCategory.choices)
+    rooms = models.PositiveSmallIntegerField(_("rooms"), default=1, validators=[MinValueValidator(1)])
+    residents = models.PositiveSmallIntegerField(_("residents"), default=1)
+    opened_on = models.DateField(_("opened on"))
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("personal account")
+        verbose_name_plural = _("personal accounts")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(number__regex=r"^[0-9]{10}$"), name="account_number_10_digits"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} — {self.address}"
+
+
+class AccountLink(models.Model):
+    """A login's access to an account. Several logins may share one account."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="account_links")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="links")
+    linked_at = models.DateTimeField(_("linked at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("account link")
+        verbose_name_plural = _("account links")
+        constraints = [models.UniqueConstraint(fields=["user", "account"], name="account_link_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.account.number}"

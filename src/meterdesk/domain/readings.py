@@ -1,0 +1,217 @@
+"""Checking a submitted meter reading: the rules of DOMAIN.md "Meters and readings".
+
+``check_reading`` takes the raw values a customer typed (one per zone), the meter's shape,
+the previous accepted values and the customer's average monthly consumption, and returns either
+the parsed values with the consumption they imply, or the list of problems, each with a stable
+code that the channels turn into words. Two outcomes are not errors but need the customer's
+explicit confirmation: a value that fits a rollover past the meter's maximum, and a value that
+implies an unusually high consumption.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from itertools import pairwise
+
+# Error codes (stable: the API and the translations key on them).
+REQUIRED = "required"
+NOT_A_NUMBER = "not_a_number"
+NEGATIVE = "negative"
+NOT_WHOLE = "not_whole"
+TOO_MANY_DECIMALS = "too_many_decimals"
+TOO_MANY_DIGITS = "too_many_digits"
+BELOW_PREVIOUS = "reading_below_previous"
+WRONG_ZONE_COUNT = "wrong_zone_count"
+
+# Confirmation codes.
+CONFIRM_ROLLOVER = "rollover"
+CONFIRM_HIGH = "high_consumption"
+
+#: A value below the previous one is offered as a rollover only if the consumption it implies
+#: is at most this share of the meter's range (a tenth: 10,000 kWh on a five-digit meter).
+ROLLOVER_MAX_SHARE = Decimal("0.1")
+#: Consumption above ``HIGH_FACTOR`` × the monthly average asks for confirmation ...
+HIGH_FACTOR = Decimal(5)
+#: ... but never below this many kWh a month, so that a near-zero average (an empty dacha)
+#: does not make every ordinary reading look suspicious.
+HIGH_FLOOR_KWH = Decimal(50)
+
+_NUMBER_RE = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+
+
+@dataclass(frozen=True)
+class MeterShape:
+    """What a reading of this meter can look like."""
+
+    zones: int
+    digits: int
+    decimal_places: int = 0
+
+    @property
+    def capacity(self) -> Decimal:
+        """10^digits: the value at which the meter rolls over to zero."""
+        return Decimal(10) ** self.digits
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem with one zone's value (zone is 1-based; 0 means the reading as a whole)."""
+
+    zone: int
+    code: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckedReading:
+    """The result of ``check_reading``."""
+
+    values: tuple[Decimal, ...]
+    consumption: tuple[Decimal, ...]
+    rolled_over: tuple[bool, ...]
+    errors: tuple[Issue, ...]
+    confirmations: tuple[Issue, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def unconfirmed(self, confirmed: frozenset[str] | set[str]) -> tuple[Issue, ...]:
+        """The confirmations still needed, given the codes the customer has confirmed."""
+        return tuple(c for c in self.confirmations if c.code not in confirmed)
+
+
+def parse_value(raw: str | int | Decimal | None, shape: MeterShape) -> tuple[Decimal | None, str | None]:
+    """Parse one zone's typed value. Returns (value, None) or (None, error code).
+
+    Spaces (``12 345``) are ignored and a comma is accepted as the decimal mark.
+    """
+    if raw is None:
+        return None, REQUIRED
+    if isinstance(raw, bool):
+        return None, NOT_A_NUMBER
+    if isinstance(raw, int):
+        text = str(raw)
+    elif isinstance(raw, Decimal):
+        if not raw.is_finite():
+            return None, NOT_A_NUMBER
+        text = format(raw, "f")
+    else:
+        text = "".join(str(raw).split()).replace("\u00a0", "")
+    if text == "":
+        return None, REQUIRED
+    if not _NUMBER_RE.match(text):
+        return None, NOT_A_NUMBER
+    try:
+        value = Decimal(text.replace(",", "."))
+    except InvalidOperation:  # pragma: no cover - the regex admits only valid numbers
+        return None, NOT_A_NUMBER
+    if value < 0:
+        return None, NEGATIVE
+    exponent = value.as_tuple().exponent
+    places = max(0, -exponent) if isinstance(exponent, int) else 0
+    if places and value == value.to_integral_value():
+        # "12345.0" is a whole number; normalise it.
+        value = value.quantize(Decimal(1))
+        places = 0
+    if places > shape.decimal_places:
+        return None, NOT_WHOLE if shape.decimal_places == 0 else TOO_MANY_DECIMALS
+    if value >= shape.capacity:
+        return None, TOO_MANY_DIGITS
+    return value, None
+
+
+def check_reading(
+    shape: MeterShape,
+    raw_values: Sequence[str | int | Decimal | None],
+    previous: Sequence[Decimal],
+    average: Sequence[Decimal | None] | None = None,
+    months_since_previous: int = 1,
+    *,
+    high_factor: Decimal = HIGH_FACTOR,
+    high_floor: Decimal = HIGH_FLOOR_KWH,
+    rollover_max_share: Decimal = ROLLOVER_MAX_SHARE,
+) -> CheckedReading:
+    """Check one reading of every zone of a meter against the previous accepted one.
+
+    ``previous`` holds the last accepted value of each zone (the meter's initial values when it
+    has no readings yet). ``average`` holds the average monthly consumption of each zone, or
+    None where there is no basis for one. ``months_since_previous`` is how many billing months
+    the consumption covers (at least 1).
+    """
+    errors: list[Issue] = []
+    confirmations: list[Issue] = []
+    if len(raw_values) != shape.zones:
+        return CheckedReading(
+            (), (), (), (Issue(0, WRONG_ZONE_COUNT, {"expected": shape.zones, "got": len(raw_values)}),), ()
+        )
+    if len(previous) != shape.zones:
+        raise ValueError("previous must hold one value per zone")
+    months = Decimal(max(1, months_since_previous))
+    values: list[Decimal] = []
+    consumption: list[Decimal] = []
+    rolled: list[bool] = []
+    for index, raw in enumerate(raw_values):
+        zone = index + 1
+        value, code = parse_value(raw, shape)
+        if value is None:
+            code = code or NOT_A_NUMBER
+            params: dict[str, object] = {}
+            if code == TOO_MANY_DIGITS:
+                params["digits"] = shape.digits
+            elif code == TOO_MANY_DECIMALS:
+                params["places"] = shape.decimal_places
+            errors.append(Issue(zone, code, params))
+            continue
+        prev = previous[index]
+        used = value - prev
+        did_roll = False
+        if used < 0:
+            rollover_used = value + shape.capacity - prev
+            if rollover_used <= shape.capacity * rollover_max_share:
+                did_roll = True
+                used = rollover_used
+                confirmations.append(
+                    Issue(zone, CONFIRM_ROLLOVER, {"previous": prev, "value": value, "consumption": used})
+                )
+            else:
+                errors.append(Issue(zone, BELOW_PREVIOUS, {"previous": prev}))
+                continue
+        avg = average[index] if average is not None and index < len(average) else None
+        if avg is not None:
+            limit = max(avg * high_factor * months, high_floor * months)
+            if used > limit:
+                confirmations.append(
+                    Issue(zone, CONFIRM_HIGH, {"consumption": used, "average": avg, "factor": high_factor})
+                )
+        values.append(value)
+        consumption.append(used)
+        rolled.append(did_roll)
+    if errors:
+        return CheckedReading((), (), (), tuple(errors), ())
+    return CheckedReading(tuple(values), tuple(consumption), tuple(rolled), (), tuple(confirmations))
+
+
+def average_monthly(points: Sequence[tuple[int, Decimal]], capacity: Decimal | None = None) -> Decimal | None:
+    """Average monthly consumption of one zone from actual readings.
+
+    ``points`` are (month index, value) pairs of accepted actual readings in chronological order,
+    where the month index counts months (year * 12 + month). Consumption between two points is the
+    difference (plus ``capacity`` if the value went down, i.e. the meter rolled over). Returns None
+    when there is no interval to average over.
+    """
+    if len(points) < 2:
+        return None
+    total = Decimal(0)
+    for (_, before), (_, after) in pairwise(points):
+        delta = after - before
+        if delta < 0 and capacity is not None:
+            delta += capacity
+        total += delta
+    months = points[-1][0] - points[0][0]
+    if months <= 0:
+        return None
+    return total / Decimal(months)

@@ -1,0 +1,92 @@
+"""Words for the codes of ``domain.readings`` and ``metering.services``: every channel uses these."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils.formats import number_format
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
+
+from meterdesk.domain import readings as rules
+from meterdesk.domain.readings import Issue
+
+
+def zone_label(zones: int, zone: int) -> str:
+    """The customer's name for a zone of a 1-, 2- or 3-zone meter."""
+    if zones == 1:
+        return _("Single rate")
+    if zones == 2:
+        return {1: _("T1 (day)"), 2: _("T2 (night)")}[zone]
+    return {1: _("T1 (peak)"), 2: _("T2 (night)"), 3: _("T3 (semi-peak)")}[zone]
+
+
+def _kwh(value: object) -> str:
+    if isinstance(value, Decimal):
+        value = value.normalize() if value == value.to_integral_value() else value
+        return number_format(value, force_grouping=True)
+    return str(value)
+
+
+def issue_message(issue: Issue) -> str:
+    """A clear, specific sentence for one problem with one value."""
+    p = issue.params
+    code = issue.code
+    if code == rules.REQUIRED:
+        return _("Enter the value shown on the meter.")
+    if code == rules.NOT_A_NUMBER:
+        return _("Enter digits only, as shown on the meter.")
+    if code == rules.NEGATIVE:
+        return _("A meter reading cannot be negative.")
+    if code == rules.NOT_WHOLE:
+        return _("Enter whole kilowatt-hours only, without the digits after the decimal point.")
+    if code == rules.TOO_MANY_DECIMALS:
+        places = int(str(p.get("places", 0)))
+        return ngettext(
+            "This meter accepts at most %(n)d digit after the decimal point.",
+            "This meter accepts at most %(n)d digits after the decimal point.",
+            places,
+        ) % {"n": places}
+    if code == rules.TOO_MANY_DIGITS:
+        digits = int(str(p.get("digits", 0)))
+        return ngettext(
+            "This meter shows at most %(n)d digit before the decimal point.",
+            "This meter shows at most %(n)d digits before the decimal point.",
+            digits,
+        ) % {"n": digits}
+    if code == rules.BELOW_PREVIOUS:
+        return _("The value is lower than the previous reading (%(previous)s). Check the number.") % {
+            "previous": _kwh(p.get("previous"))
+        }
+    if code == rules.CONFIRM_ROLLOVER:
+        return _(
+            "The value is lower than the previous reading (%(previous)s). If the meter passed its "
+            "maximum and started again from zero, the consumption is %(consumption)s kWh. Confirm "
+            "that this is so."
+        ) % {"previous": _kwh(p.get("previous")), "consumption": _kwh(p.get("consumption"))}
+    if code == rules.CONFIRM_HIGH:
+        return _(
+            "This value means a consumption of %(consumption)s kWh, more than %(factor)s times your "
+            "average of %(average)s kWh a month. Check the number and confirm it if it is right."
+        ) % {
+            "consumption": _kwh(p.get("consumption")),
+            "factor": _kwh(p.get("factor")),
+            "average": _kwh(Decimal(str(p.get("average"))).quantize(Decimal(1))),
+        }
+    if code == rules.WRONG_ZONE_COUNT:
+        return _("This meter needs %(n)s values, one per zone.") % {"n": p.get("expected")}
+    return _("The value was not accepted.")
+
+
+def window_message(start_day: int, end_day: int) -> str:
+    return _("Readings can be submitted from the %(start)s to the %(end)s of each month.") % {
+        "start": _ordinal_day(start_day, ru_suffix="го"),
+        "end": _ordinal_day(end_day, ru_suffix="е"),
+    }
+
+
+def _ordinal_day(day: int, ru_suffix: str) -> str:
+    if (get_language() or "ru").startswith("ru"):
+        return f"{day}-{ru_suffix}"
+    suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"

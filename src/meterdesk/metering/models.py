@@ -1,0 +1,147 @@
+"""Meters and their readings. Readings are append-only: a resubmission supersedes, never edits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from meterdesk.customers.models import Account
+from meterdesk.domain.readings import MeterShape
+
+
+class MeterStatus(models.TextChoices):
+    ACTIVE = "active", _("in service")
+    FAILED = "failed", _("failed")
+    LOST = "lost", _("lost")
+    REMOVED = "removed", _("removed")
+
+
+class Meter(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="meters")
+    serial = models.CharField(_("serial number"), max_length=40)
+    model_name = models.CharField(_("model"), max_length=100, blank=True, default="")
+    zones = models.PositiveSmallIntegerField(
+        _("zones"), validators=[MinValueValidator(1), MaxValueValidator(3)]
+    )
+    digits = models.PositiveSmallIntegerField(
+        _("integer digits"), default=6, validators=[MinValueValidator(5), MaxValueValidator(7)]
+    )
+    decimal_places = models.PositiveSmallIntegerField(
+        _("decimal places accepted"), default=0, validators=[MaxValueValidator(3)]
+    )
+    manufactured_on = models.DateField(_("manufactured on"), null=True, blank=True)
+    installed_on = models.DateField(_("installed on"))
+    verification_due = models.DateField(_("verification due"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=MeterStatus.choices, default=MeterStatus.ACTIVE
+    )
+    removed_on = models.DateField(_("removed on"), null=True, blank=True)
+    initial_t1 = models.DecimalField(_("initial T1"), max_digits=12, decimal_places=3, default=Decimal(0))
+    initial_t2 = models.DecimalField(_("initial T2"), max_digits=12, decimal_places=3, null=True, blank=True)
+    initial_t3 = models.DecimalField(_("initial T3"), max_digits=12, decimal_places=3, null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("meter")
+        verbose_name_plural = _("meters")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "serial"], name="meter_serial_unique_per_account"),
+            models.CheckConstraint(condition=models.Q(zones__gte=1, zones__lte=3), name="meter_zones_1_3"),
+            models.CheckConstraint(condition=models.Q(digits__gte=5, digits__lte=7), name="meter_digits_5_7"),
+        ]
+        indexes = [models.Index(fields=["serial"])]
+
+    def __str__(self) -> str:
+        return f"№{self.serial}"
+
+    @property
+    def shape(self) -> MeterShape:
+        return MeterShape(zones=self.zones, digits=self.digits, decimal_places=self.decimal_places)
+
+    @property
+    def initial_values(self) -> tuple[Decimal, ...]:
+        values = (self.initial_t1, self.initial_t2 or Decimal(0), self.initial_t3 or Decimal(0))
+        return values[: self.zones]
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("personal account")
+    API = "api", _("mobile app / API")
+    EMAIL = "email", _("e-mail")
+    IVR = "ivr", _("phone line")
+    TERMINAL = "terminal", _("office terminal")
+    PAPER = "paper", _("paper slip")
+    OPERATOR = "operator", _("operator")
+    INSPECTOR = "inspector", _("inspector")
+    SMART = "smart", _("smart meter")
+    IMPORT = "import", _("data import")
+
+
+class ReadingKind(models.TextChoices):
+    CUSTOMER = "customer", _("customer's reading")
+    CONTROL = "control", _("control reading")
+    INITIAL = "initial", _("initial reading of a new meter")
+    FINAL = "final", _("final reading of a removed meter")
+
+
+class ReadingStatus(models.TextChoices):
+    ACCEPTED = "accepted", _("accepted")
+    SUPERSEDED = "superseded", _("replaced by a later submission")
+
+
+class Reading(models.Model):
+    """One submission of a meter's values (one per zone) for a billing month."""
+
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="readings")
+    # Denormalised from the meter: the large tables are keyed by account (for sharding later).
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="readings")
+    period = models.DateField(_("billing month"), help_text=_("the first day of the month"))
+    t1 = models.DecimalField("T1", max_digits=12, decimal_places=3)
+    t2 = models.DecimalField("T2", max_digits=12, decimal_places=3, null=True, blank=True)
+    t3 = models.DecimalField("T3", max_digits=12, decimal_places=3, null=True, blank=True)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=ReadingKind.choices, default=ReadingKind.CUSTOMER
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=ReadingStatus.choices, default=ReadingStatus.ACCEPTED
+    )
+    submitted_at = models.DateTimeField(_("submitted at"))
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    replaces = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by"
+    )
+    confirmation = models.CharField(_("confirmation number"), max_length=20, unique=True)
+    confirmed = models.CharField(
+        _("warnings confirmed by the customer"), max_length=100, blank=True, default=""
+    )
+    rolled_over = models.BooleanField(_("meter rolled over"), default=False)
+
+    class Meta:
+        verbose_name = _("reading")
+        verbose_name_plural = _("readings")
+        constraints = [
+            # At most one accepted reading of each kind per meter and month; the rest is history.
+            models.UniqueConstraint(
+                fields=["meter", "period", "kind"],
+                condition=models.Q(status="accepted"),
+                name="reading_one_accepted_per_month",
+            ),
+            models.CheckConstraint(condition=models.Q(t1__gte=0), name="reading_t1_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "period"]),
+            models.Index(fields=["meter", "period"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter} {self.period:%Y-%m} {self.values}"
+
+    @property
+    def values(self) -> tuple[Decimal, ...]:
+        return tuple(v for v in (self.t1, self.t2, self.t3) if v is not None)[: self.meter.zones]

@@ -1,0 +1,193 @@
+"""Writes of readings. ``reading_submit`` is the one way a reading enters meterdesk: the web form,
+the API, e-mail, the phone line, the terminal and the back office all call it."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from meterdesk.customers.models import User
+from meterdesk.domain.periods import months_between
+from meterdesk.domain.readings import CheckedReading, Issue, check_reading
+from meterdesk.domain.window import ReadingWindow
+from meterdesk.metering.models import Meter, MeterStatus, Reading, ReadingKind, ReadingStatus
+from meterdesk.metering.selectors import ChargePreview, charge_preview, meter_average, meter_previous
+from meterdesk.utility.selectors import reading_window_get, utility_get, utility_now
+
+log = logging.getLogger(__name__)
+
+
+class ReadingError(Exception):
+    """A reading was not accepted; nothing was stored. ``code`` is stable for the channels."""
+
+    code = "reading_error"
+
+
+class WindowClosed(ReadingError):
+    code = "window_closed"
+
+    def __init__(self, window: ReadingWindow, opens_on: date, closes_on: date) -> None:
+        super().__init__(f"readings are accepted from day {window.start_day} to day {window.end_day}")
+        self.window = window
+        self.opens_on = opens_on
+        self.closes_on = closes_on
+
+
+class MeterNotInService(ReadingError):
+    code = "meter_not_in_service"
+
+    def __init__(self, meter: Meter) -> None:
+        super().__init__(f"meter {meter.serial} is {meter.status}")
+        self.meter = meter
+
+
+class ReadingInvalid(ReadingError):
+    code = "validation_error"
+
+    def __init__(self, issues: Sequence[Issue]) -> None:
+        super().__init__(", ".join(f"zone {i.zone}: {i.code}" for i in issues))
+        self.issues = tuple(issues)
+
+    @property
+    def codes(self) -> set[str]:
+        return {i.code for i in self.issues}
+
+
+class NeedsConfirmation(ReadingError):
+    code = "needs_confirmation"
+
+    def __init__(self, issues: Sequence[Issue], checked: CheckedReading) -> None:
+        super().__init__(", ".join(f"zone {i.zone}: {i.code}" for i in issues))
+        self.issues = tuple(issues)
+        self.checked = checked
+
+    @property
+    def codes(self) -> set[str]:
+        return {i.code for i in self.issues}
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    reading: Reading
+    replaced: Reading | None
+    previous_values: tuple[Decimal, ...]
+    charge: ChargePreview
+
+
+def _new_confirmation_number() -> str:
+    while True:
+        number = f"{secrets.randbelow(10**12):012d}"
+        if not Reading.objects.filter(confirmation=number).exists():
+            return number
+
+
+def reading_submit(
+    *,
+    meter: Meter,
+    values: Sequence[str | int | Decimal | None],
+    channel: str,
+    submitted_by: User | None = None,
+    confirmed: Collection[str] = (),
+    kind: str = ReadingKind.CUSTOMER,
+    now: datetime | None = None,
+    language: str | None = None,
+) -> SubmissionResult:
+    """Check and store one reading of every zone of ``meter`` for the current month.
+
+    Raises WindowClosed (customer readings outside the window), MeterNotInService,
+    ReadingInvalid (the values break a rule) or NeedsConfirmation (a rollover or an unusually
+    high consumption that the submitter has not confirmed, by code, in ``confirmed``). On any
+    error nothing is stored. A second accepted submission for the same month supersedes the
+    first; both stay in history. The submitter gets an e-mail with the confirmation number
+    once the transaction has committed.
+    """
+    utility = utility_get()
+    moment = now or timezone.now()
+    local = utility_now(utility, moment)
+    today = local.date()
+    period = today.replace(day=1)
+    if kind == ReadingKind.CUSTOMER:
+        window = reading_window_get(utility)
+        if not window.is_open(today):
+            opens_on = window.next_opening(today)
+            raise WindowClosed(window, opens_on, window.bounds(opens_on.year, opens_on.month)[1])
+
+    with transaction.atomic():
+        # Serialise submissions for one meter (PostgreSQL row lock; SQLite's IMMEDIATE
+        # transactions already serialise writers).
+        locked = Meter.objects.select_for_update().select_related("account").get(pk=meter.pk)
+        if locked.status in (MeterStatus.REMOVED, MeterStatus.LOST):
+            raise MeterNotInService(locked)
+        previous = meter_previous(locked, period)
+        months = max(1, months_between(previous.period, period))
+        checked = check_reading(
+            locked.shape, list(values), list(previous.values), meter_average(locked, period), months
+        )
+        if not checked.ok:
+            raise ReadingInvalid(checked.errors)
+        missing = checked.unconfirmed(frozenset(confirmed))
+        if missing:
+            raise NeedsConfirmation(missing, checked)
+
+        existing = (
+            Reading.objects.select_for_update()
+            .filter(meter=locked, period=period, kind=kind, status=ReadingStatus.ACCEPTED)
+            .first()
+        )
+        if existing is not None:
+            existing.status = ReadingStatus.SUPERSEDED
+            existing.save(update_fields=["status"])
+        padded = [*checked.values, None, None][:3]
+        reading = Reading.objects.create(
+            meter=locked,
+            account=locked.account,
+            period=period,
+            t1=padded[0],
+            t2=padded[1],
+            t3=padded[2],
+            kind=kind,
+            channel=channel,
+            status=ReadingStatus.ACCEPTED,
+            submitted_at=moment,
+            submitted_by=submitted_by,
+            replaces=existing,
+            confirmation=_new_confirmation_number(),
+            confirmed=",".join(sorted({c.code for c in checked.confirmations})),
+            rolled_over=any(checked.rolled_over),
+        )
+        reading.meter = locked
+        charge = charge_preview(meter=locked, consumption=checked.consumption, months=months, on=today)
+        if submitted_by is not None and submitted_by.email:
+            lang = language or submitted_by.language or settings.LANGUAGE_CODE
+            transaction.on_commit(lambda: _send_confirmation(reading, charge, submitted_by, lang))
+    return SubmissionResult(reading, existing, previous.values, charge)
+
+
+def _send_confirmation(reading: Reading, charge: ChargePreview, user: User, language: str) -> None:
+    """E-mail the customer's proof of submission. A mail failure never undoes the reading."""
+    utility = utility_get()
+    context = {
+        "reading": reading,
+        "meter": reading.meter,
+        "account": reading.meter.account,
+        "charge": charge,
+        "utility": utility,
+        "submitted_local": utility_now(utility, reading.submitted_at),
+    }
+    try:
+        with translation.override(language):
+            subject = render_to_string("metering/email/confirmation_subject.txt", context).strip()
+            body = render_to_string("metering/email/confirmation.txt", context)
+        send_mail(subject, body, None, [user.email])
+    except Exception:
+        log.exception("could not e-mail the confirmation of reading %s", reading.pk)

@@ -1,0 +1,66 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+
+from meterdesk.portal import views
+from meterdesk.portal.forms import LoginForm
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("cabinet/", views.dashboard, name="dashboard"),
+    path("register/", views.register, name="register"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="portal/login.html", authentication_form=LoginForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password/change/",
+        auth_views.PasswordChangeView.as_view(
+            template_name="portal/password_change.html",
+            success_url=reverse_lazy("portal:password_change_done"),
+        ),
+        name="password_change",
+    ),
+    path(
+        "password/change/done/",
+        auth_views.PasswordChangeDoneView.as_view(template_name="portal/password_change_done.html"),
+        name="password_change_done",
+    ),
+    path(
+        "password/reset/",
+        auth_views.PasswordResetView.as_view(
+            template_name="portal/password_reset.html",
+            email_template_name="portal/email/password_reset.txt",
+            subject_template_name="portal/email/password_reset_subject.txt",
+            success_url=reverse_lazy("portal:password_reset_done"),
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="portal/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="portal/password_reset_confirm.html",
+            success_url=reverse_lazy("portal:password_reset_complete"),
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="portal/password_reset_complete.html"),
+        name="password_reset_complete",
+    ),
+    path("accounts/link/", views.link_account, name="link_account"),
+    path("accounts/<str:number>/history/", views.history, name="history"),
+    path("meters/<int:meter_id>/readings/new/", views.submit_reading, name="submit_reading"),
+    path("readings/<str:confirmation>/", views.reading_detail, name="reading"),
+]

@@ -1,0 +1,308 @@
+"""Pages of the personal account. Thin: parse input, call a service or selector, render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, cast
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from meterdesk.customers.models import Account, User
+from meterdesk.customers.services import (
+    AccountMismatch,
+    AlreadyLinked,
+    EmailTaken,
+    account_link,
+    user_register,
+)
+from meterdesk.metering.messages import issue_message, window_message, zone_label
+from meterdesk.metering.models import Channel, Meter, Reading
+from meterdesk.metering.selectors import (
+    account_for_user,
+    account_history,
+    accounts_for_user,
+    meter_for_user,
+    meter_is_failed,
+    meter_last_reading,
+    meters_of,
+    reading_charge,
+)
+from meterdesk.metering.services import (
+    MeterNotInService,
+    NeedsConfirmation,
+    ReadingInvalid,
+    WindowClosed,
+    reading_submit,
+)
+from meterdesk.portal.charts import history_chart
+from meterdesk.portal.forms import LinkAccountForm, ReadingForm, RegistrationForm
+from meterdesk.tariffs.models import Tariff
+from meterdesk.tariffs.selectors import NoTariffError, tariff_in_force
+from meterdesk.utility.selectors import reading_window_get, utility_get, utility_now
+
+
+def _customer(request: HttpRequest) -> User:
+    """The logged-in user (views using this are behind login_required)."""
+    return cast(User, request.user)
+
+
+def _mismatch_text() -> str:
+    return _("The account number and meter serial number do not match.")
+
+
+@dataclass
+class WindowState:
+    open: bool
+    opens_on: date
+    closes_on: date
+    text: str
+
+
+def window_state() -> WindowState:
+    utility = utility_get()
+    window = reading_window_get(utility)
+    today = utility_now(utility).date()
+    opens = window.next_opening(today)
+    closes = window.bounds(opens.year, opens.month)[1]
+    return WindowState(window.is_open(today), opens, closes, window_message(window.start_day, window.end_day))
+
+
+@dataclass
+class PriceRow:
+    label: str
+    band: int
+    upper_kwh: Any
+    price: Any
+
+
+@dataclass
+class MeterCard:
+    meter: Meter
+    last: Reading | None
+    last_values: list[tuple[str, Any]]
+    tariff: Tariff | None
+    prices: list[PriceRow]
+    failed: bool
+
+
+def _meter_card(meter: Meter, account: Account, today: date) -> MeterCard:
+    utility = utility_get()
+    last = meter_last_reading(meter)
+    labels = [zone_label(meter.zones, z) for z in range(1, meter.zones + 1)]
+    tariff = None
+    prices: list[PriceRow] = []
+    try:
+        in_force = tariff_in_force(
+            region=utility.tariff_region, category=account.category, zones=meter.zones, on=today
+        )
+        tariff = in_force.tariff
+        limits = in_force.spec.band_limits
+        for (zone, band), price in sorted(in_force.spec.prices.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            prices.append(
+                PriceRow(labels[zone - 1], band, limits[band - 1] if in_force.spec.has_bands else None, price)
+            )
+    except NoTariffError:
+        pass
+    return MeterCard(
+        meter=meter,
+        last=last,
+        last_values=list(zip(labels, last.values, strict=False)) if last else [],
+        tariff=tariff,
+        prices=prices,
+        failed=meter_is_failed(meter, today),
+    )
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = _customer(request)
+    today = utility_now().date()
+    accounts = []
+    for account in accounts_for_user(user):
+        cards = [_meter_card(m, account, today) for m in meters_of(account) if m.removed_on is None]
+        accounts.append({"account": account, "meters": cards})
+    return render(request, "portal/dashboard.html", {"accounts": accounts, "window": window_state()})
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("portal:dashboard")
+    form = RegistrationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = user_register(
+                email=data["email"],
+                password=data["password1"],
+                account_number=data["account_number"],
+                meter_serial=data["meter_serial"],
+                phone=data["phone"],
+                language=get_language() or "ru",
+            )
+        except AccountMismatch:
+            form.add_error(None, _mismatch_text())
+        except EmailTaken:
+            form.add_error(
+                "email", _("A login with this e-mail already exists. Log in, or reset the password.")
+            )
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, _("Welcome! Your personal account is ready."))
+            return redirect("portal:dashboard")
+    return render(request, "portal/register.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def link_account(request: HttpRequest) -> HttpResponse:
+    user = _customer(request)
+    form = LinkAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            link = account_link(
+                user=user,
+                account_number=form.cleaned_data["account_number"],
+                meter_serial=form.cleaned_data["meter_serial"],
+            )
+        except AccountMismatch:
+            form.add_error(None, _mismatch_text())
+        except AlreadyLinked:
+            form.add_error(None, _("This account is already linked to your login."))
+        else:
+            messages.success(
+                request,
+                _("Account %(number)s is now linked to your login.") % {"number": link.account.number},
+            )
+            return redirect("portal:dashboard")
+    return render(request, "portal/link_account.html", {"form": form})
+
+
+def _user_meter(request: HttpRequest, meter_id: int) -> Meter:
+    user = _customer(request)
+    try:
+        return meter_for_user(user, meter_id)
+    except Meter.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submit_reading(request: HttpRequest, meter_id: int) -> HttpResponse:
+    user = _customer(request)
+    meter = _user_meter(request, meter_id)
+    state = window_state()
+    form = ReadingForm(request.POST or None, meter=meter)
+    confirmations: list[dict[str, Any]] = []
+    context: dict[str, Any] = {"meter": meter, "account": meter.account, "window": state, "form": form}
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = reading_submit(
+                meter=meter,
+                values=form.raw_values(),
+                channel=Channel.WEB,
+                submitted_by=user,
+                confirmed=form.cleaned_data.get("confirm") or (),
+                language=get_language(),
+            )
+        except WindowClosed:
+            state = window_state()
+            context["window"] = state
+        except ReadingInvalid as error:
+            for issue in error.issues:
+                form.add_error(f"t{issue.zone}" if issue.zone else None, issue_message(issue))
+        except NeedsConfirmation as needs:
+            confirmations = [
+                {
+                    "code": issue.code,
+                    "zone": zone_label(meter.zones, issue.zone),
+                    "text": issue_message(issue),
+                }
+                for issue in needs.issues
+            ]
+        except MeterNotInService:
+            form.add_error(None, _("This meter is no longer in service; readings are not accepted for it."))
+        else:
+            verb = _("replaced your earlier reading for this month") if result.replaced else None
+            messages.success(request, _("Reading accepted.") + (f" ({verb})" if verb else ""))
+            return redirect("portal:reading", confirmation=result.reading.confirmation)
+    context["confirmations"] = confirmations
+    context["last"] = meter_last_reading(meter)
+    status = 200
+    if request.method == "POST" and (form.errors or confirmations or not state.open):
+        status = 422 if form.errors else 200
+    return render(request, "portal/submit.html", context, status=status)
+
+
+@login_required
+def reading_detail(request: HttpRequest, confirmation: str) -> HttpResponse:
+    user = _customer(request)
+    reading = (
+        Reading.objects.select_related("meter__account")
+        .filter(confirmation=confirmation, account__links__user=user)
+        .first()
+    )
+    if reading is None:
+        raise Http404
+    charge = reading_charge(reading)
+    meter = reading.meter
+    rows = []
+    for zone in range(1, meter.zones + 1):
+        lines = [line for line in charge.lines if line.zone == zone]
+        rows.append(
+            {
+                "label": zone_label(meter.zones, zone),
+                "value": reading.values[zone - 1],
+                "consumption": charge.consumption[zone - 1],
+                "lines": lines,
+            }
+        )
+    return render(
+        request,
+        "portal/reading.html",
+        {
+            "reading": reading,
+            "meter": meter,
+            "account": meter.account,
+            "charge": charge,
+            "rows": rows,
+            "submitted_local": utility_now(None, reading.submitted_at),
+        },
+    )
+
+
+@login_required
+def history(request: HttpRequest, number: str) -> HttpResponse:
+    user = _customer(request)
+    try:
+        account = account_for_user(user, number)
+    except Account.DoesNotExist as exc:
+        raise Http404 from exc
+    rows = account_history(account)
+    zones = max((m.zones for m in meters_of(account)), default=1)
+    labels = [zone_label(zones, z) for z in range(1, zones + 1)]
+    return render(
+        request,
+        "portal/history.html",
+        {
+            "account": account,
+            "rows": rows,
+            "zone_labels": labels,
+            "chart": history_chart(list(reversed(rows)), labels),
+        },
+    )
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("portal:dashboard")
+    return redirect(reverse("portal:login"))

@@ -1,0 +1,110 @@
+"""Factories and helpers shared by the test suites (also usable from a shell)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import factory
+
+from meterdesk.customers.models import Account, AccountLink, PremisesCategory, User
+from meterdesk.metering.models import Channel, Meter, Reading, ReadingKind, ReadingStatus
+from meterdesk.tariffs.models import Tariff, TariffBand, TariffKind, TariffPrice
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+PASSWORD = "correct-horse-battery-9"
+
+
+def moscow(year: int, month: int, day: int, hour: int = 12, minute: int = 0, second: int = 0) -> datetime:
+    """An aware datetime in Moscow time."""
+    return datetime.combine(date(year, month, day), time(hour, minute, second), tzinfo=MOSCOW)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("email",)
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+
+class AccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Account
+
+    number = factory.Sequence(lambda n: f"{5_000_000_000 + n:010d}")
+    holder_name = "Сидоров Пётр Ильич"
+    address = factory.Sequence(lambda n: f"г. Москва, ул. Тестовая, д. {n % 100 + 1}, кв. {n}")
+    category = PremisesCategory.GAS_STOVE
+    rooms = 2
+    residents = 2
+    opened_on = date(2024, 1, 1)
+
+
+class MeterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Meter
+
+    account = factory.SubFactory(AccountFactory)
+    serial = factory.Sequence(lambda n: f"{40_000_000 + n}")
+    zones = 2
+    digits = 5
+    decimal_places = 0
+    installed_on = date(2024, 1, 10)
+    verification_due = date(2040, 1, 1)
+    initial_t1 = Decimal(1000)
+    initial_t2 = factory.LazyAttribute(lambda m: Decimal(500) if m.zones >= 2 else None)
+    initial_t3 = factory.LazyAttribute(lambda m: Decimal(700) if m.zones >= 3 else None)
+
+
+class ReadingFactory(factory.django.DjangoModelFactory):
+    """An accepted customer's reading stored directly (history), bypassing reading_submit."""
+
+    class Meta:
+        model = Reading
+
+    meter = factory.SubFactory(MeterFactory)
+    account = factory.LazyAttribute(lambda r: r.meter.account)
+    period = date(2024, 2, 1)
+    t1 = Decimal(1100)
+    t2 = factory.LazyAttribute(lambda r: Decimal(550) if r.meter.zones >= 2 else None)
+    t3 = factory.LazyAttribute(lambda r: Decimal(760) if r.meter.zones >= 3 else None)
+    kind = ReadingKind.CUSTOMER
+    channel = Channel.WEB
+    status = ReadingStatus.ACCEPTED
+    submitted_at = factory.LazyAttribute(
+        lambda r: datetime.combine(r.period.replace(day=20), time(12), tzinfo=MOSCOW)
+    )
+    confirmation = factory.Sequence(lambda n: f"T{n:011d}")
+
+
+def link(user: User, account: Account) -> AccountLink:
+    return AccountLink.objects.create(user=user, account=account)
+
+
+def make_tariff(
+    category: str = PremisesCategory.GAS_STOVE,
+    prices: tuple[str, ...] = ("9.45", "4.08"),
+    valid_from: date = date(2024, 1, 1),
+    valid_to: date | None = None,
+    bands: tuple[Decimal | None, ...] = (),
+    band_prices: dict[tuple[int, int], str] | None = None,
+    region: str = "moscow",
+) -> Tariff:
+    """A tariff with one price per zone, or with volume bands and a price per (zone, band)."""
+    kind = {1: TariffKind.SINGLE, 2: TariffKind.TWO_ZONE, 3: TariffKind.THREE_ZONE}[len(prices)]
+    tariff = Tariff.objects.create(
+        region=region, category=category, kind=kind, valid_from=valid_from, valid_to=valid_to
+    )
+    if bands:
+        for number, upper in enumerate(bands, start=1):
+            TariffBand.objects.create(tariff=tariff, band=number, upper_kwh=upper)
+        assert band_prices is not None
+        for (zone, band), price in band_prices.items():
+            TariffPrice.objects.create(tariff=tariff, zone=zone, band=band, price=Decimal(price))
+    else:
+        for zone, price in enumerate(prices, start=1):
+            TariffPrice.objects.create(tariff=tariff, zone=zone, band=1, price=Decimal(price))
+    return tariff

@@ -1,0 +1,76 @@
+"""The utility that runs this installation: its name, time zone, reading window, bank details."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+RULES_PROFILES = [
+    ("ru-354-current", _("Decree 354, current text")),
+    ("ru-354-2012", _("Decree 354, 2012 text")),
+]
+
+
+class UtilitySettings(models.Model):
+    """One row: the settings of the utility. Read it with ``utility.selectors.utility_get``."""
+
+    name = models.CharField(_("name"), max_length=200, default="АО «Мосэнергосбыт»")
+    short_name = models.CharField(_("short name"), max_length=60, default="Мосэнергосбыт")
+    time_zone = models.CharField(_("time zone"), max_length=60, default="Europe/Moscow")
+    window_start_day = models.PositiveSmallIntegerField(
+        _("reading window opens on day"), default=15, validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
+    window_end_day = models.PositiveSmallIntegerField(
+        _("reading window closes after day"),
+        default=26,
+        validators=[MinValueValidator(1), MaxValueValidator(31)],
+    )
+    rules_profile = models.CharField(
+        _("rules profile"), max_length=40, choices=RULES_PROFILES, default="ru-354-current"
+    )
+    tariff_region = models.CharField(_("tariff region"), max_length=40, default="moscow")
+    address = models.CharField(_("address"), max_length=300, blank=True, default="")
+    phone = models.CharField(_("phone"), max_length=40, blank=True, default="")
+    support_email = models.EmailField(_("support e-mail"), blank=True, default="")
+    inn = models.CharField(
+        _("INN"), max_length=12, blank=True, default="", validators=[RegexValidator(r"^(\d{10}|\d{12})$")]
+    )
+    kpp = models.CharField(
+        _("KPP"), max_length=9, blank=True, default="", validators=[RegexValidator(r"^\d{9}$")]
+    )
+    bank_name = models.CharField(_("bank"), max_length=200, blank=True, default="")
+    bic = models.CharField(
+        _("BIC"), max_length=9, blank=True, default="", validators=[RegexValidator(r"^\d{9}$")]
+    )
+    settlement_account = models.CharField(
+        _("settlement account"),
+        max_length=20,
+        blank=True,
+        default="",
+        validators=[RegexValidator(r"^\d{20}$")],
+    )
+    correspondent_account = models.CharField(
+        _("correspondent account"),
+        max_length=20,
+        blank=True,
+        default="",
+        validators=[RegexValidator(r"^\d{20}$")],
+    )
+
+    class Meta:
+        verbose_name = _("utility settings")
+        verbose_name_plural = _("utility settings")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(window_start_day__lte=models.F("window_end_day")),
+                name="utility_window_start_before_end",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(window_start_day__gte=1, window_end_day__lte=31),
+                name="utility_window_days_in_month",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
