@@ -12,7 +12,7 @@ import math
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from django.db import transaction
@@ -95,10 +95,10 @@ def plan_readings(
         yield period, tuple(Decimal(int(v)) for v in values)
 
 
-def _submitted_at(rng: random.Random, period: date, window: tuple[int, int]) -> datetime:
+def _submitted_at(rng: random.Random, period: date, window: tuple[int, int], zone: tzinfo) -> datetime:
     day = rng.randint(window[0], min(window[1], 28))
     moment = datetime.combine(period.replace(day=day), time(rng.randint(7, 22), rng.randint(0, 59)))
-    return moment.replace(tzinfo=utility_zone())
+    return moment.replace(tzinfo=zone)
 
 
 @transaction.atomic
@@ -133,6 +133,7 @@ def demo_load(demo_password: str, admin_password: str, *, open_window: bool = Tr
         utility.window_start_day, utility.window_end_day = 1, 31
         utility.save(update_fields=["window_start_day", "window_end_day"])
     today = utility_now(utility).date()
+    zone = utility_zone(utility)
     months = _history_months(today)
     opened = months[0]
     rng = random.Random(354)  # noqa: S311 - demo data, not security
@@ -214,13 +215,13 @@ def demo_load(demo_password: str, admin_password: str, *, open_window: bool = Tr
                     meter=meter,
                     account=account,
                     period=period,
-                    t1=padded[0],
+                    t1=values[0],
                     t2=padded[1],
                     t3=padded[2],
                     kind=ReadingKind.CUSTOMER,
                     channel=rng.choice(CHANNELS),
                     status=ReadingStatus.ACCEPTED,
-                    submitted_at=_submitted_at(rng, period, (15, 26)),
+                    submitted_at=_submitted_at(rng, period, (15, 26), zone),
                     submitted_by=demo if link else None,
                     confirmation=f"D{number}{period:%y%m}",
                 )
@@ -242,7 +243,8 @@ def seed_accounts(
 
     Returns (accounts, readings) created. Account numbers continue after the highest existing one.
     """
-    reference_load()
+    utility = reference_load()
+    zone = utility_zone(utility)
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
     today = utility_now().date()
     history = _history_months(today, months)
@@ -314,13 +316,13 @@ def seed_accounts(
                             meter=meter,
                             account=account,
                             period=period,
-                            t1=padded[0],
+                            t1=values[0],
                             t2=padded[1],
                             t3=padded[2],
                             kind=ReadingKind.CUSTOMER,
                             channel=rng.choice(CHANNELS),
                             status=ReadingStatus.ACCEPTED,
-                            submitted_at=_submitted_at(rng, period, (15, 26)),
+                            submitted_at=_submitted_at(rng, period, (15, 26), zone),
                             confirmation=f"S{account.number}{period:%y%m}",
                         )
                     )

@@ -85,15 +85,22 @@ def price_volumes(tariff: TariffSpec, volumes: Sequence[Decimal], months: int = 
         ]
     lines: list[PricedLine] = []
     band_parts = split_into_bands(total, tariff.band_limits, Decimal(max(1, months)))
+    # A zone's share of the volume up to the top of each band is rounded, not each band's share
+    # on its own: rounding band by band let a zone's parts miss its volume by a few Wh.
+    reached = Decimal(0)
+    given = [Decimal(0)] * tariff.zones
     for band, band_total in enumerate(band_parts, start=1):
         if band_total == 0:
             continue
+        reached += band_total
         allocated = Decimal(0)
         for zone, volume in enumerate(volumes, start=1):
             if zone == tariff.zones:
                 share = round_volume(band_total - allocated)
             else:
-                share = round_volume(band_total * volume / total)
+                upto = round_volume(reached * volume / total)
+                share = upto - given[zone - 1]
+                given[zone - 1] = upto
                 allocated += share
             if share == 0:
                 continue

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from meterdesk.customers.models import Account
 from meterdesk.domain.readings import MeterShape
@@ -68,9 +69,9 @@ class Meter(models.Model):
 
 
 class Channel(models.TextChoices):
-    WEB = "web", _("personal account")
+    WEB = "web", pgettext_lazy("reading channel", "personal account")
     API = "api", _("mobile app / API")
-    EMAIL = "email", _("e-mail")
+    EMAIL = "email", pgettext_lazy("reading channel", "e-mail")
     IVR = "ivr", _("phone line")
     TERMINAL = "terminal", _("office terminal")
     PAPER = "paper", _("paper slip")

@@ -152,7 +152,7 @@ def reading_submit(
             meter=locked,
             account=locked.account,
             period=period,
-            t1=padded[0],
+            t1=checked.values[0],
             t2=padded[1],
             t3=padded[2],
             kind=kind,

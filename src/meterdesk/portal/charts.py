@@ -42,14 +42,14 @@ def _axis(max_value: Decimal, width: int, unit: str) -> SafeString:
         y = TOP + plot - plot * i / 4
         parts.append(
             format_html(
-                '<line x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}" class="grid"/>'
-                '<text x="{}" y="{:.1f}" class="tick" text-anchor="end">{}</text>',
+                '<line x1="{}" x2="{}" y1="{}" y2="{}" class="grid"/>'
+                '<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>',
                 LEFT,
                 width,
-                y,
-                y,
+                f"{y:.1f}",
+                f"{y:.1f}",
                 LEFT - 6,
-                y + 4,
+                f"{y + 4:.1f}",
                 number_format(value.quantize(Decimal(1)), force_grouping=True),
             )
         )
@@ -88,7 +88,7 @@ def history_chart(rows: Sequence[MonthRow], zone_labels: Sequence[str]) -> dict[
         x = LEFT + index * SLOT + 4
         month = date_format(row.period, "F Y")
         label = _month_label(row, index, len(rows))
-        y_base = TOP + plot
+        y_base: float = TOP + plot
         for zone, kwh in enumerate(row.zone_kwh[: len(zone_labels)]):
             if kwh <= 0:
                 continue
@@ -96,11 +96,11 @@ def history_chart(rows: Sequence[MonthRow], zone_labels: Sequence[str]) -> dict[
             y_base -= h
             kwh_bars.append(
                 format_html(
-                    '<rect x="{}" y="{:.1f}" width="{}" height="{:.1f}" fill="{}"><title>{}: {} {} {}</title></rect>',
+                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {} {} {}</title></rect>',
                     x,
-                    y_base,
+                    f"{y_base:.1f}",
                     SLOT - 8,
-                    h,
+                    f"{h:.1f}",
                     ZONE_COLOURS[zone],
                     month,
                     zone_labels[zone],
@@ -112,11 +112,11 @@ def history_chart(rows: Sequence[MonthRow], zone_labels: Sequence[str]) -> dict[
             h = float(row.amount / max_rub) * plot
             rub_bars.append(
                 format_html(
-                    '<rect x="{}" y="{:.1f}" width="{}" height="{:.1f}" fill="{}"><title>{}: {} ₽</title></rect>',
+                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {} ₽</title></rect>',
                     x,
-                    TOP + plot - h,
+                    f"{TOP + plot - h:.1f}",
                     SLOT - 8,
-                    h,
+                    f"{h:.1f}",
                     CHARGE_COLOUR,
                     month,
                     number_format(row.amount, decimal_pos=2, force_grouping=True),

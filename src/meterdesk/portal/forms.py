@@ -19,6 +19,10 @@ class LoginForm(AuthenticationForm):
         label=_("E-mail"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
 
+    def clean_username(self) -> str:
+        # Logins are stored in lower case (UserManager.create_user), so look them up that way.
+        return self.cleaned_data["username"].lower()
+
 
 class AccountMeterFields(forms.Form):
     account_number = forms.CharField(
@@ -47,7 +51,6 @@ class RegistrationForm(AccountMeterFields):
         label=_("Phone (optional)"),
         required=False,
         max_length=20,
-        validators=[phone_validator],
         help_text=_("So that the phone line can recognise you, e.g. +79161234567."),
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
     )
@@ -64,7 +67,11 @@ class RegistrationForm(AccountMeterFields):
     )
 
     def clean_phone(self) -> str:
-        return "".join(ch for ch in self.cleaned_data.get("phone", "") if ch.isdigit() or ch == "+")
+        # Drop the usual separators first ("+7 (916) 123-45-67"), then check what is left.
+        value = "".join(ch for ch in self.cleaned_data.get("phone", "") if ch not in " -().\u00a0")
+        if value:
+            phone_validator(value)
+        return value
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].lower()

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Run the test suite: create .venv if needed, install meterdesk with its dev tools, make sure
+# Chromium is there for the browser test, run pytest. Extra arguments go to pytest, e.g.
+#   bash scripts/test.sh -x -k reading
+#   bash scripts/test.sh -m "not browser"
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/_lib.sh
+
+ensure_venv "[dev]"
+
+# The browser test drives Debian's chromium (not a `playwright install` download).
+chromium="${METERDESK_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$chromium" ]; then
+    if [ -n "${METERDESK_CHROMIUM:-}" ]; then
+        printf 'warning: METERDESK_CHROMIUM=%s is not an executable; the browser test will fail.\n' "$chromium" >&2
+    elif ! apt_install chromium; then
+        printf 'warning: without Chromium the browser test will fail (deselect it with -m "not browser").\n' >&2
+    fi
+fi
+
+say "Running the tests"
+exec .venv/bin/pytest "$@"

@@ -1,0 +1,273 @@
+"""Registration at /register/: a login is created only for the right account number + meter serial."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from meterdesk.customers.models import AccountLink, User
+from meterdesk.testing import PASSWORD, AccountFactory, MeterFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/register/"
+MISMATCH_EN = "The account number and meter serial number do not match."
+GOOD_PASSWORD = "Vesna-na-Taganke-2026"
+
+
+def _english(client: Client) -> Client:
+    client.cookies["django_language"] = "en"
+    return client
+
+
+def _data(meter, **overrides) -> dict[str, str]:
+    data = {
+        "account_number": meter.account.number,
+        "meter_serial": meter.serial,
+        "email": "new.customer@example.com",
+        "phone": "+79161234567",
+        "password1": GOOD_PASSWORD,
+        "password2": GOOD_PASSWORD,
+    }
+    data.update(overrides)
+    return data
+
+
+def _logged_in_user_id(client: Client) -> int | None:
+    value = client.session.get("_auth_user_id")
+    return int(value) if value is not None else None
+
+
+def _error_summary(html: str) -> str:
+    match = re.search(r'<div class="error-summary".*?</ul>\s*</div>', html, re.S)
+    assert match, "the page shows no error summary"
+    return match.group(0)
+
+
+@pytest.fixture
+def meter():
+    return MeterFactory(zones=2)
+
+
+def test_register_without_slash_redirects_to_the_form(client):
+    response = client.get("/register")
+    assert response.status_code in (301, 302)
+    assert response["Location"] == URL
+
+
+def test_form_has_the_fields(client):
+    response = client.get(URL)
+    assert response.status_code == 200
+    html = response.content.decode()
+    for name in ("account_number", "meter_serial", "email", "phone", "password1", "password2"):
+        assert f'name="{name}"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+
+
+def test_success_creates_a_linked_login_and_logs_in(client, meter):
+    response = client.post(URL, _data(meter, email="New.Customer@Example.COM"))
+
+    assert response.status_code == 302
+    assert response["Location"] == "/cabinet/"
+    user = User.objects.get()
+    assert user.email == "new.customer@example.com"
+    assert user.phone == "+79161234567"
+    assert user.check_password(GOOD_PASSWORD)
+    assert not user.is_staff
+    assert list(AccountLink.objects.filter(user=user).values_list("account_id", flat=True)) == [
+        meter.account_id
+    ]
+    assert _logged_in_user_id(client) == user.pk
+    dashboard = client.get("/cabinet/")
+    assert dashboard.status_code == 200
+    assert meter.account.number in dashboard.content.decode()
+    assert meter.serial in dashboard.content.decode()
+
+
+def test_the_new_login_works_with_its_password(client, meter):
+    client.post(URL, _data(meter))
+    fresh = Client()
+    response = fresh.post("/login/", {"username": "new.customer@example.com", "password": GOOD_PASSWORD})
+    assert response.status_code == 302
+    assert _logged_in_user_id(fresh) == User.objects.get().pk
+
+
+def test_wrong_pairs_give_one_neutral_error_and_create_nothing(meter):
+    other = MeterFactory(zones=1)  # a real meter, but of another account
+    cases = {
+        "unknown account": _data(meter, account_number="9999999999"),
+        "serial of another account": _data(meter, meter_serial=other.serial),
+        "unknown serial": _data(meter, meter_serial="NO-SUCH-METER"),
+    }
+    summaries = {}
+    errors = {}
+    for name, data in cases.items():
+        client = _english(Client())
+        response = client.post(URL, data)
+        assert response.status_code == 200, name
+        form = response.context["form"]
+        assert form.non_field_errors() == [MISMATCH_EN], name
+        # Nothing points at one field or the other.
+        assert "account_number" not in form.errors, name
+        assert "meter_serial" not in form.errors, name
+        errors[name] = form.errors.get_json_data()
+        summaries[name] = _error_summary(response.content.decode())
+        assert _logged_in_user_id(client) is None, name
+    assert len({repr(e) for e in errors.values()}) == 1, errors
+    assert len(set(summaries.values())) == 1, summaries
+    assert MISMATCH_EN in next(iter(summaries.values()))
+    assert User.objects.count() == 0
+    assert AccountLink.objects.count() == 0
+
+
+def test_neutral_error_in_russian_is_the_same_for_every_case(meter):
+    other = MeterFactory(zones=1)
+    texts = set()
+    for data in (
+        _data(meter, account_number="9999999999"),
+        _data(meter, meter_serial=other.serial),
+        _data(meter, meter_serial="NO-SUCH-METER"),
+    ):
+        response = Client().post(URL, data)
+        texts.add(tuple(response.context["form"].non_field_errors()))
+    assert len(texts) == 1
+    assert User.objects.count() == 0
+
+
+def test_removed_meter_or_closed_account_cannot_be_used(meter):
+    removed = MeterFactory(serial="REMOVED-1", removed_on="2025-01-01")
+    response = _english(Client()).post(
+        URL, _data(removed, account_number=removed.account.number, meter_serial="REMOVED-1")
+    )
+    assert response.context["form"].non_field_errors() == [MISMATCH_EN]
+    closed = MeterFactory(account=AccountFactory(closed_on="2025-01-01"))
+    response = _english(Client()).post(URL, _data(closed))
+    assert response.context["form"].non_field_errors() == [MISMATCH_EN]
+    assert User.objects.count() == 0
+
+
+@pytest.mark.parametrize("typed", ["ab-12 cd", "AB-12CD", " ab-12cd ", "Ab - 12 Cd"])
+def test_serial_match_ignores_case_and_spaces(client, typed):
+    meter = MeterFactory(serial="AB-12CD")
+    response = client.post(URL, _data(meter, meter_serial=typed))
+    assert response.status_code == 302, response.context and response.context["form"].errors
+    assert AccountLink.objects.get().account == meter.account
+
+
+def test_account_number_may_be_typed_with_spaces(client, meter):
+    number = meter.account.number
+    spaced = f"{number[:3]} {number[3:6]} {number[6:]}"
+    response = client.post(URL, _data(meter, account_number=spaced))
+    assert response.status_code == 302
+    assert AccountLink.objects.get().account == meter.account
+
+
+def test_malformed_account_number_is_a_field_error(meter):
+    client = _english(Client())
+    response = client.post(URL, _data(meter, account_number="12345"))
+    assert response.status_code == 200
+    assert response.context["form"].errors["account_number"] == ["An account number has exactly 10 digits."]
+    assert User.objects.count() == 0
+
+
+def test_passwords_differ(meter):
+    client = _english(Client())
+    response = client.post(URL, _data(meter, password2=GOOD_PASSWORD + "x"))
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.errors["password2"] == ["The two passwords differ."]
+    assert "password1" not in form.errors
+    assert User.objects.count() == 0
+    assert _logged_in_user_id(client) is None
+
+
+@pytest.mark.parametrize(
+    ("password", "code"),
+    [
+        ("short1A", "password_too_short"),
+        ("1234567890123", "password_entirely_numeric"),
+        ("password1234", "password_too_common"),
+        ("new.customer.example", "password_too_similar"),
+    ],
+)
+def test_weak_password_is_rejected_by_django_validators(client, meter, password, code):
+    response = client.post(URL, _data(meter, password1=password, password2=password))
+    assert response.status_code == 200
+    form = response.context["form"]
+    codes = [e.code for e in form.errors.as_data()["password1"]]
+    assert code in codes
+    assert User.objects.count() == 0
+    assert AccountLink.objects.count() == 0
+
+
+@pytest.mark.parametrize("typed", ["anna@example.com", "ANNA@Example.com"])
+def test_email_already_used(meter, typed):
+    existing = UserFactory(email="anna@example.com")
+    client = _english(Client())
+    response = client.post(URL, _data(meter, email=typed))
+    assert response.status_code == 200
+    assert response.context["form"].errors["email"] == [
+        "A login with this e-mail already exists. Log in, or reset the password."
+    ]
+    assert list(User.objects.all()) == [existing]
+    assert AccountLink.objects.count() == 0
+
+
+@pytest.mark.parametrize("phone", ["12345", "+7 916 abc 45 67", "+7916123456789012345", "phone"])
+def test_phone_in_a_bad_format(meter, phone):
+    client = _english(Client())
+    response = client.post(URL, _data(meter, phone=phone))
+    assert response.status_code == 200
+    assert response.context["form"].errors["phone"] == [
+        "Enter the phone number in international form, e.g. +79161234567."
+    ]
+    assert User.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("+7 (916) 123-45-67", "+79161234567"), ("8 916 123 45 67", "89161234567"), ("", "")],
+)
+def test_phone_is_normalised_or_optional(client, meter, typed, stored):
+    response = client.post(URL, _data(meter, phone=typed))
+    assert response.status_code == 302
+    assert User.objects.get().phone == stored
+
+
+def test_several_logins_may_share_one_account(meter):
+    first, second = Client(), Client()
+    r1 = first.post(URL, _data(meter, email="wife@example.com"))
+    r2 = second.post(URL, _data(meter, email="husband@example.com"))
+    assert r1.status_code == 302
+    assert r2.status_code == 302
+    assert set(AccountLink.objects.filter(account=meter.account).values_list("user__email", flat=True)) == {
+        "wife@example.com",
+        "husband@example.com",
+    }
+    for client in (first, second):
+        page = client.get("/cabinet/")
+        assert meter.account.number in page.content.decode()
+
+
+def test_logged_in_user_is_sent_to_the_dashboard(client, customer):
+    user, meter = customer
+    client.force_login(user)
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response["Location"] == "/cabinet/"
+    client.post(URL, _data(meter, email="other@example.com"))
+    assert not User.objects.filter(email="other@example.com").exists()
+
+
+def test_registration_does_not_accept_get_with_data_as_a_submission(client, meter):
+    response = client.get(URL, _data(meter))
+    assert response.status_code == 200
+    assert User.objects.count() == 0
+
+
+def test_a_long_passphrase_is_accepted(client, meter):
+    """A passphrase (long, not common, not numeric) passes the validators."""
+    response = client.post(URL, _data(meter, password1=PASSWORD, password2=PASSWORD))
+    assert response.status_code == 302
