@@ -26,14 +26,18 @@ apt_install() {
         return 1
     fi
     say "Installing $* with apt-get"
-    $root apt-get update -qq
-    $root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    $root apt-get update -qq &&
+        $root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 # ensure_venv EXTRAS : create .venv (Python >= 3.11) and install the project into it, editable.
 # EXTRAS is "" or "[dev]". pip runs only when pyproject.toml has changed since the last install.
 ensure_venv() {
-    local extras="$1" python="${PYTHON:-python3}" stamp want
+    local extras="$1" python="${PYTHON:-python3}" stamp want done
+    if [ -x .venv/bin/python ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+        say "Removing a broken .venv (it has no pip)"
+        rm -rf .venv
+    fi
     if [ ! -x .venv/bin/python ]; then
         command -v "$python" >/dev/null 2>&1 || die "$python not found: install Python 3.11 or newer (apt-get install python3)."
         "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \

@@ -19,5 +19,10 @@ if [ ! -x "$chromium" ]; then
     fi
 fi
 
+# The translation tests check the catalogue with GNU gettext's own tools.
+if ! command -v msgfmt >/dev/null 2>&1 || ! command -v xgettext >/dev/null 2>&1; then
+    apt_install gettext || printf 'warning: without GNU gettext the translation tests will fail.\n' >&2
+fi
+
 say "Running the tests"
 exec .venv/bin/pytest "$@"

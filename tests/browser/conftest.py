@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connections
 
 CHROMIUM = os.environ.get("METERDESK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -68,6 +69,9 @@ def browser_page(request, transactional_db, live_server, monkeypatch):
             context.close()
         finally:
             browser.close()
+            # While Playwright's loop runs, Django keeps this thread's database connections apart
+            # from the usual ones; close them here, or they outlive the test database's teardown.
+            connections.close_all()
 
 
 def _screenshot(page, name: str) -> None:

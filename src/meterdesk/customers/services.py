@@ -40,17 +40,13 @@ def account_match(*, number: str, meter_serial: str) -> Account:
     serial = _normalise_serial(meter_serial)
     if not number.isdigit() or len(number) != 10 or not serial:
         raise AccountMismatch
-    account = (
-        Account.objects.filter(
-            number=number,
-            closed_on__isnull=True,
-            meters__serial__iexact=serial,
-            meters__removed_on__isnull=True,
-        )
-        .distinct()
-        .first()
-    )
+    account = Account.objects.filter(number=number, closed_on__isnull=True).first()
     if account is None:
+        raise AccountMismatch
+    # Compare in Python: spaces and case are ignored on both sides, for any alphabet.
+    wanted = serial.casefold()
+    serials = account.meters.filter(removed_on__isnull=True).values_list("serial", flat=True)
+    if not any(_normalise_serial(s).casefold() == wanted for s in serials):
         raise AccountMismatch
     return account
 

@@ -39,7 +39,7 @@ HIGH_FACTOR = Decimal(5)
 #: does not make every ordinary reading look suspicious.
 HIGH_FLOOR_KWH = Decimal(50)
 
-_NUMBER_RE = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+_NUMBER_RE = re.compile(r"^[+-]?[0-9]+(?:[.,][0-9]+)?$")
 
 
 @dataclass(frozen=True)
@@ -109,14 +109,12 @@ def parse_value(raw: str | int | Decimal | None, shape: MeterShape) -> tuple[Dec
         value = Decimal(text.replace(",", "."))
     except InvalidOperation:  # pragma: no cover - the regex admits only valid numbers
         return None, NOT_A_NUMBER
-    if value < 0:
+    if value < 0 or text.startswith("-"):
         return None, NEGATIVE
-    exponent = value.as_tuple().exponent
+    # Trailing zeros after the decimal mark carry no digits: "12345.0" is whole, "123.40" has one place.
+    exponent = value.normalize().as_tuple().exponent
     places = max(0, -exponent) if isinstance(exponent, int) else 0
-    if places and value == value.to_integral_value():
-        # "12345.0" is a whole number; normalise it.
-        value = value.quantize(Decimal(1))
-        places = 0
+    value = value.quantize(Decimal(1)) if places == 0 else value.quantize(Decimal(10) ** -places)
     if places > shape.decimal_places:
         return None, NOT_WHOLE if shape.decimal_places == 0 else TOO_MANY_DECIMALS
     if value >= shape.capacity:

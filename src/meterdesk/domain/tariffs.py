@@ -71,7 +71,7 @@ def split_into_bands(total: Decimal, limits: Sequence[Decimal | None], months: D
 
 def price_volumes(tariff: TariffSpec, volumes: Sequence[Decimal], months: int = 1) -> list[PricedLine]:
     """Price each zone's volume. With bands, the month's total is split into the bands and each
-    band's volume is shared among the zones in proportion to their volumes (the last zone takes
+    band's volume is shared among the zones in proportion to their volumes (the largest zone takes
     the rounding remainder so that the parts add up exactly). Amounts are rounded half up to the
     kopeck per line.
     """
@@ -86,22 +86,24 @@ def price_volumes(tariff: TariffSpec, volumes: Sequence[Decimal], months: int = 
     lines: list[PricedLine] = []
     band_parts = split_into_bands(total, tariff.band_limits, Decimal(max(1, months)))
     # A zone's share of the volume up to the top of each band is rounded, not each band's share
-    # on its own: rounding band by band let a zone's parts miss its volume by a few Wh.
+    # on its own: rounding band by band let a zone's parts miss its volume by a few Wh. The zone
+    # with the largest volume takes each band's remainder (a zone with none could go negative).
     reached = Decimal(0)
     given = [Decimal(0)] * tariff.zones
+    taker = max(range(1, tariff.zones + 1), key=lambda z: (volumes[z - 1], z))
     for band, band_total in enumerate(band_parts, start=1):
         if band_total == 0:
             continue
         reached += band_total
-        allocated = Decimal(0)
+        shares: dict[int, Decimal] = {}
         for zone, volume in enumerate(volumes, start=1):
-            if zone == tariff.zones:
-                share = round_volume(band_total - allocated)
-            else:
+            if zone != taker:
                 upto = round_volume(reached * volume / total)
-                share = upto - given[zone - 1]
+                shares[zone] = upto - given[zone - 1]
                 given[zone - 1] = upto
-                allocated += share
+        shares[taker] = round_volume(band_total - sum(shares.values(), Decimal(0)))
+        for zone in range(1, tariff.zones + 1):
+            share = shares[zone]
             if share == 0:
                 continue
             price = tariff.price(zone, band)

@@ -74,7 +74,12 @@ def issue_message(issue: Issue) -> str:
             "average": _kwh(Decimal(str(p.get("average"))).quantize(Decimal(1))),
         }
     if code == rules.WRONG_ZONE_COUNT:
-        return _("This meter needs %(n)s values, one per zone.") % {"n": p.get("expected")}
+        expected = int(str(p.get("expected", 0)))
+        return ngettext(
+            "This meter needs %(n)d value, one per zone.",
+            "This meter needs %(n)d values, one per zone.",
+            expected,
+        ) % {"n": expected}
     return _("The value was not accepted.")
 
 

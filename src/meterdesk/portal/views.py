@@ -232,8 +232,12 @@ def submit_reading(request: HttpRequest, meter_id: int) -> HttpResponse:
         except MeterNotInService:
             form.add_error(None, _("This meter is no longer in service; readings are not accepted for it."))
         else:
-            verb = _("replaced your earlier reading for this month") if result.replaced else None
-            messages.success(request, _("Reading accepted.") + (f" ({verb})" if verb else ""))
+            if result.replaced:
+                messages.success(
+                    request, _("Reading accepted. It replaces your earlier reading for this month.")
+                )
+            else:
+                messages.success(request, _("Reading accepted."))
             return redirect("portal:reading", confirmation=result.reading.confirmation)
     context["confirmations"] = confirmations
     context["last"] = meter_last_reading(meter)

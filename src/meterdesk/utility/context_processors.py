@@ -8,4 +8,9 @@ from meterdesk.utility.selectors import utility_get
 
 
 def utility(request: HttpRequest) -> dict[str, Any]:
-    return {"utility": utility_get()}
+    from django.conf import settings
+
+    return {
+        "utility": utility_get(),
+        "login_cooloff_minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+    }

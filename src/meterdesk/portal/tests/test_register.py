@@ -271,3 +271,80 @@ def test_a_long_passphrase_is_accepted(client, meter):
     """A passphrase (long, not common, not numeric) passes the validators."""
     response = client.post(URL, _data(meter, password1=PASSWORD, password2=PASSWORD))
     assert response.status_code == 302
+
+
+# --- linking a further account (/accounts/link/) ----------------------------------------------
+
+LINK_URL = "/accounts/link/"
+
+
+@pytest.fixture
+def anna(client, customer):
+    client.force_login(customer[0])
+    client.cookies["django_language"] = "en"
+    return customer
+
+
+def test_link_page(client, anna):
+    response = client.get(LINK_URL)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'name="account_number"' in html
+    assert 'name="meter_serial"' in html
+
+
+def test_link_a_further_account(client, anna):
+    user, flat_meter = anna
+    dacha = MeterFactory(zones=1, serial="DACHA-77")
+    response = client.post(LINK_URL, {"account_number": dacha.account.number, "meter_serial": " dacha-77 "})
+    assert response.status_code == 302
+    assert response["Location"] == "/cabinet/"
+    assert set(AccountLink.objects.filter(user=user).values_list("account_id", flat=True)) == {
+        flat_meter.account_id,
+        dacha.account_id,
+    }
+    page = client.get("/cabinet/")
+    html = page.content.decode()
+    assert f"Account {dacha.account.number} is now linked to your login." in html
+    assert dacha.account.address in html
+    assert flat_meter.account.address in html
+
+
+def test_link_with_a_wrong_pair_gives_the_neutral_error(client, anna):
+    user, flat_meter = anna
+    dacha = MeterFactory(zones=1)
+    summaries = set()
+    for data in (
+        {"account_number": "9999999999", "meter_serial": dacha.serial},
+        {"account_number": dacha.account.number, "meter_serial": flat_meter.serial},
+        {"account_number": dacha.account.number, "meter_serial": "NO-SUCH"},
+    ):
+        response = client.post(LINK_URL, data)
+        assert response.status_code == 200
+        assert response.context["form"].non_field_errors() == [MISMATCH_EN]
+        assert set(response.context["form"].errors) == {"__all__"}
+        summaries.add(_error_summary(response.content.decode()))
+    assert len(summaries) == 1
+    assert AccountLink.objects.filter(user=user).count() == 1
+
+
+def test_link_an_account_already_linked(client, anna):
+    user, flat_meter = anna
+    response = client.post(
+        LINK_URL, {"account_number": flat_meter.account.number, "meter_serial": flat_meter.serial}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors() == ["This account is already linked to your login."]
+    assert AccountLink.objects.filter(user=user).count() == 1
+
+
+def test_link_an_account_that_another_login_already_uses(client, anna):
+    user = anna[0]
+    neighbour = MeterFactory()
+    UserFactory(email="neighbour@example.com").account_links.create(account=neighbour.account)
+    response = client.post(
+        LINK_URL, {"account_number": neighbour.account.number, "meter_serial": neighbour.serial}
+    )
+    assert response.status_code == 302
+    assert AccountLink.objects.filter(account=neighbour.account).count() == 2
+    assert AccountLink.objects.filter(user=user, account=neighbour.account).exists()

@@ -1,0 +1,117 @@
+"""Rules profiles: every number of the billing rules, as data.
+
+A profile is a JSON file (``domain/profiles/<code>.json``, or any directory given to
+``profile_load``); adding a region's profile needs no code change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+PROFILE_DIR = Path(__file__).with_name("profiles")
+
+
+class ProfileError(ValueError):
+    """A rules profile is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class RateCap:
+    start: date
+    end: date
+    max_percent: Decimal
+
+
+@dataclass(frozen=True)
+class PenaltyRules:
+    grace_days: int
+    first_divisor: int
+    second_from_day: int
+    second_divisor: int
+    rate_caps: tuple[RateCap, ...]
+    moratoria: tuple[tuple[date, date], ...]
+
+
+@dataclass(frozen=True)
+class RulesProfile:
+    code: str
+    title: str
+    missing_average_periods: int
+    failed_average_periods: int
+    average_min_months: int
+    average_min_months_young: int
+    no_meter_coefficient: Decimal
+    window: tuple[int, int]
+    due_day: int
+    penalty: PenaltyRules
+
+
+def _date(value: Any, where: str) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ProfileError(f"{where}: expected a date YYYY-MM-DD, got {value!r}") from exc
+
+
+def profile_parse(data: dict[str, Any]) -> RulesProfile:
+    """Build a profile from its JSON data, checking every field."""
+    try:
+        pen = data["penalty"]
+        profile = RulesProfile(
+            code=str(data["code"]),
+            title=str(data.get("title", data["code"])),
+            missing_average_periods=int(data["missing_average_periods"]),
+            failed_average_periods=int(data["failed_average_periods"]),
+            average_min_months=int(data["average_min_months"]),
+            average_min_months_young=int(data["average_min_months_young"]),
+            no_meter_coefficient=Decimal(str(data["no_meter_coefficient"])),
+            window=(int(data["window"][0]), int(data["window"][1])),
+            due_day=int(data["due_day"]),
+            penalty=PenaltyRules(
+                grace_days=int(pen["grace_days"]),
+                first_divisor=int(pen["first_divisor"]),
+                second_from_day=int(pen["second_from_day"]),
+                second_divisor=int(pen["second_divisor"]),
+                rate_caps=tuple(
+                    RateCap(
+                        _date(c["from"], "rate_caps"),
+                        _date(c["to"], "rate_caps"),
+                        Decimal(str(c["max_percent"])),
+                    )
+                    for c in pen.get("rate_caps", [])
+                ),
+                moratoria=tuple(
+                    (_date(m["from"], "moratoria"), _date(m["to"], "moratoria"))
+                    for m in pen.get("moratoria", [])
+                ),
+            ),
+        )
+    except (KeyError, TypeError, IndexError) as exc:
+        raise ProfileError(f"rules profile: missing or malformed field {exc}") from exc
+    if profile.missing_average_periods < 0 or profile.failed_average_periods < 0:
+        raise ProfileError("average periods cannot be negative")
+    if not 1 <= profile.average_min_months_young <= profile.average_min_months:
+        raise ProfileError("average_min_months_young must be between 1 and average_min_months")
+    if not 1 <= profile.due_day <= 28:
+        raise ProfileError("due_day must be between 1 and 28")
+    return profile
+
+
+@cache
+def profile_load(code: str, directory: Path = PROFILE_DIR) -> RulesProfile:
+    """The profile ``code`` from ``directory``."""
+    path = directory / f"{code}.json"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.json")))
+        raise ProfileError(f"unknown rules profile {code!r} (known: {known})")
+    return profile_parse(json.loads(path.read_text(encoding="utf-8")))
+
+
+def profile_codes(directory: Path = PROFILE_DIR) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.json"))
