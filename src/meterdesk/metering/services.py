@@ -175,8 +175,13 @@ def reading_submit(
 
 def _send_confirmation(reading: Reading, charge: ChargePreview, user: User, language: str) -> None:
     """E-mail the customer's proof of submission. A mail failure never undoes the reading."""
+    from meterdesk.metering.messages import zone_label
+
     utility = utility_get()
+    with translation.override(language):
+        values = [(zone_label(reading.meter.zones, z), v) for z, v in enumerate(reading.values, start=1)]
     context = {
+        "values": values,
         "reading": reading,
         "meter": reading.meter,
         "account": reading.meter.account,

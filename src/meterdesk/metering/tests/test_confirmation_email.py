@@ -83,6 +83,9 @@ def test_confirmation_in_english(priced_customer, django_capture_on_commit_callb
     assert result.reading.confirmation in message.body
     assert "1890.00" in message.body  # T1: 200 × 9.45
     assert "408.00" in message.body  # T2: 100 × 4.08
+    # The values as submitted, per zone: the customer's proof of what was sent.
+    assert "T1 (day): 1300" in message.body
+    assert "T2 (night): 650" in message.body
 
 
 def test_no_mail_before_commit(priced_customer, django_capture_on_commit_callbacks):
