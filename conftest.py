@@ -12,6 +12,9 @@ def _isolated(settings, tmp_path):
     """Mail goes to Django's outbox, and no test depends on the machine's environment."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.METERDESK_READING_WINDOW = None
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default", "billing"]}
+    }
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; Argon2 tested apart
     yield
 

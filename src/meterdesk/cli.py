@@ -124,6 +124,114 @@ def seed(count: int, rng_seed: int, months: int) -> None:
     click.echo(f"Created {accounts} accounts with {readings} readings.")
 
 
+def _parse_period(value: str) -> Any:
+    from datetime import date
+
+    try:
+        year, month = value.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError as exc:
+        raise click.BadParameter(f"expected YYYY-MM, got {value!r}") from exc
+
+
+@main.command(help="Close a month: bill every account for it (idempotent and resumable).")
+@click.option("--period", required=True, help="The month to close, YYYY-MM.")
+@click.option(
+    "--workers",
+    default=None,
+    type=int,
+    help="Task worker processes to start (default: cores). 0: in this process.",
+)
+@click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--force", is_flag=True, help="Close even if the previous month is not closed.")
+def bill(period: str, workers: int | None, chunk_size: int, force: bool) -> None:
+    _django_setup()
+    from meterdesk.billing.close import CloseError
+
+    month = _parse_period(period)
+    try:
+        summary = _bill(month, workers if workers is not None else (os.cpu_count() or 1), chunk_size, force)
+    except CloseError as error:
+        raise click.ClickException(str(error)) from error
+    if summary.already_closed:
+        click.echo(f"{month:%Y-%m} is already closed; nothing was changed.")
+    click.echo(f"Month {month:%Y-%m}: {summary.accounts} accounts closed ({summary.closed_now} now).")
+    for basis, count in sorted(summary.by_basis.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  {basis:<16} {count:>10}")
+    click.echo(f"  charges         {summary.charges:>14} ₽")
+    click.echo(f"  recalculations  {summary.recalculations:>14} ₽")
+    click.echo(f"  penalties       {summary.penalty:>14} ₽")
+    click.echo(f"  payments        {summary.payments:>14} ₽")
+
+
+def _bill(month: Any, workers: int, chunk_size: int, force: bool) -> Any:
+    """Prepare the run, let task workers close its chunks, show progress, summarise."""
+    import subprocess
+    import time
+
+    from meterdesk.billing.close import billing_close, run_finish, run_prepare, run_summary
+    from meterdesk.billing.models import BillingChunk
+    from meterdesk.billing.tasks import close_chunk_task
+
+    run = run_prepare(month, chunk_size=chunk_size, force=force)
+    pending = list(run.chunks.filter(status="pending").values_list("id", flat=True))
+    if not pending:
+        run_finish(run)
+        return run_summary(run.period, already_closed=True)
+    total = run.chunks.count()
+    done_before = total - len(pending)
+    if workers <= 0:
+        with click.progressbar(length=total, label=f"Closing {month:%Y-%m}", show_pos=True) as bar:
+            bar.update(done_before)
+            return billing_close(month, chunk_size=chunk_size, progress=lambda chunks, _n: bar.update(chunks))
+    for chunk_id in pending:
+        close_chunk_task.enqueue(chunk_id)
+    command = [
+        sys.executable,
+        "-m",
+        "meterdesk.cli",
+        "manage",
+        "db_worker",
+        "--queue-name",
+        "billing",
+        "--batch",
+        "--no-startup-delay",
+        "--interval",
+        "0.2",
+    ]
+    from django.conf import settings
+
+    logs = settings.DATA_DIR / "logs"
+    logs.mkdir(exist_ok=True)
+    procs = []
+    for n in range(workers):
+        with open(logs / f"bill-{month:%Y-%m}-worker{n + 1}.log", "ab") as log:
+            procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))  # noqa: S603
+    try:
+        with click.progressbar(length=total, label=f"Closing {month:%Y-%m}", show_pos=True) as bar:
+            seen = done_before
+            bar.update(done_before)
+            while True:
+                done = BillingChunk.objects.filter(run=run, status="done").count()
+                bar.update(done - seen)
+                seen = done
+                if done == total or all(p.poll() is not None for p in procs):
+                    break
+                time.sleep(0.3)
+    finally:
+        for p in procs:
+            p.wait()
+    if BillingChunk.objects.filter(run=run).exclude(status="done").exists():
+        raise click.ClickException(
+            "some chunks were not closed (see the worker output); run the command again"
+        )
+    run_finish(run)
+    return run_summary(
+        run.period,
+        closed_now=sum(BillingChunk.objects.filter(pk__in=pending).values_list("accounts_closed", flat=True)),
+    )
+
+
 @main.command(
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
     help="Run a Django management command, e.g. `meterdesk manage createsuperuser`.",

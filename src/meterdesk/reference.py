@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from meterdesk.customers.models import PremisesCategory
-from meterdesk.tariffs.models import Tariff, TariffKind, TariffPrice
+from meterdesk.tariffs.models import Norm, Tariff, TariffKind, TariffPrice
 
 D = Decimal
 
@@ -70,4 +70,37 @@ def tariffs_load_moscow(region: str = "moscow") -> int:
                 TariffPrice(tariff=tariff, zone=zone, band=1, price=price)
                 for zone, price in enumerate(prices, start=1)
             )
+    return created
+
+
+#: ILLUSTRATIVE consumption norms, kWh per resident a month, for premises with gas stoves, by
+#: rooms (1..4 or more) and residents (1..5 or more); electric stoves and rural premises use 1.3×.
+#: They have the shape of a regional order (fewer kWh per person as more people share the
+#: premises) but are not the published Moscow figures: load the regional authority's order.
+GAS_NORMS = {
+    1: (98, 61, 47, 38, 33),
+    2: (126, 78, 61, 49, 43),
+    3: (143, 89, 69, 56, 49),
+    4: (155, 96, 75, 61, 53),
+}
+NORMS_FROM = date(2024, 1, 1)
+
+
+@transaction.atomic
+def norms_load_moscow(region: str = "moscow") -> int:
+    """Create the (illustrative) norms that do not exist yet. Returns how many were created."""
+    created = 0
+    for category in PremisesCategory.values:
+        factor = D("1.3") if category in (PremisesCategory.ELECTRIC_STOVE, PremisesCategory.RURAL) else D(1)
+        for rooms, per_resident in GAS_NORMS.items():
+            for residents, kwh in enumerate(per_resident, start=1):
+                _, was_created = Norm.objects.get_or_create(
+                    region=region,
+                    category=category,
+                    rooms=rooms,
+                    residents=residents,
+                    valid_from=NORMS_FROM,
+                    defaults={"kwh_per_person": (D(kwh) * factor).quantize(D("0.001"))},
+                )
+                created += was_created
     return created

@@ -21,7 +21,7 @@ from django.db.models import Max
 from meterdesk.customers.models import Account, AccountLink, PremisesCategory, User
 from meterdesk.domain.periods import add_months, iter_months
 from meterdesk.metering.models import Channel, Meter, Reading, ReadingKind, ReadingStatus
-from meterdesk.reference import tariffs_load_moscow
+from meterdesk.reference import norms_load_moscow, tariffs_load_moscow
 from meterdesk.utility.models import UtilitySettings
 from meterdesk.utility.selectors import utility_get, utility_now, utility_zone
 
@@ -117,6 +117,7 @@ def reference_load() -> UtilitySettings:
         utility.support_email = "support@meterdesk.localhost"
         utility.save()
     tariffs_load_moscow(utility.tariff_region)
+    norms_load_moscow(utility.tariff_region)
     return utility
 
 

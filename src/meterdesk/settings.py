@@ -65,10 +65,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "meterdesk.utility",
     "meterdesk.customers",
     "meterdesk.tariffs",
     "meterdesk.metering",
+    "meterdesk.billing",
     "meterdesk.portal",
 ]
 
@@ -207,6 +210,17 @@ if os.environ.get("METERDESK_SMTP_HOST"):
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = str(DATA_DIR / "mail")
+
+# --- background work ------------------------------------------------------------------------
+# Tasks are stored in the database and run by `meterdesk manage db_worker` processes (the monthly
+# close starts its own). METERDESK_TASKS=immediate runs them inline (tests, one-off scripts).
+TASKS = {
+    "default": (
+        {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default", "billing"]}
+        if os.environ.get("METERDESK_TASKS") == "immediate"
+        else {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "billing"]}
+    )
+}
 
 # --- the utility ----------------------------------------------------------------------------
 METERDESK_READING_WINDOW = os.environ.get("METERDESK_READING_WINDOW", "").strip() or None

@@ -78,6 +78,11 @@ class Account(models.Model):
     residents = models.PositiveSmallIntegerField(_("residents"), default=1)
     opened_on = models.DateField(_("opened on"))
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    meter_required = models.BooleanField(
+        _("a meter is required"),
+        default=True,
+        help_text=_("Without a meter, the norm is then charged with the increasing coefficient."),
+    )
 
     class Meta:
         verbose_name = _("personal account")
@@ -106,3 +111,23 @@ class AccountLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.account.number}"
+
+
+class ResidentsChange(models.Model):
+    """The number of residents from a date (the norm charge follows it). Append-only history."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="residents_history")
+    effective_from = models.DateField(_("effective from"))
+    residents = models.PositiveSmallIntegerField(_("residents"))
+    reported_on = models.DateField(_("reported on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("change in residents")
+        verbose_name_plural = _("changes in residents")
+        ordering = ["account", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "effective_from"], name="residents_change_unique_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account.number}: {self.residents} from {self.effective_from}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -41,6 +42,9 @@ class Meter(models.Model):
         _("status"), max_length=10, choices=MeterStatus.choices, default=MeterStatus.ACTIVE
     )
     removed_on = models.DateField(_("removed on"), null=True, blank=True)
+    failed_on = models.DateField(
+        _("failed on"), null=True, blank=True, help_text=_("when found failed or lost")
+    )
     initial_t1 = models.DecimalField(_("initial T1"), max_digits=12, decimal_places=3, default=Decimal(0))
     initial_t2 = models.DecimalField(_("initial T2"), max_digits=12, decimal_places=3, null=True, blank=True)
     initial_t3 = models.DecimalField(_("initial T3"), max_digits=12, decimal_places=3, null=True, blank=True)
@@ -61,6 +65,16 @@ class Meter(models.Model):
     @property
     def shape(self) -> MeterShape:
         return MeterShape(zones=self.zones, digits=self.digits, decimal_places=self.decimal_places)
+
+    @property
+    def failed_from(self) -> date | None:
+        """The first day the meter counts as failed: found failed or lost, or past verification."""
+        days = [self.verification_due + timedelta(days=1)]
+        if self.failed_on is not None:
+            days.append(self.failed_on)
+        elif self.status in (MeterStatus.FAILED, MeterStatus.LOST):
+            days.append(self.installed_on)
+        return min(days)
 
     @property
     def initial_values(self) -> tuple[Decimal, ...]:

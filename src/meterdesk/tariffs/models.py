@@ -87,3 +87,28 @@ class TariffPrice(models.Model):
 
     def __str__(self) -> str:
         return f"T{self.zone} band {self.band}: {self.price} ₽/kWh"
+
+
+class Norm(models.Model):
+    """A consumption norm set by the regional authority: kWh per resident per month, by premises
+    category, number of rooms and number of residents (the last value of each means "or more")."""
+
+    region = models.CharField(_("region"), max_length=40, default="moscow")
+    category = models.CharField(_("category"), max_length=20, choices=PremisesCategory.choices)
+    rooms = models.PositiveSmallIntegerField(_("rooms (or more)"), validators=[MinValueValidator(1)])
+    residents = models.PositiveSmallIntegerField(_("residents (or more)"), validators=[MinValueValidator(1)])
+    kwh_per_person = models.DecimalField(_("kWh per resident a month"), max_digits=8, decimal_places=3)
+    valid_from = models.DateField(_("valid from"))
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("consumption norm")
+        verbose_name_plural = _("consumption norms")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region", "category", "rooms", "residents", "valid_from"], name="norm_unique_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.rooms} rooms {self.residents} residents: {self.kwh_per_person} kWh"

@@ -1,0 +1,145 @@
+"""The ledger, the monthly close and what it remembers between months.
+
+Everything here is append-only: a ledger entry is never edited or deleted; a correction is a new
+entry that names what it corrects. The balance of an account is the sum of its entries (positive:
+the customer owes; negative: credit).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from meterdesk.customers.models import Account
+from meterdesk.metering.models import Meter
+
+
+class EntryKind(models.TextChoices):
+    CHARGE = "charge", _("charge")
+    RECALCULATION = "recalculation", _("recalculation")
+    CORRECTION = "correction", _("correction of a past month")
+    PENALTY = "penalty", _("late payment penalty")
+    PAYMENT = "payment", _("payment")
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+
+
+class BillingRun(models.Model):
+    """One monthly close (``meterdesk bill --period``). Run again, it resumes the same run."""
+
+    period = models.DateField(_("billing month"), unique=True)
+    rules_profile = models.CharField(_("rules profile"), max_length=40)
+    status = models.CharField(
+        _("status"), max_length=10, choices=RunStatus.choices, default=RunStatus.RUNNING
+    )
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    chunk_size = models.PositiveIntegerField(_("accounts per chunk"))
+
+    class Meta:
+        verbose_name = _("billing run")
+        verbose_name_plural = _("billing runs")
+
+    def __str__(self) -> str:
+        return f"{self.period:%Y-%m} ({self.status})"
+
+
+class BillingChunk(models.Model):
+    """A range of account ids closed in one transaction by one task."""
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="chunks")
+    first_account_id = models.BigIntegerField()
+    last_account_id = models.BigIntegerField()
+    status = models.CharField(max_length=10, default="pending")  # pending | done
+    accounts_closed = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "first_account_id"], name="billing_chunk_unique_start")
+        ]
+        indexes = [models.Index(fields=["run", "status"])]
+
+    def __str__(self) -> str:
+        return f"accounts {self.first_account_id}..{self.last_account_id} ({self.status})"
+
+
+class AccountClose(models.Model):
+    """The monthly statement of one account: the close happened exactly once (unique)."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="closes")
+    period = models.DateField(_("billing month"))
+    run = models.ForeignKey(BillingRun, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    basis = models.CharField(_("basis"), max_length=16)
+    opening_balance = models.DecimalField(_("opening balance"), max_digits=14, decimal_places=2)
+    charges = models.DecimalField(_("charges"), max_digits=14, decimal_places=2)
+    recalculations = models.DecimalField(_("recalculations"), max_digits=14, decimal_places=2)
+    payments = models.DecimalField(_("payments"), max_digits=14, decimal_places=2)
+    penalty = models.DecimalField(_("penalty"), max_digits=14, decimal_places=2)
+    closing_balance = models.DecimalField(_("closing balance"), max_digits=14, decimal_places=2)
+    due_date = models.DateField(_("due date"))
+    closed_at = models.DateTimeField(_("closed at"))
+
+    class Meta:
+        verbose_name = _("monthly statement")
+        verbose_name_plural = _("monthly statements")
+        constraints = [models.UniqueConstraint(fields=["account", "period"], name="account_close_once")]
+        indexes = [models.Index(fields=["period", "basis"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.period:%Y-%m}: {self.closing_balance}"
+
+
+class LedgerEntry(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger")
+    period = models.DateField(_("billing month"))
+    posted_on = models.DateField(_("posted on"))
+    kind = models.CharField(_("kind"), max_length=16, choices=EntryKind.choices)
+    basis = models.CharField(_("basis"), max_length=16, blank=True, default="")
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    zone = models.PositiveSmallIntegerField(_("zone"), default=0)
+    band = models.PositiveSmallIntegerField(_("band"), default=1)
+    volume = models.DecimalField(_("volume, kWh"), max_digits=14, decimal_places=3, null=True, blank=True)
+    price = models.DecimalField(_("price, ₽/kWh"), max_digits=8, decimal_places=2, null=True, blank=True)
+    amount = models.DecimalField(_("amount, ₽"), max_digits=14, decimal_places=2)
+    reason = models.CharField(_("reason"), max_length=40, blank=True, default="")
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    run = models.ForeignKey(BillingRun, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    corrects = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections"
+    )
+    # NULL, not "": unique only when set (entries of the close have none).
+    external_id = models.CharField(_("external id"), max_length=80, null=True, blank=True)  # noqa: DJ001
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        indexes = [models.Index(fields=["account", "period"]), models.Index(fields=["period", "kind"])]
+        constraints = [
+            # A payment from an outside system is recorded once.
+            models.UniqueConstraint(fields=["external_id"], name="ledger_external_id_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.period:%Y-%m} {self.kind} {self.amount}"
+
+
+class MeterBillingState(models.Model):
+    """What the engine remembers about a meter after a closed month (domain.billing.MeterState)."""
+
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    period = models.DateField()
+    data = models.JSONField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["meter", "period"], name="meter_state_once")]
+        indexes = [models.Index(fields=["account", "period"])]
+
+    def __str__(self) -> str:
+        return f"meter {self.meter_id} after {self.period:%Y-%m}"

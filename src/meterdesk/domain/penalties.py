@@ -1,0 +1,427 @@
+"""The late-payment penalty (пени), Housing Code art. 155 p. 14, as pure functions.
+
+The numbers of the rule (grace days, divisors, the rate cap and the moratoria) come from the rules
+profile (``PenaltyRules``); the Bank of Russia key-rate history is data
+(``domain/data/key_rates.json``). docs/penalties.md states the rule precisely, with a worked example.
+
+In short, for the calendar month being closed:
+
+* a debt of a billing month is due on ``due_date`` (the profile's due day of the next month);
+* payments, and credits from recalculations, pay the oldest debts first (by billing month);
+* a day ``t`` accrues a penalty on a debt's overdue amount when ``t - due_date`` is at least
+  ``grace_days + 1`` days (the 31st day after the due date), at ``rate / 100 / first_divisor``, and
+  from day ``second_from_day`` (the 91st) at ``rate / 100 / second_divisor``; never on a day inside
+  a moratorium;
+* the rate of a day is the key rate on the *calculation day* -- the day of payment for the part of
+  the debt paid within the month, the last day of the month for the part still unpaid -- lowered to
+  the cap in force on that day, if any;
+* a payment on day ``d`` stops the accrual on the part it pays from ``d`` inclusive.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Context, Decimal, InvalidOperation, localcontext
+from functools import cache, lru_cache
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from meterdesk.domain.money import round_money
+from meterdesk.domain.periods import add_months, month_start
+from meterdesk.domain.profiles import PenaltyRules
+
+KEY_RATES_PATH = Path(__file__).with_name("data") / "key_rates.json"
+
+_ZERO = Decimal(0)
+_HUNDRED = Decimal(100)
+# Every amount is computed in this context, whatever the caller's thread context is.
+_CONTEXT = Context(prec=34)
+
+
+class KeyRateError(ValueError):
+    """The key-rate table is malformed, or has no rate for the day asked."""
+
+
+class KeyRateTable:
+    """The Bank of Russia key rate by the day from which each value applies.
+
+    ``entries`` are ``(from_day, percent)`` pairs with strictly increasing days and positive
+    percents. A value applies from its day until the day before the next one; the last value applies
+    to every later day, so the table must be kept up to date (docs/penalties.md).
+    """
+
+    __slots__ = ("_entries", "_ordinals")
+
+    def __init__(self, entries: Iterable[tuple[date, Decimal]]) -> None:
+        checked: list[tuple[date, Decimal]] = []
+        for day, percent in entries:
+            if not isinstance(day, date):
+                raise KeyRateError(f"key rates: expected a date, got {day!r}")
+            if not isinstance(percent, Decimal) or not percent.is_finite() or percent <= 0:
+                raise KeyRateError(
+                    f"key rates: the rate from {day} must be a positive Decimal, got {percent!r}"
+                )
+            if checked and day <= checked[-1][0]:
+                raise KeyRateError(f"key rates: {day} does not follow {checked[-1][0]}; dates must increase")
+            checked.append((day, percent))
+        if not checked:
+            raise KeyRateError("key rates: the table is empty")
+        self._entries = tuple(checked)
+        self._ordinals = tuple(day.toordinal() for day, _ in checked)
+
+    @property
+    def entries(self) -> tuple[tuple[date, Decimal], ...]:
+        return self._entries
+
+    @property
+    def first_day(self) -> date:
+        """The first day the table knows a rate for."""
+        return self._entries[0][0]
+
+    @property
+    def last_change(self) -> date:
+        """The day of the latest change the table knows of."""
+        return self._entries[-1][0]
+
+    def rate_on(self, day: date) -> Decimal:
+        """The key rate, in percent a year, in force on ``day``."""
+        return self._rate_on_ordinal(day.toordinal())
+
+    def _rate_on_ordinal(self, ordinal: int) -> Decimal:
+        index = bisect_right(self._ordinals, ordinal) - 1
+        if index < 0:
+            raise KeyRateError(f"no key rate before {self.first_day} (asked for {date.fromordinal(ordinal)})")
+        return self._entries[index][1]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KeyRateTable) and self._entries == other._entries
+
+    def __hash__(self) -> int:
+        return hash(self._entries)
+
+    def __repr__(self) -> str:
+        return f"KeyRateTable({len(self._entries)} values, {self.first_day}..{self.last_change})"
+
+
+def key_rates_parse(data: Any) -> KeyRateTable:
+    """Build the table from its JSON data: a list of ``{"from": "YYYY-MM-DD", "percent": "x.xx"}``."""
+    if not isinstance(data, list):
+        raise KeyRateError("key rates: expected a JSON list of {from, percent}")
+    entries: list[tuple[date, Decimal]] = []
+    for position, item in enumerate(data, start=1):
+        if not isinstance(item, dict) or set(item) != {"from", "percent"}:
+            raise KeyRateError(f"key rates, item {position}: expected exactly the keys 'from' and 'percent'")
+        try:
+            day = date.fromisoformat(str(item["from"]))
+        except ValueError as exc:
+            raise KeyRateError(f"key rates, item {position}: expected a date YYYY-MM-DD") from exc
+        raw = item["percent"]
+        if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
+            raise KeyRateError(f'key rates, item {position}: the percent must be a string such as "9.50"')
+        try:
+            percent = Decimal(raw)
+        except InvalidOperation as exc:
+            raise KeyRateError(f"key rates, item {position}: {raw!r} is not a number") from exc
+        entries.append((day, percent))
+    return KeyRateTable(entries)
+
+
+def key_rates_load(path: Path | str | None = None) -> KeyRateTable:
+    """The key-rate table from ``path`` (default: the table shipped with meterdesk).
+
+    A file is read once per process; a process that runs for a long time sees an appended rate
+    after a restart.
+    """
+    return _key_rates_read(Path(path) if path is not None else KEY_RATES_PATH)
+
+
+@cache
+def _key_rates_read(path: Path) -> KeyRateTable:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KeyRateError(f"key rates: cannot read {path}: {exc}") from exc
+    try:
+        data = json.loads(text, parse_float=Decimal)
+    except ValueError as exc:
+        raise KeyRateError(f"key rates: {path} is not valid JSON: {exc}") from exc
+    return key_rates_parse(data)
+
+
+@dataclass(frozen=True)
+class Debt:
+    """A month's charge: ``period`` is the first day of the billed month. A negative amount is a
+    credit (a recalculation in the customer's favour): it counts as paid on the first day of the
+    month after ``period`` -- the day its bill is issued -- and pays the oldest debts."""
+
+    period: date
+    due_date: date
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        if self.period.day != 1:
+            raise ValueError(f"a debt's period is the first day of its month, got {self.period}")
+        if not self.amount.is_finite():
+            raise ValueError(f"a debt's amount must be a finite Decimal, got {self.amount!r}")
+
+
+@dataclass(frozen=True)
+class Payment:
+    paid_on: date
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        if not self.amount.is_finite() or self.amount < 0:
+            raise ValueError(f"a payment's amount must be a Decimal >= 0, got {self.amount!r}")
+
+
+@dataclass(frozen=True)
+class PenaltyPart:
+    """A run of consecutive days on which one debt's penalty had the same base.
+
+    ``amount = overdue * rate_percent / 100 / divisor * days``, NOT rounded (round the total, not the
+    parts: ``PenaltyResult.amount``). ``first_day``..``last_day`` (inclusive) are the run's days.
+    """
+
+    period: date
+    days: int
+    overdue: Decimal
+    rate_percent: Decimal
+    divisor: int
+    amount: Decimal
+    first_day: date
+    last_day: date
+
+
+@dataclass(frozen=True)
+class PenaltyResult:
+    """The month's penalty, rounded half up to the kopeck, and the parts it is the sum of."""
+
+    amount: Decimal
+    parts: tuple[PenaltyPart, ...]
+
+
+NO_PENALTY = PenaltyResult(Decimal("0.00"), ())
+
+
+def due_date_for(period: date, due_day: int) -> date:
+    """The due date of the bill for ``period``'s month: ``due_day`` of the next month."""
+    if not 1 <= due_day <= 28:
+        raise ValueError(f"due_day must be between 1 and 28, got {due_day}")
+    return add_months(month_start(period), 1).replace(day=due_day)
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    """A profile's caps and moratoria as day ordinals (``end`` exclusive), and every day on which
+    either changes."""
+
+    caps: tuple[tuple[int, int, Decimal], ...]
+    moratoria: tuple[tuple[int, int], ...]
+    boundaries: tuple[int, ...]
+
+    def cap_on(self, ordinal: int) -> Decimal | None:
+        found: Decimal | None = None
+        for start, end, percent in self.caps:
+            if start <= ordinal < end and (found is None or percent < found):
+                found = percent
+        return found
+
+    def in_moratorium(self, ordinal: int) -> bool:
+        return any(start <= ordinal < end for start, end in self.moratoria)
+
+
+@lru_cache(maxsize=32)
+def _calendar(rules: PenaltyRules) -> _Calendar:
+    caps = tuple((c.start.toordinal(), c.end.toordinal() + 1, c.max_percent) for c in rules.rate_caps)
+    moratoria = tuple((start.toordinal(), end.toordinal() + 1) for start, end in rules.moratoria)
+    boundaries = sorted({b for c in caps for b in c[:2]} | {b for m in moratoria for b in m})
+    return _Calendar(caps, moratoria, tuple(boundaries))
+
+
+@dataclass(slots=True)
+class _Run:
+    """Consecutive days (ordinals ``first``..``last``) of one debt with the same base."""
+
+    first: int
+    last: int
+    overdue: Decimal
+    rate: Decimal
+    divisor: int
+
+
+def _credit_day(debt: Debt) -> date:
+    """The day a credit (a negative debt) starts paying older debts."""
+    return add_months(debt.period, 1)
+
+
+def penalty_for_month(
+    debts: Sequence[Debt],
+    payments: Sequence[Payment],
+    month: date,
+    rates: KeyRateTable,
+    rules: PenaltyRules,
+) -> PenaltyResult:
+    """The penalty accrued on the days of ``month``'s calendar month.
+
+    ``debts`` and ``payments`` are all of the account's, in any order; payments after the month
+    are ignored. Debts are paid oldest first, by ``(period, due_date)``.
+    """
+    first = month_start(month)
+    first_ord = first.toordinal()
+    last_ord = add_months(first, 1).toordinal() - 1
+    # A debt can accrue in this month only if its first penalty day is not after the month's end.
+    latest_due = last_ord - rules.grace_days - 1
+    latest: tuple[date, date] | None = None
+    for debt in debts:
+        if debt.amount > 0 and debt.due_date.toordinal() <= latest_due:
+            key = (debt.period, debt.due_date)
+            if latest is None or key > latest:
+                latest = key
+    if latest is None:
+        return NO_PENALTY
+    # Nothing accrues either when what was paid before the month covers every debt up to the
+    # latest one that could accrue (payments go to the oldest debts first).
+    owed = _ZERO
+    paid = _ZERO
+    for debt in debts:
+        if debt.amount > 0:
+            if (debt.period, debt.due_date) <= latest:
+                owed += debt.amount
+        elif debt.amount < 0 and _credit_day(debt) < first:
+            paid -= debt.amount
+    for payment in payments:
+        if payment.paid_on < first:
+            paid += payment.amount
+    if paid >= owed:
+        return NO_PENALTY
+    with localcontext(_CONTEXT):
+        return _penalty(debts, payments, first_ord, last_ord, rates, rules)
+
+
+def _penalty(
+    debts: Sequence[Debt],
+    payments: Sequence[Payment],
+    first_ord: int,
+    last_ord: int,
+    rates: KeyRateTable,
+    rules: PenaltyRules,
+) -> PenaltyResult:
+    calendar = _calendar(rules)
+    # What pays debts: payments, and credits from the day their bill is issued.
+    before = _ZERO
+    by_day: dict[int, Decimal] = {}
+    for payment in payments:
+        day = payment.paid_on.toordinal()
+        if day < first_ord:
+            before += payment.amount
+        elif day <= last_ord and payment.amount:
+            by_day[day] = by_day.get(day, _ZERO) + payment.amount
+    for debt in debts:
+        if debt.amount < 0:
+            day = _credit_day(debt).toordinal()
+            if day < first_ord:
+                before -= debt.amount
+            elif day <= last_ord:
+                by_day[day] = by_day.get(day, _ZERO) - debt.amount
+    # (day, everything paid up to and including that day), for the days of the month.
+    paid_by: list[tuple[int, Decimal]] = []
+    running = before
+    for day in sorted(by_day):
+        running += by_day[day]
+        paid_by.append((day, running))
+
+    rate_cache: dict[int, Decimal] = {}
+
+    def key_rate(ordinal: int) -> Decimal:
+        rate = rate_cache.get(ordinal)
+        if rate is None:
+            rate = rate_cache[ordinal] = rates._rate_on_ordinal(ordinal)
+        return rate
+
+    owed = sorted((debt for debt in debts if debt.amount > 0), key=lambda debt: (debt.period, debt.due_date))
+    parts: list[PenaltyPart] = []
+    total = _ZERO
+    upper = _ZERO  # the debts so far, oldest first, add up to `upper`
+    for debt in owed:
+        lower, upper = upper, upper + debt.amount
+        if before >= upper:
+            continue  # paid off before the month
+        due = debt.due_date.toordinal()
+        start = max(first_ord, due + rules.grace_days + 1)
+        if start > last_ord:
+            continue
+        # Split the debt still owed at `start` into slices by the day they are paid in the month.
+        covered = max(before, lower)
+        slices: list[tuple[int, Decimal]] = []  # (day paid, amount): overdue on the days before
+        for day, cumulative in paid_by:
+            if cumulative <= covered:
+                continue
+            now = min(cumulative, upper)
+            if day > start:
+                slices.append((day, now - covered))
+            covered = now
+            if covered >= upper:
+                break
+        unpaid = upper - covered  # still owed at the end of the month
+
+        cuts = {start, last_ord + 1}
+        second = due + rules.second_from_day
+        if start < second <= last_ord:
+            cuts.add(second)
+        cuts.update(day for day, _ in slices)
+        cuts.update(b for b in calendar.boundaries if start < b <= last_ord)
+        ordered = sorted(cuts)
+
+        runs: list[_Run] = []
+        open_runs: dict[tuple[Decimal, int, Decimal], _Run] = {}
+        for seg_start, seg_end in pairwise(ordered):
+            if calendar.in_moratorium(seg_start):
+                continue
+            divisor = rules.first_divisor if seg_start - due < rules.second_from_day else rules.second_divisor
+            cap = calendar.cap_on(seg_start)
+            overdue_by_rate: dict[Decimal, Decimal] = {}
+            for day, amount in slices:
+                if day > seg_start:
+                    rate = key_rate(day)
+                    if cap is not None and cap < rate:
+                        rate = cap
+                    overdue_by_rate[rate] = overdue_by_rate.get(rate, _ZERO) + amount
+            if unpaid > 0:
+                rate = key_rate(last_ord)
+                if cap is not None and cap < rate:
+                    rate = cap
+                overdue_by_rate[rate] = overdue_by_rate.get(rate, _ZERO) + unpaid
+            for rate, overdue in overdue_by_rate.items():
+                key = (rate, divisor, overdue)
+                run = open_runs.get(key)
+                if run is not None and run.last == seg_start - 1:
+                    run.last = seg_end - 1
+                else:
+                    run = _Run(seg_start, seg_end - 1, overdue, rate, divisor)
+                    open_runs[key] = run
+                    runs.append(run)
+        for run in runs:
+            days = run.last - run.first + 1
+            amount = run.overdue * run.rate * days / (_HUNDRED * run.divisor)
+            total += amount
+            parts.append(
+                PenaltyPart(
+                    period=debt.period,
+                    days=days,
+                    overdue=run.overdue,
+                    rate_percent=run.rate,
+                    divisor=run.divisor,
+                    amount=amount,
+                    first_day=date.fromordinal(run.first),
+                    last_day=date.fromordinal(run.last),
+                )
+            )
+    if not parts:
+        return NO_PENALTY
+    return PenaltyResult(round_money(total), tuple(parts))
