@@ -71,6 +71,9 @@ def demo(no_serve: bool, host: str, port: int, workers: int | None) -> None:
     demo_password = os.environ.get("METERDESK_DEMO_PASSWORD") or secrets.token_urlsafe(9)
     admin_password = os.environ.get("METERDESK_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
     seed.demo_load(demo_password, admin_password, open_window=not settings.METERDESK_READING_WINDOW)
+    closed = seed.demo_bill_history()
+    if closed:
+        click.echo(f"Closed {closed} months of demo history.")
     url = f"http://{host}:{port}/"
     click.echo("")
     click.echo("meterdesk demo is ready.")
@@ -243,6 +246,13 @@ def manage(args: tuple[str, ...]) -> None:
 
     execute_from_command_line(["meterdesk manage", *args])
 
+
+from meterdesk.bench.cli import bench_group  # noqa: E402 - subcommands register on the group above
+from meterdesk.dataio.cli import export_group, import_command  # noqa: E402
+
+main.add_command(import_command)
+main.add_command(export_group)
+main.add_command(bench_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

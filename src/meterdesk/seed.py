@@ -8,6 +8,7 @@ meters rolling over past their maximum.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from collections.abc import Callable, Iterator
@@ -333,3 +334,40 @@ def seed_accounts(
         if progress:
             progress(size)
     return created_accounts, created_readings
+
+
+def demo_bill_history(progress: Callable[[date], None] | None = None) -> int:
+    """Close every month of the demo history (those not closed yet), and let the demo customer pay
+    each bill a few days before it is due — except the last one, so that the dashboard shows a debt.
+    Returns how many months were closed now."""
+    from meterdesk.billing.close import billing_close
+    from meterdesk.billing.models import AccountClose, BillingRun, RunStatus
+    from meterdesk.billing.services import DuplicatePayment, payment_post
+
+    today = utility_now().date()
+    months = _history_months(today)
+    closed = 0
+    for index, period in enumerate(months):
+        if BillingRun.objects.filter(period=period, status=RunStatus.DONE).exists():
+            continue
+        billing_close(period, force=index == 0)
+        closed += 1
+        if progress:
+            progress(period)
+        if period == months[-1]:
+            continue
+        for close in AccountClose.objects.filter(
+            period=period, account__number__in=[DEMO_FLAT[0], DEMO_HOUSE[0]]
+        ).select_related("account"):
+            if close.closing_balance <= 0:
+                continue
+            paid_on = add_months(period, 1).replace(day=3 + close.account_id % 5)
+            with contextlib.suppress(DuplicatePayment):
+                payment_post(
+                    account=close.account,
+                    amount=close.closing_balance,
+                    paid_on=paid_on,
+                    external_id=f"demo-{close.account.number}-{period:%Y%m}",
+                    source="demo",
+                )
+    return closed
