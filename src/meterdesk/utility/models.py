@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-RULES_PROFILES = [
-    ("ru-354-current", _("Decree 354, current text")),
-    ("ru-354-2012", _("Decree 354, 2012 text")),
-]
+
+def validate_rules_profile(code: str) -> None:
+    """A rules profile is a data file (domain/profiles/<code>.json): any file there is valid."""
+    from meterdesk.domain.profiles import profile_codes
+
+    if code not in profile_codes():
+        raise ValidationError(
+            _("Unknown rules profile %(code)s (known: %(known)s)."),
+            params={"code": code, "known": ", ".join(profile_codes())},
+        )
 
 
 class UtilitySettings(models.Model):
@@ -27,7 +34,11 @@ class UtilitySettings(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(31)],
     )
     rules_profile = models.CharField(
-        _("rules profile"), max_length=40, choices=RULES_PROFILES, default="ru-354-current"
+        _("rules profile"),
+        max_length=40,
+        default="ru-354-current",
+        validators=[validate_rules_profile],
+        help_text=_("The billing rules: a profile file in domain/profiles (ru-354-current, ru-354-2012, …)."),
     )
     tariff_region = models.CharField(_("tariff region"), max_length=40, default="moscow")
     address = models.CharField(_("address"), max_length=300, blank=True, default="")
