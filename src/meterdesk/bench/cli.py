@@ -2,9 +2,98 @@
 
 from __future__ import annotations
 
+import json
+import os
+from datetime import date
+
 import click
 
 
 @click.group(name="bench", help="Benchmarks that print figures (never timed assertions).")
 def bench_group() -> None:
     pass
+
+
+def _month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        year, month = value.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError as exc:
+        raise click.BadParameter(f"expected YYYY-MM, got {value!r}") from exc
+
+
+@bench_group.command(
+    name="billing",
+    help=(
+        "Build a synthetic utility of N accounts with two years of history in a dedicated PostgreSQL "
+        "database (dropped and created again unless --keep), time the monthly close of its last "
+        "month as `meterdesk bill` runs it, and compare it with the plainest set-based SQL."
+    ),
+)
+@click.option("--accounts", required=True, type=click.IntRange(1, 50_000_000), help="N accounts.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Reuse the database if it already holds the same data (the month is reopened).",
+)
+@click.option("--workers", default=None, type=click.IntRange(1, 64), help="Task workers (default: cores).")
+@click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--period", callback=_month, default=None, help="The month closed, YYYY-MM (default 2026-10).")
+@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same data.")
+@click.option(
+    "--database-url",
+    envvar="METERDESK_BENCH_DATABASE_URL",
+    default=None,
+    help="Default: DATABASE_URL's PostgreSQL server, database meterdesk_bench "
+    "(else postgres://postgres@127.0.0.1:5432/meterdesk_bench). Its name must contain 'bench'.",
+)
+def billing(
+    accounts: int,
+    as_json: bool,
+    keep: bool,
+    workers: int | None,
+    chunk_size: int,
+    period: date | None,
+    seed: int,
+    database_url: str | None,
+) -> None:
+    from meterdesk.bench.billing import DEFAULT_PERIOD, BenchError, bench_billing
+
+    def say(message: str) -> None:
+        click.echo(message, err=as_json)
+
+    try:
+        figures = bench_billing(
+            accounts=accounts,
+            workers=workers or os.cpu_count() or 1,
+            chunk_size=chunk_size,
+            keep=keep,
+            period=period or DEFAULT_PERIOD,
+            seed=seed,
+            database_url=database_url,
+            say=say,
+        )
+    except BenchError as error:
+        raise click.ClickException(str(error)) from error
+    if as_json:
+        click.echo(json.dumps(figures, ensure_ascii=False))
+        return
+    click.echo("")
+    click.echo(f"accounts              {figures['accounts']}")
+    click.echo(f"seconds               {figures['seconds']}")
+    click.echo(f"accounts_per_second   {figures['accounts_per_second']}")
+    click.echo(f"sql_floor_seconds     {figures['sql_floor_seconds']}")
+    click.echo(f"ratio_to_floor        {figures['ratio_to_floor']}")
+    click.echo(
+        f"peak_rss_mb           {figures['peak_rss_mb']} (largest process; orchestrator "
+        f"{figures['orchestrator_rss_mb']}, worker {figures['worker_rss_mb']}, "
+        f"all together {figures['peak_rss_total_mb']})"
+    )
+    click.echo(f"python cpu seconds    {figures['python_cpu_seconds']} (orchestrator and workers)")
+    click.echo(f"workers × chunk       {figures['workers']} × {figures['chunk_size']}")
+    click.echo(f"ledger lines written  {figures['ledger_lines']}")
+    click.echo(f"by basis              {figures['by_basis']}")
+    click.echo(f"setup seconds         {figures['setup_seconds']} {figures['setup_steps']}")

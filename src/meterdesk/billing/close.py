@@ -9,16 +9,17 @@ moment loses nothing and bills nothing twice: run it again and it finishes the r
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import Max
 from django.utils import timezone
 
 from meterdesk.billing.bulk import bulk_insert
@@ -27,7 +28,6 @@ from meterdesk.billing.models import (
     AccountClose,
     BillingChunk,
     BillingRun,
-    EntryKind,
     LedgerEntry,
     MeterBillingState,
     RunStatus,
@@ -138,8 +138,9 @@ def close_accounts(
         cur.execute(
             f"SELECT a.id, a.category, a.rooms, a.residents, a.meter_required, a.opened_on FROM {t_acc} a "  # noqa: S608
             f"WHERE a.id BETWEEN %s AND %s AND a.opened_on <= %s AND (a.closed_on IS NULL OR a.closed_on >= %s) "
-            f"AND NOT EXISTS (SELECT 1 FROM {t_close} c WHERE c.account_id = a.id AND c.period = %s) ORDER BY a.id",
-            [*span, end, period, period],
+            f"AND NOT EXISTS (SELECT 1 FROM {t_close} c WHERE c.account_id = a.id "
+            f"AND c.account_id BETWEEN %s AND %s AND {_by_account('c.period')} = %s) ORDER BY a.id",
+            [*span, end, period, *span, period],
         )
         accounts = cur.fetchall()
         if not accounts:
@@ -173,7 +174,7 @@ def close_accounts(
         for mid, kind, t1, t2, t3 in cur.fetchall():
             rank = READING_PRIORITY[kind]
             if mid not in readings or readings[mid][0] < rank:
-                values = tuple(Decimal(v) for v in (t1, t2, t3) if v is not None)
+                values = tuple(_decimal(v) for v in (t1, t2, t3) if v is not None)
                 readings[mid] = (rank, engine.MonthReading(values, kind))
         cur.execute(
             f"SELECT account_id, effective_from, residents FROM {t_res} WHERE account_id BETWEEN %s AND %s "  # noqa: S608
@@ -188,10 +189,7 @@ def close_accounts(
             f"WHERE account_id BETWEEN %s AND %s AND period = %s",
             [*span, prev],
         )
-        previous = {
-            acc: (Decimal(str(bal)).quantize(TWO), Decimal(str(billed)).quantize(TWO))
-            for acc, bal, billed in cur.fetchall()
-        }
+        previous = {acc: (_money(bal), _money(billed)) for acc, bal, billed in cur.fetchall()}
         cur.execute(
             f"SELECT account_id, kind, SUM(amount) FROM {t_ledger} WHERE account_id BETWEEN %s AND %s "  # noqa: S608
             f"AND period = %s GROUP BY account_id, kind",
@@ -199,7 +197,7 @@ def close_accounts(
         )
         posted: dict[int, dict[str, Decimal]] = defaultdict(dict)
         for acc, kind, amount in cur.fetchall():
-            posted[acc][kind] = Decimal(str(amount)).quantize(TWO)
+            posted[acc][kind] = _money(amount)
         without_close = [a[0] for a in accounts if a[0] not in previous]
         opening_from_ledger: dict[int, Decimal] = {}
         if without_close:
@@ -208,7 +206,7 @@ def close_accounts(
                 f"AND period < %s GROUP BY account_id",
                 [*span, period],
             )
-            opening_from_ledger = {acc: Decimal(str(total)).quantize(TWO) for acc, total in cur.fetchall()}
+            opening_from_ledger = {acc: _money(total) for acc, total in cur.fetchall()}
 
     ledger_rows: list[tuple[Any, ...]] = []
     state_rows: list[tuple[Any, ...]] = []
@@ -216,28 +214,40 @@ def close_accounts(
     penalty_candidates: list[int] = []
     run_id = run.pk if run is not None else None
     due = due_date(period, profile)
-    results: dict[int, tuple[engine.AccountBill, Decimal, Decimal, Decimal, Decimal]] = {}
+    results: list[tuple[int, str, Decimal, Decimal, Decimal, Decimal]] = []
+    bill_account = engine.bill_account
+    account_info = engine.AccountInfo
+    no_meters: list[engine.MeterInfo] = []
+    zero2 = Decimal("0.00")
+    zero = Decimal(0)
+    charge, recalculation, payment = "charge", "recalculation", "payment"
+    correction = "correction"
+    details = _DetailCache()
+    add_line, add_state = ledger_rows.append, state_rows.append
     for acc_id, category, rooms, count, required, opened in accounts:
-        info = engine.AccountInfo(
+        history = residents.get(acc_id)
+        info = account_info(
             acc_id,
             category,
             rooms,
-            tuple(residents.get(acc_id) or [(_as_date(opened), count)]),
+            tuple(history) if history else ((_as_date(opened), count),),
             bool(required),
         )
-        triples = [
-            (m, states.get(m.meter_id), readings[m.meter_id][1] if m.meter_id in readings else None)
-            for m in meters.get(acc_id, ())
-        ]
-        bill = engine.bill_account(info, triples, period, pricing, profile)
-        charges = recalcs = Decimal("0.00")
+        triples = []
+        for m in meters.get(acc_id, no_meters):
+            mid = m.meter_id
+            reading = readings.get(mid)
+            triples.append((m, states.get(mid), reading[1] if reading is not None else None))
+        bill = bill_account(info, triples, period, pricing, profile)
+        charges = recalcs = zero2
         for line in bill.lines:
-            kind = EntryKind.RECALCULATION if line.basis in RECALC_BASES else EntryKind.CHARGE
-            if kind == EntryKind.RECALCULATION:
+            if line.basis in RECALC_BASES:
+                kind = recalculation
                 recalcs += line.amount
             else:
+                kind = charge
                 charges += line.amount
-            ledger_rows.append(
+            add_line(
                 (
                     acc_id,
                     period,
@@ -251,36 +261,40 @@ def close_accounts(
                     line.price,
                     line.amount,
                     line.reason,
-                    _json(line.detail),
+                    details.json(line.detail),
                     run_id,
                     moment,
                 )
             )
         for meter_id, state in bill.states.items():
-            state_rows.append((meter_id, acc_id, period, state_dumps(state)))
-        extra = posted.get(acc_id, {})
-        recalcs += extra.get(EntryKind.CORRECTION, Decimal(0)) + extra.get(
-            EntryKind.RECALCULATION, Decimal(0)
-        )
-        payments = extra.get(EntryKind.PAYMENT, Decimal("0.00"))
-        if acc_id in previous:
-            opening, billed_prev = previous[acc_id]
+            add_state((meter_id, acc_id, period, state_dumps(state)))
+        extra = posted.get(acc_id)
+        if extra:
+            recalcs += extra.get(correction, zero) + extra.get(recalculation, zero)
+            payments = extra.get(payment, zero2)
         else:
-            opening, billed_prev = opening_from_ledger.get(acc_id, Decimal("0.00")), Decimal(0)
+            recalcs += zero + zero  # the same arithmetic (and scale) as with posted entries
+            payments = zero2
+        prior = previous.get(acc_id)
+        if prior is not None:
+            opening, billed_prev = prior
+        else:
+            opening, billed_prev = opening_from_ledger.get(acc_id, zero2), zero
         if opening - billed_prev > 0:
             penalty_candidates.append(acc_id)
-        results[acc_id] = (bill, opening, charges, recalcs, payments)
+        results.append((acc_id, bill.basis, opening, charges, recalcs, payments))
 
     penalties = _penalties(penalty_candidates, period, profile) if penalty_candidates else {}
-    for acc_id, (bill, opening, charges, recalcs, payments) in results.items():
-        penalty, parts = penalties.get(acc_id, (Decimal("0.00"), ()))
+    no_penalty = (zero2, ())
+    for acc_id, basis, opening, charges, recalcs, payments in results:
+        penalty, parts = penalties.get(acc_id, no_penalty)
         if penalty:
-            ledger_rows.append(
+            add_line(
                 (
                     acc_id,
                     period,
                     end,
-                    EntryKind.PENALTY,
+                    "penalty",
                     "",
                     None,
                     0,
@@ -300,7 +314,7 @@ def close_accounts(
                 acc_id,
                 period,
                 run_id,
-                bill.basis,
+                basis,
                 opening,
                 charges,
                 recalcs,
@@ -355,9 +369,43 @@ def close_accounts(
 
 
 def _json(data: Any) -> str:
-    import json
-
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class _DetailCache:
+    """The JSON text of a charge line's detail: a few distinct small dicts repeat across a chunk."""
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[tuple[str, Any], ...], str] = {}
+
+    def json(self, detail: Mapping[str, Any]) -> str:
+        try:
+            key = tuple(detail.items())
+            text = self._texts.get(key)
+        except TypeError:  # an unhashable value: no caching
+            return _json(detail)
+        if text is None:
+            text = self._texts[key] = _json(detail)
+        return text
+
+
+def _by_account(column: str) -> str:
+    """A period column compared so that PostgreSQL finds the rows by account, not by period.
+
+    Planned with the statistics of before the close, the month being closed has no statements:
+    ``period = <month>`` looked selective, the plan was driven by the (period, basis) index, and
+    each chunk read every statement closed so far (the close was quadratic in the accounts).
+    ``period + 0`` cannot use that index; the caller bounds the account ids."""
+    return f"({column} + 0)" if connection.vendor == "postgresql" else column
+
+
+def _decimal(value: Any) -> Decimal:
+    return value if type(value) is Decimal else Decimal(value)
+
+
+def _money(value: Any) -> Decimal:
+    """A sum from the database in kopecks (SQLite sums decimals as floats)."""
+    return (value if type(value) is Decimal else Decimal(str(value))).quantize(TWO)
 
 
 def _older_states(cur: Any, span: list[int], period: date, wanted: set[int]) -> dict[int, engine.MeterState]:
@@ -408,6 +456,7 @@ def _penalties(
     t_ledger = LedgerEntry._meta.db_table
     debts: dict[int, list[Debt]] = defaultdict(list)
     payments: dict[int, list[Payment]] = defaultdict(list)
+    dues: dict[date, date] = {}
     with connection.cursor() as cur:
         for start in range(0, len(account_ids), 500):
             part = account_ids[start : start + 500]
@@ -420,14 +469,17 @@ def _penalties(
             )
             for acc, p, amount in cur.fetchall():
                 p = _as_date(p)
-                debts[acc].append(Debt(p, due_date(p, profile), Decimal(str(amount)).quantize(TWO)))
+                due = dues.get(p)
+                if due is None:
+                    due = dues[p] = due_date(p, profile)
+                debts[acc].append(Debt(p, due, _money(amount)))
             cur.execute(
                 f"SELECT account_id, posted_on, amount FROM {t_ledger} WHERE account_id IN ({marks}) "  # noqa: S608
                 f"AND period <= %s AND kind = 'payment' ORDER BY account_id, posted_on",
                 [*part, period],
             )
             for acc, posted_on, amount in cur.fetchall():
-                payments[acc].append(Payment(_as_date(posted_on), -Decimal(amount)))
+                payments[acc].append(Payment(_as_date(posted_on), -_money(amount)))
     out: dict[int, tuple[Decimal, list[Any]]] = {}
     for acc in account_ids:
         result = penalty_for_month(debts.get(acc, []), payments.get(acc, []), period, rates, profile.penalty)
@@ -471,8 +523,7 @@ def run_prepare(period: date, *, chunk_size: int = DEFAULT_CHUNK, force: bool = 
     with transaction.atomic():
         run = BillingRun.objects.select_for_update().filter(period=period).first()
         if run is not None:
-            if run.status == RunStatus.DONE:
-                _add_missing_chunks(run)
+            _add_missing_chunks(run)  # accounts opened since the run started (or finished)
             return run
         latest = BillingRun.objects.filter(status=RunStatus.DONE).aggregate(p=Max("period"))["p"]
         if latest is not None and latest < add_months(period, -1) and not force:
@@ -492,22 +543,23 @@ def run_prepare(period: date, *, chunk_size: int = DEFAULT_CHUNK, force: bool = 
 
 
 def _add_missing_chunks(run: BillingRun) -> int:
-    """Chunks covering every account id (new accounts after a close get a new chunk)."""
-    bounds = Account.objects.aggregate(lo=Min("id"), hi=Max("id"))
-    if bounds["lo"] is None:
-        return 0
+    """Chunks covering every account id (new accounts after a close get a new chunk).
+
+    The bounds of the chunks are computed by the database (every ``chunk_size``-th id), so that
+    preparing a run of millions of accounts holds only the chunks in memory, not the ids."""
     covered = run.chunks.aggregate(hi=Max("last_account_id"))["hi"]
-    start = (covered + 1) if covered is not None else bounds["lo"]
-    if start > bounds["hi"]:
-        return 0
-    ids = list(Account.objects.filter(id__gte=start).order_by("id").values_list("id", flat=True))
-    chunks = [
-        BillingChunk(
-            run=run, first_account_id=ids[i], last_account_id=ids[min(i + run.chunk_size, len(ids)) - 1]
+    start = (covered + 1) if covered is not None else None
+    t_acc = Account._meta.db_table
+    where, params = ("WHERE id >= %s", [start]) if start is not None else ("", [])
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT MIN(id), MAX(id) FROM (SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / %s AS grp "  # noqa: S608
+            f"FROM {t_acc} {where}) t GROUP BY grp ORDER BY grp",
+            [run.chunk_size, *params],
         )
-        for i in range(0, len(ids), run.chunk_size)
-    ]
-    BillingChunk.objects.bulk_create(chunks)
+        bounds = cur.fetchall()
+    chunks = [BillingChunk(run=run, first_account_id=lo, last_account_id=hi) for lo, hi in bounds]
+    BillingChunk.objects.bulk_create(chunks, batch_size=1000)
     if chunks and run.status == RunStatus.DONE:
         BillingRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, finished_at=None)
         run.status = RunStatus.RUNNING

@@ -24,6 +24,14 @@ Bases (DOMAIN.md "Billing"):
   recalculated (p.61) — a negative consumption becomes a credit;
 - ``replacement``: the final reading of a removed meter; the new meter bills from the 1st of the
   month after it was commissioned.
+
+A value below the previous one is a rollover (consumption = value + 10^digits − previous) when a
+customer gave it: the reading rules accept it only as a confirmed rollover. A reading taken by the
+utility (control, or the final reading of a removed meter) is the truth about the meter, and the
+customer's last value may have been too high: of the two explanations of the difference (no
+rollover, or one rollover between the two values) the one with the smaller volume is taken, so a
+value a little below the customer's is a credit, and so is a value just below 10^digits after a
+customer's value just past zero.
 """
 
 from __future__ import annotations
@@ -121,16 +129,25 @@ class MeterState:
     anchors: tuple[Point, ...] = ()  # earlier actual points, oldest first, kept for the average
     estimated: tuple[Decimal, ...] = ()  # per zone: volume billed by average since the last actual
     estimated_norm: Decimal = ZERO  # volume billed by norm (single rate) since the last actual
-    estimated_periods: tuple[date, ...] = ()
+    estimated_periods: tuple[date, ...] = ()  # every period billed by estimate (average or norm)
     missing_run: int = 0  # periods in a row billed by average because readings were missing
     failed_run: int = 0  # periods in a row billed by average because the meter failed
 
     @classmethod
     def initial(cls, meter: MeterInfo) -> MeterState:
+        """The state of a meter that has billed nothing yet: its initial values, at the
+        installation point (the start of its actual period, for a young meter's average)."""
         zeros = tuple(ZERO for _ in range(meter.zones))
         return cls(
-            raw=tuple(meter.initial), last=Point(month_start(meter.installed_on), zeros), estimated=zeros
+            raw=tuple(meter.initial),
+            last=Point(month_start(meter.installed_on), zeros, installation=True),
+            estimated=zeros,
         )
+
+    @property
+    def estimated_volumes(self) -> tuple[Decimal, ...]:
+        """``estimated`` with one value per zone (the field's default ``()`` means none)."""
+        return self.estimated or tuple(ZERO for _ in self.raw)
 
 
 @dataclass(frozen=True)
@@ -286,23 +303,26 @@ def _period_label(period: date) -> str:
 
 
 def person_months(residents: Sequence[tuple[date, int]], period: date) -> list[tuple[int, Decimal]]:
-    """(residents, share of the month) segments for the month, from the residents history."""
+    """(residents, share of the month) segments for the month, from the residents history.
+
+    Each entry holds from its date until the day before the next one. The first entry's count also
+    holds before its date (nothing earlier is known; to prorate the month an account opens in,
+    give a leading entry of 0 residents from the 1st). Of two entries with the same date, the one
+    given later wins (a correction)."""
     if not residents:
         return [(0, Decimal(1))]
     start, end = period, period_end(period)
     days = Decimal((end - start).days + 1)
     segments: list[tuple[int, Decimal]] = []
-    ordered = sorted(residents)
+    ordered = sorted(residents, key=lambda entry: entry[0])  # stable: same-day entries keep their order
     for index, (effective, count) in enumerate(ordered):
         seg_start = start if index == 0 else max(start, effective)
         nxt = ordered[index + 1][0] if index + 1 < len(ordered) else None
         seg_end = end if nxt is None else min(end, nxt - timedelta(days=1))
-        if index == 0 and effective > start and nxt is None:
-            seg_start = start  # the first known count applies before its date too
         if seg_end < seg_start:
             continue
         segments.append((count, Decimal((seg_end - seg_start).days + 1) / days))
-    return segments or [(ordered[-1][1], Decimal(1))]
+    return segments
 
 
 def norm_volume(account: AccountInfo, period: date, pricing: Pricing) -> tuple[Decimal, str]:
@@ -322,6 +342,9 @@ class _MeterResult:
     state: MeterState
     basis: str | None  # None: the meter does not bill this month
     needs_norm: str | None = None  # the reason, when the meter falls back to the norm
+    #: in the commissioning month, the state that starts from the month's reading; used when the
+    #: premises is billed by the norm for that month (no other meter billed it)
+    commissioning_start: MeterState | None = None
 
 
 def bill_meter(
@@ -338,7 +361,13 @@ def bill_meter(
     ``spec`` is the tariff for the meter's zones, ``single`` the single-rate tariff of the
     category (for reversing norm volumes); it defaults to ``spec`` for a one-zone meter."""
     if period < meter.first_period:
-        return _MeterResult([], state, None)
+        start = None
+        if reading is not None and reading.kind != FINAL and period == month_start(meter.installed_on):
+            zeros = tuple(ZERO for _ in reading.values)
+            start = MeterState(
+                raw=tuple(reading.values), last=Point(period, zeros, installation=True), estimated=zeros
+            )
+        return _MeterResult([], state, None, commissioning_start=start)
     removed = month_start(meter.removed_on) if meter.removed_on else None
     if removed is not None and period > removed:
         return _MeterResult([], state, None)
@@ -354,7 +383,7 @@ def bill_meter(
         lines = _lines(spec, average, 1, AVERAGE, meter.meter_id, reason, detail)
         new = replace(
             state,
-            estimated=tuple(e + a for e, a in zip(state.estimated, average, strict=True)),
+            estimated=tuple(e + a for e, a in zip(state.estimated_volumes, average, strict=True)),
             estimated_periods=(*state.estimated_periods, period),
             failed_run=state.failed_run + 1 if failed else 0,
             missing_run=state.missing_run if failed else state.missing_run + 1,
@@ -362,6 +391,22 @@ def bill_meter(
         return _MeterResult(lines, new, AVERAGE)
     why = R_NO_BASIS if average is None else R_AVERAGE_EXHAUSTED
     return _MeterResult([], state, NORM, needs_norm=why)
+
+
+def _consumption(
+    value: Decimal, before: Decimal, capacity: Decimal, authoritative: bool
+) -> tuple[Decimal, bool]:
+    """The volume between two values of a zone, and whether it crosses the meter's rollover."""
+    used = value - before
+    if authoritative:
+        if used < 0 and -used > capacity / 2:
+            return used + capacity, True  # rolled over past zero
+        if used > capacity / 2:
+            return used - capacity, True  # the customer's last value was past zero, the meter was not
+        return used, False  # negative: the customer reported more than the meter showed, a credit
+    if used < 0:
+        return used + capacity, True
+    return used, False
 
 
 def _bill_actual(
@@ -373,18 +418,14 @@ def _bill_actual(
     single: TariffSpec,
     profile: RulesProfile,
 ) -> _MeterResult:
-    capacity = meter.capacity
+    # A control or final reading is the utility's own (see the module's docstring).
+    authoritative = reading.kind in (CONTROL_READING, FINAL)
     consumption: list[Decimal] = []
     rolled = False
     for value, before in zip(reading.values, state.raw, strict=True):
-        used = value - before
-        if used < 0:
-            if reading.kind == CONTROL_READING and -used <= capacity / 2:
-                pass  # the customer reported more than the meter showed: a credit
-            else:
-                used += capacity
-                rolled = True
+        used, crossed = _consumption(value, before, meter.capacity, authoritative)
         consumption.append(used)
+        rolled = rolled or crossed
     months = max(1, months_between(state.last.period, period))
     basis = {CONTROL_READING: CONTROL, FINAL: REPLACEMENT}.get(reading.kind, ACTUAL)
     reason = {CONTROL_READING: R_CONTROL, FINAL: R_FINAL}.get(reading.kind, R_READINGS)
@@ -399,14 +440,27 @@ def _bill_actual(
             "to": _period_label(periods[-1]),
             "months": str(len(periods)),
         }
+        # Each estimate was billed month by month with one month's band limits: reverse it over
+        # as many months as it was billed in, so that the reversal mirrors what was billed. Every
+        # average period counts in one of the two runs (a failed run is forgotten only if the
+        # meter worked again before any reading); the other estimated periods were by norm.
+        average_months = state.missing_run + state.failed_run
+        norm_months = len(periods) - average_months
         lines += _lines(
-            spec, state.estimated, len(periods), RECALCULATION, meter.meter_id, R_TRUE_UP, true_up, -1
+            spec,
+            state.estimated_volumes,
+            max(1, average_months),
+            RECALCULATION,
+            meter.meter_id,
+            R_TRUE_UP,
+            true_up,
+            -1,
         )
         if state.estimated_norm:
             lines += _lines(
                 single,
                 [state.estimated_norm],
-                len(periods),
+                max(1, norm_months),
                 RECALCULATION,
                 meter.meter_id,
                 R_TRUE_UP,
@@ -437,12 +491,15 @@ def bill_account(
     bases: list[str] = []
     norm_meter: tuple[MeterInfo, MeterState, str] | None = None
     billing_meters = 0
+    starts: dict[int, MeterState] = {}
     single = pricing.tariff(account.category, 1, period)
     for meter, state, reading in meters:
         current = state or MeterState.initial(meter)
         spec = pricing.tariff(account.category, meter.zones, period) if meter.zones > 1 else single
         result = bill_meter(meter, current, reading, period, spec, profile, single)
         states[meter.meter_id] = result.state
+        if result.commissioning_start is not None:
+            starts[meter.meter_id] = result.commissioning_start
         if result.basis is None:
             continue
         billing_meters += 1
@@ -469,6 +526,11 @@ def bill_account(
             for m, _, _ in meters
         ):
             reason = R_METER_NEW
+            # The norm bills the whole commissioning month: a reading given at its end becomes the
+            # new meter's starting point, so those days are not billed again next month. (After a
+            # replacement the old meter's final reading bills the month, and the new meter starts
+            # from its initial values instead.)
+            states.update(starts)
         elif account.meter_required:
             basis = NORM_INCREASED
             volume = round_volume(volume * profile.no_meter_coefficient)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from django.db.models import QuerySet
 
+from meterdesk.billing.codec import state_loads
+from meterdesk.billing.messages import line_words
+from meterdesk.billing.models import MeterBillingState
+from meterdesk.billing.pricing import DbPricing, MissingPrice
 from meterdesk.customers.models import Account, User
+from meterdesk.domain import billing as engine
+from meterdesk.domain.bootstrap import state_from_history
 from meterdesk.domain.periods import iter_months, month_index, months_between
+from meterdesk.domain.profiles import RulesProfile, profile_load
 from meterdesk.domain.readings import average_monthly
 from meterdesk.domain.tariffs import PricedLine, price_volumes, total_amount
 from meterdesk.metering.models import Meter, MeterStatus, Reading, ReadingKind, ReadingStatus
@@ -207,40 +214,211 @@ def readings_of(meters: Iterable[Meter]) -> QuerySet[Reading]:
 
 
 @dataclass(frozen=True)
+class PreviewLine:
+    """One line of the month's charge for a meter, as the bill will show it."""
+
+    zone: int  # 1..3, or 0 for a single-rate volume (the norm)
+    band: int
+    volume: Decimal
+    price: Decimal
+    amount: Decimal
+    basis: str = engine.ACTUAL
+    reason: str = ""
+    detail: Mapping[str, str] = field(default_factory=dict)
+    after_control: bool = False  # the month's values come from an inspector's control reading
+
+    @property
+    def words(self) -> str:
+        """The basis of the line in plain words, in the active language."""
+        return line_words(self.basis, self.reason, self.detail, after_control=self.after_control)
+
+    @property
+    def is_reading_line(self) -> bool:
+        """The line bills the consumption measured by the reading (not an estimate or a reversal)."""
+        return self.basis in READING_BASES
+
+
+#: Bases whose lines bill the consumption the month's reading measured.
+READING_BASES = (engine.ACTUAL, engine.CONTROL, engine.REPLACEMENT)
+
+
+@dataclass(frozen=True)
 class ChargePreview:
-    """A consumption priced at a tariff: what the customer sees at once after submitting."""
+    """What the customer sees at once after submitting: the consumption since the previous actual
+    reading, and the lines the bill of the month will show for the meter (the same engine as the
+    monthly close, from the meter's state after the last closed month)."""
 
     consumption: tuple[Decimal, ...]
     months: int
     tariff: Tariff | None
-    lines: tuple[PricedLine, ...]
-    total: Decimal | None
+    lines: tuple[PreviewLine, ...]
+    total: Decimal | None  # None: no price is set for the month, so nothing could be computed
+    period: date | None = None
+    #: the meter's basis for the month (actual, control, average, norm, …); None when the meter
+    #: does not bill this month (a new meter bills from the 1st of the month after installation)
+    basis: str | None = engine.ACTUAL
+
+    @property
+    def reading_lines(self) -> tuple[PreviewLine, ...]:
+        return tuple(line for line in self.lines if line.is_reading_line)
+
+    @property
+    def other_lines(self) -> tuple[PreviewLine, ...]:
+        """Recalculations of estimated months, and estimates when the reading cannot be used."""
+        return tuple(line for line in self.lines if not line.is_reading_line)
+
+    @property
+    def has_recalculation(self) -> bool:
+        return any(line.basis == engine.RECALCULATION for line in self.lines)
 
 
-def charge_preview(*, meter: Meter, consumption: Sequence[Decimal], months: int, on: date) -> ChargePreview:
-    """Price a consumption of a meter at the tariff in force on ``on`` (volume bands included)."""
+_KIND_RANK = {ReadingKind.CONTROL: 3, ReadingKind.FINAL: 2, ReadingKind.CUSTOMER: 1}
+_ENGINE_KIND = {
+    ReadingKind.CONTROL: engine.CONTROL_READING,
+    ReadingKind.FINAL: engine.FINAL,
+    ReadingKind.CUSTOMER: engine.CUSTOMER,
+}
+
+
+def meter_info(meter: Meter) -> engine.MeterInfo:
+    """The engine's view of a meter (as the monthly close builds it)."""
+    return engine.MeterInfo(
+        meter_id=meter.pk,
+        zones=meter.zones,
+        digits=meter.digits,
+        installed_on=meter.installed_on,
+        initial=meter.initial_values,
+        removed_on=meter.removed_on,
+        failed_from=meter.failed_from,
+    )
+
+
+def meter_state_before(meter: Meter, period: date, profile: RulesProfile) -> engine.MeterState:
+    """The meter's billing state after the last closed month before ``period``: the state the close
+    stored for the latest earlier month, or, for a meter never billed here, one built from its
+    accepted actual readings before ``period`` (as ``billing.close`` does)."""
+    data = (
+        MeterBillingState.objects.filter(meter=meter, period__lt=period)
+        .order_by("-period")
+        .values_list("data", flat=True)
+        .first()
+    )
+    if data is not None:
+        return state_loads(data)
+    points = [(r.period, r.values) for r in effective_readings(meter, before=period)]
+    return state_from_history(meter_info(meter), points, profile)
+
+
+def _account_info(account: Account) -> engine.AccountInfo:
+    history = [(c.effective_from, c.residents) for c in account.residents_history.order_by("effective_from")]
+    return engine.AccountInfo(
+        account.pk,
+        account.category,
+        account.rooms,
+        tuple(history or [(account.opened_on, account.residents)]),
+        account.meter_required,
+    )
+
+
+def _month_reading(reading: Reading) -> engine.MonthReading | None:
+    """The reading the bill of the month will use for the meter: ``reading``, unless an accepted
+    reading of a kind that wins over it (an inspector's control reading) exists for the month."""
+    if reading.kind not in _KIND_RANK:
+        return None  # an initial reading of a new meter is not a month's reading
+    best = reading
+    for other in Reading.objects.filter(
+        meter_id=reading.meter_id, period=reading.period, status=ReadingStatus.ACCEPTED
+    ).exclude(pk=reading.pk):
+        if _KIND_RANK.get(ReadingKind(other.kind), 0) > _KIND_RANK[ReadingKind(best.kind)]:
+            other.meter = reading.meter
+            best = other
+    return engine.MonthReading(best.values, _ENGINE_KIND[ReadingKind(best.kind)])
+
+
+def _engine_lines(
+    meter: Meter, period: date, month_reading: engine.MonthReading | None
+) -> tuple[list[engine.ChargeLine], str | None]:
+    """The meter's lines of the month by the billing engine, and its basis (None: not billing).
+    Raises MissingPrice when a price or a norm the month needs is not set."""
+    utility = utility_get()
+    profile = profile_load(utility.rules_profile)
+    pricing = DbPricing(utility.tariff_region)
+    account = meter.account
+    info = meter_info(meter)
+    state = meter_state_before(meter, period, profile)
+    spec = pricing.tariff(account.category, meter.zones, period)
+    single = spec
+    if meter.zones > 1 and state.estimated_norm:
+        single = pricing.tariff(account.category, 1, period)
+    result = engine.bill_meter(info, state, month_reading, period, spec, profile, single)
+    if result.basis is None:
+        return [], None
+    if result.needs_norm is None:
+        return list(result.lines), result.basis
+    # The meter falls back to the norm, which is the account's (priced at the single rate).
+    bill = engine.bill_account(
+        _account_info(account), [(info, state, month_reading)], period, pricing, profile
+    )
+    return list(bill.lines), bill.basis
+
+
+def charge_preview(
+    *, meter: Meter, values: Sequence[Decimal], period: date, kind: str = ReadingKind.CUSTOMER
+) -> ChargePreview:
+    """The month's charge of a meter if ``values`` are its reading of ``period``: the lines of the
+    billing engine (the consumption since the last actual reading and, when earlier months were
+    estimated, their recalculation), at the prices of ``period``."""
+    month_reading = (
+        engine.MonthReading(tuple(values), _ENGINE_KIND[ReadingKind(kind)]) if kind in _KIND_RANK else None
+    )
+    return _preview(meter, period.replace(day=1), tuple(values), month_reading)
+
+
+def _preview(
+    meter: Meter,
+    period: date,
+    values: tuple[Decimal, ...],
+    month_reading: engine.MonthReading | None,
+) -> ChargePreview:
+    # The consumption shown per zone is the one since the previous actual reading.
+    previous = meter_previous(meter, period)
+    capacity = meter.shape.capacity
+    consumption = tuple(
+        (v - p) if v >= p else (v + capacity - p) for v, p in zip(values, previous.values, strict=False)
+    )
+    months = max(1, months_between(previous.period, period))
     utility = utility_get()
     try:
-        in_force = tariff_in_force(
-            region=utility.tariff_region, category=meter.account.category, zones=meter.zones, on=on
-        )
+        tariff: Tariff | None = tariff_in_force(
+            region=utility.tariff_region, category=meter.account.category, zones=meter.zones, on=period
+        ).tariff
     except NoTariffError:
-        log.warning("no tariff for meter %s on %s", meter.pk, on)
-        return ChargePreview(tuple(consumption), months, None, (), None)
-    lines = price_volumes(in_force.spec, list(consumption), months=months)
-    return ChargePreview(tuple(consumption), months, in_force.tariff, tuple(lines), total_amount(lines))
+        tariff = None
+    try:
+        lines, basis = _engine_lines(meter, period, month_reading)
+    except MissingPrice as error:
+        log.warning("no price to preview the charge of meter %s for %s: %s", meter.pk, period, error)
+        return ChargePreview(consumption, months, None, (), None, period, None)
+    control = month_reading is not None and month_reading.kind == engine.CONTROL_READING
+    preview_lines = tuple(
+        PreviewLine(
+            zone=line.zone,
+            band=line.band,
+            volume=line.volume,
+            price=line.price,
+            amount=line.amount,
+            basis=line.basis,
+            reason=line.reason,
+            detail=dict(line.detail),
+            after_control=control,
+        )
+        for line in lines
+    )
+    total = sum((line.amount for line in preview_lines), Decimal("0.00"))
+    return ChargePreview(consumption, months, tariff, preview_lines, total, period, basis)
 
 
 def reading_charge(reading: Reading) -> ChargePreview:
-    """The consumption a reading implies since the previous one, priced at the tariff of the day
-    it was submitted: what the customer was shown on submitting."""
-    meter = reading.meter
-    previous = meter_previous(meter, reading.period)
-    capacity = meter.shape.capacity
-    consumption = tuple(
-        (v - p) if v >= p else (v + capacity - p)
-        for v, p in zip(reading.values, previous.values, strict=False)
-    )
-    months = max(1, months_between(previous.period, reading.period))
-    day = utility_now(None, reading.submitted_at).date()
-    return charge_preview(meter=meter, consumption=consumption, months=months, on=day)
+    """The charge of the month that a reading implies, by the billing engine: what the customer
+    is shown on submitting, and again on the receipt page."""
+    return _preview(reading.meter, reading.period.replace(day=1), reading.values, _month_reading(reading))

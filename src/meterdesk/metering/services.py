@@ -21,7 +21,7 @@ from meterdesk.domain.periods import months_between
 from meterdesk.domain.readings import CheckedReading, Issue, check_reading
 from meterdesk.domain.window import ReadingWindow
 from meterdesk.metering.models import Meter, MeterStatus, Reading, ReadingKind, ReadingStatus
-from meterdesk.metering.selectors import ChargePreview, charge_preview, meter_average, meter_previous
+from meterdesk.metering.selectors import ChargePreview, meter_average, meter_previous, reading_charge
 from meterdesk.utility.selectors import reading_window_get, utility_get, utility_now
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,8 @@ def reading_submit(
             rolled_over=any(checked.rolled_over),
         )
         reading.meter = locked
-        charge = charge_preview(meter=locked, consumption=checked.consumption, months=months, on=today)
+        # The month's charge by the billing engine, as the bill will show it.
+        charge = reading_charge(reading)
         if submitted_by is not None and submitted_by.email:
             lang = language or submitted_by.language or settings.LANGUAGE_CODE
             transaction.on_commit(lambda: _send_confirmation(reading, charge, submitted_by, lang))

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import path, re_path, reverse_lazy
 
 from meterdesk.portal import views
 from meterdesk.portal.forms import LoginForm
@@ -61,6 +61,12 @@ urlpatterns = [
     ),
     path("accounts/link/", views.link_account, name="link_account"),
     path("accounts/<str:number>/history/", views.history, name="history"),
+    path("accounts/<str:number>/statements/", views.statements, name="statements"),
+    re_path(
+        r"^accounts/(?P<number>[^/]+)/statements/(?P<period>[0-9]{4}-[0-9]{2})/$",
+        views.statement_detail,
+        name="statement",
+    ),
     path("meters/<int:meter_id>/readings/new/", views.submit_reading, name="submit_reading"),
     path("readings/<str:confirmation>/", views.reading_detail, name="reading"),
 ]

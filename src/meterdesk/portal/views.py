@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any, cast
 
 from django.contrib import messages
@@ -16,6 +17,15 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from meterdesk.billing.messages import balance_words, line_words, month_label, penalty_words
+from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
+from meterdesk.billing.selectors import (
+    Statement,
+    account_balance,
+    last_payment,
+    statement_get,
+    statements_of,
+)
 from meterdesk.customers.models import Account, User
 from meterdesk.customers.services import (
     AccountMismatch,
@@ -24,6 +34,8 @@ from meterdesk.customers.services import (
     account_link,
     user_register,
 )
+from meterdesk.domain import billing as engine
+from meterdesk.domain.profiles import profile_load
 from meterdesk.metering.messages import issue_message, window_message, zone_label
 from meterdesk.metering.models import Channel, Meter, Reading
 from meterdesk.metering.selectors import (
@@ -122,6 +134,34 @@ def _meter_card(meter: Meter, account: Account, today: date) -> MeterCard:
     )
 
 
+@dataclass
+class MoneySummary:
+    """An account's money at a glance: the balance, the last payment and the latest bill."""
+
+    balance: Decimal
+    balance_text: str
+    last_payment: LedgerEntry | None
+    latest: AccountClose | None
+
+    @property
+    def last_payment_amount(self) -> Decimal | None:
+        return -self.last_payment.amount if self.last_payment is not None else None
+
+    @property
+    def latest_due(self) -> Decimal:
+        return max(self.latest.closing_balance, Decimal("0.00")) if self.latest is not None else Decimal(0)
+
+
+def _money_summary(account: Account) -> MoneySummary:
+    balance = account_balance(account)
+    return MoneySummary(
+        balance=balance,
+        balance_text=balance_words(balance),
+        last_payment=last_payment(account),
+        latest=statements_of(account).first(),
+    )
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = _customer(request)
@@ -129,7 +169,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     accounts = []
     for account in accounts_for_user(user):
         cards = [_meter_card(m, account, today) for m in meters_of(account) if m.removed_on is None]
-        accounts.append({"account": account, "meters": cards})
+        accounts.append({"account": account, "meters": cards, "money": _money_summary(account)})
     return render(request, "portal/dashboard.html", {"accounts": accounts, "window": window_state()})
 
 
@@ -261,7 +301,7 @@ def reading_detail(request: HttpRequest, confirmation: str) -> HttpResponse:
     meter = reading.meter
     rows = []
     for zone in range(1, meter.zones + 1):
-        lines = [line for line in charge.lines if line.zone == zone]
+        lines = [line for line in charge.reading_lines if line.zone == zone]
         rows.append(
             {
                 "label": zone_label(meter.zones, zone),
@@ -270,6 +310,10 @@ def reading_detail(request: HttpRequest, confirmation: str) -> HttpResponse:
                 "lines": lines,
             }
         )
+    others = [
+        {"label": zone_label(meter.zones, line.zone) if line.zone else "", "line": line}
+        for line in charge.other_lines
+    ]
     return render(
         request,
         "portal/reading.html",
@@ -279,6 +323,7 @@ def reading_detail(request: HttpRequest, confirmation: str) -> HttpResponse:
             "account": meter.account,
             "charge": charge,
             "rows": rows,
+            "others": others,
             "submitted_local": utility_now(None, reading.submitted_at),
         },
     )
@@ -286,11 +331,7 @@ def reading_detail(request: HttpRequest, confirmation: str) -> HttpResponse:
 
 @login_required
 def history(request: HttpRequest, number: str) -> HttpResponse:
-    user = _customer(request)
-    try:
-        account = account_for_user(user, number)
-    except Account.DoesNotExist as exc:
-        raise Http404 from exc
+    account = _user_account(request, number)
     rows = account_history(account)
     zones = max((m.zones for m in meters_of(account)), default=1)
     labels = [zone_label(zones, z) for z in range(1, zones + 1)]
@@ -302,6 +343,126 @@ def history(request: HttpRequest, number: str) -> HttpResponse:
             "rows": rows,
             "zone_labels": labels,
             "chart": history_chart(list(reversed(rows)), labels),
+        },
+    )
+
+
+def _user_account(request: HttpRequest, number: str) -> Account:
+    try:
+        return account_for_user(_customer(request), number)
+    except Account.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+@dataclass
+class StatementRow:
+    """One closed month in the list of statements."""
+
+    close: AccountClose
+
+    @property
+    def billed(self) -> Decimal:
+        return self.close.charges + self.close.recalculations
+
+    @property
+    def paid(self) -> Decimal:
+        return -self.close.payments
+
+
+@login_required
+def statements(request: HttpRequest, number: str) -> HttpResponse:
+    account = _user_account(request, number)
+    rows = [StatementRow(close) for close in statements_of(account)]
+    return render(
+        request,
+        "portal/statements.html",
+        {"account": account, "rows": rows, "money": _money_summary(account)},
+    )
+
+
+@dataclass
+class StatementLine:
+    words: str
+    meter: str
+    zone: str
+    band: int
+    volume: Decimal | None
+    price: Decimal | None
+    amount: Decimal
+
+
+def _statement_lines(statement: Statement) -> list[StatementLine]:
+    control_meters = {e.meter_id for e in statement.lines if e.basis == engine.CONTROL}
+    out = []
+    # In the order the close wrote them (each meter's lines, its recalculation next to them),
+    # then the corrections posted later.
+    for entry in sorted(statement.lines, key=lambda e: e.pk):
+        basis = entry.basis or (engine.CORRECTION if entry.kind == EntryKind.CORRECTION else entry.kind)
+        words = line_words(
+            basis, entry.reason, entry.detail or {}, after_control=entry.meter_id in control_meters
+        )
+        meter = entry.meter
+        if meter is not None and entry.zone:
+            zone = zone_label(meter.zones, entry.zone)
+        elif entry.volume is not None:
+            zone = zone_label(1, 1)
+        else:
+            zone = ""
+        out.append(
+            StatementLine(
+                words=words,
+                meter=meter.serial if meter is not None else "",
+                zone=zone,
+                band=entry.band,
+                volume=entry.volume,
+                price=entry.price,
+                amount=entry.amount,
+            )
+        )
+    return out
+
+
+def _period_from(text: str) -> date:
+    try:
+        return date(int(text[:4]), int(text[5:7]), 1)
+    except ValueError as exc:
+        raise Http404 from exc
+
+
+def _penalty_rules() -> dict[str, int]:
+    rules = profile_load(utility_get().rules_profile).penalty
+    return {
+        "first_from": rules.grace_days + 1,
+        "first_divisor": rules.first_divisor,
+        "second_from_day": rules.second_from_day,
+        "second_divisor": rules.second_divisor,
+    }
+
+
+@login_required
+def statement_detail(request: HttpRequest, number: str, period: str) -> HttpResponse:
+    account = _user_account(request, number)
+    month = _period_from(period)
+    statement = statement_get(account, month)
+    if statement is None:
+        raise Http404
+    close = statement.close
+    penalties = [{"amount": e.amount, "parts": penalty_words(e.detail or {})} for e in statement.penalty]
+    return render(
+        request,
+        "portal/statement.html",
+        {
+            "account": account,
+            "statement": statement,
+            "close": close,
+            "month": month_label(month),
+            "lines": _statement_lines(statement),
+            "lines_total": sum((e.amount for e in statement.lines), Decimal("0.00")),
+            "billed": close.charges + close.recalculations,
+            "penalty_rules": _penalty_rules(),
+            "payments": [{"on": e.posted_on, "amount": -e.amount} for e in statement.payments],
+            "payments_total": -close.payments,
+            "penalties": penalties,
         },
     )
 

@@ -273,13 +273,15 @@ class TestAccountHistory:
 
 
 class TestCharges:
-    def test_charge_preview_at_the_tariff_of_the_day(self, history_meter):
-        june = charge_preview(
-            meter=history_meter, consumption=[D(100), D(40)], months=1, on=date(2025, 6, 30)
-        )
-        july = charge_preview(meter=history_meter, consumption=[D(100), D(40)], months=1, on=date(2025, 7, 1))
-        assert june.total == D("984.20")
-        assert july.total == D("1108.20")
+    def test_charge_preview_at_the_prices_of_the_month(self, history_meter):
+        # June's values against May's reading, July's against June's: 100 / 40 kWh each month.
+        june = charge_preview(meter=history_meter, values=[D(1200), D(580)], period=date(2025, 6, 30))
+        july = charge_preview(meter=history_meter, values=[D(1300), D(620)], period=date(2025, 7, 1))
+        assert june.consumption == july.consumption == (D(100), D(40))
+        assert june.period == date(2025, 6, 1)
+        assert june.total == D("984.20")  # 100 × 8.47 + 40 × 3.43
+        assert july.total == D("1108.20")  # 100 × 9.45 + 40 × 4.08
+        assert [line.basis for line in july.lines] == ["actual", "actual"]
 
     def test_reading_charge_repeats_what_the_customer_was_shown(self, customer):
         _, meter = customer

@@ -42,6 +42,8 @@ def _personal_pages(meter_id: int, number: str, confirmation: str) -> list[str]:
         "/cabinet/",
         "/accounts/link/",
         f"/accounts/{number}/history/",
+        f"/accounts/{number}/statements/",
+        f"/accounts/{number}/statements/2024-03/",
         f"/meters/{meter_id}/readings/new/",
         f"/readings/{confirmation}/",
         "/password/change/",
@@ -94,6 +96,14 @@ def test_another_users_history_is_not_found(anna_client, stranger_meter):
     assert anna_client.get("/accounts/0000000000/history/").status_code == 404
 
 
+def test_another_users_statements_are_not_found(anna_client, stranger_meter):
+    number = stranger_meter.account.number
+    for path in (f"/accounts/{number}/statements/", f"/accounts/{number}/statements/2024-03/"):
+        response = anna_client.get(path)
+        assert response.status_code == 404, path
+        assert stranger_meter.account.address not in response.content.decode()
+
+
 def test_another_users_reading_page_is_not_found(anna_client, stranger_meter):
     response = anna_client.get("/readings/777000111222/")
     assert response.status_code == 404
@@ -106,6 +116,7 @@ def test_the_owner_does_see_the_same_pages(client, stranger_meter):
     client.force_login(AccountLink.objects.get(account=stranger_meter.account).user)
     assert client.get(f"/meters/{stranger_meter.pk}/readings/new/").status_code == 200
     assert client.get(f"/accounts/{stranger_meter.account.number}/history/").status_code == 200
+    assert client.get(f"/accounts/{stranger_meter.account.number}/statements/").status_code == 200
     page = client.get("/readings/777000111222/")
     assert page.status_code == 200
     assert "777000111222" in page.content.decode()
@@ -124,6 +135,7 @@ def test_staff_without_a_link_get_no_access_in_the_portal(client, stranger_meter
     client.force_login(staff)
     assert client.get(f"/meters/{stranger_meter.pk}/readings/new/").status_code == 404
     assert client.get(f"/accounts/{stranger_meter.account.number}/history/").status_code == 404
+    assert client.get(f"/accounts/{stranger_meter.account.number}/statements/").status_code == 404
     assert client.get("/readings/777000111222/").status_code == 404
 
 

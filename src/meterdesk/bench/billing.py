@@ -1,0 +1,369 @@
+"""`meterdesk bench billing`: time the monthly close of N accounts against the SQL floor.
+
+1. A dedicated PostgreSQL database is dropped and created again (or, with ``keep``, reused when it
+   already holds the same synthetic utility: the month is reopened), migrated, and filled by
+   ``bench.synth`` with N accounts, two years of history and the state after month P-1.
+2. The close of month P is timed as an operator runs it: ``meterdesk bill --period P --workers W``
+   in a child process, which prepares the run, enqueues its chunks and starts W task workers
+   (``meterdesk manage db_worker --queue-name billing --batch``). The wall time covers all of it.
+   Peak RSS: ``VmHWM`` of the orchestrator and of every worker, sampled from /proc while they run,
+   cross-checked with ``getrusage(RUSAGE_CHILDREN)`` (the largest of them).
+3. The SQL floor, on the same data: one ``INSERT … SELECT`` that prices this month's readings
+   against the previous actual reading of each meter and the tariff, one row per zone, into a
+   scratch table. It does none of the rest (estimates, true-ups, norms, penalties, states,
+   statements), so no engine can beat it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/meterdesk_bench"
+DEFAULT_PERIOD = date(2026, 10, 1)
+
+
+class BenchError(Exception):
+    """The benchmark cannot run as asked."""
+
+
+def bench_database_url(explicit: str | None = None) -> str:
+    """The database to use: the one given, else DATABASE_URL's server with the database
+    ``meterdesk_bench`` (never DATABASE_URL's own database: it is dropped), else the default."""
+    if explicit:
+        return explicit
+    env = os.environ.get("DATABASE_URL", "")
+    if env.startswith(("postgres://", "postgresql://")):
+        return urlunsplit(urlsplit(env)._replace(path="/meterdesk_bench"))
+    return DEFAULT_URL
+
+
+@dataclass
+class _Conn:
+    host: str
+    port: int
+    user: str
+    password: str | None
+    name: str
+
+    @classmethod
+    def parse(cls, url: str) -> _Conn:
+        import dj_database_url
+
+        c = dj_database_url.parse(url)
+        if "postgresql" not in str(c.get("ENGINE", "")):
+            raise BenchError(f"the billing benchmark needs PostgreSQL, got {url!r}")
+        name = str(c["NAME"])
+        if "bench" not in name:
+            raise BenchError(
+                f"refusing to drop and fill the database {name!r}: its name must contain 'bench'"
+            )
+        return cls(
+            str(c.get("HOST") or "127.0.0.1"),
+            int(c.get("PORT") or 5432),
+            str(c.get("USER") or "postgres"),
+            str(c["PASSWORD"]) if c.get("PASSWORD") else None,
+            name,
+        )
+
+    def connect(self, dbname: str | None = None) -> Any:
+        import psycopg
+
+        return psycopg.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=dbname or self.name,
+            autocommit=True,
+        )
+
+
+# --- peak RSS of a process tree ------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                out += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    return out
+
+
+def _hwm_kb(pid: int) -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+@dataclass
+class _RssSampler:
+    """Samples the peak RSS (VmHWM) of a process and its descendants until stopped."""
+
+    root: int
+    interval: float = 0.1
+    peaks: dict[int, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def sample(self) -> None:
+        todo = [self.root]
+        while todo:
+            pid = todo.pop()
+            kb = _hwm_kb(pid)
+            if kb:
+                self.peaks[pid] = max(self.peaks.get(pid, 0), kb)
+            todo += _children(pid)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+# --- the steps -------------------------------------------------------------------------------
+
+
+def _database_ready(
+    conn: _Conn, n: int, period: date, seed: int, keep: bool, say: Callable[[str], None]
+) -> bool:
+    """Create the database (dropping it first unless kept). True if it already holds the data."""
+    with conn.connect("postgres") as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [conn.name]).fetchone()
+        if exists and keep:
+            with conn.connect() as db:
+                found = db.execute(
+                    "SELECT to_regclass('bench_info') IS NOT NULL AND EXISTS "
+                    "(SELECT 1 FROM bench_info WHERE accounts = %s AND period = %s AND seed = %s)",
+                    [n, period, seed],
+                ).fetchone()
+            if found and found[0]:
+                say(f"Reusing the data in {conn.name}.")
+                return True
+        if exists:
+            admin.execute(f'DROP DATABASE "{conn.name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{conn.name}"')
+    return False
+
+
+def _reopen_month(conn: _Conn, period: date) -> None:
+    """Undo a previous close of ``period`` (kept data): its entries, states, statements and run."""
+    with conn.connect() as db:
+        run = db.execute("SELECT id FROM billing_billingrun WHERE period = %s", [period]).fetchone()
+        db.execute("DROP TABLE IF EXISTS bench_floor")
+        if run is not None:
+            db.execute("DELETE FROM billing_ledgerentry WHERE run_id = %s", [run[0]])
+            db.execute("DELETE FROM billing_meterbillingstate WHERE period = %s", [period])
+            db.execute("DELETE FROM billing_accountclose WHERE period = %s", [period])
+            db.execute("DELETE FROM billing_billingchunk WHERE run_id = %s", [run[0]])
+            db.execute("DELETE FROM billing_billingrun WHERE id = %s", [run[0]])
+        db.execute("DELETE FROM django_tasks_database_dbtaskresult")
+        db.execute("VACUUM (ANALYZE)")
+        db.execute("CHECKPOINT")
+
+
+def _django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.pop("METERDESK_TASKS", None)
+    from meterdesk.cli import _django_setup
+
+    _django_setup()
+
+
+def _close(period: date, workers: int, chunk_size: int, env: dict[str, str]) -> dict[str, Any]:
+    """Run `meterdesk bill` for the month in a child process; time it and sample its memory."""
+    from django.conf import settings
+
+    log = Path(settings.DATA_DIR) / "logs" / f"bench-bill-{period:%Y-%m}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "meterdesk.cli",
+        "bill",
+        "--period",
+        f"{period:%Y-%m}",
+        "--workers",
+        str(workers),
+        "--chunk-size",
+        str(chunk_size),
+    ]
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    with open(log, "wb") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)  # noqa: S603
+        sampler = _RssSampler(proc.pid)
+        thread = threading.Thread(target=sampler.run, daemon=True)
+        thread.start()
+        code = proc.wait()
+        seconds = time.perf_counter() - started
+        sampler.stop()
+        thread.join()
+    if code != 0:
+        raise BenchError(f"`meterdesk bill` failed (exit {code}); see {log}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children_max = usage.ru_maxrss  # kB on Linux
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
+    peaks = sampler.peaks
+    orchestrator = peaks.get(proc.pid, 0)
+    worker_peaks = [kb for pid, kb in peaks.items() if pid != proc.pid]
+    largest = max([children_max if children_max > before else 0, *peaks.values()])
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "peak_rss_mb": largest / 1024,
+        "orchestrator_rss_mb": orchestrator / 1024,
+        "worker_rss_mb": max(worker_peaks, default=0) / 1024,
+        "total_rss_mb": (orchestrator + sum(worker_peaks)) / 1024,
+        "processes_seen": len(peaks),
+        "log": str(log),
+    }
+
+
+FLOOR_SQL = """
+INSERT INTO bench_floor (account_id, meter_id, zone, volume, price, amount)
+SELECT r.account_id, r.meter_id, tp.zone, v.volume, tp.price, round(v.volume * tp.price, 2)
+FROM metering_reading r
+JOIN metering_meter m ON m.id = r.meter_id
+JOIN customers_account a ON a.id = r.account_id
+JOIN (VALUES (1, 'single'), (2, 'two_zone'), (3, 'three_zone')) k (zones, kind) ON k.zones = m.zones
+JOIN tariffs_tariff t ON t.region = %(region)s AND t.category = a.category AND t.kind = k.kind
+    AND t.valid_from <= %(period)s AND (t.valid_to IS NULL OR t.valid_to >= %(period)s)
+JOIN tariffs_tariffprice tp ON tp.tariff_id = t.id AND tp.band = 1
+CROSS JOIN LATERAL (
+    SELECT q.t1, q.t2, q.t3 FROM metering_reading q
+    WHERE q.meter_id = r.meter_id AND q.period < r.period AND q.status = 'accepted'
+    ORDER BY q.period DESC LIMIT 1
+) prev
+CROSS JOIN LATERAL (SELECT CASE tp.zone WHEN 1 THEN r.t1 - prev.t1 WHEN 2 THEN r.t2 - prev.t2
+                                ELSE r.t3 - prev.t3 END AS used) u
+CROSS JOIN LATERAL (SELECT CASE WHEN u.used < 0 THEN u.used + 10::numeric ^ m.digits ELSE u.used END
+                    AS volume) v
+WHERE r.period = %(period)s AND r.status = 'accepted' AND r.kind = 'customer'
+"""
+
+
+def _floor(conn: _Conn, period: date, region: str) -> tuple[float, int]:
+    """Time the plainest set-based SQL for the actual-reading charges of the month."""
+    with conn.connect() as db:
+        db.execute("DROP TABLE IF EXISTS bench_floor")
+        db.execute(
+            "CREATE TABLE bench_floor (account_id bigint, meter_id bigint, zone smallint, "
+            "volume numeric(14,3), price numeric(8,2), amount numeric(14,2))"
+        )
+        started = time.perf_counter()
+        cur = db.execute(FLOOR_SQL, {"region": region, "period": period})
+        seconds = time.perf_counter() - started
+        return seconds, cur.rowcount
+
+
+def bench_billing(
+    *,
+    accounts: int,
+    workers: int,
+    chunk_size: int = 2000,
+    keep: bool = False,
+    period: date = DEFAULT_PERIOD,
+    seed: int = 1,
+    database_url: str | None = None,
+    say: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
+    """Build (or reuse) the synthetic utility, time the close of ``period`` and the SQL floor."""
+    url = bench_database_url(database_url)
+    conn = _Conn.parse(url)
+    ready = _database_ready(conn, accounts, period, seed, keep, say)
+    _django(url)
+    from django.db import connections
+
+    from meterdesk.bench.synth import synth_build
+    from meterdesk.cli import _migrate
+    from meterdesk.seed import reference_load
+
+    setup: dict[str, float] = {}
+    started = time.perf_counter()
+    if ready:
+        _reopen_month(conn, period)
+        setup["reopen"] = time.perf_counter() - started
+    else:
+        _migrate()
+        utility = reference_load()
+        connections.close_all()
+        say(f"Building {accounts} accounts with two years of history in {conn.name} …")
+        with conn.connect() as db:
+            setup = synth_build(
+                db.cursor(), accounts, period, seed=seed, progress=lambda n, s: say(f"  {n:<11} {s:7.1f} s")
+            )
+            db.execute("CREATE TABLE bench_info (accounts int, period date, seed int)")
+            db.execute("INSERT INTO bench_info VALUES (%s, %s, %s)", [accounts, period, seed])
+        del utility
+    setup_seconds = time.perf_counter() - started
+    from meterdesk.utility.selectors import utility_get
+
+    region = utility_get().tariff_region
+    connections.close_all()
+
+    env = dict(os.environ)
+    say(f"Closing {period:%Y-%m} with {workers} worker(s), {chunk_size} accounts a chunk …")
+    load_before = os.getloadavg()
+    close = _close(period, workers, chunk_size, env)
+    with conn.connect() as db:
+        closed = db.execute(
+            "SELECT COUNT(*) FROM billing_accountclose WHERE period = %s", [period]
+        ).fetchone()[0]
+        by_basis = dict(
+            db.execute(
+                "SELECT basis, COUNT(*) FROM billing_accountclose WHERE period = %s GROUP BY basis",
+                [period],
+            ).fetchall()
+        )
+        lines = db.execute(
+            "SELECT COUNT(*) FROM billing_ledgerentry WHERE period = %s AND run_id IS NOT NULL", [period]
+        ).fetchone()[0]
+    if closed != accounts:
+        raise BenchError(f"the close produced {closed} statements for {accounts} accounts")
+    say("Timing the SQL floor …")
+    floor_seconds, floor_rows = _floor(conn, period, region)
+    seconds = close["seconds"]
+    return {
+        "accounts": accounts,
+        "seconds": round(seconds, 3),
+        "accounts_per_second": round(accounts / seconds, 1),
+        "sql_floor_seconds": round(floor_seconds, 3),
+        "ratio_to_floor": round(seconds / floor_seconds, 2) if floor_seconds > 0 else None,
+        "python_cpu_seconds": round(close["cpu_seconds"], 1),
+        "peak_rss_mb": round(close["peak_rss_mb"], 1),
+        "peak_rss_total_mb": round(close["total_rss_mb"], 1),
+        "orchestrator_rss_mb": round(close["orchestrator_rss_mb"], 1),
+        "worker_rss_mb": round(close["worker_rss_mb"], 1),
+        "workers": workers,
+        "chunk_size": chunk_size,
+        "period": f"{period:%Y-%m}",
+        "statements": closed,
+        "ledger_lines": lines,
+        "floor_rows": floor_rows,
+        "by_basis": by_basis,
+        "setup_seconds": round(setup_seconds, 1),
+        "setup_steps": {k: round(v, 1) for k, v in setup.items()},
+        "database": conn.name,
+        "cpu_count": os.cpu_count(),
+        # Other work on the machine while the close ran shows here (the close itself adds ~2-3).
+        "load_average_before_close": [round(x, 2) for x in load_before],
+        "load_average_after_close": [round(x, 2) for x in os.getloadavg()],
+    }

@@ -1,0 +1,79 @@
+"""`meterdesk bench billing` builds its utility, closes the month and prints sane figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+KEYS = {"accounts", "seconds", "accounts_per_second", "sql_floor_seconds", "ratio_to_floor", "peak_rss_mb"}
+
+
+def _server_url() -> str:
+    """The PostgreSQL server of the test run (the benchmark makes a database of its own there)."""
+    url = os.environ.get("METERDESK_BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        pytest.skip("the billing benchmark runs on PostgreSQL (DATABASE_URL is not PostgreSQL)")
+    return url
+
+
+@pytest.fixture
+def bench_url():
+    parts = urlsplit(_server_url())
+    name = f"meterdesk_bench_test_{os.getpid()}"
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password,
+        dbname="postgres",
+        autocommit=True,
+    ) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_bench_billing_prints_the_figures(bench_url, tmp_path):
+    env = {**os.environ, "METERDESK_DATA_DIR": str(tmp_path), "METERDESK_BENCH_DATABASE_URL": bench_url}
+    env.pop("METERDESK_TASKS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "meterdesk.cli", "bench", "billing", "--accounts", "300", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout)  # one JSON object, nothing else on stdout
+    assert set(figures) >= KEYS
+    assert figures["accounts"] == 300
+    for key in KEYS - {"accounts"}:
+        assert isinstance(figures[key], int | float), key
+        assert figures[key] > 0, key
+    assert figures["accounts_per_second"] == pytest.approx(300 / figures["seconds"], rel=0.01)
+    assert figures["ratio_to_floor"] == pytest.approx(
+        figures["seconds"] / figures["sql_floor_seconds"], rel=0.02
+    )
+    assert 10 < figures["peak_rss_mb"] < 2000
+    assert figures["statements"] == 300
+
+    parts = urlsplit(bench_url)
+    with psycopg.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password,
+        dbname=parts.path.lstrip("/"),
+    ) as db:
+        closes = db.execute(
+            "SELECT COUNT(*) FROM billing_accountclose WHERE period = %s", [f"{figures['period']}-01"]
+        ).fetchone()
+        lines = db.execute("SELECT COUNT(*) FROM bench_floor").fetchone()
+    assert closes is not None and closes[0] == 300
+    assert lines is not None and lines[0] == figures["floor_rows"] > 0

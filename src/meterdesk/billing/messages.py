@@ -1,0 +1,269 @@
+"""Words for the bill: each charge line's basis and reason, balances, payments and penalties.
+
+Every channel that explains a charge (the personal account, the preview after a submission, the
+e-mail, the printed bill, the phone line) takes its sentences from here, so that a basis is
+described the same way everywhere. The functions take plain values (a line's ``basis``,
+``reason`` and ``detail`` as the engine gives them and the ledger stores them) and return text in
+the active language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from meterdesk.domain import billing as engine
+
+MINUS = "\u2212"  # a true minus sign: read as "minus" by screen readers, unlike a hyphen
+
+# The reason codes of the penalty and of a payment (the ledger's, not the engine's).
+R_LATE_PAYMENT = "late_payment"
+
+
+def money(amount: Decimal | int | None, *, symbol: bool = True) -> str:
+    """Roubles with kopecks, grouped by thousands in the active language: ``1 234,56 ₽``
+    (without the ``₽`` for a table column that names its unit)."""
+    if amount is None:
+        return ""
+    value = Decimal(amount).quantize(Decimal("0.01"))
+    text = number_format(abs(value), 2, force_grouping=True)
+    prefix = MINUS if value < 0 else ""
+    return f"{prefix}{text} ₽" if symbol else f"{prefix}{text}"
+
+
+def kwh(volume: Decimal | int | None) -> str:
+    """A volume in kWh with its meaningful decimals only (up to 3), grouped: ``1 234,5``."""
+    if volume is None:
+        return ""
+    value = Decimal(volume)
+    places = max(0, min(3, -value.normalize().as_tuple().exponent))  # type: ignore[operator]
+    text = number_format(abs(value), places, force_grouping=True)
+    return f"{MINUS}{text}" if value < 0 else text
+
+
+def month_label(value: date | str) -> str:
+    """A billing month as on the bill: ``03.2026`` (from a date or a ``2026-03`` code)."""
+    if isinstance(value, str):
+        try:
+            year, month = int(value[:4]), int(value[5:7])
+        except ValueError:
+            return value
+        return f"{month:02d}.{year}"
+    return f"{value.month:02d}.{value.year}"
+
+
+def balance_words(balance: Decimal) -> str:
+    """The account's balance in one phrase: a debt, a credit, or nothing to pay."""
+    if balance > 0:
+        return _("You owe %(amount)s") % {"amount": money(balance)}
+    if balance < 0:
+        return _("Credit %(amount)s") % {"amount": money(-balance)}
+    return _("Nothing to pay")
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return default
+
+
+def _residents(detail: Mapping[str, Any]) -> int | None:
+    """The number of residents the norm was charged for (None when it changed within the month).
+
+    The engine writes ``"2×78"`` (2 residents, 78 kWh each), or several such parts joined by
+    ``+`` when the count changed within the month."""
+    text = str(detail.get("residents", ""))
+    if not text or "+" in text:
+        return None
+    return _int(text.split("×", 1)[0], default=-1) if "×" in text else None
+
+
+def _norm_reason(reason: str) -> str:
+    return {
+        engine.R_AVERAGE_EXHAUSTED: _(
+            "readings have been missing for longer than an estimate from the average is allowed"
+        ),
+        engine.R_NO_BASIS: _("there are not yet enough readings to estimate from your average"),
+        engine.R_METER_NEW: _("a new meter is billed from the 1st of the month after its installation"),
+        engine.R_NO_METER: _("the premises has no meter"),
+    }.get(reason, "")
+
+
+def _norm_words(basis: str, reason: str, detail: Mapping[str, Any]) -> str:
+    count = _residents(detail)
+    if basis == engine.NORM_INCREASED:
+        coefficient = number_format(Decimal(str(detail.get("coefficient", "1.5"))).normalize())
+        if count is None or count < 0:
+            return _(
+                "by the norm with the increasing coefficient %(coefficient)s: the premises has no meter"
+            ) % {"coefficient": coefficient}
+        return ngettext(
+            "by the consumption norm for %(n)s resident with the increasing coefficient "
+            "%(coefficient)s: the premises has no meter",
+            "by the consumption norm for %(n)s residents with the increasing coefficient "
+            "%(coefficient)s: the premises has no meter",
+            count,
+        ) % {"n": count, "coefficient": coefficient}
+    if count is None or count < 0:
+        words = _("by the consumption norm for the residents of each part of the month")
+    else:
+        words = ngettext(
+            "by the consumption norm for %(n)s resident",
+            "by the consumption norm for %(n)s residents",
+            count,
+        ) % {"n": count}
+    why = _norm_reason(reason)
+    return f"{words}: {why}" if why else words
+
+
+def _actual_words(detail: Mapping[str, Any]) -> str:
+    months = _int(detail.get("months"), 1)
+    since = detail.get("since")
+    if months > 1 and since:
+        words = ngettext(
+            "by your readings: the consumption over %(n)s month since the reading of %(since)s",
+            "by your readings: the consumption over %(n)s months since the reading of %(since)s",
+            months,
+        ) % {"n": months, "since": month_label(str(since))}
+    else:
+        words = _("by your readings")
+    if str(detail.get("rollover", "")) == "1":
+        words += "; " + _("the meter passed its maximum and started again from zero")
+    return words
+
+
+def _average_words(reason: str, detail: Mapping[str, Any]) -> str:
+    if reason == engine.R_FAILED:
+        words = _(
+            "estimated from your average: the meter is faulty or its verification is overdue, so its "
+            "readings cannot be used — have it verified or replaced"
+        )
+    else:
+        words = _("estimated from your average — submit readings to have it recalculated")
+    run, limit = _int(detail.get("run")), _int(detail.get("limit"))
+    if run and limit:
+        words += " " + _("(estimated month %(run)s of at most %(limit)s in a row)") % {
+            "run": run,
+            "limit": limit,
+        }
+    return words
+
+
+def _recalculation_words(detail: Mapping[str, Any], after_control: bool) -> str:
+    first, last = detail.get("from"), detail.get("to")
+    if not first:
+        return _("recalculation of earlier estimated charges")
+    span = {"from": month_label(str(first)), "to": month_label(str(last or first))}
+    norm = str(detail.get("norm", "")) == "1"
+    single = span["from"] == span["to"]
+    if after_control:
+        if norm:
+            if single:
+                return (
+                    _(
+                        "recalculation of the month %(from)s billed by the norm, after the inspector's "
+                        "control reading"
+                    )
+                    % span
+                )
+            return (
+                _(
+                    "recalculation of the months %(from)s to %(to)s billed by the norm, after the "
+                    "inspector's control reading"
+                )
+                % span
+            )
+        if single:
+            return (
+                _("recalculation of the estimated month %(from)s after the inspector's control reading")
+                % span
+            )
+        return (
+            _(
+                "recalculation of the estimated months %(from)s to %(to)s after the inspector's control reading"
+            )
+            % span
+        )
+    if norm:
+        if single:
+            return _("recalculation of the month %(from)s billed by the norm, after your readings") % span
+        return (
+            _("recalculation of the months %(from)s to %(to)s billed by the norm, after your readings") % span
+        )
+    if single:
+        return _("recalculation of the estimated month %(from)s after your readings") % span
+    return _("recalculation of the estimated months %(from)s to %(to)s after your readings") % span
+
+
+def line_words(
+    basis: str,
+    reason: str = "",
+    detail: Mapping[str, Any] | None = None,
+    *,
+    after_control: bool = False,
+) -> str:
+    """The basis of one charge line in plain words, e.g. "by your readings".
+
+    ``after_control``: the line is part of a month whose actual values came from an inspector's
+    control reading (a recalculation then says so rather than "after your readings")."""
+    detail = detail or {}
+    if basis == engine.ACTUAL:
+        return _actual_words(detail)
+    if basis == engine.AVERAGE:
+        return _average_words(reason, detail)
+    if basis in (engine.NORM, engine.NORM_INCREASED):
+        return _norm_words(basis, reason, detail)
+    if basis == engine.RECALCULATION:
+        return _recalculation_words(detail, after_control)
+    if basis == engine.CONTROL:
+        return _("recalculation after the inspector's control reading")
+    if basis == engine.REPLACEMENT:
+        return _("final reading of the replaced meter")
+    if basis == engine.CORRECTION:
+        month = detail.get("period") or detail.get("month")
+        if month:
+            return _("correction of the charge for %(month)s") % {"month": month_label(str(month))}
+        return _("correction of an earlier charge")
+    if reason == R_LATE_PAYMENT:
+        return _("penalty for late payment")
+    return _("charge for electricity")
+
+
+def penalty_words(detail: Mapping[str, Any] | None = None) -> list[str]:
+    """One sentence per part of a late-payment penalty (a debt of a month, overdue for some days
+    at a fraction of the key rate), for the statement."""
+    parts = (detail or {}).get("parts") or []
+    out = []
+    for part in parts:
+        try:
+            days = int(part["days"])
+            overdue = Decimal(str(part["overdue"]))
+            rate = Decimal(str(part["rate"])).normalize()
+            divisor = int(part["divisor"])
+            month = month_label(str(part["period"]))
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            continue
+        out.append(
+            ngettext(
+                "%(days)s day late on %(overdue)s owed for %(month)s: 1/%(divisor)s of the key rate "
+                "(%(rate)s%%) for each day",
+                "%(days)s days late on %(overdue)s owed for %(month)s: 1/%(divisor)s of the key rate "
+                "(%(rate)s%%) for each day",
+                days,
+            )
+            % {
+                "days": days,
+                "overdue": money(overdue),
+                "month": month,
+                "divisor": divisor,
+                "rate": number_format(rate),
+            }
+        )
+    return out

@@ -1,0 +1,161 @@
+"""Parsers of the cells of an import file: each takes the stripped text of a non-empty cell and
+returns the value, or raises ``FieldError`` with a message that tells the person fixing the file
+what was expected."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+Parser = Callable[[str], Any]
+
+
+class FieldError(ValueError):
+    """The text of one cell is not a valid value."""
+
+
+_DATE_RU = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+_DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_PERIOD_ISO = re.compile(r"^(\d{4})-(\d{1,2})$")
+_PERIOD_RU = re.compile(r"^(\d{1,2})\.(\d{4})$")
+_DATETIME_RU = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+_TRUE = {"1", "true", "yes", "y", "да", "д"}
+_FALSE = {"0", "false", "no", "n", "нет", "н"}
+
+
+def text(max_length: int, pattern: str | None = None, hint: str = "") -> Parser:
+    """Text of at most ``max_length`` characters (and matching ``pattern``, if given)."""
+    compiled = re.compile(pattern) if pattern else None
+
+    def parse(value: str) -> str:
+        if len(value) > max_length:
+            raise FieldError(f"longer than {max_length} characters ({len(value)})")
+        if "|" in value:
+            raise FieldError("contains '|', which cannot appear in a payment QR code")
+        if compiled is not None and not compiled.fullmatch(value):
+            raise FieldError(hint or f"does not match {pattern}")
+        return value
+
+    return parse
+
+
+def integer(low: int, high: int) -> Parser:
+    def parse(value: str) -> int:
+        if not re.fullmatch(r"[+-]?\d+", value):
+            raise FieldError("not a whole number")
+        number = int(value)
+        if not low <= number <= high:
+            raise FieldError(f"must be from {low} to {high}")
+        return number
+
+    return parse
+
+
+def decimal(places: int, *, max_integer_digits: int = 9, positive: bool = False) -> Parser:
+    """A non-negative decimal number with at most ``places`` decimal places. A comma is accepted as
+    the decimal mark, and spaces as thousands separators (``1 234,56``)."""
+
+    def parse(value: str) -> Decimal:
+        compact = "".join(value.split()).replace("\u00a0", "")
+        if not _NUMBER.match(compact):
+            raise FieldError("not a number")
+        try:
+            number = Decimal(compact.replace(",", "."))
+        except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
+            raise FieldError("not a number") from exc
+        if number < 0 or compact.startswith("-"):
+            raise FieldError("must not be negative")
+        if positive and number == 0:
+            raise FieldError("must be more than zero")
+        exponent = number.normalize().as_tuple().exponent
+        used = max(0, -exponent) if isinstance(exponent, int) else 0
+        if used > places:
+            raise FieldError(f"more than {places} decimal places" if places else "not a whole number")
+        if number >= Decimal(10) ** max_integer_digits:
+            raise FieldError(f"more than {max_integer_digits} digits before the decimal mark")
+        return number.quantize(Decimal(1).scaleb(-places))
+
+    return parse
+
+
+def _make_date(year: int, month: int, day: int) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError as exc:
+        raise FieldError(f"no such date ({exc})") from exc
+
+
+def a_date(value: str) -> date:
+    """YYYY-MM-DD, or DD.MM.YYYY (as a Russian-locale spreadsheet writes it)."""
+    if m := _DATE_ISO.match(value):
+        return _make_date(int(m[1]), int(m[2]), int(m[3]))
+    if m := _DATE_RU.match(value):
+        return _make_date(int(m[3]), int(m[2]), int(m[1]))
+    raise FieldError("not a date: expected YYYY-MM-DD or DD.MM.YYYY")
+
+
+def a_period(value: str) -> date:
+    """A billing month: YYYY-MM (or MM.YYYY). Returns its first day."""
+    m = _PERIOD_ISO.match(value)
+    if m:
+        year, month = int(m[1]), int(m[2])
+    elif m := _PERIOD_RU.match(value):
+        year, month = int(m[2]), int(m[1])
+    else:
+        raise FieldError("not a month: expected YYYY-MM")
+    if not 1 <= month <= 12 or year < 1900:
+        raise FieldError("no such month")
+    return date(year, month, 1)
+
+
+def a_datetime(zone: tzinfo) -> Parser:
+    """An ISO 8601 date and time (``2025-03-20T14:05:00+03:00``, ``2025-03-20 14:05``) or
+    ``DD.MM.YYYY HH:MM[:SS]``; without an offset it is the utility's local time. A date alone is
+    noon of that day."""
+
+    def parse(value: str) -> datetime:
+        if m := _DATETIME_RU.match(value):
+            day = _make_date(int(m[3]), int(m[2]), int(m[1]))
+            try:
+                moment = datetime(
+                    day.year, day.month, day.day, int(m[4]), int(m[5]), int(m[6] or 0), tzinfo=zone
+                )
+            except ValueError as exc:
+                raise FieldError(f"no such time ({exc})") from exc
+            return moment
+        if _DATE_ISO.match(value) or _DATE_RU.match(value):
+            day = a_date(value)
+            return datetime(day.year, day.month, day.day, 12, tzinfo=zone)
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise FieldError("not a date and time: expected YYYY-MM-DDTHH:MM[:SS][+03:00]") from exc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment
+
+    return parse
+
+
+def boolean(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise FieldError("expected 1 or 0 (also true/false, yes/no, да/нет)")
+
+
+def choice(choices: Iterable[str]) -> Parser:
+    allowed = tuple(choices)
+
+    def parse(value: str) -> str:
+        if value not in allowed:
+            raise FieldError(f"expected one of: {', '.join(allowed)}")
+        return value
+
+    return parse
