@@ -67,12 +67,14 @@ INSTALLED_APPS = [
     "axes",
     "django_tasks",
     "django_tasks_db",
+    "ninja",
     "meterdesk.utility",
     "meterdesk.customers",
     "meterdesk.tariffs",
     "meterdesk.metering",
     "meterdesk.billing",
     "meterdesk.portal",
+    "meterdesk.api",
 ]
 
 MIDDLEWARE = [

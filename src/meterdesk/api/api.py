@@ -1,0 +1,118 @@
+"""The public API, /api/v1/ (django-ninja; OpenAPI generated from the code at /api/v1/openapi.json,
+interactive docs at /api/v1/docs). docs/api.md walks through it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.urls import URLPattern, URLResolver, re_path
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI, Schema
+from ninja.operation import Operation
+
+from meterdesk.api.auth import SessionAuth, TokenAuth
+from meterdesk.api.errors import HANDLERS, error_response, not_found
+from meterdesk.api.ratelimit import default_throttles
+from meterdesk.api.routers.accounts import router as accounts_router
+from meterdesk.api.routers.auth import router as auth_router
+from meterdesk.api.routers.meters import router as meters_router
+from meterdesk.api.routers.tariffs import router as tariffs_router
+
+DESCRIPTION = """
+Readings, charges, statements and payments of a household's personal accounts, for mobile apps
+and home automation. Every operation uses the same services as the personal account pages.
+
+**Authentication**: `POST /api/v1/auth/token` with the login's e-mail and password gives a
+device token; send it as `Authorization: Bearer <token>`. The site's session also works (unsafe
+methods then need the `X-CSRFToken` header).
+
+**Errors** always have the shape `{"code": …, "message": …, "details": {…}}` with a stable
+`code`; `message` is in the language of `Accept-Language` (ru or en; Russian by default).
+
+**Lists** take `limit` and `offset` and answer `{"items": […], "total": …, "limit": …, "offset": …}`.
+Amounts are strings with kopecks, volumes strings in kWh, dates and times ISO 8601.
+
+Bill PDFs and card payments are not part of this version yet.
+"""
+
+
+def _json_errors(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Wrap a view of the API so that django-ninja's plain-text 405 (and its root's 404) answer
+    in the error shape."""
+
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            response = view(request, *args, **kwargs)
+        except Http404:  # the API's root path, which only exists to be reversed
+            return _unknown(request)
+        if response.status_code == 405 and not response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            allowed = response.get("Allow", "")
+            wrapped = error_response(
+                405,
+                "method_not_allowed",
+                _("This method is not allowed here."),
+                {"allowed": sorted(m.strip() for m in allowed.split(",") if m.strip())},
+                {"Allow": allowed},
+            )
+            return wrapped
+        return response
+
+    wrapper.csrf_exempt = True  # type: ignore[attr-defined]  # as django-ninja's own views
+    return wrapper
+
+
+def _unknown(request: HttpRequest, rest: str = "") -> HttpResponse:
+    error = not_found()
+    return error_response(error.status, error.code, error.message)
+
+
+_unknown.csrf_exempt = True  # type: ignore[attr-defined]
+
+
+class MeterdeskAPI(NinjaAPI):
+    """NinjaAPI whose every answer under /api/v1/ is JSON: 405 in the error shape, and a 404 in
+    the error shape for any path that is not an operation."""
+
+    def _get_urls(self) -> list[URLPattern | URLResolver]:
+        urls = super()._get_urls()
+        for pattern in urls:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = _json_errors(pattern.callback)
+        urls.append(re_path(r"^(?P<rest>.*)$", _unknown, name="not-found"))
+        return urls
+
+    def get_openapi_operation_id(self, operation: Operation) -> str:
+        """The view's name (token_obtain, reading_create, …): short ids for generated clients."""
+        return operation.view_func.__name__
+
+
+api = MeterdeskAPI(
+    title="meterdesk API",
+    version="1",
+    urls_namespace="api-v1",
+    description=DESCRIPTION,
+    auth=[TokenAuth(), SessionAuth()],
+    throttle=default_throttles(),
+)
+
+for exc_class, handler in HANDLERS:
+    api.add_exception_handler(exc_class, handler)
+
+
+class HealthOut(Schema):
+    status: str
+
+
+@api.get("/health", auth=None, throttle=[], tags=["service"], response=HealthOut, summary="Is the service up")
+def health(request: HttpRequest) -> Any:
+    return {"status": "ok"}
+
+
+api.add_router("/auth", auth_router)
+api.add_router("/accounts", accounts_router)
+api.add_router("/meters", meters_router)
+api.add_router("/tariffs", tariffs_router)

@@ -1,0 +1,68 @@
+"""``Idempotency-Key``: a retried submission gets the first answer instead of a second reading.
+
+The first accepted answer is stored with the key, in the same transaction as the reading, under a
+unique (scope, key) constraint: of two concurrent duplicates only one can commit; the other's
+transaction (its reading included) rolls back and it answers with the stored result. Answers that
+stored nothing (an error) are not recorded, so a client may fix the request and send it again with
+the same key — a needs_confirmation round trip included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from meterdesk.api.auth import request_token, request_user
+from meterdesk.api.errors import ApiError
+from meterdesk.api.models import IdempotencyRecord
+
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+def scope_of(request: HttpRequest) -> str:
+    token = request_token(request)
+    if token is not None:
+        return f"token:{token.pk}"
+    return f"user:{request_user(request).pk}"
+
+
+def request_digest(path: str, body: Any) -> str:
+    """The fingerprint of a request: its path and its parsed body (key order and spacing aside)."""
+    text = json.dumps({"path": path, "body": body}, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record_get(scope: str, key: str) -> IdempotencyRecord | None:
+    return IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+
+
+def replay(record: IdempotencyRecord, digest: str) -> HttpResponse:
+    """The stored answer, if the request is the same; else idempotency_conflict."""
+    if record.request_hash != digest:
+        raise ApiError(
+            409,
+            "idempotency_conflict",
+            _("This Idempotency-Key was already used for a different request. Use a new key."),
+            {"key": record.key},
+        )
+    return json_response(record.response, record.status_code, replayed=True)
+
+
+def json_response(body: Any, status: int, *, replayed: bool = False) -> HttpResponse:
+    response = JsonResponse(body, status=status, safe=False, json_dumps_params={"ensure_ascii": False})
+    if replayed:
+        response[REPLAY_HEADER] = "true"
+    return response
+
+
+def idempotency_purge(*, older_than: timedelta) -> int:
+    """Forget the answers stored longer ago than ``older_than`` (a client retries within minutes;
+    keep a day or more). Returns how many were deleted."""
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted

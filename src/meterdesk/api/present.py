@@ -1,0 +1,267 @@
+"""Models and results of the services as the API's JSON-ready dicts (see schemas.py)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from meterdesk.billing.messages import line_words
+from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
+from meterdesk.customers.models import Account, PremisesCategory
+from meterdesk.domain import billing as engine
+from meterdesk.metering.messages import window_message, zone_label
+from meterdesk.metering.models import Meter, MeterStatus, Reading
+from meterdesk.metering.selectors import ChargePreview
+from meterdesk.tariffs.models import Tariff, TariffKind
+from meterdesk.tariffs.selectors import tariff_spec
+from meterdesk.utility.selectors import reading_window_get, utility_now
+
+KOPECK = Decimal("0.01")
+
+
+def money(value: Decimal | int) -> str:
+    return str(Decimal(value).quantize(KOPECK))
+
+
+def kwh(value: Decimal | int) -> str:
+    """A volume or a meter value with its meaningful decimals only: ``154``, ``12.5``."""
+    number = Decimal(value)
+    if number == number.to_integral_value():
+        return str(number.quantize(Decimal(1)))
+    return format(number.normalize(), "f")
+
+
+def month(value: date) -> str:
+    return f"{value:%Y-%m}"
+
+
+def local(moment: datetime) -> datetime:
+    return timezone.localtime(moment)
+
+
+def _label(choices: Any, value: str) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value
+
+
+# --- tariffs --------------------------------------------------------------------------------------
+
+
+def tariff_out(tariff: Tariff) -> dict[str, Any]:
+    spec = tariff_spec(tariff)
+    prices = []
+    for (zone, band), price in sorted(spec.prices.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        upper = spec.band_limits[band - 1] if spec.has_bands and band <= len(spec.band_limits) else None
+        prices.append(
+            {
+                "zone": zone,
+                "zone_label": zone_label(tariff.zones, zone),
+                "band": band,
+                "upper_kwh": kwh(upper) if upper is not None else None,
+                "price": money(price),
+            }
+        )
+    return {
+        "id": tariff.pk,
+        "region": tariff.region,
+        "category": tariff.category,
+        "category_label": _label(PremisesCategory, tariff.category),
+        "kind": tariff.kind,
+        "kind_label": _label(TariffKind, tariff.kind),
+        "zones": tariff.zones,
+        "valid_from": tariff.valid_from,
+        "valid_to": tariff.valid_to,
+        "prices": prices,
+    }
+
+
+def tariff_ref(tariff: Tariff | None) -> dict[str, Any] | None:
+    if tariff is None:
+        return None
+    return {
+        "id": tariff.pk,
+        "kind": tariff.kind,
+        "valid_from": tariff.valid_from,
+        "valid_to": tariff.valid_to,
+    }
+
+
+# --- accounts -------------------------------------------------------------------------------------
+
+
+def account_summary(account: Account) -> dict[str, Any]:
+    return {
+        "number": account.number,
+        "address": account.address,
+        "category": account.category,
+        "category_label": _label(PremisesCategory, account.category),
+    }
+
+
+def payment_out(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "id": entry.pk,
+        "posted_on": entry.posted_on,
+        "period": month(entry.period),
+        "amount": money(-entry.amount),
+        "source": entry.reason,
+    }
+
+
+# --- meters ---------------------------------------------------------------------------------------
+
+
+def window_out() -> dict[str, Any]:
+    """The submission window as the customer sees it today (in the utility's zone)."""
+    window = reading_window_get()
+    today = utility_now().date()
+    opens = window.next_opening(today)
+    return {
+        "start_day": window.start_day,
+        "end_day": window.end_day,
+        "open_now": window.is_open(today),
+        "opens_on": opens,
+        "closes_on": window.bounds(opens.year, opens.month)[1],
+        "message": window_message(window.start_day, window.end_day),
+    }
+
+
+def zone_values(meter: Meter, values: tuple[Decimal, ...]) -> list[dict[str, Any]]:
+    return [
+        {"zone": zone, "label": zone_label(meter.zones, zone), "value": kwh(value)}
+        for zone, value in enumerate(values, start=1)
+    ]
+
+
+def meter_out(meter: Meter, last: Reading | None, window: dict[str, Any], today: date) -> dict[str, Any]:
+    in_service = meter.status not in (MeterStatus.REMOVED, MeterStatus.LOST)
+    return {
+        "id": meter.pk,
+        "serial": meter.serial,
+        "model": meter.model_name,
+        "zones": meter.zones,
+        "zone_labels": [zone_label(meter.zones, z) for z in range(1, meter.zones + 1)],
+        "digits": meter.digits,
+        "decimal_places": meter.decimal_places,
+        "installed_on": meter.installed_on,
+        "verification_due": meter.verification_due,
+        "verification_overdue": meter.verification_due < today,
+        "status": meter.status,
+        "status_label": _label(MeterStatus, meter.status),
+        "accepts_readings": in_service,
+        "last_reading": (
+            {
+                "id": last.pk,
+                "period": month(last.period),
+                "values": zone_values(meter, last.values),
+                "submitted_at": local(last.submitted_at),
+            }
+            if last is not None
+            else None
+        ),
+        "window": window,
+    }
+
+
+def reading_out(reading: Reading, meter: Meter) -> dict[str, Any]:
+    return {
+        "id": reading.pk,
+        "confirmation": reading.confirmation,
+        "meter_id": meter.pk,
+        "account_number": meter.account.number,
+        "period": month(reading.period),
+        "values": zone_values(meter, reading.values),
+        "kind": reading.kind,
+        "channel": reading.channel,
+        "status": reading.status,
+        "submitted_at": local(reading.submitted_at),
+        "rolled_over": reading.rolled_over,
+        "confirmed": [c for c in reading.confirmed.split(",") if c],
+    }
+
+
+def charge_out(charge: ChargePreview, meter: Meter) -> dict[str, Any]:
+    return {
+        "period": month(charge.period) if charge.period is not None else None,
+        "basis": charge.basis,
+        "months": charge.months,
+        "consumption": [
+            {"zone": zone, "label": zone_label(meter.zones, zone), "kwh": kwh(value)}
+            for zone, value in enumerate(charge.consumption, start=1)
+        ],
+        "lines": [
+            {
+                "zone": line.zone,
+                "zone_label": zone_label(meter.zones, line.zone) if line.zone else zone_label(1, 1),
+                "band": line.band,
+                "volume": kwh(line.volume),
+                "price": money(line.price),
+                "amount": money(line.amount),
+                "basis": line.basis,
+                "reason": line.reason,
+                "words": line.words,
+            }
+            for line in charge.lines
+        ],
+        "total": money(charge.total) if charge.total is not None else None,
+        "tariff": tariff_ref(charge.tariff),
+    }
+
+
+# --- the ledger -----------------------------------------------------------------------------------
+
+
+def ledger_line_out(entry: LedgerEntry, control_meters: set[tuple[date, int | None]]) -> dict[str, Any]:
+    """One line of the ledger with its basis in words (as the statement page shows it)."""
+    basis = entry.basis or (engine.CORRECTION if entry.kind == EntryKind.CORRECTION else "")
+    words = line_words(
+        basis,
+        entry.reason,
+        entry.detail or {},
+        after_control=(entry.period, entry.meter_id) in control_meters,
+    )
+    meter = entry.meter
+    if meter is not None and entry.zone:
+        zone = zone_label(meter.zones, entry.zone)
+    elif entry.volume is not None:
+        zone = zone_label(1, 1)
+    else:
+        zone = ""
+    return {
+        "id": entry.pk,
+        "period": month(entry.period),
+        "posted_on": entry.posted_on,
+        "kind": entry.kind,
+        "basis": basis,
+        "reason": entry.reason,
+        "words": words,
+        "meter_id": entry.meter_id,
+        "meter_serial": meter.serial if meter is not None else "",
+        "zone": entry.zone,
+        "zone_label": zone,
+        "band": entry.band,
+        "volume": kwh(entry.volume) if entry.volume is not None else None,
+        "price": money(entry.price) if entry.price is not None else None,
+        "amount": money(entry.amount),
+    }
+
+
+def statement_summary(close: AccountClose) -> dict[str, Any]:
+    return {
+        "period": month(close.period),
+        "basis": close.basis,
+        "opening_balance": money(close.opening_balance),
+        "charges": money(close.charges),
+        "recalculations": money(close.recalculations),
+        "payments": money(close.payments),
+        "penalty": money(close.penalty),
+        "closing_balance": money(close.closing_balance),
+        "total_due": money(max(close.closing_balance, Decimal(0))),
+        "due_date": close.due_date,
+        "closed_at": local(close.closed_at),
+    }

@@ -1,0 +1,138 @@
+"""Rate limits: a fixed-window counter per token (or session login) and per client address.
+
+Each limit is ``<requests>/<period>`` (period ``s``, ``m``, ``h`` or ``d``; ``off`` disables it),
+read on every request from the settings ``METERDESK_API_RATE_TOKEN``, ``METERDESK_API_RATE_ADDRESS``
+and ``METERDESK_API_RATE_LINK`` if defined, else from the environment variables of the same names,
+else the defaults below. Counters live in the Django cache named by ``METERDESK_API_CACHE``
+(default ``default``): with several server processes that cache must be shared (Redis, Memcached)
+for a limit to be exact — a per-process cache lets each process count on its own.
+
+A refused request gets 429 ``rate_limited`` with ``Retry-After`` (the seconds to the next window).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from django.conf import settings
+from django.core.cache import BaseCache, caches
+from django.http import HttpRequest
+from ninja.throttling import BaseThrottle
+
+from meterdesk.api.auth import client_address, request_token
+
+DEFAULTS = {
+    # A phone app reading its dashboards, or a hub submitting every meter of a house.
+    "METERDESK_API_RATE_TOKEN": "120/m",
+    # Many devices of a household (or an office) behind one address.
+    "METERDESK_API_RATE_ADDRESS": "600/m",
+    # Linking an account takes a number and a meter serial: slow down guessing.
+    "METERDESK_API_RATE_LINK": "10/h",
+}
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(text: str) -> tuple[int, int] | None:
+    """``"120/m"`` → (120, 60); ``off`` (or ``0``) → None."""
+    text = text.strip().lower()
+    if text in {"off", "none", "0", ""}:
+        return None
+    count, _, period = text.partition("/")
+    seconds = _PERIODS.get(period[:1]) if period else None
+    if not count.isdigit() or seconds is None:
+        raise ValueError(f"a rate looks like 120/m, got {text!r}")
+    return int(count), seconds
+
+
+def rate_setting(name: str) -> tuple[int, int] | None:
+    value = getattr(settings, name, None) or os.environ.get(name) or DEFAULTS[name]
+    return parse_rate(str(value))
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _cache() -> BaseCache:
+    return caches[getattr(settings, "METERDESK_API_CACHE", None) or "default"]
+
+
+def hit(scope: str, ident: str, limit: int, period: int, now: float | None = None) -> float | None:
+    """Count one request of ``ident`` in the current window; None if allowed, else the seconds
+    until the next window opens."""
+    moment = _now() if now is None else now
+    window = int(moment // period)
+    key = f"md:rl:{scope}:{ident}:{window}"
+    cache = _cache()
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the first request of the window (unless another process just added it)
+        count = 1 if cache.add(key, 1, timeout=period + 1) else cache.incr(key)
+    if count <= limit:
+        return None
+    return (window + 1) * period - moment
+
+
+class FixedWindowThrottle(BaseThrottle):
+    """One limit; ``ident`` says whom a request counts against (None: not counted)."""
+
+    scope = ""
+    setting = ""
+
+    def __init__(self) -> None:
+        self._local = threading.local()  # the instance serves every thread of the process
+
+    def ident(self, request: HttpRequest) -> str | None:
+        raise NotImplementedError
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        self._local.wait = None
+        rate = rate_setting(self.setting)
+        ident = self.ident(request)
+        if rate is None or ident is None:
+            return True
+        wait = hit(self.scope, ident, *rate)
+        self._local.wait = wait
+        return wait is None
+
+    def wait(self) -> float | None:
+        return getattr(self._local, "wait", None)
+
+
+class AddressThrottle(FixedWindowThrottle):
+    scope = "addr"
+    setting = "METERDESK_API_RATE_ADDRESS"
+
+    def ident(self, request: HttpRequest) -> str | None:
+        return client_address(request)
+
+
+class TokenThrottle(FixedWindowThrottle):
+    """Per device token; a session counts per login."""
+
+    scope = "token"
+    setting = "METERDESK_API_RATE_TOKEN"
+
+    def ident(self, request: HttpRequest) -> str | None:
+        token = request_token(request)
+        if token is not None:
+            return f"t{token.pk}"
+        user = getattr(request, "auth", None)
+        return f"u{user.pk}" if user is not None else None
+
+
+class LinkThrottle(FixedWindowThrottle):
+    """Linking accounts, per login."""
+
+    scope = "link"
+    setting = "METERDESK_API_RATE_LINK"
+
+    def ident(self, request: HttpRequest) -> str | None:
+        user = getattr(request, "auth", None)
+        return f"u{user.pk}" if user is not None else None
+
+
+def default_throttles() -> list[BaseThrottle]:
+    return [AddressThrottle(), TokenThrottle()]

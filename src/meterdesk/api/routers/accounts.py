@@ -1,0 +1,264 @@
+"""The login's personal accounts: balance, meters, charges, statements, payments; linking one more.
+
+Every account is looked up among the accounts linked to the login: anyone else's is 404, exactly
+like an account that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Path, Query, Router
+from ninja.responses import Status
+from pydantic import Field
+
+from meterdesk.api import present
+from meterdesk.api.auth import request_user
+from meterdesk.api.errors import link_error, not_found
+from meterdesk.api.ratelimit import LinkThrottle, default_throttles
+from meterdesk.api.routers import errors, page
+from meterdesk.api.schemas import (
+    ACCOUNT_NUMBER_PATTERN,
+    MONTH_PATTERN,
+    AccountOut,
+    AccountPage,
+    AccountSummary,
+    LedgerPage,
+    LinkIn,
+    MeterPage,
+    PageQuery,
+    PaymentPage,
+    StatementOut,
+    StatementPage,
+)
+from meterdesk.billing.messages import balance_words, penalty_words
+from meterdesk.billing.models import EntryKind, LedgerEntry
+from meterdesk.billing.selectors import (
+    account_balance,
+    last_payment,
+    payments_of,
+    statement_get,
+    statements_of,
+)
+from meterdesk.customers.models import Account
+from meterdesk.customers.services import AccountMismatch, AlreadyLinked, account_link
+from meterdesk.domain import billing as engine
+from meterdesk.metering.selectors import account_for_user, accounts_for_user, meter_last_reading, meters_of
+from meterdesk.tariffs.selectors import NoTariffError, tariff_in_force
+from meterdesk.utility.selectors import utility_get, utility_now
+
+router = Router(tags=["accounts"])
+
+NUMBER = Path(..., pattern=ACCOUNT_NUMBER_PATTERN, description="the 10-digit account number")
+PERIOD = Path(..., pattern=MONTH_PATTERN, description="the billing month, YYYY-MM")
+
+
+def _account(request: HttpRequest, number: str) -> Account:
+    try:
+        return account_for_user(request_user(request), number)
+    except Account.DoesNotExist as exc:
+        raise not_found() from exc
+
+
+def _month(text: str) -> date:
+    return date(int(text[:4]), int(text[5:7]), 1)
+
+
+@router.get(
+    "",
+    response={200: AccountPage, **errors(401, 422, 429)},
+    summary="The login's personal accounts",
+)
+def account_list(request: HttpRequest, params: Query[PageQuery]) -> Any:
+    items, total = page(accounts_for_user(request_user(request)), params.limit, params.offset)
+    return {
+        "items": [present.account_summary(a) for a in items],
+        "total": total,
+        "limit": params.limit,
+        "offset": params.offset,
+    }
+
+
+@router.post(
+    "/link",
+    response={201: AccountSummary, **errors(400, 401, 403, 409, 422, 429)},
+    throttle=[*default_throttles(), LinkThrottle()],
+    summary="Link one more account to the login",
+    description=(
+        "By the account number and the serial number of one of its meters, as printed on the bill. "
+        "A wrong pair is account_meter_mismatch (the answer does not say which part is wrong)."
+    ),
+)
+def account_link_create(request: HttpRequest, payload: LinkIn) -> Any:
+    try:
+        link = account_link(
+            user=request_user(request), account_number=payload.number, meter_serial=payload.meter_serial
+        )
+    except (AccountMismatch, AlreadyLinked) as error:
+        raise link_error(error) from error
+    return Status(201, present.account_summary(link.account))
+
+
+@router.get(
+    "/{number}",
+    response={200: AccountOut, **errors(401, 404, 422, 429)},
+    summary="An account: address, balance or debt, last payment, current tariffs",
+)
+def account_detail(request: HttpRequest, number: str = NUMBER) -> Any:
+    account = _account(request, number)
+    balance = account_balance(account)
+    payment = last_payment(account)
+    latest = statements_of(account).first()
+    utility = utility_get()
+    today = utility_now(utility).date()
+    zones = sorted({m.zones for m in meters_of(account) if m.removed_on is None}) or [1]
+    tariffs = []
+    for count in zones:
+        try:
+            tariffs.append(
+                tariff_in_force(
+                    region=utility.tariff_region, category=account.category, zones=count, on=today
+                ).tariff
+            )
+        except NoTariffError:
+            continue
+    return {
+        **present.account_summary(account),
+        "holder_name": account.holder_name,
+        "rooms": account.rooms,
+        "residents": account.residents,
+        "opened_on": account.opened_on,
+        "closed_on": account.closed_on,
+        "balance": present.money(balance),
+        "debt": present.money(max(balance, Decimal(0))),
+        "credit": present.money(max(-balance, Decimal(0))),
+        "balance_text": balance_words(balance),
+        "last_payment": present.payment_out(payment) if payment is not None else None,
+        "latest_statement": (
+            {
+                "period": present.month(latest.period),
+                "total_due": present.money(max(latest.closing_balance, Decimal(0))),
+                "due_date": latest.due_date,
+            }
+            if latest is not None
+            else None
+        ),
+        "tariffs": [present.tariff_out(t) for t in tariffs],
+    }
+
+
+@router.get(
+    "/{number}/meters",
+    response={200: MeterPage, **errors(401, 404, 422, 429)},
+    summary="The account's meters, with the reading window",
+    description="Zones, digits, verification date, last reading and the submission window (start, end, open now).",
+)
+def meter_list(request: HttpRequest, params: Query[PageQuery], number: str = NUMBER) -> Any:
+    account = _account(request, number)
+    items, total = page(meters_of(account), params.limit, params.offset)
+    window = present.window_out()
+    today = utility_now().date()
+    return {
+        "items": [present.meter_out(m, meter_last_reading(m), window, today) for m in items],
+        "total": total,
+        "limit": params.limit,
+        "offset": params.offset,
+    }
+
+
+class ChargesQuery(PageQuery):
+    from_: str | None = Field(
+        None, alias="from", pattern=MONTH_PATTERN, description="the first billing month, YYYY-MM"
+    )
+    to: str | None = Field(None, pattern=MONTH_PATTERN, description="the last billing month, YYYY-MM")
+
+
+CHARGE_KINDS = (EntryKind.CHARGE, EntryKind.RECALCULATION, EntryKind.CORRECTION, EntryKind.PENALTY)
+
+
+def _control_meters(account: Account, periods: set[date]) -> set[tuple[date, int | None]]:
+    """(month, meter) pairs whose month's values came from an inspector's control reading."""
+    rows = LedgerEntry.objects.filter(account=account, period__in=periods, basis=engine.CONTROL).values_list(
+        "period", "meter_id"
+    )
+    return set(rows)
+
+
+@router.get(
+    "/{number}/charges",
+    response={200: LedgerPage, **errors(401, 404, 422, 429)},
+    summary="Ledger lines: charges, recalculations, corrections, penalties",
+    description="Newest month first; each line with its basis (actual, average, norm, …) in words.",
+)
+def charge_list(request: HttpRequest, params: Query[ChargesQuery], number: str = NUMBER) -> Any:
+    account = _account(request, number)
+    entries = LedgerEntry.objects.filter(account=account, kind__in=CHARGE_KINDS).select_related("meter")
+    if params.from_:
+        entries = entries.filter(period__gte=_month(params.from_))
+    if params.to:
+        entries = entries.filter(period__lte=_month(params.to))
+    items, total = page(entries.order_by("-period", "pk"), params.limit, params.offset)
+    control = _control_meters(account, {e.period for e in items})
+    return {
+        "items": [present.ledger_line_out(e, control) for e in items],
+        "total": total,
+        "limit": params.limit,
+        "offset": params.offset,
+    }
+
+
+@router.get(
+    "/{number}/statements",
+    response={200: StatementPage, **errors(401, 404, 422, 429)},
+    summary="Monthly statements, newest first",
+)
+def statement_list(request: HttpRequest, params: Query[PageQuery], number: str = NUMBER) -> Any:
+    account = _account(request, number)
+    items, total = page(statements_of(account), params.limit, params.offset)
+    return {
+        "items": [present.statement_summary(c) for c in items],
+        "total": total,
+        "limit": params.limit,
+        "offset": params.offset,
+    }
+
+
+@router.get(
+    "/{number}/statements/{period}",
+    response={200: StatementOut, **errors(401, 404, 422, 429)},
+    summary="One month's statement: lines, payments, penalty, balances",
+)
+def statement_detail(request: HttpRequest, number: str = NUMBER, period: str = PERIOD) -> Any:
+    account = _account(request, number)
+    statement = statement_get(account, _month(period))
+    if statement is None:
+        raise not_found()
+    control = {(e.period, e.meter_id) for e in statement.lines if e.basis == engine.CONTROL}
+    return {
+        **present.statement_summary(statement.close),
+        "lines": [present.ledger_line_out(e, control) for e in sorted(statement.lines, key=lambda e: e.pk)],
+        "payments_received": [present.payment_out(e) for e in statement.payments],
+        "penalties": [
+            {"amount": present.money(e.amount), "parts": penalty_words(e.detail or {})}
+            for e in statement.penalty
+        ],
+    }
+
+
+@router.get(
+    "/{number}/payments",
+    response={200: PaymentPage, **errors(401, 404, 422, 429)},
+    summary="Payments received, newest first",
+)
+def payment_list(request: HttpRequest, params: Query[PageQuery], number: str = NUMBER) -> Any:
+    account = _account(request, number)
+    items, total = page(payments_of(account), params.limit, params.offset)
+    return {
+        "items": [present.payment_out(e) for e in items],
+        "total": total,
+        "limit": params.limit,
+        "offset": params.offset,
+    }

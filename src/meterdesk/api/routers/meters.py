@@ -1,0 +1,201 @@
+"""Readings of a meter: the history, a submission (idempotent with ``Idempotency-Key``) and the
+charge a reading would give, without saving it.
+
+The submission goes through ``metering.services.reading_submit`` like every other channel, tagged
+with the channel ``api``. It is the hot path of the API: one query for the token, one for the
+meter, the service's own, and one insert of the idempotency record when a key is sent.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils.translation import get_language
+from ninja import Header, Path, Query, Router
+
+from meterdesk.api import present
+from meterdesk.api.auth import request_user
+from meterdesk.api.errors import not_found, reading_error
+from meterdesk.api.idempotency import json_response, record_get, replay, request_digest, scope_of
+from meterdesk.api.models import IdempotencyRecord
+from meterdesk.api.routers import errors, page
+from meterdesk.api.schemas import (
+    MAX_ID,
+    PageQuery,
+    PreviewOut,
+    ReadingIn,
+    ReadingPage,
+    SubmissionOut,
+)
+from meterdesk.domain.periods import months_between
+from meterdesk.domain.readings import check_reading
+from meterdesk.metering.messages import issue_message, zone_label
+from meterdesk.metering.models import Channel, Meter, MeterStatus
+from meterdesk.metering.selectors import charge_preview, meter_average, meter_for_user, meter_previous
+from meterdesk.metering.services import (
+    MeterNotInService,
+    ReadingError,
+    ReadingInvalid,
+    SubmissionResult,
+    reading_submit,
+)
+from meterdesk.utility.selectors import utility_now
+
+router = Router(tags=["readings"])
+
+METER_ID = Path(..., ge=1, le=MAX_ID, description="the meter's id (from the account's meters)")
+IDEMPOTENCY_KEY = Header(
+    None,
+    alias="Idempotency-Key",
+    min_length=1,
+    max_length=255,
+    pattern=r"^[\x21-\x7e]+$",
+    description=(
+        "any unique string per reading (a UUID): a retry with the same key and body returns the first "
+        "answer; the same key with another body is idempotency_conflict (409)"
+    ),
+)
+
+
+def _meter(request: HttpRequest, meter_id: int) -> Meter:
+    try:
+        return meter_for_user(request_user(request), meter_id)
+    except Meter.DoesNotExist as exc:
+        raise not_found() from exc
+
+
+def _raw(values: list[Any]) -> list[str | int | Decimal | None]:
+    """The values as the rules take them: a JSON fraction as its shortest decimal text."""
+    return [repr(v) if isinstance(v, float) else v for v in values]
+
+
+@router.get(
+    "/{meter_id}/readings",
+    response={200: ReadingPage, **errors(401, 404, 422, 429)},
+    summary="The meter's readings, newest first",
+    description="Every submission by every channel, superseded ones included (status superseded).",
+)
+def reading_list(request: HttpRequest, params: Query[PageQuery], meter_id: int = METER_ID) -> Any:
+    meter = _meter(request, meter_id)
+    readings = meter.readings.order_by("-period", "-submitted_at", "-pk")
+    items, total = page(readings, params.limit, params.offset)
+    return {
+        "items": [present.reading_out(r, meter) for r in items],
+        "total": total,
+        "limit": params.limit,
+        "offset": params.offset,
+    }
+
+
+def _submission_body(result: SubmissionResult, meter: Meter) -> dict[str, Any]:
+    data = {
+        **present.reading_out(result.reading, meter),
+        "replaced": result.replaced.confirmation if result.replaced is not None else None,
+        "charge": present.charge_out(result.charge, meter),
+    }
+    return SubmissionOut.model_validate(data).model_dump(mode="json")
+
+
+@router.post(
+    "/{meter_id}/readings",
+    response={201: SubmissionOut, **errors(400, 401, 403, 404, 409, 422, 429)},
+    summary="Submit a reading (one value per zone)",
+    description=(
+        "Accepted readings answer 201 with the confirmation number and the month's charge. Errors: "
+        "window_closed, the value codes (reading_below_previous, too_many_digits, …), "
+        "needs_confirmation (send again with `confirm`), meter_not_in_service. A second reading in "
+        "the same month replaces the first. With `Idempotency-Key`, a retry returns the first answer "
+        "(header Idempotent-Replayed: true)."
+    ),
+)
+def reading_create(
+    request: HttpRequest,
+    payload: ReadingIn,
+    meter_id: int = METER_ID,
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
+) -> Any:
+    user = request_user(request)
+    meter = _meter(request, meter_id)
+
+    def submit() -> SubmissionResult:
+        try:
+            return reading_submit(
+                meter=meter,
+                values=_raw(payload.values),
+                channel=Channel.API,
+                submitted_by=user,
+                confirmed=payload.confirm,
+                language=get_language(),
+            )
+        except ReadingError as error:
+            raise reading_error(error, meter) from error
+
+    if idempotency_key is None:
+        return json_response(_submission_body(submit(), meter), 201)
+
+    scope = scope_of(request)
+    digest = request_digest(f"meters/{meter_id}/readings", payload.model_dump(mode="json"))
+    record = record_get(scope, idempotency_key)
+    if record is not None:
+        return replay(record, digest)
+    try:
+        with transaction.atomic():
+            body = _submission_body(submit(), meter)
+            IdempotencyRecord.objects.create(
+                scope=scope,
+                key=idempotency_key,
+                user=user,
+                request_hash=digest,
+                status_code=201,
+                response=body,
+            )
+    except IntegrityError:
+        # A concurrent duplicate committed first: this one's reading has been rolled back.
+        record = record_get(scope, idempotency_key)
+        if record is None:
+            raise
+        return replay(record, digest)
+    return json_response(body, 201)
+
+
+@router.post(
+    "/{meter_id}/readings/preview",
+    response={200: PreviewOut, **errors(400, 401, 403, 404, 422, 429)},
+    summary="The charge a reading would give, without saving it",
+    description=(
+        "Checks the values by the same rules as a submission (the same error codes) and prices "
+        "the month by the billing engine. Confirmations a submission would need are listed, not "
+        "refused; the window is reported, not enforced."
+    ),
+)
+def reading_preview(request: HttpRequest, payload: ReadingIn, meter_id: int = METER_ID) -> Any:
+    meter = _meter(request, meter_id)
+    if meter.status in (MeterStatus.REMOVED, MeterStatus.LOST):
+        raise reading_error(MeterNotInService(meter), meter)
+    period = utility_now().date().replace(day=1)
+    previous = meter_previous(meter, period)
+    months = max(1, months_between(previous.period, period))
+    checked = check_reading(
+        meter.shape, _raw(payload.values), list(previous.values), meter_average(meter, period), months
+    )
+    if not checked.ok:
+        raise reading_error(ReadingInvalid(checked.errors), meter)
+    charge = charge_preview(meter=meter, values=list(checked.values), period=period)
+    needed = checked.unconfirmed(frozenset(payload.confirm))
+    return {
+        "period": present.month(period),
+        "charge": present.charge_out(charge, meter),
+        "confirmations_needed": [
+            {
+                "code": issue.code,
+                "zone": issue.zone,
+                "zone_label": zone_label(meter.zones, issue.zone) if issue.zone else "",
+                "message": issue_message(issue),
+            }
+            for issue in needed
+        ],
+        "window": present.window_out(),
+    }
