@@ -47,7 +47,7 @@ class _Progress:
         self.tty = stream.isatty()
 
     def __call__(self, what: str, count: int, done: bool) -> None:
-        text = f"  {what}: {count:,} rows"
+        text = "  " + what.format(n=f"{count:,}")
         if self.tty:
             self.stream.write("\r" + text + ("\n" if done else ""))
             self.stream.flush()

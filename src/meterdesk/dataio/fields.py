@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 Parser = Callable[[str], Any]
@@ -98,6 +99,7 @@ def a_date(value: str) -> date:
     raise FieldError("not a date: expected YYYY-MM-DD or DD.MM.YYYY")
 
 
+@lru_cache(maxsize=1024)  # a readings file names the same few dozen months millions of times
 def a_period(value: str) -> date:
     """A billing month: YYYY-MM (or MM.YYYY). Returns its first day."""
     m = _PERIOD_ISO.match(value)

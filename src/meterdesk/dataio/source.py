@@ -51,10 +51,12 @@ class Dataset:
     path: Path
     files: dict[str, Callable[[], IO[bytes]]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # files that are not CSV
+    names: dict[str, str] = field(default_factory=dict)  # section -> the file's own name
     _zip: zipfile.ZipFile | None = None
 
     def display(self, section: str) -> str:
-        return f"{section}.csv"
+        return self.names.get(section, f"{section}.csv")
 
     def close(self) -> None:
         if self._zip is not None:
@@ -88,7 +90,9 @@ def dataset_open(path: str | Path) -> Dataset:
             and not info.filename.startswith("__MACOSX/")
             and not PurePosixPath(info.filename).name.startswith(".")
         ]
-        folders = {str(PurePosixPath(m.filename).parent) for m in members}
+        folders = {
+            str(PurePosixPath(m.filename).parent) for m in members if m.filename.lower().endswith(".csv")
+        }
         if len(folders) > 1:
             dataset.problems.append(
                 Problem(
@@ -108,7 +112,10 @@ def dataset_open(path: str | Path) -> Dataset:
     for name, opener in names:
         stem, dot, ext = name.rpartition(".")
         section = stem.lower() if dot else ""
-        if ext.lower() != "csv" or section not in SECTIONS:
+        if not dot or ext.lower() != "csv":
+            dataset.ignored.append(name)  # a README, a manifest: not data
+            continue
+        if section not in SECTIONS:
             dataset.problems.append(
                 Problem(
                     name,
@@ -122,6 +129,7 @@ def dataset_open(path: str | Path) -> Dataset:
             dataset.problems.append(Problem(name, None, "", "a second file for the same section"))
             continue
         dataset.files[section] = opener
+        dataset.names[section] = name
     if not dataset.files and not dataset.problems:
         dataset.problems.append(Problem(path.name, None, "", "no CSV files found"))
     return dataset

@@ -37,7 +37,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run(["import", str(EXAMPLE)], data)
     assert result.returncode == 0, result.stderr
     assert "readings          86         0" in result.stdout
-    assert "checking readings: 86 rows" in result.stderr  # the progress line
+    assert "checked 86 rows of readings.csv" in result.stderr  # the progress lines
+    assert "loaded 86 readings" in result.stderr
     for month in ("2026-09", "2026-10"):
         closed = run(["bill", "--period", month, "--workers", "0"], data)
         assert closed.returncode == 0, closed.stderr

@@ -516,6 +516,14 @@ def test_unknown_file_and_not_utf8(run_import, tmp_path):
     assert counts() == before
 
 
+def test_files_that_are_not_csv_are_ignored_with_a_warning(run_import, tmp_path):
+    directory = write(tmp_path / "ds", base())
+    (directory / "README.txt").write_text("exported on 2026-11-01", encoding="utf-8")
+    result = run_import(directory)
+    assert result.problems == []
+    assert result.warnings == ["README.txt: not a .csv file, ignored"]
+
+
 def test_a_row_with_too_many_values(run_import, tmp_path):
     directory = write(tmp_path / "ds", base())
     with (directory / "payments.csv").open("a", encoding="utf-8") as out:
