@@ -123,7 +123,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    # dj_database_url always sets CONN_MAX_AGE (0: a new connection per request), so setdefault
+    # would never apply: keep connections 60 s unless the URL asked for a lifetime (?conn_max_age=).
+    if not DATABASES["default"].get("CONN_MAX_AGE"):
+        DATABASES["default"]["CONN_MAX_AGE"] = 60
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,0 +1,433 @@
+"""`meterdesk bench api`: accepted readings per second through the production server, and two floors.
+
+1. A dedicated PostgreSQL database (its name contains ``bench_api``) is dropped and created again,
+   migrated, and filled by ``bench.synth`` with N accounts, their meters and two years of history
+   up to last month; then, in SQL, one login per account (linked to it, with an e-mail, so every
+   accepted reading sends its confirmation as in production) and one device token per login (its
+   SHA-256 as ``api.auth`` stores it), and the table ``bench_write`` of the one-write floor.
+2. The production server, ``meterdesk serve`` (gunicorn gthread), runs as a child process on that
+   database with the reading window open (``METERDESK_READING_WINDOW=1-31``), the rate limits off
+   and the benchmark's endpoints mounted (``METERDESK_BENCH_ENDPOINTS=1``).
+3. A separate load process (``python -m meterdesk.bench.api PLAN``: threads, one keep-alive
+   ``http.client`` connection per simulated client) drives three phases, each after a short
+   warm-up: the trivial endpoint, the one-write endpoint, then the mix: submissions of readings
+   (random tokens, an ``Idempotency-Key`` each, values above the meter's last reading) with some
+   dashboard reads (``GET /api/v1/accounts/{number}``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.client import HTTPConnection
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from meterdesk.bench.billing import BenchError, _Conn
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/meterdesk_bench_api"
+#: Share of the mixed phase's requests that read the dashboard (the rest submit readings).
+DASHBOARD_SHARE = 0.1
+#: Seconds of traffic before each phase's measurement starts (connections opened, caches warm).
+WARMUP = 1.0
+HOST = "127.0.0.1"
+
+
+def bench_api_database_url(explicit: str | None = None) -> str:
+    """The database: the one given, else DATABASE_URL's PostgreSQL server (any test run's too) with
+    the database ``meterdesk_bench_api``, else the local server. Never DATABASE_URL's own database."""
+    if explicit:
+        return explicit
+    env = os.environ.get("DATABASE_URL", "")
+    if env.startswith(("postgres://", "postgresql://")):
+        return urlunsplit(urlsplit(env)._replace(path="/meterdesk_bench_api"))
+    return DEFAULT_URL
+
+
+# --- setup -----------------------------------------------------------------------------------
+
+
+def _recreate(conn: _Conn) -> None:
+    if "bench_api" not in conn.name:
+        raise BenchError(f"refusing to drop the database {conn.name!r}: its name must contain 'bench_api'")
+    with conn.connect("postgres") as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{conn.name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{conn.name}"')
+
+
+def _logins_and_tokens(db: Any, n: int) -> list[str]:
+    """One login per account (linked to it) and one token per login; returns the tokens by id-1."""
+    from meterdesk.api.auth import TOKEN_PREFIX, token_hash
+
+    db.execute(
+        "INSERT INTO customers_user (id, password, last_login, is_superuser, email, phone, full_name, "
+        "language, is_staff, is_active, date_joined) "
+        "SELECT i, '!bench', NULL, false, 'bench' || i || '@example.com', '', 'Абонент ' || i, 'ru', "
+        "false, true, now() FROM generate_series(1, %s) i",
+        [n],
+    )
+    db.execute("SELECT setval(pg_get_serial_sequence('customers_user', 'id'), %s)", [n])
+    db.execute(
+        "INSERT INTO customers_accountlink (user_id, account_id, linked_at) "
+        "SELECT i, i, now() FROM generate_series(1, %s) i",
+        [n],
+    )
+    tokens = [f"{TOKEN_PREFIX}{secrets.token_urlsafe(32)}" for _ in range(n)]
+    with (
+        db.cursor() as cur,
+        cur.copy("COPY api_apitoken (user_id, name, prefix, key_hash, created_at) FROM STDIN") as copy,
+    ):
+        for i, raw in enumerate(tokens, start=1):
+            copy.write_row((i, "bench", raw[:12], token_hash(raw), "now"))
+    db.execute("CREATE TABLE bench_write (id bigserial PRIMARY KEY, t timestamptz NOT NULL)")
+    db.execute("VACUUM (ANALYZE)")
+    return tokens
+
+
+def _plan(db: Any, tokens: list[str], period: Any) -> list[dict[str, Any]]:
+    """What the load process needs per login: token, account number, and the meter to submit for
+    with its last accepted values (a submission above them, within the meter's capacity, is
+    accepted; "high_consumption" is confirmed in advance)."""
+    rows = db.execute(
+        "SELECT a.id, a.number, m.id, m.zones, (10 ^ m.digits)::bigint, r.t1, r.t2, r.t3 "
+        "FROM customers_account a "
+        "LEFT JOIN metering_meter m ON m.account_id = a.id AND m.status = 'active' "
+        "LEFT JOIN LATERAL (SELECT t1, t2, t3 FROM metering_reading q WHERE q.meter_id = m.id "
+        "  AND q.period < %s AND q.status = 'accepted' ORDER BY q.period DESC LIMIT 1) r ON true "
+        "ORDER BY a.id",
+        [period],
+    ).fetchall()
+    plan = []
+    for account_id, number, meter_id, zones, cap, *last in rows:
+        entry: dict[str, Any] = {"token": tokens[account_id - 1], "number": number, "meter": None}
+        if meter_id is not None and last[0] is not None:
+            values = [int(v) for v in last[:zones]]
+            if all(v + 20_000 < cap for v in values):  # never a rollover within a run
+                entry.update(meter=meter_id, last=values)
+        plan.append(entry)
+    return plan
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_up(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"the server stopped (exit {proc.returncode}); see {log}")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"http://{HOST}:{port}/api/v1/health", timeout=2) as answer,
+        ):
+            if answer.status == 200:
+                return
+        time.sleep(0.2)
+    raise BenchError(f"the server did not answer within {timeout:.0f} s; see {log}")
+
+
+def bench_api(
+    *,
+    accounts: int,
+    duration: float,
+    clients: int,
+    workers: int,
+    threads: int,
+    database_url: str | None = None,
+    say: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
+    url = bench_api_database_url(database_url)
+    conn = _Conn.parse(url)
+    _recreate(conn)
+    os.environ["DATABASE_URL"] = url
+    os.environ.pop("METERDESK_TASKS", None)
+    from meterdesk.cli import _django_setup
+
+    _django_setup()
+    from django.conf import settings
+    from django.db import connections
+
+    from meterdesk.bench.synth import synth_build
+    from meterdesk.cli import _migrate
+    from meterdesk.domain.periods import add_months
+    from meterdesk.seed import reference_load
+    from meterdesk.utility.selectors import utility_now
+
+    started = time.perf_counter()
+    _migrate()
+    reference_load()
+    connections.close_all()
+    month = utility_now().date().replace(day=1)
+    say(
+        f"Building {accounts} accounts with two years of history up to {add_months(month, -1):%Y-%m} in {conn.name} …"
+    )
+    with conn.connect() as db:
+        synth_build(db.cursor(), accounts, add_months(month, -1))
+        tokens = _logins_and_tokens(db, accounts)
+        plan = _plan(db, tokens, month)
+    setup_seconds = time.perf_counter() - started
+
+    data = Path(settings.DATA_DIR)
+    (data / "logs").mkdir(parents=True, exist_ok=True)
+    log = data / "logs" / "bench-api-server.log"
+    plan_file = data / "bench-api-plan.json"
+    port = _free_port()
+    plan_file.write_text(
+        json.dumps({"port": port, "duration": duration, "clients": clients, "plan": plan}), encoding="utf-8"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "METERDESK_READING_WINDOW": "1-31",
+        "METERDESK_API_RATE_TOKEN": "off",
+        "METERDESK_API_RATE_ADDRESS": "off",
+        "METERDESK_BENCH_ENDPOINTS": "1",
+        "METERDESK_ALLOWED_HOSTS": f"{HOST},localhost",
+        "METERDESK_DEBUG": "",
+    }
+    command = [sys.executable, "-m", "meterdesk.cli", "serve", "--host", HOST, "--port", str(port)]
+    command += ["--workers", str(workers), "--threads", str(threads)]
+    say(f"Serving on {HOST}:{port}: gunicorn gthread, {workers} workers × {threads} threads (log {log})")
+    with open(log, "wb") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)  # noqa: S603
+    try:
+        _wait_up(port, server, log)
+        say(f"Load: {clients} clients, {duration:g} s per phase (after {WARMUP:g} s of warm-up each) …")
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "meterdesk.bench.api", str(plan_file)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=3 * (duration + WARMUP) + 120,
+        )
+        if done.returncode != 0:
+            raise BenchError(f"the load process failed (exit {done.returncode}): {done.stderr[-2000:]}")
+        load = json.loads(done.stdout)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    with conn.connect() as db:
+        stored = db.execute(
+            "SELECT COUNT(*) FROM metering_reading WHERE channel = 'api' AND period = %s", [month]
+        ).fetchone()[0]
+    mixed, trivial, write = load["mixed"], load["trivial"], load["write"]
+    accepted_ps = mixed["accepted"] / mixed["seconds"]
+    write_ps = write["ok"] / write["seconds"]
+    return {
+        "accepted_per_second": round(accepted_ps, 1),
+        "p50_ms": mixed["p50_ms"],
+        "p95_ms": mixed["p95_ms"],
+        "p99_ms": mixed["p99_ms"],
+        "trivial_per_second": round(trivial["ok"] / trivial["seconds"], 1),
+        "one_write_per_second": round(write_ps, 1),
+        "ratio_to_one_write": round(accepted_ps / write_ps, 3) if write_ps else None,
+        "accepted": mixed["accepted"],
+        "submissions": mixed["submissions"],
+        "submission_statuses": mixed["statuses"],
+        "dashboards": mixed["dashboards"],
+        "dashboards_per_second": round(mixed["dashboards_ok"] / mixed["seconds"], 1),
+        "dashboard_p50_ms": mixed["dashboard_p50_ms"],
+        "dashboard_p99_ms": mixed["dashboard_p99_ms"],
+        "trivial_p50_ms": trivial["p50_ms"],
+        "trivial_p99_ms": trivial["p99_ms"],
+        "one_write_p50_ms": write["p50_ms"],
+        "one_write_p99_ms": write["p99_ms"],
+        "errors": load["errors"],
+        "readings_stored": stored,
+        "accounts": accounts,
+        "meters_submitting": sum(1 for p in plan if p["meter"] is not None),
+        "clients": clients,
+        "duration": duration,
+        "server": f"gunicorn gthread, {workers} workers x {threads} threads",
+        "workers": workers,
+        "threads": threads,
+        "database": conn.name,
+        "setup_seconds": round(setup_seconds, 1),
+        "cpu_count": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+# --- the load process ------------------------------------------------------------------------
+
+
+@dataclass
+class _Phase:
+    """Samples of one phase: (kind, status, seconds) of requests started after the warm-up."""
+
+    measure_from: float
+    until: float
+    samples: list[tuple[str, int, float]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))
+    return round(ordered[index] * 1000, 2)
+
+
+class _Client:
+    """One simulated client: one keep-alive connection, reopened if the server closes it."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn: HTTPConnection | None = None
+
+    def request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            conn = self.conn or HTTPConnection(HOST, self.port, timeout=30)
+            self.conn = conn
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                answer = conn.getresponse()
+                data = answer.read()
+                if answer.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    self.conn = None
+                return answer.status, data
+            except OSError:
+                conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def _run_phase(
+    port: int, clients: int, seconds: float, one: Callable[[_Client, random.Random], tuple[str, int]]
+) -> _Phase:
+    now = time.perf_counter()
+    phase = _Phase(measure_from=now + WARMUP, until=now + WARMUP + seconds)
+
+    def work(n: int) -> None:
+        client, rng = _Client(port), random.Random(n)  # noqa: S311 - load, not secrets
+        local: list[tuple[str, int, float]] = []
+        errors: list[str] = []
+        while True:
+            begin = time.perf_counter()
+            if begin >= phase.until:
+                break
+            try:
+                kind, status = one(client, rng)
+            except Exception as error:
+                kind, status = "error", 0
+                errors.append(repr(error))
+            if begin >= phase.measure_from:
+                local.append((kind, status, time.perf_counter() - begin))
+        with phase.lock:
+            phase.samples += local
+            phase.errors += errors[:5]
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return phase
+
+
+def _summary(phase: _Phase, seconds: float, kind: str, ok: set[int]) -> dict[str, Any]:
+    mine = [s for s in phase.samples if s[0] == kind]
+    times = [s[2] for s in mine]
+    return {
+        "seconds": seconds,
+        "requests": len(mine),
+        "ok": sum(1 for s in mine if s[1] in ok),
+        "p50_ms": _percentile(times, 0.50),
+        "p95_ms": _percentile(times, 0.95),
+        "p99_ms": _percentile(times, 0.99),
+    }
+
+
+def load_main(plan_file: str) -> dict[str, Any]:
+    spec = json.loads(Path(plan_file).read_text(encoding="utf-8"))
+    port, seconds, clients = int(spec["port"]), float(spec["duration"]), int(spec["clients"])
+    plan = spec["plan"]
+    submitting = [p for p in plan if p["meter"] is not None]
+    if not submitting:
+        raise SystemExit("no meter to submit readings for")
+    counters = {p["meter"]: 0 for p in submitting}
+    counter_lock = threading.Lock()
+    json_headers = {"Content-Type": "application/json"}
+
+    def trivial(client: _Client, _rng: random.Random) -> tuple[str, int]:
+        return "trivial", client.request("GET", "/api/v1/bench/trivial", None, {})[0]
+
+    def write(client: _Client, _rng: random.Random) -> tuple[str, int]:
+        return "write", client.request("POST", "/api/v1/bench/write", b"", json_headers)[0]
+
+    def mixed(client: _Client, rng: random.Random) -> tuple[str, int]:
+        if rng.random() < DASHBOARD_SHARE:
+            who = rng.choice(plan)
+            headers = {"Authorization": f"Bearer {who['token']}"}
+            return "dashboard", client.request("GET", f"/api/v1/accounts/{who['number']}", None, headers)[0]
+        who = rng.choice(submitting)
+        with counter_lock:
+            counters[who["meter"]] += 1
+            step = counters[who["meter"]]
+        body = json.dumps({"values": [str(v + step) for v in who["last"]], "confirm": ["high_consumption"]})
+        headers = {
+            **json_headers,
+            "Authorization": f"Bearer {who['token']}",
+            "Idempotency-Key": str(uuid.uuid4()),
+        }
+        status = client.request("POST", f"/api/v1/meters/{who['meter']}/readings", body.encode(), headers)[0]
+        return "submit", status
+
+    out: dict[str, Any] = {"errors": []}
+    for name, one in (("trivial", trivial), ("write", write), ("mixed", mixed)):
+        phase = _run_phase(port, clients, seconds, one)
+        out["errors"] += phase.errors[:5]
+        if name == "mixed":
+            submit = _summary(phase, seconds, "submit", {200, 201})
+            dash = _summary(phase, seconds, "dashboard", {200})
+            statuses: dict[str, int] = {}
+            for kind, status, _t in phase.samples:
+                if kind == "submit":
+                    statuses[str(status)] = statuses.get(str(status), 0) + 1
+            out[name] = {
+                "seconds": seconds,
+                "accepted": submit["ok"],
+                "submissions": submit["requests"],
+                "statuses": statuses,
+                "p50_ms": submit["p50_ms"],
+                "p95_ms": submit["p95_ms"],
+                "p99_ms": submit["p99_ms"],
+                "dashboards": dash["requests"],
+                "dashboards_ok": dash["ok"],
+                "dashboard_p50_ms": dash["p50_ms"],
+                "dashboard_p99_ms": dash["p99_ms"],
+            }
+        else:
+            out[name] = _summary(phase, seconds, name, {200})
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(load_main(sys.argv[1])))

@@ -1,0 +1,66 @@
+"""`meterdesk bench api` serves its own PostgreSQL database, loads it and prints sane figures.
+
+It always runs on PostgreSQL (its own database on DATABASE_URL's server, or the local one), so
+this test runs in the SQLite pass of the suite too."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from meterdesk.bench.api import DEFAULT_URL
+
+KEYS = {
+    "accepted_per_second",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "trivial_per_second",
+    "one_write_per_second",
+    "ratio_to_one_write",
+}
+
+
+@pytest.fixture
+def bench_url():
+    env = os.environ.get("METERDESK_BENCH_API_DATABASE_URL") or os.environ.get("DATABASE_URL", "")
+    server = env if env.startswith(("postgres://", "postgresql://")) else DEFAULT_URL
+    parts = urlsplit(server)
+    name = f"meterdesk_bench_api_test_{os.getpid()}"
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password,
+        dbname="postgres",
+        autocommit=True,
+    ) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_bench_api_prints_the_figures(bench_url, tmp_path):
+    env = {**os.environ, "METERDESK_DATA_DIR": str(tmp_path), "METERDESK_BENCH_API_DATABASE_URL": bench_url}
+    env.pop("METERDESK_TASKS", None)
+    command = [sys.executable, "-m", "meterdesk.cli", "bench", "api"]
+    command += ["--accounts", "50", "--duration", "2", "--clients", "4", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)  # noqa: S603
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout)  # one JSON object, nothing else on stdout
+    assert set(figures) >= KEYS
+    assert figures["accepted"] > 0
+    assert figures["accepted_per_second"] > 0
+    assert figures["trivial_per_second"] > 0
+    assert figures["one_write_per_second"] > 0
+    assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["p99_ms"]
+    assert figures["ratio_to_one_write"] == pytest.approx(
+        figures["accepted_per_second"] / figures["one_write_per_second"], rel=0.02
+    )
+    assert figures["readings_stored"] >= figures["accepted"]
+    assert figures["errors"] == []
