@@ -97,3 +97,78 @@ def billing(
     click.echo(f"ledger lines written  {figures['ledger_lines']}")
     click.echo(f"by basis              {figures['by_basis']}")
     click.echo(f"setup seconds         {figures['setup_seconds']} {figures['setup_steps']}")
+
+
+@bench_group.command(
+    name="api",
+    help=(
+        "Start the production server on a dedicated PostgreSQL database of N customers (dropped and "
+        "created again), drive it from a separate load process with many tokens submitting readings "
+        "(and some dashboard reads), and print accepted readings/s with the submissions' latency, "
+        "beside two floors measured on the same server: a trivial endpoint and one durable write."
+    ),
+)
+@click.option("--accounts", default=2000, show_default=True, type=click.IntRange(1, 10_000_000))
+@click.option(
+    "--duration", default=20.0, show_default=True, type=click.FloatRange(0.5, 3600), help="Seconds per phase."
+)
+@click.option(
+    "--clients", default=16, show_default=True, type=click.IntRange(1, 1000), help="Simulated clients."
+)
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64), help="Server processes.")
+@click.option(
+    "--threads", default=2, show_default=True, type=click.IntRange(1, 64), help="Threads per process."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option(
+    "--database-url",
+    envvar="METERDESK_BENCH_API_DATABASE_URL",
+    default=None,
+    help="Default: DATABASE_URL's PostgreSQL server, database meterdesk_bench_api "
+    "(else postgres://postgres@127.0.0.1:5432/meterdesk_bench_api). Its name must contain 'bench_api'.",
+)
+def api(
+    accounts: int,
+    duration: float,
+    clients: int,
+    workers: int,
+    threads: int,
+    as_json: bool,
+    database_url: str | None,
+) -> None:
+    from meterdesk.bench.api import bench_api
+    from meterdesk.bench.billing import BenchError
+
+    def say(message: str) -> None:
+        click.echo(message, err=as_json)
+
+    try:
+        figures = bench_api(
+            accounts=accounts,
+            duration=duration,
+            clients=clients,
+            workers=workers,
+            threads=threads,
+            database_url=database_url,
+            say=say,
+        )
+    except BenchError as error:
+        raise click.ClickException(str(error)) from error
+    if as_json:
+        click.echo(json.dumps(figures, ensure_ascii=False))
+        return
+    click.echo("")
+    for key in (
+        "accepted_per_second",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "trivial_per_second",
+        "one_write_per_second",
+        "ratio_to_one_write",
+        "dashboards_per_second",
+        "submission_statuses",
+        "server",
+        "clients",
+    ):
+        click.echo(f"{key:<22}{figures[key]}")

@@ -49,9 +49,9 @@ def _sql_functions(seed: int) -> list[str]:
         "CREATE FUNCTION pg_temp.missing(meter bigint, m int) RETURNS boolean LANGUAGE sql IMMUTABLE AS "
         f"$$ SELECT pg_temp.rnd(meter, 200 + m) < {MISSING} AND (m % 4) <> (meter % 4)::int $$",
         # Cumulative consumption of a zone from the start of the history to the end of month m.
-        "CREATE FUNCTION pg_temp.cum(base float8, share float8, cs float8, meter bigint, m int) RETURNS numeric "
+        "CREATE FUNCTION pg_temp.cum(base float8, share float8, cs float8, meter bigint, m int) RETURNS bigint "
         "LANGUAGE sql IMMUTABLE AS "
-        "$$ SELECT floor(base * share * (cs + 0.15 * (2 * pg_temp.rnd(meter, 100 + m) - 1)))::numeric $$",
+        "$$ SELECT floor(base * share * (cs + 0.15 * (2 * pg_temp.rnd(meter, 100 + m) - 1)))::bigint $$",
         # The values of a meter's zones as the codec writes them: "1.000","2.000".
         "CREATE FUNCTION pg_temp.zv(zones int, a numeric, b numeric, c numeric) RETURNS text "
         "LANGUAGE sql IMMUTABLE AS $$ SELECT '\"' || to_char(a, 'FM999999999990.000') || '\"' || "
@@ -90,7 +90,9 @@ SELECT m, (({f})::timestamp + make_interval(months => m))::date AS period,
            AS season
 FROM generate_series(0, {lp}) m;
 ANALYZE bench_month;
-ALTER TABLE bench_month ADD COLUMN cs float8, ADD COLUMN run_id bigint;
+ALTER TABLE bench_month ADD COLUMN cs float8, ADD COLUMN run_id bigint,
+    ADD COLUMN submitted timestamptz;
+UPDATE bench_month SET submitted = ((period + 19)::timestamp + interval '8 hours') AT TIME ZONE 'Europe/Moscow';
 UPDATE bench_month b SET cs = s.cs
 FROM (SELECT m, SUM(season) OVER (ORDER BY m) AS cs FROM bench_month) s WHERE s.m = b.m;
 """,  # noqa: S608 - built from numbers and dates only
@@ -118,7 +120,7 @@ FROM customers_account a WHERE pg_temp.rnd(a.id, 4) < 0.05;
             "meters",
             f"""
 CREATE TEMP TABLE bench_plan AS
-SELECT id AS meter_id, id AS account_id, zones, digits, (10::numeric ^ digits) AS cap, base,
+SELECT id AS meter_id, id AS account_id, zones, digits, (10 ^ digits)::bigint AS cap, base,
        CASE zones WHEN 1 THEN 1.0 WHEN 2 THEN 0.7 ELSE 0.3 END::float8 AS s1,
        CASE zones WHEN 1 THEN 0.0 WHEN 2 THEN 0.3 ELSE 0.3 END::float8 AS s2,
        CASE zones WHEN 3 THEN 0.4 ELSE 0.0 END::float8 AS s3,
@@ -131,16 +133,16 @@ FROM (
                 ELSE 80 + 270 * pg_temp.rnd(a.id, 7) END AS base
     FROM customers_account a WHERE pg_temp.rnd(a.id, 10) >= {NO_METER}
 ) x;
-ALTER TABLE bench_plan ADD COLUMN i1 numeric, ADD COLUMN i2 numeric, ADD COLUMN i3 numeric;
+ALTER TABLE bench_plan ADD COLUMN i1 bigint, ADD COLUMN i2 bigint, ADD COLUMN i3 bigint;
 UPDATE bench_plan SET
-    i1 = CASE WHEN rollover THEN cap - 1 - floor(base * s1 * {{cs}} * pg_temp.rnd(meter_id, 21))::numeric
-              ELSE floor(cap / 4 * pg_temp.rnd(meter_id, 21)::numeric) END,
+    i1 = CASE WHEN rollover THEN cap - 1 - floor(base * s1 * {{cs}} * pg_temp.rnd(meter_id, 21))::bigint
+              ELSE floor(cap / 4 * pg_temp.rnd(meter_id, 21))::bigint END,
     i2 = CASE WHEN zones < 2 THEN NULL
-              WHEN rollover THEN cap - 1 - floor(base * s2 * {{cs}} * pg_temp.rnd(meter_id, 22))::numeric
-              ELSE floor(cap / 4 * pg_temp.rnd(meter_id, 22)::numeric) END,
+              WHEN rollover THEN cap - 1 - floor(base * s2 * {{cs}} * pg_temp.rnd(meter_id, 22))::bigint
+              ELSE floor(cap / 4 * pg_temp.rnd(meter_id, 22))::bigint END,
     i3 = CASE WHEN zones < 3 THEN NULL
-              WHEN rollover THEN cap - 1 - floor(base * s3 * {{cs}} * pg_temp.rnd(meter_id, 23))::numeric
-              ELSE floor(cap / 4 * pg_temp.rnd(meter_id, 23)::numeric) END;
+              WHEN rollover THEN cap - 1 - floor(base * s3 * {{cs}} * pg_temp.rnd(meter_id, 23))::bigint
+              ELSE floor(cap / 4 * pg_temp.rnd(meter_id, 23))::bigint END;
 ANALYZE bench_plan;
 INSERT INTO metering_meter
     (id, account_id, serial, model_name, zones, digits, decimal_places, manufactured_on, installed_on,
@@ -162,11 +164,11 @@ INSERT INTO metering_reading
     (meter_id, account_id, period, t1, t2, t3, kind, channel, status, submitted_at, confirmation,
      confirmed, rolled_over, replaces_id, submitted_by_id)
 SELECT p.meter_id, p.account_id, mo.period,
-       mod(p.i1 + {cum(1)}, p.cap),
-       CASE WHEN p.zones > 1 THEN mod(p.i2 + {cum(2)}, p.cap) END,
-       CASE WHEN p.zones > 2 THEN mod(p.i3 + {cum(3)}, p.cap) END,
+       (p.i1 + {cum(1)}) % p.cap,
+       CASE WHEN p.zones > 1 THEN (p.i2 + {cum(2)}) % p.cap END,
+       CASE WHEN p.zones > 2 THEN (p.i3 + {cum(3)}) % p.cap END,
        'customer', 'web', 'accepted',
-       ((mo.period + 19)::timestamp + make_interval(hours => (8 + p.meter_id % 12)::int)) AT TIME ZONE 'Europe/Moscow',
+       mo.submitted + make_interval(hours => (p.meter_id % 12)::int),
        'B' || lpad(p.meter_id::text, 10, '0') || lpad(mo.m::text, 2, '0'), '', false, NULL, NULL
 FROM bench_plan p CROSS JOIN bench_month mo WHERE NOT pg_temp.missing(p.meter_id, mo.m);
 """,  # noqa: S608 - built from numbers and dates only
@@ -187,16 +189,17 @@ UPDATE bench_month mo SET run_id = r.id FROM billing_billingrun r WHERE r.period
             # A charge per account and month up to P-1; payments by the kind of payer: 1 pays
             # each bill the next month, 2 two months late, 3 stops paying after the first year.
             f"""
-CREATE TEMP TABLE bench_charge AS
-SELECT a.id AS account_id, mo.m, mo.period, mo.run_id,
-       round(((120 + 600 * pg_temp.rnd(a.id, 30) * CASE WHEN a.category = 'electric_stove' THEN 1.6 ELSE 1 END)
-             * mo.season * (0.9 + 0.2 * pg_temp.rnd(a.id, 300 + mo.m)))::numeric, 2) AS amount,
-       CASE WHEN pg_temp.rnd(a.id, 31) < 0.90 THEN 1 WHEN pg_temp.rnd(a.id, 31) < 0.97 THEN 2 ELSE 3 END AS payer
-FROM customers_account a CROSS JOIN bench_month mo
-WHERE mo.period < {p};
 -- Accounts that pay on time keep only their last three months (the close reads nothing older
 -- of theirs); accounts in arrears keep the whole history (their penalties read it).
-DELETE FROM bench_charge WHERE payer = 1 AND m < {lp - 3};
+CREATE TEMP TABLE bench_charge AS
+SELECT a.account_id, mo.m, mo.period, mo.run_id,
+       round(((120 + 600 * pg_temp.rnd(a.account_id, 30) * a.electric)
+             * mo.season * (0.9 + 0.2 * pg_temp.rnd(a.account_id, 300 + mo.m)))::numeric, 2) AS amount,
+       a.payer
+FROM (SELECT id AS account_id, CASE WHEN category = 'electric_stove' THEN 1.6 ELSE 1 END AS electric,
+             CASE WHEN pg_temp.rnd(id, 31) < 0.90 THEN 1 WHEN pg_temp.rnd(id, 31) < 0.97 THEN 2 ELSE 3 END AS payer
+      FROM customers_account) a
+JOIN bench_month mo ON mo.period < {p} AND (a.payer <> 1 OR mo.m >= {lp - 3});
 INSERT INTO billing_ledgerentry
     (account_id, period, posted_on, kind, basis, meter_id, zone, band, volume, price, amount, reason,
      detail, run_id, corrects_id, external_id, created_at)
@@ -235,7 +238,7 @@ CREATE FUNCTION pg_temp.pt(p bench_last, a bench_arrays, x int) RETURNS text LAN
         pg_temp.cum(p.base, p.s3, a.cs[x + 1], p.meter_id, x)) || '],0]' $$;
 INSERT INTO billing_meterbillingstate (meter_id, account_id, period, data)
 SELECT p.meter_id, p.account_id, {p1}, (
-    '{{"raw":[' || pg_temp.zv(p.zones, mod(p.i1 + l1, p.cap), mod(p.i2 + l2, p.cap), mod(p.i3 + l3, p.cap))
+    '{{"raw":[' || pg_temp.zv(p.zones, (p.i1 + l1) % p.cap, (p.i2 + l2) % p.cap, (p.i3 + l3) % p.cap)
     || '],"last":' || pg_temp.pt(p, a, p.lm)
     || ',"anchors":[' || pg_temp.pt(p, a, p.fm)
     {anchors}
@@ -256,9 +259,9 @@ CROSS JOIN LATERAL (SELECT
     pg_temp.cum(p.base, p.s1, a.cs[p.fm + 1], p.meter_id, p.fm) AS f1,
     pg_temp.cum(p.base, p.s2, a.cs[p.fm + 1], p.meter_id, p.fm) AS f2,
     pg_temp.cum(p.base, p.s3, a.cs[p.fm + 1], p.meter_id, p.fm) AS f3) c
-CROSS JOIN LATERAL (SELECT round(GREATEST(l1 - f1, 0) / (p.lm - p.fm), 3) AS a1,
-                           round(GREATEST(l2 - f2, 0) / (p.lm - p.fm), 3) AS a2,
-                           round(GREATEST(l3 - f3, 0) / (p.lm - p.fm), 3) AS a3) av;
+CROSS JOIN LATERAL (SELECT round(GREATEST(l1 - f1, 0)::numeric / (p.lm - p.fm), 3) AS a1,
+                           round(GREATEST(l2 - f2, 0)::numeric / (p.lm - p.fm), 3) AS a2,
+                           round(GREATEST(l3 - f3, 0)::numeric / (p.lm - p.fm), 3) AS a3) av;
 """,  # noqa: S608 - built from numbers and dates only
         ),
         (

@@ -64,7 +64,7 @@ def _meter_info(row: tuple[Any, ...]) -> engine.MeterInfo:
         failed.append(failed_on)
     elif status in (MeterStatus.FAILED, MeterStatus.LOST):
         failed.append(installed)
-    initial = tuple(Decimal(v or 0) for v in (i1, i2, i3))[:zones]
+    initial = tuple(_decimal(v or 0) for v in (i1, i2, i3))[:zones]
     return engine.MeterInfo(
         meter_id=mid,
         zones=zones,
@@ -138,8 +138,10 @@ def close_accounts(
         cur.execute(
             f"SELECT a.id, a.category, a.rooms, a.residents, a.meter_required, a.opened_on FROM {t_acc} a "  # noqa: S608
             f"WHERE a.id BETWEEN %s AND %s AND a.opened_on <= %s AND (a.closed_on IS NULL OR a.closed_on >= %s) "
+            # Not closed for this month, nor for a later one (a rerun of a month must not post
+            # lines behind a later statement).
             f"AND NOT EXISTS (SELECT 1 FROM {t_close} c WHERE c.account_id = a.id "
-            f"AND c.account_id BETWEEN %s AND %s AND {_by_account('c.period')} = %s) ORDER BY a.id",
+            f"AND c.account_id BETWEEN %s AND %s AND {_by_account('c.period')} >= %s) ORDER BY a.id",
             [*span, end, period, *span, period],
         )
         accounts = cur.fetchall()
@@ -400,7 +402,9 @@ def _by_account(column: str) -> str:
 
 
 def _decimal(value: Any) -> Decimal:
-    return value if type(value) is Decimal else Decimal(value)
+    """A decimal from the database (SQLite gives decimal columns back as floats: via str, 1100.6
+    stays 1100.6 rather than 1100.5999999999999…)."""
+    return value if type(value) is Decimal else Decimal(str(value))
 
 
 def _money(value: Any) -> Decimal:
@@ -439,7 +443,7 @@ def _bootstrap(
             rank = {"control": 3, "customer": 2, "initial": 1}[kind]
             p = _as_date(p)
             if p not in points[mid] or points[mid][p][0] < rank:
-                points[mid][p] = (rank, tuple(Decimal(v) for v in (t1, t2, t3) if v is not None))
+                points[mid][p] = (rank, tuple(_decimal(v) for v in (t1, t2, t3) if v is not None))
     return {
         mid: state_from_history(meter, [(p, v) for p, (_, v) in sorted(points[mid].items())], profile)
         for mid, meter in by_id.items()
@@ -523,7 +527,10 @@ def run_prepare(period: date, *, chunk_size: int = DEFAULT_CHUNK, force: bool = 
     with transaction.atomic():
         run = BillingRun.objects.select_for_update().filter(period=period).first()
         if run is not None:
-            _add_missing_chunks(run)  # accounts opened since the run started (or finished)
+            # Accounts opened since the run started (or finished) — but never behind a later
+            # month: such an account's first statement is in that later month.
+            if not BillingRun.objects.filter(period__gt=period).exists():
+                _add_missing_chunks(run)
             return run
         latest = BillingRun.objects.filter(status=RunStatus.DONE).aggregate(p=Max("period"))["p"]
         if latest is not None and latest < add_months(period, -1) and not force:

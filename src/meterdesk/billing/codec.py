@@ -18,7 +18,7 @@ time.
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, fields
+from dataclasses import fields
 from datetime import date
 from decimal import Decimal
 from typing import Any
