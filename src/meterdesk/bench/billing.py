@@ -148,12 +148,17 @@ def _database_ready(
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [conn.name]).fetchone()
         if exists and keep:
             with conn.connect() as db:
-                found = db.execute(
-                    "SELECT to_regclass('bench_info') IS NOT NULL AND EXISTS "
-                    "(SELECT 1 FROM bench_info WHERE accounts = %s AND period = %s AND seed = %s)",
-                    [n, period, seed],
-                ).fetchone()
-            if found and found[0]:
+                # bench_info is written last: a build that stopped half way has none.
+                info = db.execute("SELECT to_regclass('bench_info') IS NOT NULL").fetchone()
+                found = (
+                    info is not None
+                    and info[0]
+                    and db.execute(
+                        "SELECT 1 FROM bench_info WHERE accounts = %s AND period = %s AND seed = %s",
+                        [n, period, seed],
+                    ).fetchone()
+                )
+            if found:
                 say(f"Reusing the data in {conn.name}.")
                 return True
         if exists:
