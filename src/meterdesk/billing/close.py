@@ -59,11 +59,6 @@ def due_date(period: date, profile: RulesProfile) -> date:
 
 def _meter_info(row: tuple[Any, ...]) -> engine.MeterInfo:
     (mid, _acc, zones, digits, installed, removed, failed_on, verification_due, status, i1, i2, i3) = row
-    failed = [verification_due + (date(2000, 1, 2) - date(2000, 1, 1))]
-    if failed_on is not None:
-        failed.append(failed_on)
-    elif status in (MeterStatus.FAILED, MeterStatus.LOST):
-        failed.append(installed)
     initial = tuple(_decimal(v or 0) for v in (i1, i2, i3))[:zones]
     return engine.MeterInfo(
         meter_id=mid,
@@ -72,7 +67,12 @@ def _meter_info(row: tuple[Any, ...]) -> engine.MeterInfo:
         installed_on=installed,
         initial=initial,
         removed_on=removed,
-        failed_from=min(failed),
+        failed_from=engine.failed_from(
+            verification_due=verification_due,
+            failed_on=failed_on,
+            marked_failed=status in (MeterStatus.FAILED, MeterStatus.LOST),
+            installed_on=installed,
+        ),
     )
 
 

@@ -194,6 +194,19 @@ class AccountBill:
         return sum((line.amount for line in self.lines), Decimal("0.00"))
 
 
+def failed_from(
+    *, verification_due: date, failed_on: date | None, marked_failed: bool, installed_on: date
+) -> date:
+    """The first day a meter counts as failed: the day it was found failed or lost (or, marked so
+    without a date, since installation), or the day after its verification was due."""
+    days = [verification_due + timedelta(days=1)]
+    if failed_on is not None:
+        days.append(failed_on)
+    elif marked_failed:
+        days.append(installed_on)
+    return min(days)
+
+
 def period_end(period: date) -> date:
     return period.replace(day=calendar.monthrange(period.year, period.month)[1])
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -69,12 +69,14 @@ class Meter(models.Model):
     @property
     def failed_from(self) -> date | None:
         """The first day the meter counts as failed: found failed or lost, or past verification."""
-        days = [self.verification_due + timedelta(days=1)]
-        if self.failed_on is not None:
-            days.append(self.failed_on)
-        elif self.status in (MeterStatus.FAILED, MeterStatus.LOST):
-            days.append(self.installed_on)
-        return min(days)
+        from meterdesk.domain.billing import failed_from
+
+        return failed_from(
+            verification_due=self.verification_due,
+            failed_on=self.failed_on,
+            marked_failed=self.status in (MeterStatus.FAILED, MeterStatus.LOST),
+            installed_on=self.installed_on,
+        )
 
     @property
     def initial_values(self) -> tuple[Decimal, ...]:
