@@ -249,10 +249,20 @@ def manage(args: tuple[str, ...]) -> None:
 
 from meterdesk.bench.cli import bench_group  # noqa: E402 - subcommands register on the group above
 from meterdesk.dataio.cli import export_group, import_command  # noqa: E402
+from meterdesk.payments.cli import payments_group  # noqa: E402
+
+# Modules that add subcommands to the groups above (export bill, payments reconcile, import-registry).
+for _module in ("meterdesk.documents.cli", "meterdesk.payments.commands", "meterdesk.registries.cli"):
+    try:
+        __import__(_module)
+    except ModuleNotFoundError as _exc:  # pragma: no cover - only while a module is being written
+        if _exc.name != _module:
+            raise
 
 main.add_command(import_command)
 main.add_command(export_group)
 main.add_command(bench_group)
+main.add_command(payments_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -73,6 +73,9 @@ INSTALLED_APPS = [
     "meterdesk.tariffs",
     "meterdesk.metering",
     "meterdesk.billing",
+    "meterdesk.payments",
+    "meterdesk.registries",
+    "meterdesk.documents",
     "meterdesk.portal",
     "meterdesk.api",
 ]

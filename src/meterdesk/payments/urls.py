@@ -1,0 +1,7 @@
+from typing import Any
+
+from django.urls import path  # noqa: F401 - the views of this app add their paths here
+
+app_name = "payments"
+
+urlpatterns: list[Any] = []
