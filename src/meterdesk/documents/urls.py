@@ -1,7 +1,13 @@
-from typing import Any
+from django.urls import path, re_path
 
-from django.urls import path  # noqa: F401 - the views of this app add their paths here
+from meterdesk.documents import views
 
 app_name = "documents"
 
-urlpatterns: list[Any] = []
+urlpatterns = [
+    re_path(
+        r"^accounts/(?P<number>[^/]+)/bills/(?P<period>[0-9]{4}-[0-9]{2})\.pdf$", views.bill, name="bill"
+    ),
+    path("receipts/<int:entry_id>.pdf", views.receipt, name="receipt"),
+    path("readings/<str:confirmation>.pdf", views.reading_confirmation, name="reading_confirmation"),
+]
