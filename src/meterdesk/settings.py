@@ -233,6 +233,30 @@ TASKS = {
 # --- the utility ----------------------------------------------------------------------------
 METERDESK_READING_WINDOW = os.environ.get("METERDESK_READING_WINDOW", "").strip() or None
 
+# --- bank registries (meterdesk.registries) --------------------------------------------------
+# A directory of the utility's own registry layouts (JSON files, see docs/registries.md), read
+# beside the shipped ones; a layout there with a shipped layout's name replaces it.
+METERDESK_REGISTRY_LAYOUTS = os.environ.get("METERDESK_REGISTRY_LAYOUTS", "").strip() or None
+# --- end of bank registries -----------------------------------------------------------------
+
+# --- card payments --------------------------------------------------------------------------
+# METERDESK_PAYMENT_PROVIDER   sandbox (default: the built-in test provider) or yookassa
+# METERDESK_YOOKASSA_SHOP_ID / METERDESK_YOOKASSA_SECRET_KEY   the shop's credentials (Basic auth)
+# METERDESK_YOOKASSA_API_URL   https://api.yookassa.ru/v3 unless set
+# METERDESK_YOOKASSA_TIMEOUT   seconds to wait for YooKassa (10)
+# METERDESK_PAYMENT_MAX        the largest card payment in roubles (500000)
+# METERDESK_SANDBOX_BANK_DELAY seconds the sandbox's "late bank" test card takes to succeed (60)
+METERDESK_PAYMENT_PROVIDER = os.environ.get("METERDESK_PAYMENT_PROVIDER", "").strip().lower() or "sandbox"
+METERDESK_YOOKASSA_SHOP_ID = os.environ.get("METERDESK_YOOKASSA_SHOP_ID", "").strip()
+METERDESK_YOOKASSA_SECRET_KEY = os.environ.get("METERDESK_YOOKASSA_SECRET_KEY", "").strip()
+METERDESK_YOOKASSA_API_URL = (
+    os.environ.get("METERDESK_YOOKASSA_API_URL", "").strip() or "https://api.yookassa.ru/v3"
+)
+METERDESK_YOOKASSA_TIMEOUT = float(os.environ.get("METERDESK_YOOKASSA_TIMEOUT", "") or "10")
+METERDESK_PAYMENT_MAX = os.environ.get("METERDESK_PAYMENT_MAX", "").strip() or "500000"
+METERDESK_SANDBOX_BANK_DELAY = int(os.environ.get("METERDESK_SANDBOX_BANK_DELAY", "") or "60")
+# --- end of card payments -------------------------------------------------------------------
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
