@@ -249,6 +249,7 @@ def manage(args: tuple[str, ...]) -> None:
 
 from meterdesk.bench.cli import bench_group  # noqa: E402 - subcommands register on the group above
 from meterdesk.dataio.cli import export_group, import_command  # noqa: E402
+from meterdesk.documents.cli import documents_group  # noqa: E402
 from meterdesk.payments.cli import payments_group  # noqa: E402
 
 # Modules that add subcommands to the groups above (export bill, payments reconcile, import-registry).
@@ -263,6 +264,7 @@ main.add_command(import_command)
 main.add_command(export_group)
 main.add_command(bench_group)
 main.add_command(payments_group)
+main.add_command(documents_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

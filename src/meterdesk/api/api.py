@@ -118,6 +118,7 @@ api.add_router("/auth", auth_router)
 api.add_router("/accounts", accounts_router)
 api.add_router("/meters", meters_router)
 api.add_router("/tariffs", tariffs_router)
+api.add_router("/accounts", "meterdesk.api.routers.documents.router")  # bill and receipt PDFs
 
 # Only for `meterdesk bench api` (its two floors); never mounted in a normal deployment.
 if getattr(settings, "METERDESK_BENCH_ENDPOINTS", None) or os.environ.get("METERDESK_BENCH_ENDPOINTS") == "1":

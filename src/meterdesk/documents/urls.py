@@ -10,4 +10,5 @@ urlpatterns = [
     ),
     path("receipts/<int:entry_id>.pdf", views.receipt, name="receipt"),
     path("readings/<str:confirmation>.pdf", views.reading_confirmation, name="reading_confirmation"),
+    path("accounts/<str:number>/ebill/", views.ebill, name="ebill"),
 ]

@@ -1,0 +1,585 @@
+"""The three documents as PDF (in Russian: the bill is a legal document in Russian).
+
+* ``bill_pdf`` — the monthly bill (ЕПД): a detachable payment part with the payee's details, the
+  payer, the amount due and the payment QR (GOST R 56042-2014), then the calculation: each line
+  of the month with its meter, zone, previous and current readings, volume, price, amount and
+  basis in words; the balance (opening, charges, recalculations, penalty, payments, closing,
+  due); the payments received; the penalty's reasons.
+* ``receipt_pdf`` — the receipt of one payment (a payment ledger entry).
+* ``confirmation_pdf`` — the confirmation of one accepted reading.
+
+Nothing to pay (a zero or credit balance): the bill still carries a QR, without ``Sum`` (the payer
+types an amount to pay in advance), and says in words that nothing is due.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+from xml.sax.saxutils import escape
+
+from django.utils import translation
+from reportlab.lib import colors
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
+from reportlab.platypus.doctemplate import BaseDocTemplate
+
+from meterdesk.billing.messages import line_words, penalty_words
+from meterdesk.billing.models import EntryKind, LedgerEntry
+from meterdesk.customers.models import Account
+from meterdesk.documents.pdf import (
+    CONTENT_WIDTH,
+    FONT,
+    CutLine,
+    QrCode,
+    document_build,
+    grid,
+    kwh,
+    markup,
+    month_code,
+    month_words,
+    p,
+    price_text,
+    reading_text,
+    rub,
+    rub_sign,
+)
+from meterdesk.documents.selectors import READING_BASES, BillData
+from meterdesk.domain import billing as engine
+from meterdesk.domain.gostqr import QrPayloadError, payment_payload
+from meterdesk.metering.messages import zone_label
+from meterdesk.metering.models import Channel, Reading, ReadingKind, ReadingStatus
+from meterdesk.metering.selectors import ChargePreview, reading_charge
+from meterdesk.utility.models import UtilitySettings
+from meterdesk.utility.selectors import utility_get, utility_now
+
+log = logging.getLogger(__name__)
+
+#: How each source of a payment (the ledger entry's ``reason``) is named on its receipt.
+PAYMENT_SOURCES = {
+    "card": "банковской картой через личный кабинет",
+    "card_payment": "банковской картой через личный кабинет",
+    "registry": "в банке (по реестру платежей банка)",
+    "bank_registry": "в банке (по реестру платежей банка)",
+    "bank": "в банке (по реестру платежей банка)",
+    "import": "перенесён из прежней учётной системы",
+    "demo": "демонстрационный платёж",
+    "sbp": "через Систему быстрых платежей",
+    "qr": "по QR-коду в приложении банка",
+}
+
+
+def payment_source_words(source: str) -> str:
+    if not source:
+        return "платёж"
+    return PAYMENT_SOURCES.get(source.lower(), source)
+
+
+def _payee_lines(utility: UtilitySettings) -> list[str]:
+    lines = [utility.name]
+    codes = []
+    if utility.inn:
+        codes.append(f"ИНН {utility.inn}")
+    if utility.kpp:
+        codes.append(f"КПП {utility.kpp}")
+    if codes:
+        lines.append(" / ".join(codes))
+    bank = []
+    if utility.settlement_account:
+        bank.append(f"р/с {utility.settlement_account}")
+    if utility.bank_name:
+        bank.append(f"в {utility.bank_name}")
+    if utility.bic:
+        bank.append(f"БИК {utility.bic}")
+    if utility.correspondent_account:
+        bank.append(f"к/с {utility.correspondent_account}")
+    if bank:
+        lines.append(", ".join(bank))
+    contact = []
+    if utility.address:
+        contact.append(f"Адрес: {utility.address}")
+    if utility.phone:
+        contact.append(f"тел. {utility.phone}")
+    if utility.support_email:
+        contact.append(f"e-mail: {utility.support_email}")
+    if contact:
+        lines.append(", ".join(contact))
+    return lines
+
+
+def _footer(utility: UtilitySettings, label: str) -> Callable[[Canvas, BaseDocTemplate], None]:
+    made = utility_now(utility)
+
+    def draw(canvas: Canvas, template: BaseDocTemplate) -> None:
+        canvas.saveState()
+        canvas.setFont(FONT, 6.5)
+        canvas.setFillColor(colors.grey)
+        canvas.drawString(12 * mm, 8 * mm, f"{label}. Сформирован {made:%d.%m.%Y %H:%M} (время московское).")
+        canvas.restoreState()
+
+    return draw
+
+
+def _name_parts(holder: str) -> tuple[str, str, str]:
+    """(last, first, middle) of a payer's name written "Фамилия Имя Отчество"."""
+    parts = holder.split()
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    if len(parts) == 2:
+        return parts[0], parts[1], ""
+    return holder, "", ""
+
+
+def bill_payload(data: BillData) -> str:
+    """The GOST R 56042 payload of the bill: Sum = the amount due in kopecks (none when nothing
+    is due). Raises QrPayloadError when the utility's bank details are missing or malformed."""
+    utility, account = data.utility, data.account
+    last, first, middle = _name_parts(account.holder_name)
+    due = data.total_due_kopecks
+    return payment_payload(
+        name=utility.name,
+        personal_acc=utility.settlement_account,
+        bank_name=utility.bank_name,
+        bic=utility.bic,
+        corresp_acc=utility.correspondent_account,
+        payee_inn=utility.inn,
+        kpp=utility.kpp,
+        sum_kopecks=due if due > 0 else None,
+        purpose=f"Оплата электроэнергии за {month_code(data.period)}, л/с {account.number}",
+        pers_acc=account.number,
+        paym_period=f"{data.period.month:02d}{data.period.year}",
+        last_name=last,
+        first_name=first,
+        middle_name=middle,
+        payer_address=account.address,
+        tech_code="02",
+    )
+
+
+def _line_basis(entry: LedgerEntry, control_meters: set[int | None]) -> str:
+    basis = entry.basis or (engine.CORRECTION if entry.kind == EntryKind.CORRECTION else entry.kind)
+    words = line_words(
+        basis, entry.reason, entry.detail or {}, after_control=entry.meter_id in control_meters
+    )
+    detail = entry.detail if isinstance(entry.detail, dict) else {}
+    if entry.kind == EntryKind.CORRECTION and detail.get("reason"):
+        words += f" ({detail['reason']})"
+    return words[:1].upper() + words[1:]
+
+
+def _charges_table(data: BillData) -> Table:
+    statement = data.statement
+    control_meters = {e.meter_id for e in statement.lines if e.basis == engine.CONTROL}
+    header = [
+        p("Прибор учёта", 7, bold=True),
+        p("Зона", 7, bold=True),
+        p("Предыдущие показания", 7, bold=True),
+        p("Текущие показания", 7, bold=True),
+        p("Объём, кВт·ч", 7, bold=True),
+        p("Тариф, ₽/кВт·ч", 7, bold=True),
+        p("Сумма, ₽", 7, bold=True),
+        p("Основание начисления", 7, bold=True),
+    ]
+    rows: list[list[Any]] = [header]
+    shown: set[tuple[int, int]] = set()
+    for entry in sorted(statement.lines, key=lambda e: e.pk):
+        meter = entry.meter
+        zone = ""
+        if meter is not None and entry.zone:
+            zone = zone_label(meter.zones, entry.zone)
+        elif entry.volume is not None:
+            zone = "одноставочный"
+        previous = current = ""
+        readings = data.readings.get(entry.meter_id or 0)
+        key = (entry.meter_id or 0, entry.zone)
+        if (
+            readings is not None
+            and entry.basis in READING_BASES
+            and entry.zone
+            and readings.current is not None
+            and key not in shown
+            and entry.zone <= len(readings.current)
+        ):
+            shown.add(key)
+            previous = (
+                f"{reading_text(readings.previous[entry.zone - 1])} ({month_code(readings.previous_period)})"
+            )
+            current = reading_text(readings.current[entry.zone - 1])
+        if entry.band > 1:
+            zone += f", ступень {entry.band}"
+        rows.append(
+            [
+                p(f"№ {meter.serial}" if meter is not None else "—", 7),
+                p(zone, 7),
+                p(previous, 7, right=True),
+                p(current, 7, right=True),
+                p(kwh(entry.volume), 7, right=True),
+                p(price_text(entry.price), 7, right=True),
+                p(rub(entry.amount), 7, right=True),
+                p(_line_basis(entry, control_meters), 6.5),
+            ]
+        )
+    total = sum((e.amount for e in statement.lines), Decimal("0.00"))
+    rows.append(
+        ["", "", "", "", "", p("Итого", 7.5, bold=True), p(rub(total), 7.5, bold=True, right=True), ""]
+    )
+    widths = [x * mm for x in (21, 19, 23, 17, 16, 15, 19, 51)]
+    return grid(rows, widths, extra=[("SPAN", (0, len(rows) - 1), (4, len(rows) - 1))])
+
+
+def _balance_table(data: BillData) -> Table:
+    close = data.statement.close
+    opening = close.opening_balance
+    rows = [
+        [p("Показатель", 7.5, bold=True), p("Сумма, ₽", 7.5, bold=True, right=True)],
+        [
+            p(
+                "Задолженность на начало периода" if opening >= 0 else "Переплата (аванс) на начало периода",
+                8,
+            ),
+            p(rub(opening), 8, right=True),
+        ],
+        [p("Начислено за период", 8), p(rub(close.charges), 8, right=True)],
+        [p("Перерасчёты и корректировки", 8), p(rub(close.recalculations), 8, right=True)],
+        [p("Пени за просрочку оплаты", 8), p(rub(close.penalty), 8, right=True)],
+        [p("Оплачено в периоде", 8), p(rub(-close.payments), 8, right=True)],
+        [
+            p(
+                "Задолженность на конец периода"
+                if close.closing_balance >= 0
+                else "Переплата на конец периода",
+                8,
+            ),
+            p(rub(close.closing_balance), 8, right=True),
+        ],
+        [p("Итого к оплате", 9, bold=True), p(rub(data.total_due), 9, bold=True, right=True)],
+    ]
+    return grid(rows, [70 * mm, 30 * mm])
+
+
+def _payments_table(payments: list[LedgerEntry]) -> Table:
+    rows: list[list[Any]] = [
+        [
+            p("Дата", 7.5, bold=True),
+            p("Сумма, ₽", 7.5, bold=True, right=True),
+            p("Способ оплаты", 7.5, bold=True),
+        ]
+    ]
+    for entry in sorted(payments, key=lambda e: (e.posted_on, e.pk)):
+        rows.append(
+            [
+                p(f"{entry.posted_on:%d.%m.%Y}", 8),
+                p(rub(-entry.amount), 8, right=True),
+                p(payment_source_words(entry.reason), 8),
+            ]
+        )
+    return grid(rows, [24 * mm, 26 * mm, 60 * mm])
+
+
+def _payment_part(data: BillData) -> Table:
+    """The detachable part: who to pay, who pays, how much, by when, and the QR."""
+    utility, account, close = data.utility, data.account, data.statement.close
+    due = data.total_due
+    left: list[Any] = [p("ИЗВЕЩЕНИЕ — платёжная часть", 9, bold=True), Spacer(1, 1.5 * mm)]
+    left.append(markup(f"<b>Получатель:</b> {escape(_payee_lines(utility)[0])}", 8))
+    for line in _payee_lines(utility)[1:]:
+        left.append(p(line, 7.5))
+    left.append(Spacer(1, 1.5 * mm))
+    left.append(markup(f"<b>Плательщик:</b> {escape(account.holder_name)}", 8.5))
+    left.append(markup(f"<b>Адрес:</b> {escape(account.address)}", 8.5))
+    left.append(
+        markup(f"<b>Лицевой счёт:</b> <font size=11>{escape(account.number)}</font>", 8.5, leading=14)
+    )
+    left.append(
+        markup(f"<b>Расчётный период:</b> {month_words(data.period)} ({month_code(data.period)})", 8.5)
+    )
+    left.append(Spacer(1, 1.5 * mm))
+    if due > 0:
+        left.append(markup(f"<b>Итого к оплате: <font size=13>{rub(due)} ₽</font></b>", 9, leading=17))
+        left.append(markup(f"<b>Оплатить до:</b> {close.due_date:%d.%m.%Y}", 9))
+    else:
+        credit = -close.closing_balance
+        left.append(markup("<b>Итого к оплате: <font size=13>0,00 ₽</font></b>", 9, leading=17))
+        if credit > 0:
+            left.append(
+                p(f"Оплачивать не нужно: переплата {rub(credit)} ₽ будет зачтена в следующих счетах.", 8)
+            )
+        else:
+            left.append(p("Оплачивать не нужно: задолженности нет.", 8))
+    right: list[Any]
+    try:
+        payload = bill_payload(data)
+    except QrPayloadError as error:
+        log.warning("no payment QR on the bill of %s for %s: %s", account.number, data.period, error)
+        right = [p("QR-код для оплаты не сформирован: не заданы банковские реквизиты получателя.", 7.5)]
+    else:
+        caption = (
+            "Оплата по QR-коду в приложении банка: сумма и реквизиты заполнятся сами."
+            if due > 0
+            else "QR-код без суммы: для оплаты авансом введите сумму в приложении банка."
+        )
+        right = [QrCode(payload, size=44 * mm), p(caption, 6.5)]
+    table = Table([[left, right]], colWidths=[CONTENT_WIDTH - 50 * mm, 50 * mm])
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, 8),
+                ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
+                ("LINEBEFORE", (1, 0), (1, 0), 0.4, colors.grey),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 4),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+                ("TOPPADDING", (0, 0), (-1, -1), 4),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
+    return table
+
+
+def bill_pdf(data: BillData) -> bytes:
+    """The monthly bill (ЕПД) as a PDF."""
+    with translation.override("ru"):
+        return _bill_pdf(data)
+
+
+def _bill_pdf(data: BillData) -> bytes:
+    utility, account, statement = data.utility, data.account, data.statement
+    close = statement.close
+    title = f"Счёт за электроэнергию за {month_words(data.period)}"
+    story: list[Any] = [
+        p(utility.name, 8, bold=True),
+        p(
+            f"ЕДИНЫЙ ПЛАТЁЖНЫЙ ДОКУМЕНТ (счёт) за электроэнергию за {month_words(data.period)} г.",
+            11,
+            bold=True,
+        ),
+        p(f"Лицевой счёт № {account.number}", 9),
+        Spacer(1, 3 * mm),
+        _payment_part(data),
+        Spacer(1, 2 * mm),
+        CutLine("✂ линия отреза: верхняя часть — для оплаты в банке"),
+        Spacer(1, 2 * mm),
+        p("Расчёт размера платы за электроэнергию", 10, bold=True),
+        p(
+            f"Плательщик: {account.holder_name}. Адрес: {account.address}. Лицевой счёт № {account.number}. "
+            f"Период: {month_code(data.period)}.",
+            8,
+        ),
+        Spacer(1, 1.5 * mm),
+    ]
+    if statement.lines:
+        story.append(_charges_table(data))
+    else:
+        story.append(p("За этот месяц начислений нет.", 8.5))
+    story += [
+        Spacer(1, 3 * mm),
+        p("Состояние расчётов", 10, bold=True),
+        Spacer(1, 1 * mm),
+        _balance_table(data),
+    ]
+    story.append(Spacer(1, 1.5 * mm))
+    if data.total_due > 0:
+        story.append(p(f"Срок оплаты: до {close.due_date:%d.%m.%Y}.", 8.5, bold=True))
+    story.append(
+        p(
+            "Положительная сумма — задолженность, сумма со знаком минус — переплата, которая "
+            "засчитывается в следующие счета.",
+            7,
+        )
+    )
+    story += [
+        Spacer(1, 3 * mm),
+        p("Оплаты, поступившие в расчётном периоде", 10, bold=True),
+        Spacer(1, 1 * mm),
+    ]
+    if statement.payments:
+        story.append(_payments_table(statement.payments))
+    else:
+        story.append(p("В этом месяце оплат не поступало.", 8.5))
+    if statement.penalty:
+        penalty: list[Any] = [Spacer(1, 3 * mm), p("Пени за несвоевременную оплату", 10, bold=True)]
+        for entry in statement.penalty:
+            penalty.append(p(f"Пени: {rub_sign(entry.amount)}", 8.5, bold=True))
+            for part in penalty_words(entry.detail or {}):
+                penalty.append(p(f"• {part}", 8))
+        story.append(KeepTogether(penalty))
+    story += [
+        Spacer(1, 4 * mm),
+        p("Реквизиты поставщика", 9, bold=True),
+        *[p(line, 7.5) for line in _payee_lines(utility)],
+    ]
+    return document_build(
+        story,
+        title=title,
+        author=utility.name,
+        subject=f"Лицевой счёт {account.number}, {month_code(data.period)}",
+        footer=_footer(utility, f"Счёт по лицевому счёту {account.number} за {month_code(data.period)}"),
+    )
+
+
+def receipt_number(entry: LedgerEntry) -> str:
+    return f"{entry.posted_on:%Y}-{entry.pk:08d}"
+
+
+def _facts(rows: list[tuple[str, str]]) -> Table:
+    return grid(
+        [[p(label, 8.5, bold=True), p(value, 8.5)] for label, value in rows],
+        [55 * mm, CONTENT_WIDTH - 55 * mm],
+        header=False,
+    )
+
+
+def receipt_pdf(entry: LedgerEntry) -> bytes:
+    """The receipt of one payment (a payment ledger entry)."""
+    with translation.override("ru"):
+        utility = utility_get()
+        account: Account = entry.account
+        number = receipt_number(entry)
+        received = utility_now(utility, entry.created_at) if entry.created_at else None
+        rows = [
+            ("Номер квитанции", number),
+            ("Дата платежа", f"{entry.posted_on:%d.%m.%Y}"),
+            ("Плательщик", account.holder_name),
+            ("Лицевой счёт", account.number),
+            ("Адрес", account.address),
+            ("Сумма", f"{rub(-entry.amount)} ₽"),
+            ("Способ оплаты", payment_source_words(entry.reason)),
+            ("Идентификатор платежа", entry.external_id or "—"),
+            ("Зачтён в расчётный период", month_code(entry.period)),
+        ]
+        if received is not None:
+            rows.append(("Зарегистрирован", f"{received:%d.%m.%Y %H:%M} (время московское)"))
+        story: list[Any] = [
+            p(utility.name, 8, bold=True),
+            p(f"КВИТАНЦИЯ ОБ ОПЛАТЕ № {number}", 12, bold=True),
+            p("за электроэнергию", 9),
+            Spacer(1, 4 * mm),
+            _facts(rows),
+            Spacer(1, 3 * mm),
+            p(
+                f"Платёж в сумме {rub(-entry.amount)} ₽ получен и учтён на лицевом счёте {account.number}.",
+                9,
+            ),
+            Spacer(1, 5 * mm),
+            p("Получатель платежа", 9, bold=True),
+            *[p(line, 7.5) for line in _payee_lines(utility)],
+        ]
+        return document_build(
+            story,
+            title=f"Квитанция об оплате № {number}",
+            author=utility.name,
+            subject=f"Лицевой счёт {account.number}",
+            footer=_footer(utility, f"Квитанция № {number}"),
+        )
+
+
+def _charge_rows(charge: ChargePreview, zones: int) -> list[list[Any]]:
+    rows: list[list[Any]] = [
+        [
+            p("Зона", 7.5, bold=True),
+            p("Объём, кВт·ч", 7.5, bold=True, right=True),
+            p("Тариф, ₽/кВт·ч", 7.5, bold=True, right=True),
+            p("Сумма, ₽", 7.5, bold=True, right=True),
+            p("Основание", 7.5, bold=True),
+        ]
+    ]
+    for line in charge.lines:
+        zone = zone_label(zones, line.zone) if line.zone else "одноставочный"
+        if line.band > 1:
+            zone += f", ступень {line.band}"
+        words = line.words
+        rows.append(
+            [
+                p(zone, 8),
+                p(kwh(line.volume), 8, right=True),
+                p(price_text(line.price), 8, right=True),
+                p(rub(line.amount), 8, right=True),
+                p(words[:1].upper() + words[1:], 7),
+            ]
+        )
+    return rows
+
+
+def confirmation_pdf(reading: Reading) -> bytes:
+    """The confirmation that a reading was accepted: when, how, which meter, the values, and the
+    month's charge that the values imply (the same computation the customer saw on submitting)."""
+    with translation.override("ru"):
+        utility = utility_get()
+        meter = reading.meter
+        account = meter.account
+        submitted = utility_now(utility, reading.submitted_at)
+        rows = [
+            ("Номер подтверждения", reading.confirmation),
+            ("Принято", f"{submitted:%d.%m.%Y %H:%M} (время московское)"),
+            ("Способ передачи", str(Channel(reading.channel).label)),
+            ("Лицевой счёт", account.number),
+            ("Плательщик", account.holder_name),
+            ("Адрес", account.address),
+            ("Прибор учёта", f"№ {meter.serial}" + (f", {meter.model_name}" if meter.model_name else "")),
+            ("Расчётный период", f"{month_words(reading.period)} ({month_code(reading.period)})"),
+            ("Вид показаний", str(ReadingKind(reading.kind).label)),
+        ]
+        if reading.status == ReadingStatus.SUPERSEDED:
+            rows.append(("Состояние", "заменены более поздней передачей показаний за этот месяц"))
+        values: list[list[Any]] = [[p("Зона", 7.5, bold=True), p("Показания", 7.5, bold=True, right=True)]]
+        for zone, value in enumerate(reading.values, start=1):
+            values.append([p(zone_label(meter.zones, zone), 8.5), p(reading_text(value), 8.5, right=True)])
+        story: list[Any] = [
+            p(utility.name, 8, bold=True),
+            p(f"ПОДТВЕРЖДЕНИЕ ПРИЁМА ПОКАЗАНИЙ № {reading.confirmation}", 12, bold=True),
+            Spacer(1, 4 * mm),
+            _facts(rows),
+            Spacer(1, 3 * mm),
+            p("Переданные показания", 10, bold=True),
+            Spacer(1, 1 * mm),
+            grid(values, [50 * mm, 35 * mm]),
+        ]
+        if reading.rolled_over:
+            story.append(p("Счётчик прошёл максимальное значение и начал счёт с нуля; это учтено.", 8))
+        if reading.kind != ReadingKind.INITIAL:
+            charge = reading_charge(reading)
+            story += [Spacer(1, 3 * mm), p("Начисление за месяц по этим показаниям", 10, bold=True)]
+            if charge.total is None:
+                story.append(p("Тариф на этот месяц ещё не установлен: начисление появится в счёте.", 8))
+            elif charge.basis is None:
+                story.append(
+                    p(
+                        "Новый счётчик учитывается с 1-го числа месяца, следующего за месяцем установки: "
+                        "показания сохранены, начисление по ним будет в следующих счетах.",
+                        8,
+                    )
+                )
+            elif charge.lines:
+                story.append(grid(_charge_rows(charge, meter.zones), [x * mm for x in (28, 24, 24, 24, 81)]))
+                story.append(p(f"Итого по счётчику: {rub(charge.total)} ₽", 9, bold=True))
+            story.append(
+                p(
+                    "Расчёт выполнен по тем же правилам, что и ежемесячный счёт, по ценам расчётного "
+                    "периода. В счёте будут и другие начисления по лицевому счёту, оплаты и пени.",
+                    7,
+                )
+            )
+        story += [Spacer(1, 5 * mm), *[p(line, 7.5) for line in _payee_lines(utility)]]
+        return document_build(
+            story,
+            title=f"Подтверждение приёма показаний № {reading.confirmation}",
+            author=utility.name,
+            subject=f"Лицевой счёт {account.number}, счётчик № {meter.serial}",
+            footer=_footer(utility, f"Подтверждение № {reading.confirmation}"),
+        )
+
+
+def bill_filename(number: str, period: Any) -> str:
+    return f"schet-{number}-{period:%Y-%m}.pdf"
+
+
+def receipt_filename(entry: LedgerEntry) -> str:
+    return f"kvitanciya-{entry.account.number}-{receipt_number(entry)}.pdf"
+
+
+def confirmation_filename(reading: Reading) -> str:
+    return f"pokazaniya-{reading.confirmation}.pdf"
