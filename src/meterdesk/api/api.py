@@ -36,7 +36,9 @@ methods then need the `X-CSRFToken` header).
 **Lists** take `limit` and `offset` and answer `{"items": […], "total": …, "limit": …, "offset": …}`.
 Amounts are strings with kopecks, volumes strings in kWh, dates and times ISO 8601.
 
-Bill PDFs and card payments are not part of this version yet.
+**Payments and documents**: start a card payment (`POST /api/v1/accounts/{number}/payments`,
+with an `Idempotency-Key`), follow it at `/api/v1/payments/{id}`, list every payment received,
+and download the monthly bill (with its payment QR code) and each payment's receipt as PDF.
 """
 
 
@@ -115,6 +117,7 @@ def health(request: HttpRequest) -> Any:
 
 
 api.add_router("/auth", auth_router)
+api.add_router("", "meterdesk.api.routers.payments.router")  # before /accounts: card payments
 api.add_router("/accounts", accounts_router)
 api.add_router("/meters", meters_router)
 api.add_router("/tariffs", tariffs_router)

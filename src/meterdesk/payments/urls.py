@@ -1,7 +1,13 @@
-from typing import Any
+from django.urls import path, re_path
 
-from django.urls import path  # noqa: F401 - the views of this app add their paths here
+from meterdesk.payments import views
 
 app_name = "payments"
 
-urlpatterns: list[Any] = []
+urlpatterns = [
+    re_path(r"^accounts/(?P<number>[0-9]{10})/pay/$", views.pay, name="pay"),
+    re_path(r"^accounts/(?P<number>[0-9]{10})/history/$", views.history, name="history"),
+    path("<int:payment_id>/", views.status, name="status"),
+    path("notifications/<str:provider>/", views.notification, name="notification"),
+    re_path(r"^sandbox/(?P<sandbox_id>sbx-[0-9a-f]{24})/$", views.sandbox_page, name="sandbox"),
+]

@@ -30,7 +30,6 @@ from meterdesk.api.schemas import (
     LinkIn,
     MeterPage,
     PageQuery,
-    PaymentPage,
     StatementOut,
     StatementPage,
 )
@@ -39,7 +38,6 @@ from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.billing.selectors import (
     account_balance,
     last_payment,
-    payments_of,
     statement_get,
     statements_of,
 )
@@ -245,20 +243,4 @@ def statement_detail(request: HttpRequest, number: str = NUMBER, period: str = P
             {"amount": present.money(e.amount), "parts": penalty_words(e.detail or {})}
             for e in statement.penalty
         ],
-    }
-
-
-@router.get(
-    "/{number}/payments",
-    response={200: PaymentPage, **errors(401, 404, 422, 429)},
-    summary="Payments received, newest first",
-)
-def payment_list(request: HttpRequest, params: Query[PageQuery], number: str = NUMBER) -> Any:
-    account = _account(request, number)
-    items, total = page(payments_of(account), params.limit, params.offset)
-    return {
-        "items": [present.payment_out(e) for e in items],
-        "total": total,
-        "limit": params.limit,
-        "offset": params.offset,
     }

@@ -232,12 +232,15 @@ def test_statements(api, billed):
 def test_payments(api, billed):
     body = api.get_api(f"/accounts/{billed.number}/payments").json()
     assert body["total"] == 1
+    entry_id = body["items"][0]["id"]
     assert body["items"][0] == {
-        "id": body["items"][0]["id"],
+        "id": entry_id,
         "posted_on": "2026-10-05",
         "period": "2026-10",
         "amount": "1000.00",
         "source": "bank",
+        "channel": "поступление",
+        "receipt_url": f"http://testserver/api/v1/accounts/{billed.number}/payments/{entry_id}/receipt.pdf",
     }
 
 

@@ -1,0 +1,139 @@
+"""Forms of card payments: the amount to pay, and the sandbox's card form."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from meterdesk.billing.messages import money
+from meterdesk.payments.sandbox import card_scheme, expiry_ok, luhn_ok
+from meterdesk.payments.services import KOPECK, amount_limits
+from meterdesk.utility.selectors import utility_now
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+
+def parse_amount(text: str) -> Decimal | None:
+    """``1 234,56``, ``1234.56``, ``1234,5 ₽`` → Decimal; None when it is not a number."""
+    cleaned = re.sub(r"[\s\u00a0\u202f₽]|руб\.?", "", text.strip(), flags=re.IGNORECASE).replace(",", ".")
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", cleaned):
+        return None
+    try:
+        return Decimal(cleaned)
+    except InvalidOperation:  # pragma: no cover - the pattern above only lets numbers through
+        return None
+
+
+class PayForm(forms.Form):
+    amount = forms.CharField(
+        label=_("Amount, ₽"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        low, high = amount_limits()
+        self.fields["amount"].help_text = _(
+            "From %(low)s to %(high)s, roubles and kopecks, e.g. 1500,50."
+        ) % {
+            "low": money(low),
+            "high": money(high),
+        }
+
+    def clean_amount(self) -> Decimal:
+        amount = parse_amount(self.cleaned_data["amount"])
+        if amount is None:
+            raise forms.ValidationError(_("Enter the amount as a number, e.g. 1500,50."), code="invalid")
+        if amount != amount.quantize(KOPECK):
+            raise forms.ValidationError(
+                _("An amount has at most two digits after the comma (kopecks)."), code="kopecks"
+            )
+        low, high = amount_limits()
+        if amount < low:
+            raise forms.ValidationError(
+                _("The smallest payment is %(low)s.") % {"low": money(low)}, code="too_small"
+            )
+        if amount > high:
+            raise forms.ValidationError(
+                _("The largest payment is %(high)s. Pay a larger sum in parts, or through your bank.")
+                % {"high": money(high)},
+                code="too_large",
+            )
+        return amount.quantize(KOPECK)
+
+    def clean_key(self) -> str:
+        key = self.cleaned_data["key"]
+        if not KEY_PATTERN.match(key):
+            raise forms.ValidationError(_("The form has expired: please fill it in again."), code="key")
+        return key
+
+
+def new_key() -> str:
+    return str(uuid.uuid4())
+
+
+class SandboxCardForm(forms.Form):
+    number = forms.CharField(
+        label=_("Card number"),
+        max_length=23,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "cc-number"}),
+    )
+    expiry = forms.CharField(
+        label=_("Valid until (MM/YY)"),
+        max_length=5,
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "cc-exp", "placeholder": "12/30"}
+        ),
+    )
+    cvc = forms.CharField(
+        label=_("CVC/CVV (3 digits on the back)"),
+        max_length=3,
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "cc-csc"}),
+    )
+    holder = forms.CharField(
+        label=_("Cardholder name (as on the card)"),
+        max_length=60,
+        widget=forms.TextInput(attrs={"autocomplete": "cc-name"}),
+    )
+
+    def clean_number(self) -> str:
+        number = re.sub(r"[\s-]", "", self.cleaned_data["number"])
+        if not number.isdigit() or not 13 <= len(number) <= 19:
+            raise forms.ValidationError(_("A card number has 13 to 19 digits."), code="invalid")
+        if not luhn_ok(number):
+            raise forms.ValidationError(_("This card number is not valid: check the digits."), code="luhn")
+        if not card_scheme(number):
+            raise forms.ValidationError(_("Only Visa, Mastercard and Mir cards are accepted."), code="scheme")
+        return number
+
+    def clean_expiry(self) -> tuple[int, int]:
+        match = re.fullmatch(r"\s*([0-9]{1,2})\s*/\s*([0-9]{2})\s*", self.cleaned_data["expiry"])
+        if not match:
+            raise forms.ValidationError(_("Enter the month and year as MM/YY, e.g. 12/30."), code="invalid")
+        month, year = int(match.group(1)), 2000 + int(match.group(2))
+        if not 1 <= month <= 12:
+            raise forms.ValidationError(_("Enter the month and year as MM/YY, e.g. 12/30."), code="invalid")
+        if not expiry_ok(month, year, utility_now().date()):
+            raise forms.ValidationError(_("This card has expired."), code="expired")
+        return month, year
+
+    def clean_cvc(self) -> str:
+        cvc = self.cleaned_data["cvc"].strip()
+        if not re.fullmatch(r"[0-9]{3}", cvc):
+            raise forms.ValidationError(_("The CVC has 3 digits."), code="invalid")
+        return cvc
+
+    def clean_holder(self) -> str:
+        holder = " ".join(self.cleaned_data["holder"].split()).upper()
+        if not re.fullmatch(r"[A-Z][A-Z .'-]{1,59}", holder):
+            raise forms.ValidationError(
+                _("Enter the name in Latin letters, as printed on the card."), code="invalid"
+            )
+        return holder

@@ -1,0 +1,208 @@
+"""Pages of card payments: pay, the result after the provider's page, the payment history, the
+provider's notifications, and the sandbox's test payment page. Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+from typing import cast
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from meterdesk.billing.messages import balance_words, money
+from meterdesk.billing.selectors import account_balance
+from meterdesk.customers.models import Account, User
+from meterdesk.metering.selectors import account_for_user
+from meterdesk.payments import providers
+from meterdesk.payments.forms import PayForm, SandboxCardForm, new_key
+from meterdesk.payments.messages import unavailable_text
+from meterdesk.payments.models import Payment, PaymentChannel, SandboxPayment
+from meterdesk.payments.sandbox import TEST_CARDS, sandbox_cancel, sandbox_pay
+from meterdesk.payments.selectors import customer_state, payment_for_user, payment_rows, payments_open_of
+from meterdesk.payments.services import (
+    AmountInvalid,
+    AmountMismatch,
+    KeyReused,
+    ProviderUnavailable,
+    notification_handle,
+    payment_settle,
+    payment_start,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _user(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+def _account(request: HttpRequest, number: str) -> Account:
+    try:
+        return account_for_user(_user(request), number)
+    except Account.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pay(request: HttpRequest, number: str) -> HttpResponse:
+    account = _account(request, number)
+    balance = account_balance(account)
+    status = 200
+    if request.method == "POST":
+        form = PayForm(request.POST)
+        if form.is_valid():
+            try:
+                payment = payment_start(
+                    account=account,
+                    amount=form.cleaned_data["amount"],
+                    key_scope=f"web:{request.user.pk}",
+                    key=form.cleaned_data["key"],
+                    return_url=lambda p: request.build_absolute_uri(reverse("payments:status", args=[p.pk])),
+                    user=_user(request),
+                    channel=PaymentChannel.WEB,
+                )
+            except ProviderUnavailable:
+                form.add_error(None, unavailable_text())
+                status = 503
+            except KeyReused:
+                # The same form sent again with another amount (after "Back"): a fresh form.
+                data = request.POST.copy()
+                data["key"] = new_key()
+                form = PayForm(data)
+                form.is_valid()
+                form.add_error(
+                    None,
+                    _(
+                        "This form was already used for another payment. Check the amount and press “Pay” again."
+                    ),
+                )
+                status = 409
+            except AmountInvalid:  # pragma: no cover - the form checks the same limits
+                form.add_error("amount", _("Enter the amount as a number, e.g. 1500,50."))
+                status = 422
+            else:
+                if payment.final or not payment.confirmation_url:
+                    return redirect("payments:status", payment.pk)
+                return redirect(request.build_absolute_uri(payment.confirmation_url))
+        else:
+            status = 422
+    else:
+        initial = {"key": new_key()}
+        if balance > 0:
+            initial["amount"] = f"{balance:.2f}".replace(".", ",")
+        form = PayForm(initial=initial)
+    return render(
+        request,
+        "payments/pay.html",
+        {"account": account, "form": form, "balance": balance, "balance_text": balance_words(balance)},
+        status=status,
+    )
+
+
+@login_required
+def status(request: HttpRequest, payment_id: int) -> HttpResponse:
+    """Where the provider sends the customer back: the payment's state, checked with the provider."""
+    try:
+        payment = payment_for_user(_user(request), payment_id)
+    except Payment.DoesNotExist as exc:
+        raise Http404 from exc
+    if not payment.final and payment.provider_payment_id:
+        try:
+            payment = payment_settle(payment=payment, source="return page").payment
+        except (providers.ProviderError, providers.RemoteNotFound, AmountMismatch) as error:
+            # The notification or reconcile settles it later; the page says "waiting".
+            log.warning("card payment %s: could not check it on return: %s", payment.pk, error)
+    balance = account_balance(payment.account)
+    return render(
+        request,
+        "payments/status.html",
+        {
+            "payment": payment,
+            "account": payment.account,
+            "state": customer_state(payment),
+            "balance": balance,
+            "balance_text": balance_words(balance),
+        },
+    )
+
+
+@login_required
+def history(request: HttpRequest, number: str) -> HttpResponse:
+    account = _account(request, number)
+    balance = account_balance(account)
+    return render(
+        request,
+        "payments/history.html",
+        {
+            "account": account,
+            "rows": payment_rows(account),
+            "attempts": [(p, customer_state(p)) for p in payments_open_of(account)],
+            "balance": balance,
+            "balance_text": balance_words(balance),
+        },
+    )
+
+
+@csrf_exempt
+@require_POST
+def notification(request: HttpRequest, provider: str) -> HttpResponse:
+    """A provider's notification (YooKassa's HTTP notifications; the sandbox's too). Its body only
+    names the payment: the payment is fetched back from the provider before anything is done."""
+    if provider not in providers.PROVIDER_NAMES:
+        raise Http404
+    try:
+        body = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = {"raw": request.body[:2000].decode("utf-8", "replace")}
+    result = notification_handle(provider_name=provider, body=body)
+    return JsonResponse({"outcome": result.outcome}, status=result.http_status)
+
+
+# --- the sandbox's test payment page --------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def sandbox_page(request: HttpRequest, sandbox_id: str) -> HttpResponse:
+    """The sandbox provider's payment page (the stand-in for the bank's page): no login, the
+    unguessable id is the key, as with a real provider."""
+    payment = SandboxPayment.objects.filter(pk=sandbox_id).first()
+    if payment is None:
+        raise Http404
+    back = (
+        payment.return_url
+        if url_has_allowed_host_and_scheme(payment.return_url, allowed_hosts={request.get_host()})
+        else ""
+    )
+    form = SandboxCardForm(request.POST or None)
+    decided = payment.status != providers.PENDING or payment.bank_due_at is not None
+    status_code = 200
+    if request.method == "POST" and not decided:
+        if request.POST.get("action") == "cancel":
+            sandbox_cancel(sandbox_id=payment.pk)
+            return redirect(back or "portal:dashboard")
+        if form.is_valid():
+            sandbox_pay(sandbox_id=payment.pk, number=form.cleaned_data["number"])
+            return redirect(back or "portal:dashboard")
+        status_code = 422
+    return render(
+        request,
+        "payments/sandbox.html",
+        {
+            "payment": payment,
+            "form": form,
+            "decided": decided,
+            "back": back,
+            "cards": TEST_CARDS,
+            "amount": money(Decimal(payment.amount)),
+        },
+        status=status_code,
+    )
