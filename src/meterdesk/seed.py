@@ -102,19 +102,26 @@ def _submitted_at(rng: random.Random, period: date, window: tuple[int, int], zon
     return moment.replace(tzinfo=zone)
 
 
+#: The demo utility's details (as on a real bill: INN/KPP, bank, accounts, address, phone).
+DEMO_UTILITY_DETAILS = {
+    "inn": "7736520080",
+    "kpp": "997650001",
+    "bank_name": "ПАО Сбербанк",
+    "bic": "044525225",
+    "settlement_account": "40702810638000123456",
+    "correspondent_account": "30101810400000000225",
+    "address": "117312, г. Москва, ул. Вавилова, д. 9",
+    "phone": "+74959810819",
+}
+
+
 @transaction.atomic
 def reference_load() -> UtilitySettings:
     """The utility's settings (with demo bank details) and the Moscow tariffs."""
     utility = utility_get()
     if not utility.inn:
-        utility.inn = "7736520080"
-        utility.kpp = "997650001"
-        utility.bank_name = "ПАО Сбербанк"
-        utility.bic = "044525225"
-        utility.settlement_account = "40702810638000123456"
-        utility.correspondent_account = "30101810400000000225"
-        utility.address = "117312, г. Москва, ул. Вавилова, д. 9"
-        utility.phone = "+74959810819"
+        for field, value in DEMO_UTILITY_DETAILS.items():
+            setattr(utility, field, value)
         utility.support_email = "support@meterdesk.localhost"
         utility.save()
     tariffs_load_moscow(utility.tariff_region)

@@ -10,6 +10,7 @@ import pytest
 from meterdesk.billing import close as close_module
 from meterdesk.billing.close import billing_close
 from meterdesk.billing.services import payment_post
+from meterdesk.seed import DEMO_UTILITY_DETAILS
 from meterdesk.testing import ReadingFactory, make_tariff
 from meterdesk.utility.selectors import utility_get
 
@@ -32,14 +33,8 @@ def _fresh_pricing_cache():
 def utility(db):
     utility = utility_get()
     utility.name = "АО «Мосэнергосбыт»"
-    utility.inn = "7736520080"
-    utility.kpp = "997650001"
-    utility.bank_name = "ПАО Сбербанк"
-    utility.bic = "044525225"
-    utility.settlement_account = "40702810638000123456"
-    utility.correspondent_account = "30101810400000000225"
-    utility.address = "117312, г. Москва, ул. Вавилова, д. 9"
-    utility.phone = "+74959810819"
+    for field, value in DEMO_UTILITY_DETAILS.items():
+        setattr(utility, field, value)
     utility.save()
     return utility
 
