@@ -23,11 +23,29 @@ def _migrate(verbosity: int = 0) -> None:
     call_command("migrate", interactive=False, verbosity=verbosity)
 
 
-def _serve(host: str, port: int, workers: int | None, threads: int) -> None:
-    """Run gunicorn (the production WSGI server) in this process."""
+def _serve(host: str, port: int, workers: int | None, threads: int, task_workers: int = 1) -> None:
+    """Run gunicorn (the production WSGI server) in this process, and ``task_workers`` task
+    workers of the ``default`` queue beside it (they send the readings' confirmation e-mails)."""
+    import subprocess
+
     from gunicorn.app.base import BaseApplication
 
     from meterdesk.wsgi import application
+
+    children: list[subprocess.Popen[bytes]] = []
+
+    def start_task_workers(_arbiter: Any) -> None:  # gunicorn's when_ready: in the master, once
+        command = [sys.executable, "-m", "meterdesk.cli", "manage", "db_worker", "--queue-name", "default"]
+        children.extend(subprocess.Popen(command) for _ in range(task_workers))  # noqa: S603
+
+    def stop_task_workers(_arbiter: Any) -> None:  # gunicorn's on_exit: in the master
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -40,11 +58,18 @@ def _serve(host: str, port: int, workers: int | None, threads: int) -> None:
                 "timeout": 60,
                 "graceful_timeout": 20,
                 "forwarded_allow_ips": os.environ.get("METERDESK_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+                "when_ready": start_task_workers,
+                "on_exit": stop_task_workers,
             }
             for key, value in config.items():
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
+            # Each worker imports the URLconf (the API, its schemas) as it boots, not while its
+            # first requests wait (Django loads it lazily, on the first request).
+            from django.urls import get_resolver
+
+            get_resolver().url_patterns  # noqa: B018 - the import is the point
             return application
 
     Server().run()
@@ -95,7 +120,15 @@ def demo(no_serve: bool, host: str, port: int, workers: int | None) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=None, type=int, help="Worker processes (default 2 × cores).")
 @click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
-def serve(host: str, port: int, workers: int | None, threads: int) -> None:
+@click.option(
+    "--task-workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0, 64),
+    help="Task workers of the default queue (confirmation e-mails) started beside the server; "
+    "0 if they run elsewhere (`meterdesk manage db_worker`).",
+)
+def serve(host: str, port: int, workers: int | None, threads: int, task_workers: int) -> None:
     _django_setup()
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
@@ -104,7 +137,8 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
     if executor.migration_plan(executor.loader.graph.leaf_nodes()):
         click.echo("The database is not up to date: run `meterdesk migrate` first.", err=True)
         sys.exit(2)
-    _serve(host, port, workers, threads)
+    connection.close()  # the workers open their own; none is shared across the fork
+    _serve(host, port, workers, threads, task_workers)
 
 
 @main.command(help="Apply database migrations.")

@@ -14,6 +14,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,8 +22,15 @@ from django.utils.translation import gettext as _
 from meterdesk.api.auth import request_token, request_user
 from meterdesk.api.errors import ApiError
 from meterdesk.api.models import IdempotencyRecord
+from meterdesk.sqlrows import Rows
 
 REPLAY_HEADER = "Idempotent-Replayed"
+
+_RECORD = Rows(IdempotencyRecord, "r")
+_RECORD_SQL = (
+    f"SELECT {_RECORD.columns} FROM {IdempotencyRecord._meta.db_table} r "  # noqa: S608 - names from the model
+    "WHERE r.scope = %s AND r.key = %s"
+)
 
 
 def scope_of(request: HttpRequest) -> str:
@@ -39,7 +47,21 @@ def request_digest(path: str, body: Any) -> str:
 
 
 def record_get(scope: str, key: str) -> IdempotencyRecord | None:
-    return IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+    """The stored answer of (scope, key), if any (one indexed read, by hand: on the hot path)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_SQL, [scope, key])
+        row = cursor.fetchone()
+    return None if row is None else _RECORD.build(row)
+
+
+def record_store(*, scope: str, key: str, user_id: int, digest: str, status: int, body: Any) -> None:
+    """Store the first answer of (scope, key), in the caller's transaction (IntegrityError if a
+    concurrent duplicate stored it first). An insert by hand: on the hot path."""
+    _RECORD.insert(
+        IdempotencyRecord(
+            scope=scope, key=key, user_id=user_id, request_hash=digest, status_code=status, response=body
+        )
+    )
 
 
 def replay(record: IdempotencyRecord, digest: str) -> HttpResponse:

@@ -5,9 +5,10 @@
    up to last month; then, in SQL, one login per account (linked to it, with an e-mail, so every
    accepted reading sends its confirmation as in production) and one device token per login (its
    SHA-256 as ``api.auth`` stores it), and the table ``bench_write`` of the one-write floor.
-2. The production server, ``meterdesk serve`` (gunicorn gthread), runs as a child process on that
-   database with the reading window open (``METERDESK_READING_WINDOW=1-31``), the rate limits off
-   and the benchmark's endpoints mounted (``METERDESK_BENCH_ENDPOINTS=1``).
+2. The production server, ``meterdesk serve`` (gunicorn gthread, and the task worker it starts
+   beside it, which sends the confirmation e-mails), runs as a child process on that database
+   with the reading window open (``METERDESK_READING_WINDOW=1-31``), the rate limits off and the
+   benchmark's endpoints mounted (``METERDESK_BENCH_ENDPOINTS=1``).
 3. A separate load process (``python -m meterdesk.bench.api PLAN``: threads, one keep-alive
    ``http.client`` connection per simulated client) drives three phases, each after a short
    warm-up: the trivial endpoint, the one-write endpoint, then the mix: submissions of readings
@@ -230,6 +231,13 @@ def bench_api(
         stored = db.execute(
             "SELECT COUNT(*) FROM metering_reading WHERE channel = 'api' AND period = %s", [month]
         ).fetchone()[0]
+        tasks = dict(
+            db.execute(
+                "SELECT status, COUNT(*) FROM django_tasks_database_dbtaskresult WHERE task_path = %s "
+                "GROUP BY status",
+                ["meterdesk.metering.tasks.reading_confirmation_task"],
+            ).fetchall()
+        )
     mixed, trivial, write = load["mixed"], load["trivial"], load["write"]
     accepted_ps = mixed["accepted"] / mixed["seconds"]
     write_ps = write["ok"] / write["seconds"]
@@ -254,11 +262,16 @@ def bench_api(
         "one_write_p99_ms": write["p99_ms"],
         "errors": load["errors"],
         "readings_stored": stored,
+        # The confirmation e-mails: sent by the server's task worker during the run, or still
+        # waiting for it when the server stopped (a backlog the worker had not caught up with).
+        "confirmations_sent": tasks.get("SUCCESSFUL", 0),
+        "confirmations_waiting": tasks.get("READY", 0) + tasks.get("RUNNING", 0),
+        "confirmations_failed": tasks.get("FAILED", 0),
         "accounts": accounts,
         "meters_submitting": sum(1 for p in plan if p["meter"] is not None),
         "clients": clients,
         "duration": duration,
-        "server": f"gunicorn gthread, {workers} workers x {threads} threads",
+        "server": f"gunicorn gthread, {workers} workers x {threads} threads, 1 task worker",
         "workers": workers,
         "threads": threads,
         "database": conn.name,

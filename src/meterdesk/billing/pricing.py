@@ -1,4 +1,5 @@
-"""Prices and norms from the database, loaded once per run and answered from memory."""
+"""Prices and norms from the database, loaded once and answered from memory: once per run of the
+monthly close, and once per change of the reference data for the readings (``pricing_get``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from decimal import Decimal
 from meterdesk.domain.tariffs import TariffSpec
 from meterdesk.tariffs.models import ZONES_KIND, Norm, Tariff
 from meterdesk.tariffs.selectors import tariff_spec
+from meterdesk.utility.selectors import Reference, reference_get
 
 
 class MissingPrice(LookupError):
@@ -20,10 +22,12 @@ class DbPricing:
 
     def __init__(self, region: str) -> None:
         self.region = region
-        self._tariffs: dict[tuple[str, str], list[tuple[date, date | None, TariffSpec]]] = defaultdict(list)
+        self._tariffs: dict[tuple[str, str], list[tuple[date, date | None, TariffSpec, Tariff]]] = (
+            defaultdict(list)
+        )
         for tariff in Tariff.objects.filter(region=region).prefetch_related("prices", "bands"):
             self._tariffs[(tariff.category, tariff.kind)].append(
-                (tariff.valid_from, tariff.valid_to, tariff_spec(tariff))
+                (tariff.valid_from, tariff.valid_to, tariff_spec(tariff), tariff)
             )
         for rows in self._tariffs.values():
             rows.sort(key=lambda r: r[0], reverse=True)
@@ -39,14 +43,17 @@ class DbPricing:
         key = (category, zones, period)
         spec = self._cache.get(key)
         if spec is None:
-            for start, end, candidate in self._tariffs.get((category, str(ZONES_KIND[zones])), ()):
-                if start <= period and (end is None or period <= end):
-                    spec = candidate
-                    break
-            if spec is None:
-                raise MissingPrice(f"no {zones}-zone tariff for {category} in {self.region} on {period}")
+            spec = self.tariff_record(category, zones, period)[0]
             self._cache[key] = spec
         return spec
+
+    def tariff_record(self, category: str, zones: int, period: date) -> tuple[TariffSpec, Tariff]:
+        """The tariff in force on ``period`` (the latest that starts on or before it and has not
+        ended), with its prices; as ``tariffs.selectors.tariff_in_force`` finds it."""
+        for start, end, spec, tariff in self._tariffs.get((category, str(ZONES_KIND[zones])), ()):
+            if start <= period and (end is None or period <= end):
+                return spec, tariff
+        raise MissingPrice(f"no {zones}-zone tariff for {category} in {self.region} on {period}")
 
     def norm(self, category: str, rooms: int, residents: int, period: date) -> Decimal:
         key = (category, rooms, residents, period)
@@ -70,3 +77,11 @@ class DbPricing:
             value = max(matches, key=lambda r: r[0])[4]
             self._norm_cache[key] = value
         return value
+
+
+def pricing_get(region: str, reference: Reference | None = None) -> DbPricing:
+    """The prices and norms of ``region`` as of the current reference data: loaded once per process
+    and per change of tariffs, prices, bands or norms (see ``utility.selectors``). Read-only: the
+    same object serves every thread of the process until the data changes."""
+    ref = reference or reference_get()
+    return ref.cached(("pricing", region), lambda: DbPricing(region))

@@ -8,23 +8,25 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from meterdesk.billing.codec import state_loads
 from meterdesk.billing.messages import line_words
 from meterdesk.billing.models import MeterBillingState
-from meterdesk.billing.pricing import DbPricing, MissingPrice
-from meterdesk.customers.models import Account, User
+from meterdesk.billing.pricing import MissingPrice, pricing_get
+from meterdesk.customers.models import Account, AccountLink, User
 from meterdesk.domain import billing as engine
 from meterdesk.domain.bootstrap import state_from_history
-from meterdesk.domain.periods import iter_months, month_index, months_between
-from meterdesk.domain.profiles import RulesProfile, profile_load
+from meterdesk.domain.periods import add_months, iter_months, month_index, months_between
+from meterdesk.domain.profiles import PROFILE_DIR, RulesProfile, profile_load
 from meterdesk.domain.readings import average_monthly
 from meterdesk.domain.tariffs import PricedLine, price_volumes, total_amount
 from meterdesk.metering.models import Meter, MeterStatus, Reading, ReadingKind, ReadingStatus
+from meterdesk.sqlrows import Rows
 from meterdesk.tariffs.models import Tariff
 from meterdesk.tariffs.selectors import NoTariffError, tariff_in_force
-from meterdesk.utility.selectors import utility_get, utility_now
+from meterdesk.utility.selectors import Reference, reference_get, utility_get, utility_now
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +50,100 @@ def meter_for_user(user: User, meter_id: int) -> Meter:
     return Meter.objects.select_related("account").get(pk=meter_id, account__links__user=user)
 
 
+# Hand-written reads of the reading submission's hot path (see meterdesk.sqlrows).
+_METER = Rows(Meter, "m")
+_ACCOUNT = Rows(Account, "a")
+_READING = Rows(Reading, "r")
+_METER_LOCK_SQL = (
+    f"SELECT {_METER.columns}, {_ACCOUNT.columns} FROM {Meter._meta.db_table} m "  # noqa: S608 - names from the models
+    f"JOIN {Account._meta.db_table} a ON a.id = m.account_id WHERE m.id = %s AND EXISTS "
+    f"(SELECT 1 FROM {AccountLink._meta.db_table} l WHERE l.account_id = m.account_id AND l.user_id = %s)"
+)
+_READINGS_SQL = (
+    f"SELECT {_READING.columns} FROM {Reading._meta.db_table} r "  # noqa: S608 - names from the model
+    "WHERE r.meter_id = %s AND r.status = %s AND r.period >= %s AND r.period <= %s "
+    "ORDER BY r.period, r.submitted_at"
+)
+_STATE_SQL = (
+    f"SELECT data FROM {MeterBillingState._meta.db_table} "  # noqa: S608 - names from the model
+    "WHERE meter_id = %s AND period < %s ORDER BY period DESC LIMIT 1"
+)
+
+
+def meter_lock_for_user(user: User, meter_id: int) -> Meter:
+    """The meter with its account, locked (``SELECT … FOR UPDATE`` of the meter's row) for the
+    rest of the caller's transaction, if its account is linked to the user; else
+    Meter.DoesNotExist. One query where ``meter_for_user`` and a locking read would take two."""
+    sql = _METER_LOCK_SQL
+    if connection.features.has_select_for_update_of:
+        sql += " FOR UPDATE OF m"
+    elif connection.features.has_select_for_update:  # pragma: no cover - no such backend in use
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [meter_id, user.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Meter.DoesNotExist(f"no meter {meter_id} of the login's accounts")
+    meter = _METER.build(row)
+    meter.account = _ACCOUNT.build(row, _METER.width)
+    return meter
+
+
 def meters_of(account: Account) -> list[Meter]:
     return list(account.meters.order_by("installed_on", "pk"))
 
 
-def effective_readings(meter: Meter, before: date | None = None) -> list[Reading]:
+def accepted_readings(meter: Meter, *, since: date, until: date) -> list[Reading]:
+    """The accepted readings of a meter (of any kind) of the months from ``since`` to ``until``,
+    in chronological order (one indexed read, by hand: on the submission's hot path)."""
+    adapt = connection.ops.adapt_datefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(_READINGS_SQL, [meter.pk, ReadingStatus.ACCEPTED.value, adapt(since), adapt(until)])
+        rows = cursor.fetchall()
+    readings = [_READING.build(row) for row in rows]
+    for reading in readings:
+        reading.meter = meter
+    return readings
+
+
+def submission_history(meter: Meter, period: date) -> tuple[list[Reading], list[Reading]]:
+    """What a reading of ``period`` is checked and priced against, read once: the meter's accepted
+    readings of that month and the 12 before it (the average looks no further back; the month's
+    reading is superseded), and its ``effective_readings`` before ``period`` (those of the 12
+    months, whose last one is the previous reading; all of them, by a second query, when there is
+    none in that time)."""
+    recent = accepted_readings(meter, since=add_months(period, -AVERAGE_LOOKBACK_MONTHS), until=period)
+    earlier = effective_readings(meter, before=period, accepted=recent)
+    if not earlier:
+        earlier = effective_readings(meter, before=period)
+    return recent, earlier
+
+
+_EFFECTIVE_PRIORITY = {ReadingKind.CONTROL: 2, ReadingKind.CUSTOMER: 1, ReadingKind.INITIAL: 0}
+
+
+def effective_readings(
+    meter: Meter, before: date | None = None, *, accepted: Sequence[Reading] | None = None
+) -> list[Reading]:
     """Accepted actual readings of a meter, one per month (a control reading wins over the
-    customer's for the same month), in chronological order."""
-    qs = meter.readings.filter(status=ReadingStatus.ACCEPTED, kind__in=ACTUAL_KINDS)
-    if before is not None:
-        qs = qs.filter(period__lt=before)
+    customer's for the same month), in chronological order. From ``accepted`` (the meter's
+    ``accepted_readings``) when given, else read from the database."""
+    if accepted is None:
+        qs = meter.readings.filter(status=ReadingStatus.ACCEPTED, kind__in=ACTUAL_KINDS)
+        if before is not None:
+            qs = qs.filter(period__lt=before)
+        rows: Iterable[Reading] = qs.order_by("period", "submitted_at")
+    else:
+        rows = (
+            r
+            for r in accepted
+            if r.status == ReadingStatus.ACCEPTED
+            and r.kind in ACTUAL_KINDS
+            and (before is None or r.period < before)
+        )
     by_month: dict[date, Reading] = {}
-    priority = {ReadingKind.CONTROL: 2, ReadingKind.CUSTOMER: 1, ReadingKind.INITIAL: 0}
-    for reading in qs.order_by("period", "submitted_at"):
+    priority = _EFFECTIVE_PRIORITY
+    for reading in rows:
         current = by_month.get(reading.period)
         if current is None or priority[ReadingKind(reading.kind)] >= priority[ReadingKind(current.kind)]:
             by_month[reading.period] = reading
@@ -74,24 +157,28 @@ class PreviousValues:
     period: date  # month of the previous reading (or of installation)
 
 
-def meter_previous(meter: Meter, period: date) -> PreviousValues:
+def meter_previous(meter: Meter, period: date, *, earlier: Sequence[Reading] | None = None) -> PreviousValues:
     """The values a new reading for ``period`` is compared with: the last accepted actual reading
-    of an earlier month, or the meter's initial values."""
-    earlier = effective_readings(meter, before=period)
+    of an earlier month, or the meter's initial values. ``earlier``: the meter's
+    ``effective_readings`` before ``period``, if the caller has them (all, or at least the last;
+    see ``submission_history``)."""
+    if earlier is None:
+        earlier = effective_readings(meter, before=period)
     if earlier:
         last = earlier[-1]
         return PreviousValues(last.values, last, last.period)
     return PreviousValues(meter.initial_values, None, meter.installed_on.replace(day=1))
 
 
-def meter_average(meter: Meter, period: date) -> tuple[Decimal | None, ...] | None:
+def meter_average(
+    meter: Meter, period: date, *, earlier: Sequence[Reading] | None = None
+) -> tuple[Decimal | None, ...] | None:
     """Average monthly consumption per zone over actual readings of the last 12 months before
-    ``period``; None when there is no basis."""
-    readings = [
-        r
-        for r in effective_readings(meter, before=period)
-        if months_between(r.period, period) <= AVERAGE_LOOKBACK_MONTHS
-    ]
+    ``period``; None when there is no basis. ``earlier``: the meter's ``effective_readings``
+    before ``period``, at least those of the 12 months before it."""
+    if earlier is None:
+        earlier = effective_readings(meter, before=period)
+    readings = [r for r in earlier if months_between(r.period, period) <= AVERAGE_LOOKBACK_MONTHS]
     if len(readings) < 2:
         return None
     capacity = meter.shape.capacity
@@ -297,14 +384,11 @@ def meter_state_before(meter: Meter, period: date, profile: RulesProfile) -> eng
     """The meter's billing state after the last closed month before ``period``: the state the close
     stored for the latest earlier month, or, for a meter never billed here, one built from its
     accepted actual readings before ``period`` (as ``billing.close`` does)."""
-    data = (
-        MeterBillingState.objects.filter(meter=meter, period__lt=period)
-        .order_by("-period")
-        .values_list("data", flat=True)
-        .first()
-    )
-    if data is not None:
-        return state_loads(data)
+    with connection.cursor() as cursor:
+        cursor.execute(_STATE_SQL, [meter.pk, connection.ops.adapt_datefield_value(period)])
+        row = cursor.fetchone()
+    if row is not None:
+        return state_loads(row[0])
     points = [(r.period, r.values) for r in effective_readings(meter, before=period)]
     return state_from_history(meter_info(meter), points, profile)
 
@@ -320,29 +404,59 @@ def _account_info(account: Account) -> engine.AccountInfo:
     )
 
 
-def _month_reading(reading: Reading) -> engine.MonthReading | None:
+def _month_reading(reading: Reading, accepted: Sequence[Reading] | None = None) -> engine.MonthReading | None:
     """The reading the bill of the month will use for the meter: ``reading``, unless an accepted
-    reading of a kind that wins over it (an inspector's control reading) exists for the month."""
+    reading of a kind that wins over it (an inspector's control reading) exists for the month.
+    ``accepted``: the meter's accepted readings of that month and before, if the caller has them."""
     if reading.kind not in _KIND_RANK:
         return None  # an initial reading of a new meter is not a month's reading
     best = reading
-    for other in Reading.objects.filter(
-        meter_id=reading.meter_id, period=reading.period, status=ReadingStatus.ACCEPTED
-    ).exclude(pk=reading.pk):
+    if accepted is None:
+        others: Iterable[Reading] = Reading.objects.filter(
+            meter_id=reading.meter_id, period=reading.period, status=ReadingStatus.ACCEPTED
+        ).exclude(pk=reading.pk)
+    else:
+        others = [
+            r
+            for r in accepted
+            if r.period == reading.period and r.status == ReadingStatus.ACCEPTED and r.pk != reading.pk
+        ]
+    for other in others:
         if _KIND_RANK.get(ReadingKind(other.kind), 0) > _KIND_RANK[ReadingKind(best.kind)]:
             other.meter = reading.meter
             best = other
     return engine.MonthReading(best.values, _ENGINE_KIND[ReadingKind(best.kind)])
 
 
+def _profile(code: str) -> RulesProfile:
+    """The rules profile ``code``, parsed once per process and per change of its file."""
+    path = PROFILE_DIR / f"{code}.json"
+    try:
+        key = (code, path.stat().st_mtime_ns)
+    except OSError:
+        return profile_load(code)  # raises the unknown-profile error
+    found = _PROFILES.get(key)
+    if found is None:
+        found = _PROFILES[key] = profile_load(code)
+    return found
+
+
+_PROFILES: dict[tuple[str, int], RulesProfile] = {}
+
+
 def _engine_lines(
-    meter: Meter, period: date, month_reading: engine.MonthReading | None
+    meter: Meter,
+    period: date,
+    month_reading: engine.MonthReading | None,
+    *,
+    reference: Reference | None = None,
 ) -> tuple[list[engine.ChargeLine], str | None]:
     """The meter's lines of the month by the billing engine, and its basis (None: not billing).
     Raises MissingPrice when a price or a norm the month needs is not set."""
-    utility = utility_get()
-    profile = profile_load(utility.rules_profile)
-    pricing = DbPricing(utility.tariff_region)
+    ref = reference or reference_get()
+    utility = ref.utility
+    profile = _profile(utility.rules_profile)
+    pricing = pricing_get(utility.tariff_region, ref)
     account = meter.account
     info = meter_info(meter)
     state = meter_state_before(meter, period, profile)
@@ -363,15 +477,21 @@ def _engine_lines(
 
 
 def charge_preview(
-    *, meter: Meter, values: Sequence[Decimal], period: date, kind: str = ReadingKind.CUSTOMER
+    *,
+    meter: Meter,
+    values: Sequence[Decimal],
+    period: date,
+    kind: str = ReadingKind.CUSTOMER,
+    earlier: Sequence[Reading] | None = None,
 ) -> ChargePreview:
     """The month's charge of a meter if ``values`` are its reading of ``period``: the lines of the
     billing engine (the consumption since the last actual reading and, when earlier months were
-    estimated, their recalculation), at the prices of ``period``."""
+    estimated, their recalculation), at the prices of ``period``. ``earlier`` as for
+    ``meter_previous``."""
     month_reading = (
         engine.MonthReading(tuple(values), _ENGINE_KIND[ReadingKind(kind)]) if kind in _KIND_RANK else None
     )
-    return _preview(meter, period.replace(day=1), tuple(values), month_reading)
+    return _preview(meter, period.replace(day=1), tuple(values), month_reading, earlier=earlier)
 
 
 def _preview(
@@ -379,23 +499,28 @@ def _preview(
     period: date,
     values: tuple[Decimal, ...],
     month_reading: engine.MonthReading | None,
+    *,
+    earlier: Sequence[Reading] | None = None,
+    reference: Reference | None = None,
 ) -> ChargePreview:
+    ref = reference or reference_get()
     # The consumption shown per zone is the one since the previous actual reading.
-    previous = meter_previous(meter, period)
+    previous = meter_previous(meter, period, earlier=earlier)
     capacity = meter.shape.capacity
     consumption = tuple(
         (v - p) if v >= p else (v + capacity - p) for v, p in zip(values, previous.values, strict=False)
     )
     months = max(1, months_between(previous.period, period))
-    utility = utility_get()
+    utility = ref.utility
+    tariff: Tariff | None
     try:
-        tariff: Tariff | None = tariff_in_force(
-            region=utility.tariff_region, category=meter.account.category, zones=meter.zones, on=period
-        ).tariff
-    except NoTariffError:
+        tariff = pricing_get(utility.tariff_region, ref).tariff_record(
+            meter.account.category, meter.zones, period
+        )[1]
+    except MissingPrice:
         tariff = None
     try:
-        lines, basis = _engine_lines(meter, period, month_reading)
+        lines, basis = _engine_lines(meter, period, month_reading, reference=ref)
     except MissingPrice as error:
         log.warning("no price to preview the charge of meter %s for %s: %s", meter.pk, period, error)
         return ChargePreview(consumption, months, None, (), None, period, None)
@@ -418,7 +543,23 @@ def _preview(
     return ChargePreview(consumption, months, tariff, preview_lines, total, period, basis)
 
 
-def reading_charge(reading: Reading) -> ChargePreview:
+def reading_charge(
+    reading: Reading,
+    *,
+    history: tuple[Sequence[Reading], Sequence[Reading]] | None = None,
+    reference: Reference | None = None,
+) -> ChargePreview:
     """The charge of the month that a reading implies, by the billing engine: what the customer
-    is shown on submitting, and again on the receipt page."""
-    return _preview(reading.meter, reading.period.replace(day=1), reading.values, _month_reading(reading))
+    is shown on submitting, and again on the receipt page. ``history``: the meter's
+    ``submission_history`` of the reading's month as it is now, if the caller has it;
+    ``reference``: the reference data to price with."""
+    period = reading.period.replace(day=1)
+    accepted, earlier = history if history is not None else (None, None)
+    return _preview(
+        reading.meter,
+        period,
+        reading.values,
+        _month_reading(reading, accepted),
+        earlier=earlier,
+        reference=reference,
+    )

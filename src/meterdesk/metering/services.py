@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -21,8 +21,15 @@ from meterdesk.domain.periods import months_between
 from meterdesk.domain.readings import CheckedReading, Issue, check_reading
 from meterdesk.domain.window import ReadingWindow
 from meterdesk.metering.models import Meter, MeterStatus, Reading, ReadingKind, ReadingStatus
-from meterdesk.metering.selectors import ChargePreview, meter_average, meter_previous, reading_charge
-from meterdesk.utility.selectors import reading_window_get, utility_get, utility_now
+from meterdesk.metering.selectors import (
+    ChargePreview,
+    meter_average,
+    meter_previous,
+    reading_charge,
+    submission_history,
+)
+from meterdesk.sqlrows import Rows
+from meterdesk.utility.selectors import reading_window_get, reference_get, utility_now
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +91,32 @@ class SubmissionResult:
     charge: ChargePreview
 
 
+_READING = Rows(Reading, "r")
+_SUPERSEDE_SQL = "UPDATE metering_reading SET status = %s WHERE id = %s AND status = %s"
+
+
+def _supersede(reading: Reading) -> bool:
+    """Mark the month's accepted reading superseded, if it still is (one statement, by hand)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SUPERSEDE_SQL, [ReadingStatus.SUPERSEDED.value, reading.pk, ReadingStatus.ACCEPTED.value]
+        )
+        changed = cursor.rowcount == 1
+    if changed:
+        reading.status = ReadingStatus.SUPERSEDED
+    return changed
+
+
+_CONFIRMATION_TAKEN_SQL = "SELECT 1 FROM metering_reading WHERE confirmation = %s LIMIT 1"
+
+
 def _new_confirmation_number() -> str:
     while True:
         number = f"{secrets.randbelow(10**12):012d}"
-        if not Reading.objects.filter(confirmation=number).exists():
-            return number
+        with connection.cursor() as cursor:
+            cursor.execute(_CONFIRMATION_TAKEN_SQL, [number])
+            if cursor.fetchone() is None:
+                return number
 
 
 def reading_submit(
@@ -101,6 +129,7 @@ def reading_submit(
     kind: str = ReadingKind.CUSTOMER,
     now: datetime | None = None,
     language: str | None = None,
+    locked: bool = False,
 ) -> SubmissionResult:
     """Check and store one reading of every zone of ``meter`` for the current month.
 
@@ -110,8 +139,15 @@ def reading_submit(
     error nothing is stored. A second accepted submission for the same month supersedes the
     first; both stay in history. The submitter gets an e-mail with the confirmation number
     once the transaction has committed.
+
+    ``locked``: the caller has read ``meter`` (with its account) by ``select_for_update`` in the
+    transaction it is in, and rolls that transaction back on any error; the meter is then used
+    as it is (no second read, no savepoint). Otherwise the meter is read again and locked here.
     """
-    utility = utility_get()
+    if locked and not connection.in_atomic_block:
+        raise RuntimeError("locked=True needs the caller's transaction that locked the meter")
+    reference = reference_get()
+    utility = reference.utility
     moment = now or timezone.now()
     local = utility_now(utility, moment)
     today = local.date()
@@ -122,16 +158,24 @@ def reading_submit(
             opens_on = window.next_opening(today)
             raise WindowClosed(window, opens_on, window.bounds(opens_on.year, opens_on.month)[1])
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=not locked):
         # Serialise submissions for one meter (PostgreSQL row lock; SQLite's IMMEDIATE
         # transactions already serialise writers).
-        locked = Meter.objects.select_for_update().select_related("account").get(pk=meter.pk)
-        if locked.status in (MeterStatus.REMOVED, MeterStatus.LOST):
-            raise MeterNotInService(locked)
-        previous = meter_previous(locked, period)
+        if not locked:
+            meter = Meter.objects.select_for_update().select_related("account").get(pk=meter.pk)
+        if meter.status in (MeterStatus.REMOVED, MeterStatus.LOST):
+            raise MeterNotInService(meter)
+        # The meter's readings, read once (under the meter's lock) for the previous values, the
+        # average, the month's reading to supersede and the charge.
+        accepted, earlier = submission_history(meter, period)
+        previous = meter_previous(meter, period, earlier=earlier)
         months = max(1, months_between(previous.period, period))
         checked = check_reading(
-            locked.shape, list(values), list(previous.values), meter_average(locked, period), months
+            meter.shape,
+            list(values),
+            list(previous.values),
+            meter_average(meter, period, earlier=earlier),
+            months,
         )
         if not checked.ok:
             raise ReadingInvalid(checked.errors)
@@ -139,46 +183,65 @@ def reading_submit(
         if missing:
             raise NeedsConfirmation(missing, checked)
 
-        existing = (
-            Reading.objects.select_for_update()
-            .filter(meter=locked, period=period, kind=kind, status=ReadingStatus.ACCEPTED)
-            .first()
-        )
-        if existing is not None:
-            existing.status = ReadingStatus.SUPERSEDED
-            existing.save(update_fields=["status"])
+        existing = next((r for r in accepted if r.period == period and r.kind == kind), None)
+        # Only a reading still accepted is superseded (the row lock of the UPDATE waits for any
+        # other writer of it, as SELECT … FOR UPDATE did).
+        if existing is not None and not _supersede(existing):
+            existing = None  # pragma: no cover - changed by another writer meanwhile
         padded = [*checked.values, None, None][:3]
-        reading = Reading.objects.create(
-            meter=locked,
-            account=locked.account,
-            period=period,
-            t1=checked.values[0],
-            t2=padded[1],
-            t3=padded[2],
-            kind=kind,
-            channel=channel,
-            status=ReadingStatus.ACCEPTED,
-            submitted_at=moment,
-            submitted_by=submitted_by,
-            replaces=existing,
-            confirmation=_new_confirmation_number(),
-            confirmed=",".join(sorted({c.code for c in checked.confirmations})),
-            rolled_over=any(checked.rolled_over),
+        # Stored as save() would (Reading has no signal receivers), by hand: on the hot path.
+        reading = _READING.insert(
+            Reading(
+                meter=meter,
+                account=meter.account,
+                period=period,
+                t1=checked.values[0],
+                t2=padded[1],
+                t3=padded[2],
+                kind=kind,
+                channel=channel,
+                status=ReadingStatus.ACCEPTED,
+                submitted_at=moment,
+                submitted_by=submitted_by,
+                replaces=existing,
+                confirmation=_new_confirmation_number(),
+                confirmed=",".join(sorted({c.code for c in checked.confirmations})),
+                rolled_over=any(checked.rolled_over),
+            )
         )
-        reading.meter = locked
+        reading.meter = meter
         # The month's charge by the billing engine, as the bill will show it.
-        charge = reading_charge(reading)
+        charge = reading_charge(reading, history=(accepted, earlier), reference=reference)
         if submitted_by is not None and submitted_by.email:
             lang = language or submitted_by.language or settings.LANGUAGE_CODE
-            transaction.on_commit(lambda: _send_confirmation(reading, charge, submitted_by, lang))
+            _confirmation_enqueue(reading, charge, submitted_by.email, lang)
     return SubmissionResult(reading, existing, previous.values, charge)
 
 
-def _send_confirmation(reading: Reading, charge: ChargePreview, user: User, language: str) -> None:
+def _confirmation_enqueue(reading: Reading, charge: ChargePreview, email: str, language: str) -> None:
+    """Have the confirmation e-mailed by a task worker once the transaction has committed.
+
+    With the database task backend the task is stored in this very transaction: it exists if and
+    only if the reading does, and costs one insert instead of rendering and sending the mail
+    while the customer waits. Any other backend (the immediate one of the tests) is handed the
+    task on commit, so a reading that is rolled back never sends a mail.
+    """
+    from django_tasks_db import DatabaseBackend
+
+    from meterdesk.metering.tasks import charge_dumps, reading_confirmation_task
+
+    args = (reading.pk, email, language, charge_dumps(charge))
+    if isinstance(reading_confirmation_task.get_backend(), DatabaseBackend):
+        reading_confirmation_task.enqueue(*args)
+    else:
+        transaction.on_commit(lambda: reading_confirmation_task.enqueue(*args))
+
+
+def confirmation_send(reading: Reading, charge: ChargePreview, email: str, language: str) -> None:
     """E-mail the customer's proof of submission. A mail failure never undoes the reading."""
     from meterdesk.metering.messages import zone_label
 
-    utility = utility_get()
+    utility = reference_get().utility
     with translation.override(language):
         values = [(zone_label(reading.meter.zones, z), v) for z, v in enumerate(reading.values, start=1)]
     context = {
@@ -194,6 +257,6 @@ def _send_confirmation(reading: Reading, charge: ChargePreview, user: User, lang
         with translation.override(language):
             subject = render_to_string("metering/email/confirmation_subject.txt", context).strip()
             body = render_to_string("metering/email/confirmation.txt", context)
-        send_mail(subject, body, None, [user.email])
+        send_mail(subject, body, None, [email])
     except Exception:
         log.exception("could not e-mail the confirmation of reading %s", reading.pk)

@@ -85,3 +85,20 @@ class UtilitySettings(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ReferenceStamp(models.Model):
+    """A value that changes (by database triggers, in the same transaction) whenever the reference
+    data changes: the utility's settings, tariffs with their prices and bands, consumption norms.
+
+    Each process keeps that data in memory (``utility.selectors.reference_get``) and reads only
+    this one row to know whether its copy is still current, however the data was changed: the
+    admin, the import, another process, raw SQL. The triggers are in the migration that creates
+    this table; the row is absent until the first change after the table was created or emptied.
+    """
+
+    name = models.CharField(max_length=20, primary_key=True)
+    stamp = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.stamp}"

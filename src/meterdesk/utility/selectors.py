@@ -1,27 +1,112 @@
-"""Reads of the utility's settings."""
+"""Reads of the utility's settings, and the per-process cache of the reference data.
+
+The reference data (the utility's settings, tariffs with their prices and bands, consumption
+norms) changes a few times a year but is read by every reading submitted. Each process keeps a
+copy in memory and, on every use, reads one value to know whether the copy is still current:
+``utility_referencestamp``, a row that database triggers change in the same transaction as any
+insert, update or delete of those tables (see the migration ``utility.0003_reference_stamp``). So a
+change by the admin, the import, another process or plain SQL is seen by the very next request of
+every process, never a moment later (no time-to-live), and a transaction sees its own changes.
+"""
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from meterdesk.domain.window import ReadingWindow
 from meterdesk.utility.models import UtilitySettings
 
+T = TypeVar("T")
 
-def utility_get() -> UtilitySettings:
-    """The utility's settings (the defaults of DOMAIN.md until someone changes them)."""
+_STAMP_SQL = "SELECT stamp FROM utility_referencestamp WHERE name = 'reference'"
+
+
+@dataclass
+class Reference:
+    """The reference data as of one stamp: the utility's settings, and whatever else was built
+    from the reference tables at that stamp (``reference_cached``). Shared by the threads of a
+    process: treat it as read-only (``utility_get`` hands out copies of the settings)."""
+
+    stamp: int | None
+    utility: UtilitySettings
+    _built: dict[Any, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cached(self, key: Any, build: Callable[[], T]) -> T:
+        """``build()``, computed once for this stamp (per key)."""
+        try:
+            return self._built[key]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = build()
+        if self.stamp is not None:
+            with self._lock:
+                self._built.setdefault(key, value)
+        return value
+
+
+_current: Reference | None = None
+
+
+def reference_stamp() -> int | None:
+    """The current stamp of the reference data (one indexed read); None when the row is absent
+    (a table emptied by a test's flush): then nothing is cached."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STAMP_SQL)
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def _utility_load() -> UtilitySettings:
     obj = UtilitySettings.objects.order_by("pk").first()
     if obj is None:
         obj, _ = UtilitySettings.objects.get_or_create(pk=1)
     return obj
 
 
+def reference_get() -> Reference:
+    """The reference data of this moment: this process's copy if the stamp has not moved, else a
+    fresh one (the settings are read at once; the rest is built on demand)."""
+    global _current
+    stamp = reference_stamp()
+    current = _current
+    if current is not None and stamp is not None and current.stamp == stamp:
+        return current
+    fresh = Reference(stamp, _utility_load())
+    if stamp is None:
+        return fresh
+    # The settings row may have been created just now (which moves the stamp): read it again.
+    again = reference_stamp()
+    if again != stamp:
+        return Reference(None, fresh.utility)
+    _current = fresh
+    return fresh
+
+
+def reference_forget() -> None:
+    """Drop this process's copy (the next use reads everything again)."""
+    global _current
+    _current = None
+
+
+def utility_get(reference: Reference | None = None) -> UtilitySettings:
+    """The utility's settings (the defaults of DOMAIN.md until someone changes them): a copy, so
+    that a caller may change and save it."""
+    return copy.copy((reference or reference_get()).utility)
+
+
 def utility_zone(utility: UtilitySettings | None = None) -> tzinfo:
-    return ZoneInfo((utility or utility_get()).time_zone)
+    return ZoneInfo((utility or reference_get().utility).time_zone)
 
 
 def utility_now(utility: UtilitySettings | None = None, now: datetime | None = None) -> datetime:
@@ -34,5 +119,5 @@ def reading_window_get(utility: UtilitySettings | None = None) -> ReadingWindow:
     spec = settings.METERDESK_READING_WINDOW
     if spec:
         return ReadingWindow.parse(spec)
-    utility = utility or utility_get()
+    utility = utility or reference_get().utility
     return ReadingWindow(utility.window_start_day, utility.window_end_day)

@@ -35,6 +35,7 @@ from meterdesk.api.schemas import (
 )
 from meterdesk.billing.messages import balance_words, penalty_words
 from meterdesk.billing.models import EntryKind, LedgerEntry
+from meterdesk.billing.pricing import MissingPrice, pricing_get
 from meterdesk.billing.selectors import (
     account_balance,
     last_payment,
@@ -45,8 +46,7 @@ from meterdesk.customers.models import Account
 from meterdesk.customers.services import AccountMismatch, AlreadyLinked, account_link
 from meterdesk.domain import billing as engine
 from meterdesk.metering.selectors import account_for_user, accounts_for_user, meter_last_reading, meters_of
-from meterdesk.tariffs.selectors import NoTariffError, tariff_in_force
-from meterdesk.utility.selectors import utility_get, utility_now
+from meterdesk.utility.selectors import reference_get, utility_now
 
 router = Router(tags=["accounts"])
 
@@ -110,18 +110,16 @@ def account_detail(request: HttpRequest, number: str = NUMBER) -> Any:
     balance = account_balance(account)
     payment = last_payment(account)
     latest = statements_of(account).first()
-    utility = utility_get()
+    reference = reference_get()
+    utility = reference.utility
     today = utility_now(utility).date()
     zones = sorted({m.zones for m in meters_of(account) if m.removed_on is None}) or [1]
+    pricing = pricing_get(utility.tariff_region, reference)  # the tariffs in force, from memory
     tariffs = []
     for count in zones:
         try:
-            tariffs.append(
-                tariff_in_force(
-                    region=utility.tariff_region, category=account.category, zones=count, on=today
-                ).tariff
-            )
-        except NoTariffError:
+            tariffs.append(pricing.tariff_record(account.category, count, today)[1])
+        except MissingPrice:
             continue
     return {
         **present.account_summary(account),

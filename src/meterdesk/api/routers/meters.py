@@ -2,8 +2,11 @@
 charge a reading would give, without saving it.
 
 The submission goes through ``metering.services.reading_submit`` like every other channel, tagged
-with the channel ``api``. It is the hot path of the API: one query for the token, one for the
-meter, the service's own, and one insert of the idempotency record when a key is sent.
+with the channel ``api``. It is the hot path of the API (docs/benchmarks.md): one query for the
+token; then, in one transaction, the meter read and locked together with the check that the
+login may see it, the look-up of the Idempotency-Key if one is sent (under the meter's lock, so a
+concurrent duplicate waits for the first and then replays its answer), the service's own queries,
+and the insert of the idempotency record.
 """
 
 from __future__ import annotations
@@ -19,8 +22,14 @@ from ninja import Header, Path, Query, Router
 from meterdesk.api import present
 from meterdesk.api.auth import request_user
 from meterdesk.api.errors import not_found, reading_error
-from meterdesk.api.idempotency import json_response, record_get, replay, request_digest, scope_of
-from meterdesk.api.models import IdempotencyRecord
+from meterdesk.api.idempotency import (
+    json_response,
+    record_get,
+    record_store,
+    replay,
+    request_digest,
+    scope_of,
+)
 from meterdesk.api.routers import errors, page
 from meterdesk.api.schemas import (
     MAX_ID,
@@ -34,7 +43,14 @@ from meterdesk.domain.periods import months_between
 from meterdesk.domain.readings import check_reading
 from meterdesk.metering.messages import issue_message, zone_label
 from meterdesk.metering.models import Channel, Meter, MeterStatus
-from meterdesk.metering.selectors import charge_preview, meter_average, meter_for_user, meter_previous
+from meterdesk.metering.selectors import (
+    charge_preview,
+    effective_readings,
+    meter_average,
+    meter_for_user,
+    meter_lock_for_user,
+    meter_previous,
+)
 from meterdesk.metering.services import (
     MeterNotInService,
     ReadingError,
@@ -118,42 +134,44 @@ def reading_create(
     idempotency_key: str | None = IDEMPOTENCY_KEY,
 ) -> Any:
     user = request_user(request)
-    meter = _meter(request, meter_id)
-
-    def submit() -> SubmissionResult:
-        try:
-            return reading_submit(
-                meter=meter,
-                values=_raw(payload.values),
-                channel=Channel.API,
-                submitted_by=user,
-                confirmed=payload.confirm,
-                language=get_language(),
-            )
-        except ReadingError as error:
-            raise reading_error(error, meter) from error
-
-    if idempotency_key is None:
-        return json_response(_submission_body(submit(), meter), 201)
-
-    scope = scope_of(request)
-    digest = request_digest(f"meters/{meter_id}/readings", payload.model_dump(mode="json"))
-    record = record_get(scope, idempotency_key)
-    if record is not None:
-        return replay(record, digest)
+    scope = digest = ""
+    if idempotency_key is not None:
+        scope = scope_of(request)
+        digest = request_digest(f"meters/{meter_id}/readings", payload.model_dump(mode="json"))
     try:
         with transaction.atomic():
-            body = _submission_body(submit(), meter)
-            IdempotencyRecord.objects.create(
-                scope=scope,
-                key=idempotency_key,
-                user=user,
-                request_hash=digest,
-                status_code=201,
-                response=body,
-            )
+            # The meter, if the login may see it (else 404, before anything else), locked until
+            # the commit: submissions for one meter, and duplicates of one key, queue here.
+            try:
+                meter = meter_lock_for_user(user, meter_id)
+            except Meter.DoesNotExist as exc:
+                raise not_found() from exc
+            if idempotency_key is not None:
+                record = record_get(scope, idempotency_key)
+                if record is not None:
+                    return replay(record, digest)
+            try:
+                result = reading_submit(
+                    meter=meter,
+                    values=_raw(payload.values),
+                    channel=Channel.API,
+                    submitted_by=user,
+                    confirmed=payload.confirm,
+                    language=get_language(),
+                    locked=True,
+                )
+            except ReadingError as error:
+                raise reading_error(error, meter) from error
+            body = _submission_body(result, meter)
+            if idempotency_key is not None:
+                record_store(
+                    scope=scope, key=idempotency_key, user_id=user.pk, digest=digest, status=201, body=body
+                )
     except IntegrityError:
-        # A concurrent duplicate committed first: this one's reading has been rolled back.
+        # A concurrent duplicate (of another meter's request with the same key) committed first:
+        # this one's reading has been rolled back.
+        if idempotency_key is None:
+            raise
         record = record_get(scope, idempotency_key)
         if record is None:
             raise
@@ -176,14 +194,19 @@ def reading_preview(request: HttpRequest, payload: ReadingIn, meter_id: int = ME
     if meter.status in (MeterStatus.REMOVED, MeterStatus.LOST):
         raise reading_error(MeterNotInService(meter), meter)
     period = utility_now().date().replace(day=1)
-    previous = meter_previous(meter, period)
+    earlier = effective_readings(meter, before=period)
+    previous = meter_previous(meter, period, earlier=earlier)
     months = max(1, months_between(previous.period, period))
     checked = check_reading(
-        meter.shape, _raw(payload.values), list(previous.values), meter_average(meter, period), months
+        meter.shape,
+        _raw(payload.values),
+        list(previous.values),
+        meter_average(meter, period, earlier=earlier),
+        months,
     )
     if not checked.ok:
         raise reading_error(ReadingInvalid(checked.errors), meter)
-    charge = charge_preview(meter=meter, values=list(checked.values), period=period)
+    charge = charge_preview(meter=meter, values=list(checked.values), period=period, earlier=earlier)
     needed = checked.unconfirmed(frozenset(payload.confirm))
     return {
         "period": present.month(period),

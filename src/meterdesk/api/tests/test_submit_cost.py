@@ -1,16 +1,29 @@
-"""The submit path stays lean: on top of reading_submit's own queries, the API spends one query on
-the token, one on the meter (ownership) and, with an Idempotency-Key, one look-up and one insert."""
+"""The submit path stays lean (docs/benchmarks.md, "API"): the statements of one submission are
+pinned here, so that a change that adds a query to the hot path shows up as a failing test.
+
+The usual case: a meter with readings in the last months and a billed month before this one; the
+reference data (utility settings, tariffs, norms) already in this process's memory."""
 
 from __future__ import annotations
+
+import json
+from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django_tasks_db.models import DBTaskResult
 
-from meterdesk.metering.models import Channel
+from meterdesk.billing.codec import state_dumps
+from meterdesk.billing.models import MeterBillingState
+from meterdesk.billing.pricing import pricing_get
+from meterdesk.domain.periods import add_months
+from meterdesk.domain.profiles import profile_load
+from meterdesk.metering.models import Channel, Reading, ReadingStatus
+from meterdesk.metering.selectors import meter_state_before
 from meterdesk.metering.services import reading_submit
-from meterdesk.testing import MeterFactory, link
-from meterdesk.utility.selectors import utility_get
+from meterdesk.testing import MeterFactory, ReadingFactory, link
+from meterdesk.utility.selectors import utility_get, utility_now
 
 pytestmark = pytest.mark.django_db
 
@@ -19,13 +32,27 @@ def _statements(ctx: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
 
 
+def _billed_meter(user):
+    """A two-zone meter of an account linked to ``user``, read and billed last month."""
+    meter = MeterFactory(zones=2)
+    link(user, meter.account)
+    this_month = utility_now().date().replace(day=1)
+    last_month = add_months(this_month, -1)
+    ReadingFactory(meter=meter, period=add_months(last_month, -1), t1=Decimal(900), t2=Decimal(450))
+    ReadingFactory(meter=meter, period=last_month, t1=Decimal(1000), t2=Decimal(500))
+    state = meter_state_before(meter, this_month, profile_load(utility_get().rules_profile))
+    MeterBillingState.objects.create(
+        meter=meter, account=meter.account, period=last_month, data=json.loads(state_dumps(state))
+    )
+    return meter
+
+
 @pytest.fixture
 def meters(anna, api):
-    three = [MeterFactory(zones=2), MeterFactory(zones=2), MeterFactory(zones=2)]
-    for meter in three:
-        link(anna, meter.account)
+    three = [_billed_meter(anna) for _ in range(3)]
     api.get_api("/accounts")  # the token's last use is recorded on its first request, not on each
-    utility_get()  # created on first use
+    # The reference data is read once per process (and per change of it), here before measuring.
+    pricing_get(utility_get().tariff_region)
     return three
 
 
@@ -41,7 +68,59 @@ def test_queries_of_a_submission(api, anna, meters):
             f"/meters/{keyed_meter.pk}/readings", {"values": ["1100", "560"]}, HTTP_IDEMPOTENCY_KEY="k"
         )
         assert response.status_code == 201
-    # The first submission of a meter reads the same rows in each case (no earlier reading).
-    base = len(_statements(direct))
-    assert len(_statements(plain)) == base + 2  # the token, the meter
-    assert len(_statements(keyed)) == base + 4  # … and the key's look-up and insert
+    # reading_submit: the reference data's stamp, the meter locked, its recent readings, the
+    # confirmation number's check, the insert, the meter's billing state.
+    assert len(_statements(direct)) == 6
+    # The API: the token, then the meter locked together with the ownership check (the service
+    # does not read it again).
+    assert len(_statements(plain)) == 6 + 1
+    assert "FOR UPDATE" in _statements(plain)[1] or connection.vendor == "sqlite"
+    # … and the key's look-up and the insert of the answer.
+    assert len(_statements(keyed)) == 6 + 3
+
+
+def test_a_second_reading_of_the_month_adds_only_the_update_of_the_first(api, anna, meters):
+    meter = meters[0]
+    response = api.post_json(f"/meters/{meter.pk}/readings", {"values": ["1100", "560"]})
+    assert response.status_code == 201
+    with CaptureQueriesContext(connection) as again:
+        response = api.post_json(f"/meters/{meter.pk}/readings", {"values": ["1110", "565"]})
+        assert response.status_code == 201
+    statements = _statements(again)
+    assert len(statements) == 6 + 1 + 1
+    assert sum(1 for sql in statements if sql.startswith("UPDATE")) == 1
+    first, second = Reading.objects.filter(meter=meter).order_by("pk")[2:]
+    assert (first.status, second.status) == (ReadingStatus.SUPERSEDED, ReadingStatus.ACCEPTED)
+    assert second.replaces_id == first.pk
+
+
+def test_with_the_database_task_backend_the_confirmation_is_one_insert_in_the_transaction(
+    api, anna, meters, settings, django_capture_on_commit_callbacks
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    meter = meters[0]
+    with (
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+        CaptureQueriesContext(connection) as ctx,
+    ):
+        response = api.post_json(f"/meters/{meter.pk}/readings", {"values": ["1100", "560"]})
+        assert response.status_code == 201
+    assert callbacks == []  # nothing waits for the commit: the task commits with the reading
+    assert len(_statements(ctx)) == 6 + 1 + 1
+    assert DBTaskResult.objects.count() == 1
+
+
+def test_the_reference_data_is_read_again_only_when_it_changes(api, anna, meters):
+    meter = meters[0]
+    api.post_json(f"/meters/{meter.pk}/readings", {"values": ["1100", "560"]})
+    with CaptureQueriesContext(connection) as cached:
+        api.post_json(f"/meters/{meter.pk}/readings", {"values": ["1110", "565"]})
+    assert not any("tariffs_" in sql or "utility_utilitysettings" in sql for sql in _statements(cached))
+    utility = utility_get()
+    utility.short_name = "Энергосбыт"
+    utility.save()
+    with CaptureQueriesContext(connection) as changed:
+        api.post_json(f"/meters/{meter.pk}/readings", {"values": ["1120", "570"]})
+    statements = _statements(changed)
+    assert any("utility_utilitysettings" in sql for sql in statements)
+    assert any("tariffs_tariff" in sql for sql in statements)

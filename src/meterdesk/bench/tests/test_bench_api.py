@@ -64,3 +64,7 @@ def test_bench_api_prints_the_figures(bench_url, tmp_path):
     )
     assert figures["readings_stored"] >= figures["accepted"]
     assert figures["errors"] == []
+    # Every stored reading has its confirmation e-mail, sent by the server's task worker or queued.
+    assert figures["confirmations_failed"] == 0
+    assert figures["confirmations_sent"] + figures["confirmations_waiting"] == figures["readings_stored"]
+    assert figures["confirmations_sent"] > 0
