@@ -27,6 +27,7 @@ def _serve(host: str, port: int, workers: int | None, threads: int, task_workers
     """Run gunicorn (the production WSGI server) in this process, and ``task_workers`` task
     workers of the ``default`` queue beside it (they send the readings' confirmation e-mails)."""
     import subprocess
+    import threading
 
     from gunicorn.app.base import BaseApplication
 
@@ -34,11 +35,26 @@ def _serve(host: str, port: int, workers: int | None, threads: int, task_workers
 
     children: list[subprocess.Popen[bytes]] = []
 
+    command = [sys.executable, "-m", "meterdesk.cli", "manage", "db_worker", "--queue-name", "default"]
+    stopping = threading.Event()
+
+    def supervise() -> None:
+        """Start a task worker again when one dies (its queued tasks wait in the database)."""
+        while not stopping.wait(5):
+            for n, child in enumerate(children):
+                if child.poll() is not None and not stopping.is_set():
+                    click.echo(
+                        f"task worker {child.pid} exited ({child.returncode}); starting another", err=True
+                    )
+                    children[n] = subprocess.Popen(command)  # noqa: S603
+
     def start_task_workers(_arbiter: Any) -> None:  # gunicorn's when_ready: in the master, once
-        command = [sys.executable, "-m", "meterdesk.cli", "manage", "db_worker", "--queue-name", "default"]
         children.extend(subprocess.Popen(command) for _ in range(task_workers))  # noqa: S603
+        if children:
+            threading.Thread(target=supervise, name="task-worker-supervisor", daemon=True).start()
 
     def stop_task_workers(_arbiter: Any) -> None:  # gunicorn's on_exit: in the master
+        stopping.set()
         for child in children:
             child.terminate()
         for child in children:
