@@ -59,8 +59,19 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = _free_port()
     environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     environment["METERDESK_DATA_DIR"] = str(tmp_path)
-    process = subprocess.Popen(  # noqa: S603 - a fixed command line
-        [sys.executable, "-m", "meterdesk.cli", "serve", "--port", str(port), "--workers", "1", "--threads", "2"],
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "meterdesk.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--threads",
+            "2",
+        ],
         env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -79,7 +90,7 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
 
 def _health(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2) as response:
             return response.status == 200 and b"ok" in response.read()
     except OSError:
         return False

@@ -137,6 +137,41 @@ class _RssSampler:
         self._stop.set()
 
 
+def _proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 if it is gone)."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+@dataclass
+class _BackendCpu:
+    """Samples the CPU time of the PostgreSQL backends connected to one database (local server
+    only: their /proc entries), until stopped. A backend's last ~0.5 s before it exits is missed."""
+
+    conn: _Conn
+    interval: float = 0.5
+    seen: dict[int, float] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        with contextlib.suppress(Exception), self.conn.connect() as db:
+            while not self._stop.is_set():
+                rows = db.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                    [self.conn.name],
+                ).fetchall()
+                for (pid,) in rows:
+                    cpu = _proc_cpu(pid)
+                    if cpu:
+                        self.seen[pid] = max(self.seen.get(pid, 0.0), cpu)
+                self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 # --- the steps -------------------------------------------------------------------------------
 
 
@@ -191,7 +226,9 @@ def _django(url: str) -> None:
     _django_setup()
 
 
-def _close(period: date, workers: int, chunk_size: int, env: dict[str, str]) -> dict[str, Any]:
+def _close(
+    period: date, workers: int, chunk_size: int, env: dict[str, str], conn: _Conn | None = None
+) -> dict[str, Any]:
     """Run `meterdesk bill` for the month in a child process; time it and sample its memory."""
     from django.conf import settings
 
@@ -217,10 +254,17 @@ def _close(period: date, workers: int, chunk_size: int, env: dict[str, str]) -> 
         sampler = _RssSampler(proc.pid)
         thread = threading.Thread(target=sampler.run, daemon=True)
         thread.start()
+        backends = _BackendCpu(conn) if conn is not None else None
+        backend_thread = threading.Thread(target=backends.run, daemon=True) if backends else None
+        if backend_thread is not None:
+            backend_thread.start()
         code = proc.wait()
         seconds = time.perf_counter() - started
         sampler.stop()
         thread.join()
+        if backends is not None and backend_thread is not None:
+            backends.stop()
+            backend_thread.join()
     if code != 0:
         raise BenchError(f"`meterdesk bill` failed (exit {code}); see {log}")
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -233,6 +277,7 @@ def _close(period: date, workers: int, chunk_size: int, env: dict[str, str]) -> 
     return {
         "seconds": seconds,
         "cpu_seconds": cpu,
+        "postgres_cpu_seconds": sum(backends.seen.values()) if backends is not None else None,
         "peak_rss_mb": largest / 1024,
         "orchestrator_rss_mb": orchestrator / 1024,
         "worker_rss_mb": max(worker_peaks, default=0) / 1024,
@@ -279,12 +324,120 @@ def _floor(conn: _Conn, period: date, region: str) -> tuple[float, int]:
         return seconds, cur.rowcount
 
 
+#: What a close writes, without ids (and, for the ledger, as a multiset: a duplicate shows).
+_SNAPSHOT_SQL = (
+    "SELECT account_id, period, posted_on, kind, basis, meter_id, zone, band, volume, price, amount, "
+    "reason, detail::text, run_id, created_at, corrects_id, external_id FROM billing_ledgerentry "
+    "WHERE account_id BETWEEN %s AND %s AND period = %s",
+    "SELECT meter_id, account_id, period, data::text FROM billing_meterbillingstate "
+    "WHERE account_id BETWEEN %s AND %s AND period = %s",
+    "SELECT account_id, period, run_id, basis, opening_balance, charges, recalculations, payments, "
+    "penalty, closing_balance, due_date, closed_at FROM billing_accountclose "
+    "WHERE account_id BETWEEN %s AND %s AND period = %s",
+)
+
+
+def fast_path_check(period: date, chunk_size: int = 2000, every: int = 1) -> dict[str, Any]:
+    """Close every ``every``-th chunk of ``period`` twice, with and without the SQL fast path (each
+    in a transaction rolled back), and compare every ledger line, meter state and statement they
+    write. Needs Django set up on a database where the month is open."""
+    from collections import Counter
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from meterdesk.billing import close as billing_close
+    from meterdesk.billing.pricing import DbPricing
+    from meterdesk.domain.profiles import profile_load
+    from meterdesk.utility.selectors import utility_get
+
+    utility = utility_get()
+    profile = profile_load(utility.rules_profile)
+    pricing = DbPricing(utility.tariff_region)
+    now = timezone.now()
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT MIN(id), MAX(id) FROM (SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / %s AS grp "
+            "FROM customers_account) t GROUP BY grp ORDER BY grp",
+            [chunk_size],
+        )
+        chunks = cur.fetchall()[::every]
+    fast_closed = 0
+    real_fast = billing_close._fast_close
+
+    def counting_fast(*args: Any, **kwargs: Any) -> int:
+        nonlocal fast_closed
+        n = real_fast(*args, **kwargs)
+        fast_closed += n
+        return n
+
+    class _Undo(Exception):
+        pass
+
+    def closed(lo: int, hi: int, fast: bool) -> tuple[int, list[Counter[tuple[Any, ...]]]]:
+        result: tuple[int, list[Counter[tuple[Any, ...]]]] = (0, [])
+        try:
+            with transaction.atomic():
+                n = billing_close.close_accounts(
+                    run=None,
+                    first_id=lo,
+                    last_id=hi,
+                    period=period,
+                    profile=profile,
+                    pricing=pricing,
+                    now=now,
+                    fast=fast,
+                )
+                with connection.cursor() as cur:
+                    rows = []
+                    for sql in _SNAPSHOT_SQL:
+                        cur.execute(sql, [lo, hi, period])
+                        rows.append(Counter(cur.fetchall()))
+                result = (n, rows)
+                raise _Undo
+        except _Undo:
+            pass
+        return result
+
+    accounts = rows_compared = 0
+    differences: list[str] = []
+    billing_close._fast_close = counting_fast  # type: ignore[assignment]
+    try:
+        for lo, hi in chunks:
+            n_slow, slow = closed(lo, hi, False)
+            n_fast, fast = closed(lo, hi, True)
+            accounts += n_slow
+            rows_compared += sum(sum(c.values()) for c in slow)
+            if n_slow != n_fast:
+                differences.append(
+                    f"accounts {lo}-{hi}: {n_slow} closed without the fast path, {n_fast} with it"
+                )
+            for name, a, b in zip(("ledger", "states", "statements"), slow, fast, strict=True):
+                if a != b:
+                    differences.append(
+                        f"accounts {lo}-{hi}, {name}: only without {list((a - b).elements())[:2]}, "
+                        f"only with {list((b - a).elements())[:2]}"
+                    )
+    finally:
+        billing_close._fast_close = real_fast  # type: ignore[assignment]
+    return {
+        "chunks": len(chunks),
+        "accounts": accounts,
+        "accounts_by_fast_path": fast_closed,
+        "rows_compared": rows_compared,
+        "equal": not differences,
+        "differences": differences[:20],
+    }
+
+
 def bench_billing(
     *,
     accounts: int,
     workers: int,
     chunk_size: int = 2000,
     keep: bool = False,
+    build_only: bool = False,
+    check_fast_path: int = 0,
     period: date = DEFAULT_PERIOD,
     seed: int = 1,
     database_url: str | None = None,
@@ -304,7 +457,11 @@ def bench_billing(
     setup: dict[str, float] = {}
     started = time.perf_counter()
     if ready:
-        _reopen_month(conn, period)
+        # Kept data: bring its schema up to date (e.g. an index dropped since it was built).
+        _migrate()
+        connections.close_all()
+        if not build_only:
+            _reopen_month(conn, period)
         setup["reopen"] = time.perf_counter() - started
     else:
         _migrate()
@@ -322,12 +479,27 @@ def bench_billing(
     from meterdesk.utility.selectors import utility_get
 
     region = utility_get().tariff_region
+    check: dict[str, Any] | None = None
+    if check_fast_path:
+        say(f"Checking the fast path against the engine on every {check_fast_path}. chunk …")
+        check = fast_path_check(period, chunk_size, every=check_fast_path)
+        if not check["equal"]:
+            raise BenchError("the fast path differs from the engine: " + "; ".join(check["differences"]))
     connections.close_all()
+    if build_only:
+        return {
+            "accounts": accounts,
+            "period": f"{period:%Y-%m}",
+            "setup_seconds": round(setup_seconds, 1),
+            "setup_steps": {k: round(v, 1) for k, v in setup.items()},
+            "database": conn.name,
+            **({"fast_path_check": check} if check is not None else {}),
+        }
 
     env = dict(os.environ)
     say(f"Closing {period:%Y-%m} with {workers} worker(s), {chunk_size} accounts a chunk …")
     load_before = os.getloadavg()
-    close = _close(period, workers, chunk_size, env)
+    close = _close(period, workers, chunk_size, env, conn)
     with conn.connect() as db:
         closed = db.execute(
             "SELECT COUNT(*) FROM billing_accountclose WHERE period = %s", [period]
@@ -353,6 +525,8 @@ def bench_billing(
         "sql_floor_seconds": round(floor_seconds, 3),
         "ratio_to_floor": round(seconds / floor_seconds, 2) if floor_seconds > 0 else None,
         "python_cpu_seconds": round(close["cpu_seconds"], 1),
+        # The close's PostgreSQL backends, sampled from /proc (a local server; ~0 otherwise).
+        "postgres_cpu_seconds": round(close["postgres_cpu_seconds"] or 0, 1),
         "peak_rss_mb": round(close["peak_rss_mb"], 1),
         "peak_rss_total_mb": round(close["total_rss_mb"], 1),
         "orchestrator_rss_mb": round(close["orchestrator_rss_mb"], 1),
@@ -371,4 +545,5 @@ def bench_billing(
         # Other work on the machine while the close ran shows here (the close itself adds ~2-3).
         "load_average_before_close": [round(x, 2) for x in load_before],
         "load_average_after_close": [round(x, 2) for x in os.getloadavg()],
+        **({"fast_path_check": check} if check is not None else {}),
     }

@@ -39,6 +39,20 @@ def _month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> d
     is_flag=True,
     help="Reuse the database if it already holds the same data (the month is reopened).",
 )
+@click.option(
+    "--build-only",
+    is_flag=True,
+    help="Build (or check) the data and stop, without timing the close (with --keep later, the "
+    "close is then timed on it).",
+)
+@click.option(
+    "--check-fast-path",
+    default=0,
+    type=click.IntRange(0, None),
+    metavar="K",
+    help="Before the timed close, close every K-th chunk with and without the SQL fast path "
+    "(rolled back) and compare every row they write; stop if they differ.",
+)
 @click.option("--workers", default=None, type=click.IntRange(1, 64), help="Task workers (default: cores).")
 @click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--period", callback=_month, default=None, help="The month closed, YYYY-MM (default 2026-10).")
@@ -54,6 +68,8 @@ def billing(
     accounts: int,
     as_json: bool,
     keep: bool,
+    build_only: bool,
+    check_fast_path: int,
     workers: int | None,
     chunk_size: int,
     period: date | None,
@@ -71,6 +87,8 @@ def billing(
             workers=workers or os.cpu_count() or 1,
             chunk_size=chunk_size,
             keep=keep,
+            build_only=build_only,
+            check_fast_path=check_fast_path,
             period=period or DEFAULT_PERIOD,
             seed=seed,
             database_url=database_url,
@@ -78,7 +96,7 @@ def billing(
         )
     except BenchError as error:
         raise click.ClickException(str(error)) from error
-    if as_json:
+    if as_json or build_only:
         click.echo(json.dumps(figures, ensure_ascii=False))
         return
     click.echo("")

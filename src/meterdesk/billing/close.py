@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,11 +19,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from meterdesk.billing.bulk import bulk_insert
+from meterdesk.billing.codec import EXTRA_FIELDS as _CODEC_EXTRA_FIELDS
 from meterdesk.billing.codec import state_dumps, state_loads
 from meterdesk.billing.models import (
     AccountClose,
@@ -33,11 +36,12 @@ from meterdesk.billing.models import (
     RunStatus,
 )
 from meterdesk.billing.pricing import DbPricing
-from meterdesk.customers.models import Account, ResidentsChange
+from meterdesk.customers.models import Account, PremisesCategory, ResidentsChange
 from meterdesk.domain import billing as engine
 from meterdesk.domain.bootstrap import state_from_history
 from meterdesk.domain.periods import add_months, month_start
 from meterdesk.domain.profiles import RulesProfile, profile_load
+from meterdesk.domain.tariffs import TariffSpec
 from meterdesk.metering.models import Meter, MeterStatus, Reading
 from meterdesk.utility.selectors import utility_get
 
@@ -94,7 +98,18 @@ def _pricing(run: BillingRun, region: str) -> DbPricing:
 def chunk_close(chunk_id: int) -> int:
     """Close every not-yet-closed account of one chunk, in one transaction. Returns how many."""
     with transaction.atomic():
-        chunk = BillingChunk.objects.select_for_update().select_related("run").get(pk=chunk_id)
+        if connection.vendor == "postgresql":
+            # The chunk's commit does not wait for its WAL to reach the disk. Safe for exactly
+            # once: a crash can only lose whole recent transactions (never a part of one), so a
+            # lost chunk is lost with its "done" mark and closed again on resume; and whatever
+            # commits durably after it (the task's result, the next chunk) flushes its WAL too.
+            # And a chunk's queries are small: parallel workers cost more than they save.
+            with connection.cursor() as cur:
+                cur.execute("SET LOCAL synchronous_commit = off")
+                cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        # Lock the chunk only (``of``): with select_related, FOR UPDATE would also lock the run's
+        # row, and every chunk transaction would wait for the one before — the workers took turns.
+        chunk = BillingChunk.objects.select_for_update(of=("self",)).select_related("run").get(pk=chunk_id)
         if chunk.status == "done":
             return 0
         run = chunk.run
@@ -121,8 +136,13 @@ def close_accounts(
     pricing: engine.Pricing,
     period: date | None = None,
     now: datetime | None = None,
+    fast: bool | None = None,
 ) -> int:
-    """Bill the accounts with ids in [first_id, last_id] not yet closed for the month."""
+    """Bill the accounts with ids in [first_id, last_id] not yet closed for the month.
+
+    With the fast path (``fast``: None for the default, see ``fast_path_available``) the common-case
+    accounts are billed first by set-based SQL (``_fast_close``), the others by the engine below,
+    in the same transaction; the result is the same."""
     period = run.period if run is not None else period
     if period is None:
         raise ValueError("a run or a period is needed")
@@ -134,6 +154,30 @@ def close_accounts(
     t_close, t_ledger = AccountClose._meta.db_table, LedgerEntry._meta.db_table
     t_res = ResidentsChange._meta.db_table
     span = [first_id, last_id]
+    run_id = run.pk if run is not None else None
+    fast_closed = 0
+    # Penalties asked before anything is written (they read only earlier months and payments).
+    known_penalties: dict[int, tuple[Decimal, list[Any]]] = {}
+    asked: set[int] = set()
+    if fast_path_available(fast):
+        with connection.cursor() as cur:
+            candidates = _fast_penalty_candidates(cur, span, period, end)
+        if candidates:
+            known_penalties = _penalties(candidates, period, profile)
+            asked = set(candidates)
+        # A cursor with server-side binding: the fast path's arrays go as parameters, not as
+        # literals quoted in Python (Django's cursors bind on the client).
+        with psycopg.Cursor(connection.connection) as cur:
+            fast_closed = _fast_close(
+                cur,
+                span=span,
+                period=period,
+                run_id=run_id,
+                moment=moment,
+                profile=profile,
+                pricing=pricing,
+                penalties=known_penalties,
+            )
     with connection.cursor() as cur:
         cur.execute(
             f"SELECT a.id, a.category, a.rooms, a.residents, a.meter_required, a.opened_on FROM {t_acc} a "  # noqa: S608
@@ -146,19 +190,27 @@ def close_accounts(
         )
         accounts = cur.fetchall()
         if not accounts:
-            return 0
+            return fast_closed
+        # After the fast path, read only what the remaining accounts need: their rows, and the
+        # states and readings of their meters (found, as always, by the row's account in the span).
+        only, ids = ("", []) if not fast_closed else (" AND account_id = ANY(%s)", [[a[0] for a in accounts]])
         cur.execute(
             f"SELECT id, account_id, zones, digits, installed_on, removed_on, failed_on, verification_due, "  # noqa: S608
             f"status, initial_t1, initial_t2, initial_t3 FROM {t_meter} "
-            f"WHERE account_id BETWEEN %s AND %s AND installed_on <= %s ORDER BY account_id, installed_on, id",
-            [*span, end],
+            f"WHERE account_id BETWEEN %s AND %s{only} AND installed_on <= %s ORDER BY account_id, installed_on, id",
+            [*span, *ids, end],
         )
         meters: dict[int, list[engine.MeterInfo]] = defaultdict(list)
         for row in cur.fetchall():
             meters[row[1]].append(_meter_info(row))
+        by_meter, meter_ids = (
+            ("", [])
+            if not fast_closed
+            else (" AND meter_id = ANY(%s)", [[m.meter_id for ms in meters.values() for m in ms]])
+        )
         cur.execute(
-            f"SELECT meter_id, data FROM {t_state} WHERE account_id BETWEEN %s AND %s AND period = %s",  # noqa: S608
-            [*span, prev],
+            f"SELECT meter_id, data FROM {t_state} WHERE account_id BETWEEN %s AND %s{by_meter} AND period = %s",  # noqa: S608
+            [*span, *meter_ids, prev],
         )
         states: dict[int, engine.MeterState] = {mid: state_loads(data) for mid, data in cur.fetchall()}
         all_meters = [m for ms in meters.values() for m in ms]
@@ -168,9 +220,9 @@ def close_accounts(
             if missing:
                 states.update(_bootstrap(cur, missing, period, profile))
         cur.execute(
-            f"SELECT meter_id, kind, t1, t2, t3 FROM {t_read} WHERE account_id BETWEEN %s AND %s "  # noqa: S608
+            f"SELECT meter_id, kind, t1, t2, t3 FROM {t_read} WHERE account_id BETWEEN %s AND %s{by_meter} "  # noqa: S608
             f"AND period = %s AND status = 'accepted' AND kind IN ('customer', 'control', 'final')",
-            [*span, period],
+            [*span, *meter_ids, period],
         )
         readings: dict[int, tuple[int, engine.MonthReading]] = {}
         for mid, kind, t1, t2, t3 in cur.fetchall():
@@ -179,23 +231,23 @@ def close_accounts(
                 values = tuple(_decimal(v) for v in (t1, t2, t3) if v is not None)
                 readings[mid] = (rank, engine.MonthReading(values, kind))
         cur.execute(
-            f"SELECT account_id, effective_from, residents FROM {t_res} WHERE account_id BETWEEN %s AND %s "  # noqa: S608
+            f"SELECT account_id, effective_from, residents FROM {t_res} WHERE account_id BETWEEN %s AND %s{only} "  # noqa: S608
             f"ORDER BY account_id, effective_from",
-            span,
+            [*span, *ids],
         )
         residents: dict[int, list[tuple[date, int]]] = defaultdict(list)
         for acc, effective, count in cur.fetchall():
             residents[acc].append((_as_date(effective), count))
         cur.execute(
             f"SELECT account_id, closing_balance, charges + recalculations FROM {t_close} "  # noqa: S608
-            f"WHERE account_id BETWEEN %s AND %s AND period = %s",
-            [*span, prev],
+            f"WHERE account_id BETWEEN %s AND %s{only} AND period = %s",
+            [*span, *ids, prev],
         )
         previous = {acc: (_money(bal), _money(billed)) for acc, bal, billed in cur.fetchall()}
         cur.execute(
-            f"SELECT account_id, kind, SUM(amount) FROM {t_ledger} WHERE account_id BETWEEN %s AND %s "  # noqa: S608
+            f"SELECT account_id, kind, SUM(amount) FROM {t_ledger} WHERE account_id BETWEEN %s AND %s{only} "  # noqa: S608
             f"AND period = %s GROUP BY account_id, kind",
-            [*span, period],
+            [*span, *ids, period],
         )
         posted: dict[int, dict[str, Decimal]] = defaultdict(dict)
         for acc, kind, amount in cur.fetchall():
@@ -204,9 +256,9 @@ def close_accounts(
         opening_from_ledger: dict[int, Decimal] = {}
         if without_close:
             cur.execute(
-                f"SELECT account_id, SUM(amount) FROM {t_ledger} WHERE account_id BETWEEN %s AND %s "  # noqa: S608
+                f"SELECT account_id, SUM(amount) FROM {t_ledger} WHERE account_id BETWEEN %s AND %s{only} "  # noqa: S608
                 f"AND period < %s GROUP BY account_id",
-                [*span, period],
+                [*span, *ids, period],
             )
             opening_from_ledger = {acc: _money(total) for acc, total in cur.fetchall()}
 
@@ -214,7 +266,6 @@ def close_accounts(
     state_rows: list[tuple[Any, ...]] = []
     close_rows: list[tuple[Any, ...]] = []
     penalty_candidates: list[int] = []
-    run_id = run.pk if run is not None else None
     due = due_date(period, profile)
     results: list[tuple[int, str, Decimal, Decimal, Decimal, Decimal]] = []
     bill_account = engine.bill_account
@@ -286,7 +337,10 @@ def close_accounts(
             penalty_candidates.append(acc_id)
         results.append((acc_id, bill.basis, opening, charges, recalcs, payments))
 
-    penalties = _penalties(penalty_candidates, period, profile) if penalty_candidates else {}
+    penalties = known_penalties
+    unasked = [a for a in penalty_candidates if a not in asked]
+    if unasked:
+        penalties = {**known_penalties, **_penalties(unasked, period, profile)}
     no_penalty = (zero2, ())
     for acc_id, basis, opening, charges, recalcs, payments in results:
         penalty, parts = penalties.get(acc_id, no_penalty)
@@ -367,7 +421,7 @@ def close_accounts(
         ],
         close_rows,
     )
-    return len(close_rows)
+    return fast_closed + len(close_rows)
 
 
 def _json(data: Any) -> str:
@@ -502,6 +556,431 @@ def _penalties(
                 ],
             )
     return out
+
+
+# --- the set-based fast path (PostgreSQL) ----------------------------------------------------
+#
+# The common case — every meter of the account has exactly one accepted customer reading in the
+# month (no control or final reading), works (not failed, not removed, billing since before the
+# month), has the state of the month before with no estimates to true up, no rollover, a tariff
+# without volume bands; and the account has the statement of the month before — is billed by a
+# few INSERT … SELECT per chunk instead of the Python engine. What they write is exactly what
+# ``domain.billing.bill_account``, the codec and the loop of ``close_accounts`` write for such an
+# account (tests/test_fast_path.py closes the same data both ways and compares every row); any
+# account outside that case goes through the engine, in the same transaction.
+
+#: Off: every account goes through the Python engine (``METERDESK_BILLING_FAST_PATH=0``).
+FAST_PATH = os.environ.get("METERDESK_BILLING_FAST_PATH", "1").strip().lower() not in (
+    "0",
+    "false",
+    "no",
+    "off",
+)
+
+
+def fast_path_available(wanted: bool | None = None) -> bool:
+    """Whether the chunks' common case goes through the SQL fast path: asked for (``wanted``;
+    by default ``FAST_PATH``), on PostgreSQL (on SQLite every account goes through the engine),
+    and with no field in ``MeterState`` beyond those the SQL writes."""
+    return (
+        (FAST_PATH if wanted is None else wanted)
+        and connection.vendor == "postgresql"
+        and not _CODEC_EXTRA_FIELDS
+    )
+
+
+def _tariff_or_none(pricing: engine.Pricing, category: str, zones: int, period: date) -> TariffSpec | None:
+    try:
+        return pricing.tariff(category, zones, period)
+    except LookupError:  # no such tariff (MissingPrice): those accounts take the engine, which says so
+        return None
+
+
+def _fast_prices(pricing: engine.Pricing, period: date) -> tuple[list[Any], ...]:
+    """(category, zones, price of zone 1, 2, 3) of every tariff the fast path may use: both the
+    meter's tariff and the single-rate one of the category are in force (the engine asks for
+    both), and the meter's has no volume bands."""
+    out: tuple[list[Any], ...] = ([], [], [], [], [])
+    for category in PremisesCategory.values:
+        if _tariff_or_none(pricing, category, 1, period) is None:
+            continue
+        for zones in (1, 2, 3):
+            spec = _tariff_or_none(pricing, category, zones, period)
+            if spec is None or spec.has_bands or spec.zones != zones:
+                continue
+            out[0].append(category)
+            out[1].append(zones)
+            for zone in (1, 2, 3):
+                out[1 + zone].append(spec.price(zone, 1) if zone <= zones else None)
+    return out
+
+
+def _label(period: date) -> str:
+    return f"{period.year:04d}-{period.month:02d}"
+
+
+def _fast_single_prices(pricing: engine.Pricing, period: date) -> tuple[list[str], list[Decimal]]:
+    """(category, price) of the single-rate tariffs without bands (to reverse norm estimates)."""
+    out: tuple[list[str], list[Decimal]] = ([], [])
+    for category in PremisesCategory.values:
+        spec = _tariff_or_none(pricing, category, 1, period)
+        if spec is not None and not spec.has_bands and spec.zones == 1:
+            out[0].append(category)
+            out[1].append(spec.price(1, 1))
+    return out
+
+
+def _label_sql(index: str) -> str:
+    """The 'YYYY-MM' label of a month index (year × 12 + month), as the codec writes it."""
+    return (
+        f"(lpad((({index} - 1) / 12)::text, 4, '0') || '-' || lpad((({index} - 1) %% 12 + 1)::text, 2, '0'))"
+    )
+
+
+def _month_index_sql(label: str) -> str:
+    """The month index (year × 12 + month) of a 'YYYY-MM' label, as ``codec`` reads it."""
+    return f"(substr({label}, 1, 4)::int * 12 + substr({label}, 6, 2)::int)"
+
+
+_FAST_SQL = """
+WITH acc AS MATERIALIZED (
+    SELECT a.id, a.category FROM {t_acc} a
+    WHERE a.id BETWEEN %(lo)s AND %(hi)s AND a.opened_on <= %(end)s
+      AND (a.closed_on IS NULL OR a.closed_on >= %(period)s)
+      AND NOT EXISTS (SELECT 1 FROM {t_close} c WHERE c.account_id = a.id
+                      AND c.account_id BETWEEN %(lo)s AND %(hi)s AND (c.period + 0) >= %(period)s)
+),
+-- the prices per zone of the tariffs the fast path may use (by category and zones), and the
+-- single-rate price of the category (for reversing norm estimates)
+tp AS MATERIALIZED (
+    SELECT * FROM unnest(%(p_cat)s::text[], %(p_zones)s::int[], %(p_1)s::numeric[], %(p_2)s::numeric[],
+                         %(p_3)s::numeric[]) AS t (category, zones, p1, p2, p3)
+),
+single AS MATERIALIZED (
+    SELECT * FROM unnest(%(s_cat)s::text[], %(s_price)s::numeric[]) AS t (category, price)
+),
+mm AS MATERIALIZED (
+    SELECT m.*, acc.category, tp.p1, tp.p2, tp.p3, single.price AS sp
+    FROM {t_meter} m JOIN acc ON acc.id = m.account_id
+    LEFT JOIN tp ON tp.category = acc.category AND tp.zones = m.zones
+    LEFT JOIN single ON single.category = acc.category
+    WHERE m.account_id BETWEEN %(lo)s AND %(hi)s AND m.installed_on <= %(end)s
+),
+mt AS MATERIALIZED (
+    SELECT m.id AS meter_id, m.account_id, m.zones, m.category, m.p1, m.p2, m.p3, m.sp,
+           s.data, r.t1, r.t2, r.t3,
+           -- what the engine needs of every meter it bills by reading or by average
+           COALESCE(
+               m.installed_on < %(period)s AND m.removed_on IS NULL AND m.zones BETWEEN 1 AND 3
+               AND m.verification_due >= %(end)s
+               AND CASE WHEN m.failed_on IS NOT NULL THEN m.failed_on > %(end)s
+                        ELSE m.status NOT IN ('failed', 'lost') END
+               AND jsonb_typeof(s.data -> 'raw') = 'array' AND jsonb_array_length(s.data -> 'raw') = m.zones
+               AND jsonb_typeof(s.data -> 'last') = 'array'
+               AND jsonb_typeof(s.data -> 'last' -> 1) = 'array'
+               AND jsonb_array_length(s.data -> 'last' -> 1) = m.zones
+               AND jsonb_typeof(COALESCE(s.data -> 'anchors', '[]')) = 'array'
+               AND jsonb_typeof(COALESCE(s.data -> 'est_periods', '[]')) IN ('array', 'null')
+               AND (COALESCE(s.data -> 'est', '[]') IN ('[]'::jsonb, 'null'::jsonb)
+                    OR (jsonb_typeof(s.data -> 'est') = 'array' AND jsonb_array_length(s.data -> 'est') = m.zones))
+               AND (COALESCE(s.data -> 'est_norm', '""') IN ('""'::jsonb, 'null'::jsonb)
+                    OR jsonb_typeof(s.data -> 'est_norm') = 'string')
+               AND m.p1 IS NOT NULL,
+               false) AS base,
+           -- one customer's reading, one value per zone; estimates to true up: per zone (none, or
+           -- values ≥ 0) and by norm (none, or ≥ 0 at a single-rate tariff without bands)
+           COALESCE(
+               r.n = 1 AND r.customer
+               AND r.t1 IS NOT NULL AND (r.t2 IS NOT NULL) = (m.zones >= 2)
+               AND (r.t3 IS NOT NULL) = (m.zones >= 3)
+               AND COALESCE((s.data -> 'est' ->> 0)::numeric, 0) >= 0
+               AND COALESCE((s.data -> 'est' ->> 1)::numeric, 0) >= 0
+               AND COALESCE((s.data -> 'est' ->> 2)::numeric, 0) >= 0
+               AND (COALESCE((NULLIF(s.data ->> 'est_norm', ''))::numeric, 0) = 0
+                    OR ((s.data ->> 'est_norm')::numeric > 0 AND m.sp IS NOT NULL)),
+               false) AS by_reading,
+           r.n = 0 AS no_reading
+    FROM mm m
+    LEFT JOIN {t_state} s ON s.meter_id = m.id AND s.period = %(prev)s
+        AND s.account_id BETWEEN %(lo)s AND %(hi)s
+    -- the month's accepted readings of the meter (read, as the engine's caller reads them, with
+    -- the reading's account in the span); one row per meter, whatever the estimates say
+    CROSS JOIN LATERAL (
+        SELECT COUNT(*) AS n, bool_and(q.kind = 'customer') AS customer,
+               MAX(q.t1) AS t1, MAX(q.t2) AS t2, MAX(q.t3) AS t3
+        FROM {t_read} q
+        WHERE q.meter_id = m.id AND q.period = %(period)s AND q.account_id BETWEEN %(lo)s AND %(hi)s
+          AND q.status = 'accepted' AND q.kind IN ('customer', 'control', 'final')) r
+),
+used AS MATERIALIZED (
+    SELECT mt.*, (mt.data -> 'last') AS last,
+           mt.t1 - (mt.data -> 'raw' ->> 0)::numeric AS c1,
+           mt.t2 - (mt.data -> 'raw' ->> 1)::numeric AS c2,
+           mt.t3 - (mt.data -> 'raw' ->> 2)::numeric AS c3
+    FROM mt WHERE mt.base AND mt.by_reading
+),
+-- no reading in the month (p.59): the average over the anchors (domain.billing.average_of), for
+-- at most missing_average_periods in a row
+av0 AS MATERIALIZED (
+    SELECT mt.*, l.li,
+           COALESCE(
+               jsonb_path_query_array(COALESCE(mt.data -> 'anchors', '[]'), 'strict $[*] ? (@[0] <= $cut)',
+                                      jsonb_build_object('cut', {cut_label})) -> -1,
+               CASE WHEN mt.data -> 'anchors' -> 0 ->> 2 = '1'
+                     AND l.li - {first_index} >= %(young_months)s
+                    THEN mt.data -> 'anchors' -> 0 END) AS span_pt
+    FROM mt
+    CROSS JOIN LATERAL (SELECT {data_last_index} AS li) l
+    WHERE mt.base AND mt.no_reading AND COALESCE((mt.data ->> 'missing_run')::int, 0) < %(missing_limit)s
+),
+av AS MATERIALIZED (
+    SELECT av0.*, x.span,
+           round(GREATEST((av0.data -> 'last' -> 1 ->> 0)::numeric - (av0.span_pt -> 1 ->> 0)::numeric, 0)
+                 / x.span, 3) AS a1,
+           round(GREATEST((av0.data -> 'last' -> 1 ->> 1)::numeric - (av0.span_pt -> 1 ->> 1)::numeric, 0)
+                 / x.span, 3) AS a2,
+           round(GREATEST((av0.data -> 'last' -> 1 ->> 2)::numeric - (av0.span_pt -> 1 ->> 2)::numeric, 0)
+                 / x.span, 3) AS a3
+    FROM av0
+    CROSS JOIN LATERAL (SELECT av0.li - {span_index} AS span) x
+    WHERE av0.span_pt IS NOT NULL AND jsonb_typeof(av0.span_pt -> 1) = 'array'
+      AND jsonb_array_length(av0.span_pt -> 1) = av0.zones
+),
+-- every meter of the account in the common case, none rolled over (a customer's value below
+-- the previous one)
+fit AS MATERIALIZED (
+    SELECT mt.account_id, CASE WHEN bool_or(u.meter_id IS NOT NULL) THEN 'actual' ELSE 'average' END AS basis
+    FROM mt
+    LEFT JOIN used u ON u.meter_id = mt.meter_id
+    LEFT JOIN av ON av.meter_id = mt.meter_id
+    GROUP BY mt.account_id
+    HAVING bool_and(COALESCE(u.c1 >= 0 AND COALESCE(u.c2, 0) >= 0 AND COALESCE(u.c3, 0) >= 0, false)
+                    OR av.meter_id IS NOT NULL)
+),
+fa AS MATERIALIZED (
+    SELECT acc.id AS account_id, pc.closing_balance AS opening, fit.basis
+    FROM acc
+    JOIN fit ON fit.account_id = acc.id
+    JOIN {t_close} pc ON pc.account_id = acc.id AND pc.period = %(prev)s
+    WHERE pc.account_id BETWEEN %(lo)s AND %(hi)s
+),
+ml AS MATERIALIZED (
+    SELECT u.*, u.last ->> 0 AS since,
+           GREATEST(1, %(p_index)s - {last_index}) AS months,
+           jsonb_path_query_array(pt.points, 'strict $[*] ? (@[0] <= $cut)', %(cut)s::jsonb) AS far,
+           jsonb_path_query_array(pt.points, 'strict $[*] ? (@[0] > $cut)', %(cut)s::jsonb) AS kept
+    FROM used u JOIN fa ON fa.account_id = u.account_id
+    CROSS JOIN LATERAL (SELECT COALESCE(u.data -> 'anchors', '[]') || jsonb_build_array(u.last) AS points) pt
+),
+-- what the month trues up: the estimates billed since the last actual reading
+est AS MATERIALIZED (
+    SELECT u.meter_id, u.account_id, u.zones, u.p1, u.p2, u.p3, u.sp,
+           COALESCE((u.data -> 'est' ->> 0)::numeric, 0) AS e1,
+           COALESCE((u.data -> 'est' ->> 1)::numeric, 0) AS e2,
+           COALESCE((u.data -> 'est' ->> 2)::numeric, 0) AS e3,
+           COALESCE((NULLIF(u.data ->> 'est_norm', ''))::numeric, 0) AS en,
+           jsonb_build_object('from', u.data -> 'est_periods' ->> 0, 'to', u.data -> 'est_periods' ->> -1,
+                              'months', jsonb_array_length(u.data -> 'est_periods')::text) AS detail
+    FROM ml u
+    WHERE jsonb_typeof(u.data -> 'est_periods') = 'array' AND jsonb_array_length(u.data -> 'est_periods') > 0
+),
+am AS MATERIALIZED (
+    SELECT av.* FROM av JOIN fa ON fa.account_id = av.account_id
+),
+lines AS MATERIALIZED (
+    SELECT ml.account_id, ml.meter_id, 'charge' AS kind, 'actual' AS basis, z.zone, round(z.v, 3) AS volume,
+           z.price, round(z.v * z.price, 2) AS amount, 'readings' AS reason,
+           jsonb_build_object('since', ml.since, 'months', ml.months::text) AS detail
+    FROM ml
+    CROSS JOIN LATERAL (VALUES (1, ml.c1, ml.p1), (2, ml.c2, ml.p2), (3, ml.c3, ml.p3)) AS z (zone, v, price)
+    -- the engine writes no line for a meter that consumed nothing in every zone
+    WHERE z.zone <= ml.zones AND ml.c1 + COALESCE(ml.c2, 0) + COALESCE(ml.c3, 0) > 0
+    UNION ALL
+    -- the estimates by average reversed, zone by zone, at this month's prices
+    SELECT e.account_id, e.meter_id, 'recalculation', 'recalculation', z.zone, -round(z.v, 3), z.price,
+           -round(z.v * z.price, 2), 'estimates_reversed', e.detail
+    FROM est e
+    CROSS JOIN LATERAL (VALUES (1, e.e1, e.p1), (2, e.e2, e.p2), (3, e.e3, e.p3)) AS z (zone, v, price)
+    WHERE z.zone <= e.zones AND e.e1 + e.e2 + e.e3 > 0
+    UNION ALL
+    -- the estimates by norm reversed, single-rate
+    SELECT e.account_id, e.meter_id, 'recalculation', 'recalculation', 0, -round(e.en, 3), e.sp,
+           -round(e.en * e.sp, 2), 'estimates_reversed', e.detail || '{{"norm": "1"}}'::jsonb
+    FROM est e
+    WHERE e.en > 0
+    UNION ALL
+    -- by average
+    SELECT am.account_id, am.meter_id, 'charge', 'average', z.zone, z.v, z.price, round(z.v * z.price, 2),
+           'readings_missing',
+           jsonb_build_object('average_from', am.data -> 'last' ->> 0,
+                              'run', (COALESCE((am.data ->> 'missing_run')::int, 0) + 1)::text,
+                              'limit', %(missing_limit)s::text)
+    FROM am
+    CROSS JOIN LATERAL (VALUES (1, am.a1, am.p1), (2, am.a2, am.p2), (3, am.a3, am.p3)) AS z (zone, v, price)
+    WHERE z.zone <= am.zones AND am.a1 + COALESCE(am.a2, 0) + COALESCE(am.a3, 0) > 0
+),
+pen AS MATERIALIZED (
+    SELECT * FROM unnest(%(pen_acc)s::bigint[], %(pen_amount)s::numeric[], %(pen_detail)s::text[])
+        AS t (account_id, amount, detail)
+),
+ins_lines AS (
+    INSERT INTO {t_ledger} (account_id, period, posted_on, kind, basis, meter_id, zone, band, volume,
+                            price, amount, reason, detail, run_id, created_at)
+    SELECT account_id, %(period)s, %(end)s, kind, basis, meter_id, zone, 1, volume, price, amount,
+           reason, detail, %(run)s, %(moment)s
+    FROM lines ORDER BY account_id, meter_id, kind, zone
+    RETURNING 1
+),
+ins_pen AS (
+    INSERT INTO {t_ledger} (account_id, period, posted_on, kind, basis, meter_id, zone, band, volume,
+                            price, amount, reason, detail, run_id, created_at)
+    SELECT pen.account_id, %(period)s, %(end)s, 'penalty', '', NULL, 0, 1, NULL, NULL, pen.amount,
+           'late_payment', pen.detail::jsonb, %(run)s, %(moment)s
+    FROM pen JOIN fa ON fa.account_id = pen.account_id
+    ORDER BY pen.account_id
+    RETURNING 1
+),
+ins_states AS (
+    INSERT INTO {t_state} (meter_id, account_id, period, data)
+    SELECT ml.meter_id, ml.account_id, %(period)s, jsonb_build_object(
+        'raw', CASE ml.zones WHEN 1 THEN jsonb_build_array(ml.t1::text)
+                             WHEN 2 THEN jsonb_build_array(ml.t1::text, ml.t2::text)
+                             ELSE jsonb_build_array(ml.t1::text, ml.t2::text, ml.t3::text) END,
+        'last', jsonb_build_array(%(p_label)s::text, CASE ml.zones
+            WHEN 1 THEN jsonb_build_array(((ml.last -> 1 ->> 0)::numeric + ml.c1)::text)
+            WHEN 2 THEN jsonb_build_array(((ml.last -> 1 ->> 0)::numeric + ml.c1)::text,
+                                          ((ml.last -> 1 ->> 1)::numeric + ml.c2)::text)
+            ELSE jsonb_build_array(((ml.last -> 1 ->> 0)::numeric + ml.c1)::text,
+                                   ((ml.last -> 1 ->> 1)::numeric + ml.c2)::text,
+                                   ((ml.last -> 1 ->> 2)::numeric + ml.c3)::text) END, 0),
+        -- domain.billing._keep_anchors: the latest earlier point at least average_min_months
+        -- before this month (its label at most the cut's), then every later one, in their order
+        -- (labels are the codec's 'YYYY-MM': their order is the months')
+        'anchors', CASE WHEN jsonb_array_length(ml.far) = 0 THEN ml.kept
+                        ELSE jsonb_build_array(ml.far -> -1) || ml.kept END)
+    FROM ml
+    UNION ALL
+    -- a month by average: the state as it was, plus the estimate (domain.billing.bill_meter)
+    SELECT am.meter_id, am.account_id, %(period)s,
+           jsonb_build_object(
+               'raw', am.data -> 'raw', 'last', am.data -> 'last',
+               'est_periods', CASE WHEN jsonb_typeof(am.data -> 'est_periods') = 'array'
+                                   THEN am.data -> 'est_periods' ELSE '[]' END || jsonb_build_array(%(p_label)s::text),
+               'missing_run', COALESCE((am.data ->> 'missing_run')::int, 0) + 1)
+           || CASE WHEN jsonb_array_length(COALESCE(am.data -> 'anchors', '[]')) > 0
+                   THEN jsonb_build_object('anchors', am.data -> 'anchors') ELSE '{{}}' END
+           || CASE WHEN COALESCE((NULLIF(am.data ->> 'est_norm', ''))::numeric, 0) <> 0
+                   THEN jsonb_build_object('est_norm', am.data -> 'est_norm') ELSE '{{}}' END
+           || CASE WHEN e.e1 <> 0 OR e.e2 <> 0 OR e.e3 <> 0
+                   THEN jsonb_build_object('est', CASE am.zones
+                       WHEN 1 THEN jsonb_build_array(e.e1::text)
+                       WHEN 2 THEN jsonb_build_array(e.e1::text, e.e2::text)
+                       ELSE jsonb_build_array(e.e1::text, e.e2::text, e.e3::text) END)
+                   ELSE '{{}}' END
+    FROM am
+    CROSS JOIN LATERAL (SELECT COALESCE((am.data -> 'est' ->> 0)::numeric, 0) + am.a1 AS e1,
+                               COALESCE((am.data -> 'est' ->> 1)::numeric, 0) + COALESCE(am.a2, 0) AS e2,
+                               COALESCE((am.data -> 'est' ->> 2)::numeric, 0) + COALESCE(am.a3, 0) AS e3) e
+    ORDER BY 1
+    RETURNING 1
+)
+INSERT INTO {t_close} (account_id, period, run_id, basis, opening_balance, charges, recalculations,
+                       payments, penalty, closing_balance, due_date, closed_at)
+SELECT fa.account_id, %(period)s, %(run)s, fa.basis, fa.opening, rc.charges, rc.recalcs, rc.payments,
+       COALESCE(pen.amount, 0), fa.opening + rc.charges + rc.recalcs + COALESCE(pen.amount, 0) + rc.payments,
+       %(due)s, %(moment)s
+FROM fa
+LEFT JOIN (SELECT l.account_id, SUM(l.amount) FILTER (WHERE l.kind = 'charge') AS charges,
+                  SUM(l.amount) FILTER (WHERE l.kind = 'recalculation') AS recalcs
+           FROM lines l GROUP BY l.account_id) lc
+    ON lc.account_id = fa.account_id
+LEFT JOIN (
+    SELECT e.account_id,
+           SUM(e.amount) FILTER (WHERE e.kind IN ('correction', 'recalculation')) AS recalcs,
+           SUM(e.amount) FILTER (WHERE e.kind = 'payment') AS payments
+    FROM {t_ledger} e WHERE e.account_id BETWEEN %(lo)s AND %(hi)s AND e.period = %(period)s
+    GROUP BY e.account_id) pe ON pe.account_id = fa.account_id
+CROSS JOIN LATERAL (SELECT COALESCE(lc.charges, 0) AS charges,
+                           COALESCE(lc.recalcs, 0) + COALESCE(pe.recalcs, 0) AS recalcs,
+                           COALESCE(pe.payments, 0) AS payments) rc
+LEFT JOIN pen ON pen.account_id = fa.account_id
+ORDER BY fa.account_id
+"""
+
+
+def _fast_penalty_candidates(cur: Any, span: list[int], period: date, end: date) -> list[int]:
+    """Accounts of the span whose statement of the month before leaves an overdue debt (opening
+    balance above what that month billed): those the close asks the penalty of."""
+    cur.execute(
+        f"SELECT c.account_id FROM {AccountClose._meta.db_table} c JOIN {Account._meta.db_table} a "  # noqa: S608
+        f"ON a.id = c.account_id WHERE c.account_id BETWEEN %s AND %s AND c.period = %s "
+        f"AND c.closing_balance - (c.charges + c.recalculations) > 0 AND a.opened_on <= %s "
+        f"AND (a.closed_on IS NULL OR a.closed_on >= %s) ORDER BY c.account_id",
+        [*span, add_months(period, -1), end, period],
+    )
+    return [row[0] for row in cur.fetchall()]
+
+
+def _fast_close(
+    cur: Any,
+    *,
+    span: list[int],
+    period: date,
+    run_id: int | None,
+    moment: datetime,
+    profile: RulesProfile,
+    pricing: engine.Pricing,
+    penalties: Mapping[int, tuple[Decimal, list[Any]]],
+) -> int:
+    """Close the common-case accounts of the span in SQL; returns how many."""
+    cats, zones, p1, p2, p3 = _fast_prices(pricing, period)
+    if not cats:
+        return 0
+    single_cats, single_prices = _fast_single_prices(pricing, period)
+    end = engine.period_end(period)
+    pen_ids = sorted(penalties)
+    sql = _FAST_SQL.format(
+        t_acc=Account._meta.db_table,
+        t_close=AccountClose._meta.db_table,
+        t_read=Reading._meta.db_table,
+        t_meter=Meter._meta.db_table,
+        t_state=MeterBillingState._meta.db_table,
+        t_ledger=LedgerEntry._meta.db_table,
+        last_index=_month_index_sql("(u.last ->> 0)"),
+        data_last_index=_month_index_sql("(mt.data -> 'last' ->> 0)"),
+        first_index=_month_index_sql("(mt.data -> 'anchors' -> 0 ->> 0)"),
+        span_index=_month_index_sql("(av0.span_pt ->> 0)"),
+        cut_label=_label_sql(f"(l.li - {int(profile.average_min_months)})"),
+    )
+    cur.execute(
+        sql,
+        {
+            "lo": span[0],
+            "hi": span[1],
+            "period": period,
+            "prev": add_months(period, -1),
+            "end": end,
+            "p_label": _label(period),
+            "p_index": period.year * 12 + period.month,
+            "young_months": profile.average_min_months_young,
+            "missing_limit": profile.missing_average_periods,
+            "cut": json.dumps({"cut": _label(add_months(period, -profile.average_min_months))}),
+            "run": run_id,
+            "moment": moment,
+            "due": due_date(period, profile),
+            "p_cat": cats,
+            "p_zones": zones,
+            "p_1": p1,
+            "p_2": p2,
+            "p_3": p3,
+            "s_cat": single_cats,
+            "s_price": single_prices,
+            "pen_acc": pen_ids,
+            "pen_amount": [penalties[a][0] for a in pen_ids],
+            "pen_detail": [_json({"parts": penalties[a][1]}) for a in pen_ids],
+        },
+    )
+    return int(cur.rowcount)
 
 
 # --- the run --------------------------------------------------------------------------------

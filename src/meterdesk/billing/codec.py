@@ -41,6 +41,8 @@ _KNOWN = {
     "failed_run",
 }
 _EXTRA = [(f.name, str(f.type), f.default) for f in fields(MeterState) if f.name not in _KNOWN]
+#: Fields of ``MeterState`` beyond the known ones (the close's SQL fast path writes only those).
+EXTRA_FIELDS = tuple(name for name, _kind, _default in _EXTRA)
 
 
 def _d(text: str) -> date:

@@ -44,7 +44,22 @@ def test_bench_billing_prints_the_figures(bench_url, tmp_path):
     env = {**os.environ, "METERDESK_DATA_DIR": str(tmp_path), "METERDESK_BENCH_DATABASE_URL": bench_url}
     env.pop("METERDESK_TASKS", None)
     done = subprocess.run(
-        [sys.executable, "-m", "meterdesk.cli", "bench", "billing", "--accounts", "300", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "meterdesk.cli",
+            "bench",
+            "billing",
+            "--accounts",
+            "300",
+            "--json",
+            # Chunks of 100: the synthetic utility closed both ways (with and without the SQL fast
+            # path, rolled back), every row compared, before the timed close.
+            "--chunk-size",
+            "100",
+            "--check-fast-path",
+            "1",
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -65,6 +80,13 @@ def test_bench_billing_prints_the_figures(bench_url, tmp_path):
     assert low <= figures["ratio_to_floor"] <= high
     assert 10 < figures["peak_rss_mb"] < 2000
     assert figures["statements"] == 300
+    check = figures["fast_path_check"]
+    assert check["equal"], check["differences"]
+    assert check["chunks"] == 3
+    assert check["accounts"] == 300
+    # The synthetic data has both kinds: most accounts by the fast path, some by the engine.
+    assert 200 < check["accounts_by_fast_path"] < 300
+    assert check["rows_compared"] > 3 * 300
 
     parts = urlsplit(bench_url)
     with psycopg.connect(
