@@ -173,7 +173,10 @@ def notification(request: HttpRequest, provider: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def sandbox_page(request: HttpRequest, sandbox_id: str) -> HttpResponse:
     """The sandbox provider's payment page (the stand-in for the bank's page): no login, the
-    unguessable id is the key, as with a real provider."""
+    unguessable id is the key, as with a real provider. It exists only while the sandbox is the
+    configured provider: with a real one, no test card can pay anything."""
+    if providers.default_provider_name() != "sandbox":
+        raise Http404
     payment = SandboxPayment.objects.filter(pk=sandbox_id).first()
     if payment is None:
         raise Http404

@@ -168,6 +168,15 @@ def test_insufficient_funds_is_cancelled_and_nothing_is_recorded(web, debtor):
     assert account_balance(account) == Decimal("1234.56")
 
 
+def test_the_sandbox_page_is_gone_when_a_real_provider_is_configured(web, debtor, settings):
+    sandbox = _sandbox_path(_start(web, debtor[1]))
+    settings.METERDESK_PAYMENT_PROVIDER = "yookassa"
+    assert web.get(sandbox).status_code == 404
+    assert web.post(sandbox, {**CARD, "action": "pay"}).status_code == 404
+    assert SandboxPayment.objects.get().status == "pending"
+    assert not LedgerEntry.objects.filter(kind=EntryKind.PAYMENT).exists()
+
+
 def test_cancel_on_the_sandbox_page(web, debtor):
     sandbox = _sandbox_path(_start(web, debtor[1]))
     back = web.post(sandbox, {"action": "cancel"})
