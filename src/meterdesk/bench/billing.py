@@ -38,6 +38,32 @@ class BenchError(Exception):
     """The benchmark cannot run as asked."""
 
 
+#: The server settings that matter for the close, printed with its figures.
+SERVER_SETTINGS = (
+    "server_version",
+    "shared_buffers",
+    "effective_cache_size",
+    "work_mem",
+    "maintenance_work_mem",
+    "synchronous_commit",
+    "max_wal_size",
+    "checkpoint_timeout",
+    "wal_compression",
+    "wal_buffers",
+    "random_page_cost",
+    "jit",
+)
+
+
+def server_settings(db: Any) -> dict[str, str]:
+    """The values of ``SERVER_SETTINGS`` on the server of the connection ``db`` (as SHOW gives them)."""
+    rows = db.execute(
+        "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)", [list(SERVER_SETTINGS)]
+    ).fetchall()
+    found = dict(rows)
+    return {name: found[name] for name in SERVER_SETTINGS if name in found}
+
+
 def bench_database_url(explicit: str | None = None) -> str:
     """The database to use: the one given, else DATABASE_URL's server with the database
     ``meterdesk_bench`` (never DATABASE_URL's own database: it is dropped), else the default."""
@@ -513,6 +539,7 @@ def bench_billing(
         lines = db.execute(
             "SELECT COUNT(*) FROM billing_ledgerentry WHERE period = %s AND run_id IS NOT NULL", [period]
         ).fetchone()[0]
+        server = server_settings(db)
     if closed != accounts:
         raise BenchError(f"the close produced {closed} statements for {accounts} accounts")
     say("Timing the SQL floor …")
@@ -542,6 +569,8 @@ def bench_billing(
         "setup_steps": {k: round(v, 1) for k, v in setup.items()},
         "database": conn.name,
         "cpu_count": os.cpu_count(),
+        # What the server ran with: every figure says which settings it was measured with.
+        "server_settings": server,
         # Other work on the machine while the close ran shows here (the close itself adds ~2-3).
         "load_average_before_close": [round(x, 2) for x in load_before],
         "load_average_after_close": [round(x, 2) for x in os.getloadavg()],

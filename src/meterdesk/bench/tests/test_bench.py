@@ -80,6 +80,11 @@ def test_bench_billing_prints_the_figures(bench_url, tmp_path):
     assert low <= figures["ratio_to_floor"] <= high
     assert 10 < figures["peak_rss_mb"] < 2000
     assert figures["statements"] == 300
+    # The server's settings that matter, as SHOW prints them.
+    settings = figures["server_settings"]
+    assert {"shared_buffers", "work_mem", "synchronous_commit", "max_wal_size"} <= set(settings)
+    assert settings["synchronous_commit"] in {"on", "off", "local", "remote_write", "remote_apply"}
+    assert all(isinstance(v, str) and v for v in settings.values())
     check = figures["fast_path_check"]
     assert check["equal"], check["differences"]
     assert check["chunks"] == 3
