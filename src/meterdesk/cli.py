@@ -237,8 +237,11 @@ def _bill(month: Any, workers: int, chunk_size: int, force: bool) -> Any:
         with click.progressbar(length=total, label=f"Closing {month:%Y-%m}", show_pos=True) as bar:
             bar.update(done_before)
             return billing_close(month, chunk_size=chunk_size, progress=lambda chunks, _n: bar.update(chunks))
-    for chunk_id in pending:
-        close_chunk_task.enqueue(chunk_id)
+    from django.db import transaction
+
+    with transaction.atomic():  # one commit for all the chunks' tasks, not one each
+        for chunk_id in pending:
+            close_chunk_task.enqueue(chunk_id)
     command = [
         sys.executable,
         "-m",
