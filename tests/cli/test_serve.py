@@ -101,6 +101,8 @@ def test_serve_answers_and_keeps_its_task_worker_running(server):
     _wait_for(lambda: _health(port), "the server to answer")
     first = _wait_for(lambda: _task_workers(process.pid), "the task worker to start")
     assert len(first) == 1
+    # Background work yields the CPU to the web workers.
+    assert _nice(first[0]) == _nice(process.pid) + 10
 
     os.kill(first[0], signal.SIGKILL)  # a crash of the worker
     again = _wait_for(
@@ -117,6 +119,11 @@ def test_serve_stops_its_task_worker_when_it_stops(server):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=WAIT_SECONDS) == 0
     assert not any(Path(f"/proc/{pid}").exists() and _is_running(pid) for pid in workers)
+
+
+def _nice(pid: int) -> int:
+    """The process's nice value (field 19 of /proc/PID/stat)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 def _is_running(pid: int) -> bool:
