@@ -187,11 +187,10 @@ def seed(count: int, rng_seed: int, months: int) -> None:
 
 
 def _parse_period(value: str) -> Any:
-    from datetime import date
+    from meterdesk.domain.periods import month_parse
 
     try:
-        year, month = value.split("-")
-        return date(int(year), int(month), 1)
+        return month_parse(value)
     except ValueError as exc:
         raise click.BadParameter(f"expected YYYY-MM, got {value!r}") from exc
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from meterdesk.domain.periods import month_parse
+
 if TYPE_CHECKING:
     from meterdesk.dataio.importer import ImportResult
-
-PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def _setup() -> None:
@@ -33,10 +33,10 @@ def _setup() -> None:
 
 
 def _period(_ctx: Any, _param: Any, value: str) -> date:
-    m = PERIOD_RE.match(value.strip())
-    if not m or not 1 <= int(m[2]) <= 12:
-        raise click.BadParameter(f"expected a month YYYY-MM, e.g. 2025-10; got {value!r}")
-    return date(int(m[1]), int(m[2]), 1)
+    try:
+        return month_parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"expected a month YYYY-MM, e.g. 2025-10; got {value!r}") from exc
 
 
 class _Progress:

@@ -30,6 +30,7 @@ from meterdesk.documents.selectors import (
     reading_for_user,
 )
 from meterdesk.documents.services import ebill_subscribe, ebill_unsubscribe
+from meterdesk.domain.periods import month_parse
 from meterdesk.metering.selectors import account_for_user
 
 
@@ -45,7 +46,7 @@ def pdf_response(content: bytes, filename: str) -> HttpResponse:
 def period_parse(text: str) -> date | None:
     """``YYYY-MM`` as the first day of the month; None when it is not a month."""
     try:
-        return date(int(text[:4]), int(text[5:7]), 1)
+        return month_parse(text)
     except ValueError:
         return None
 

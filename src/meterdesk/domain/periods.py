@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
+
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+def month_parse(text: str) -> date:
+    """``YYYY-MM`` as the month's first day. Raises ValueError for anything else."""
+    match = _MONTH.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"expected a month YYYY-MM, got {text!r}")
+    return date(int(match[1]), int(match[2]), 1)  # ValueError for month 00 or 13
 
 
 def month_start(day: date) -> date:

@@ -35,6 +35,7 @@ from meterdesk.customers.services import (
     user_register,
 )
 from meterdesk.domain import billing as engine
+from meterdesk.domain.periods import month_parse
 from meterdesk.domain.profiles import profile_load
 from meterdesk.metering.messages import issue_message, window_message, zone_label
 from meterdesk.metering.models import Channel, Meter, Reading
@@ -424,7 +425,7 @@ def _statement_lines(statement: Statement) -> list[StatementLine]:
 
 def _period_from(text: str) -> date:
     try:
-        return date(int(text[:4]), int(text[5:7]), 1)
+        return month_parse(text)
     except ValueError as exc:
         raise Http404 from exc
 

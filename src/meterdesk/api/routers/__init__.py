@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from meterdesk.api.errors import ErrorOut
+from ninja import Path
+
+from meterdesk.api.errors import ErrorOut, not_found
+from meterdesk.api.schemas import ACCOUNT_NUMBER_PATTERN, MONTH_PATTERN
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from meterdesk.customers.models import Account
+
+#: The path parameters of the account operations.
+NUMBER = Path(..., pattern=ACCOUNT_NUMBER_PATTERN, description="the 10-digit account number")
+PERIOD = Path(..., pattern=MONTH_PATTERN, description="the billing month, YYYY-MM")
 
 
 def errors(*statuses: int) -> dict[Any, type[ErrorOut]]:
@@ -18,3 +30,16 @@ def page(items: Any, limit: int, offset: int) -> tuple[list[Any], int]:
         return items[offset : offset + limit], len(items)
     total = items.count()
     return list(items[offset : offset + limit]) if offset < total else [], total
+
+
+def account_of(request: HttpRequest, number: str) -> Account:
+    """The account, if the request's login may see it; else 404 ``not_found``, exactly like an
+    account that does not exist."""
+    from meterdesk.api.auth import request_user
+    from meterdesk.customers.models import Account
+    from meterdesk.metering.selectors import account_for_user
+
+    try:
+        return account_for_user(request_user(request), number)
+    except Account.DoesNotExist as exc:
+        raise not_found() from exc

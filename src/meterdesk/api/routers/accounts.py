@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Path, Query, Router
+from ninja import Query, Router
 from ninja.responses import Status
 from pydantic import Field
 
@@ -19,9 +19,8 @@ from meterdesk.api import present
 from meterdesk.api.auth import request_user
 from meterdesk.api.errors import link_error, not_found
 from meterdesk.api.ratelimit import LinkThrottle, default_throttles
-from meterdesk.api.routers import errors, page
+from meterdesk.api.routers import NUMBER, PERIOD, account_of, errors, page
 from meterdesk.api.schemas import (
-    ACCOUNT_NUMBER_PATTERN,
     MONTH_PATTERN,
     AccountOut,
     AccountPage,
@@ -45,24 +44,11 @@ from meterdesk.billing.selectors import (
 from meterdesk.customers.models import Account
 from meterdesk.customers.services import AccountMismatch, AlreadyLinked, account_link
 from meterdesk.domain import billing as engine
-from meterdesk.metering.selectors import account_for_user, accounts_for_user, meter_last_reading, meters_of
+from meterdesk.domain.periods import month_parse
+from meterdesk.metering.selectors import accounts_for_user, meter_last_reading, meters_of
 from meterdesk.utility.selectors import reference_get, utility_now
 
 router = Router(tags=["accounts"])
-
-NUMBER = Path(..., pattern=ACCOUNT_NUMBER_PATTERN, description="the 10-digit account number")
-PERIOD = Path(..., pattern=MONTH_PATTERN, description="the billing month, YYYY-MM")
-
-
-def _account(request: HttpRequest, number: str) -> Account:
-    try:
-        return account_for_user(request_user(request), number)
-    except Account.DoesNotExist as exc:
-        raise not_found() from exc
-
-
-def _month(text: str) -> date:
-    return date(int(text[:4]), int(text[5:7]), 1)
 
 
 @router.get(
@@ -106,7 +92,7 @@ def account_link_create(request: HttpRequest, payload: LinkIn) -> Any:
     summary="An account: address, balance or debt, last payment, current tariffs",
 )
 def account_detail(request: HttpRequest, number: str = NUMBER) -> Any:
-    account = _account(request, number)
+    account = account_of(request, number)
     balance = account_balance(account)
     payment = last_payment(account)
     latest = statements_of(account).first()
@@ -153,7 +139,7 @@ def account_detail(request: HttpRequest, number: str = NUMBER) -> Any:
     description="Zones, digits, verification date, last reading and the submission window (start, end, open now).",
 )
 def meter_list(request: HttpRequest, params: Query[PageQuery], number: str = NUMBER) -> Any:
-    account = _account(request, number)
+    account = account_of(request, number)
     items, total = page(meters_of(account), params.limit, params.offset)
     window = present.window_out()
     today = utility_now().date()
@@ -190,12 +176,12 @@ def _control_meters(account: Account, periods: set[date]) -> set[tuple[date, int
     description="Newest month first; each line with its basis (actual, average, norm, …) in words.",
 )
 def charge_list(request: HttpRequest, params: Query[ChargesQuery], number: str = NUMBER) -> Any:
-    account = _account(request, number)
+    account = account_of(request, number)
     entries = LedgerEntry.objects.filter(account=account, kind__in=CHARGE_KINDS).select_related("meter")
     if params.from_:
-        entries = entries.filter(period__gte=_month(params.from_))
+        entries = entries.filter(period__gte=month_parse(params.from_))
     if params.to:
-        entries = entries.filter(period__lte=_month(params.to))
+        entries = entries.filter(period__lte=month_parse(params.to))
     items, total = page(entries.order_by("-period", "pk"), params.limit, params.offset)
     control = _control_meters(account, {e.period for e in items})
     return {
@@ -212,7 +198,7 @@ def charge_list(request: HttpRequest, params: Query[ChargesQuery], number: str =
     summary="Monthly statements, newest first",
 )
 def statement_list(request: HttpRequest, params: Query[PageQuery], number: str = NUMBER) -> Any:
-    account = _account(request, number)
+    account = account_of(request, number)
     items, total = page(statements_of(account), params.limit, params.offset)
     return {
         "items": [present.statement_summary(c) for c in items],
@@ -228,8 +214,8 @@ def statement_list(request: HttpRequest, params: Query[PageQuery], number: str =
     summary="One month's statement: lines, payments, penalty, balances",
 )
 def statement_detail(request: HttpRequest, number: str = NUMBER, period: str = PERIOD) -> Any:
-    account = _account(request, number)
-    statement = statement_get(account, _month(period))
+    account = account_of(request, number)
+    statement = statement_get(account, month_parse(period))
     if statement is None:
         raise not_found()
     control = {(e.period, e.meter_id) for e in statement.lines if e.basis == engine.CONTROL}

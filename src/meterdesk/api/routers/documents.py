@@ -7,26 +7,20 @@ closed. Errors keep the API's JSON shape; a success is ``application/pdf`` to sa
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Router
 
-from meterdesk.api.auth import request_user
 from meterdesk.api.errors import not_found
-from meterdesk.api.routers import errors
-from meterdesk.api.schemas import ACCOUNT_NUMBER_PATTERN, MONTH_PATTERN
-from meterdesk.customers.models import Account
+from meterdesk.api.routers import NUMBER, PERIOD, account_of, errors
 from meterdesk.documents.render import bill_filename, bill_pdf, receipt_filename, receipt_pdf
 from meterdesk.documents.selectors import bill_data, payment_of_account
 from meterdesk.documents.views import pdf_response
-from meterdesk.metering.selectors import account_for_user
+from meterdesk.domain.periods import month_parse
 
 router = Router(tags=["documents"])
 
-NUMBER = Path(..., pattern=ACCOUNT_NUMBER_PATTERN, description="the 10-digit account number")
-PERIOD = Path(..., pattern=MONTH_PATTERN, description="the billing month, YYYY-MM")
 ENTRY = Path(..., ge=1, le=2**63 - 1, description="the payment's id (as in the list of payments)")
 
 
@@ -47,13 +41,6 @@ def _pdf(description: str) -> dict[str, Any]:
     }
 
 
-def _account(request: HttpRequest, number: str) -> Account:
-    try:
-        return account_for_user(request_user(request), number)
-    except Account.DoesNotExist as exc:
-        raise not_found() from exc
-
-
 @router.get(
     "/{number}/statements/{period}/bill.pdf",
     response={**errors(401, 404, 422, 429)},
@@ -66,8 +53,8 @@ def _account(request: HttpRequest, number: str) -> Account:
     openapi_extra=_pdf("The bill (application/pdf)"),
 )
 def bill_download(request: HttpRequest, number: str = NUMBER, period: str = PERIOD) -> HttpResponse:
-    account = _account(request, number)
-    data = bill_data(account, date(int(period[:4]), int(period[5:7]), 1))
+    account = account_of(request, number)
+    data = bill_data(account, month_parse(period))
     if data is None:
         raise not_found()
     return pdf_response(bill_pdf(data), bill_filename(account.number, data.period))
@@ -81,7 +68,7 @@ def bill_download(request: HttpRequest, number: str = NUMBER, period: str = PERI
     openapi_extra=_pdf("The receipt (application/pdf)"),
 )
 def receipt_download(request: HttpRequest, number: str = NUMBER, entry_id: int = ENTRY) -> HttpResponse:
-    account = _account(request, number)
+    account = account_of(request, number)
     entry = payment_of_account(account, entry_id)
     if entry is None:
         raise not_found()

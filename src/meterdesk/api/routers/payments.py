@@ -25,10 +25,8 @@ from meterdesk.api.auth import request_user
 from meterdesk.api.errors import ApiError, not_found
 from meterdesk.api.idempotency import json_response, record_get, replay, request_digest, scope_of
 from meterdesk.api.models import IdempotencyRecord
-from meterdesk.api.routers import errors, page
-from meterdesk.api.schemas import ACCOUNT_NUMBER_PATTERN, MAX_ID, Money, PageMeta, PageQuery
-from meterdesk.customers.models import Account
-from meterdesk.metering.selectors import account_for_user
+from meterdesk.api.routers import NUMBER, account_of, errors, page
+from meterdesk.api.schemas import MAX_ID, Money, PageMeta, PageQuery
 from meterdesk.payments.messages import amount_text, api_unavailable_text, key_reused_text, state_words
 from meterdesk.payments.models import Payment, PaymentChannel
 from meterdesk.payments.providers import ProviderError, RemoteNotFound
@@ -47,7 +45,6 @@ log = logging.getLogger(__name__)
 
 router = Router(tags=["payments"])
 
-NUMBER = Path(..., pattern=ACCOUNT_NUMBER_PATTERN, description="the 10-digit account number")
 PAYMENT_ID = Path(..., ge=1, le=MAX_ID, description="the card payment's id")
 IDEMPOTENCY_KEY = Header(
     None,
@@ -101,13 +98,6 @@ class CardPaymentOut(Schema):
     receipt_url: str | None = Field(description="the receipt, once paid")
 
 
-def _account(request: HttpRequest, number: str) -> Account:
-    try:
-        return account_for_user(request_user(request), number)
-    except Account.DoesNotExist as exc:
-        raise not_found() from exc
-
-
 def _absolute(request: HttpRequest, url: str) -> str:
     return request.build_absolute_uri(url)
 
@@ -151,7 +141,7 @@ def card_payment_out(request: HttpRequest, payment: Payment) -> dict[str, Any]:
     summary="Payments received, newest first (every channel), each with its receipt",
 )
 def received_payment_list(request: HttpRequest, params: Query[PageQuery], number: str = NUMBER) -> Any:
-    account = _account(request, number)
+    account = account_of(request, number)
     items, total = page(payment_rows(account), params.limit, params.offset)
     return {
         "items": [
@@ -187,11 +177,7 @@ def card_payment_create(
     idempotency_key: str | None = IDEMPOTENCY_KEY,
 ) -> Any:
     user = request_user(request)
-    account = _account(request, number)
-    low, high = amount_limits()
-    amount = Decimal(payload.amount)
-    if amount != amount.quantize(Decimal("0.01")) or not low <= amount <= high:
-        raise ApiError(422, "amount_invalid", amount_text(low, high), {"min": str(low), "max": str(high)})
+    account = account_of(request, number)
     scope = scope_of(request)
     digest = request_digest(f"accounts/{number}/payments", payload.model_dump(mode="json"))
     if idempotency_key is not None:
@@ -205,7 +191,7 @@ def card_payment_create(
     try:
         payment = payment_start(
             account=account,
-            amount=amount.quantize(Decimal("0.01")),
+            amount=Decimal(payload.amount),
             key_scope=f"api:{scope}",
             key=idempotency_key or str(uuid.uuid4()),
             return_url=return_url,
@@ -222,8 +208,11 @@ def card_payment_create(
             {"payment_id": error.payment.pk, "retry": True},
             {"Retry-After": "60"},
         ) from error
-    except AmountInvalid as error:  # pragma: no cover - checked above with the same limits
-        raise ApiError(422, "amount_invalid", amount_text(low, high)) from error
+    except AmountInvalid as error:  # the service's rule: 1 ₽ .. the maximum, whole kopecks
+        low, high = amount_limits()
+        raise ApiError(
+            422, "amount_invalid", amount_text(low, high), {"min": str(low), "max": str(high)}
+        ) from error
     body = card_payment_out(request, payment)
     if idempotency_key is not None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from itertools import pairwise
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,7 @@ from meterdesk.domain.periods import (
     iter_months,
     month_from_index,
     month_index,
+    month_parse,
     month_start,
     months_between,
 )
@@ -88,3 +90,14 @@ def test_iter_months_length_and_order(first, last):
     if months:
         assert months[0] == month_start(first)
         assert months[-1] == month_start(last)
+
+
+def test_month_parse():
+    assert month_parse("2026-10") == date(2026, 10, 1)
+    assert month_parse(" 2025-01 ") == date(2025, 1, 1)
+
+
+@pytest.mark.parametrize("text", ["2026-13", "2026-00", "2026-1", "26-10", "2026/10", "2026-10-01", ""])
+def test_month_parse_refuses_what_is_not_a_month(text):
+    with pytest.raises(ValueError):
+        month_parse(text)
