@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from meterdesk.billing.messages import line_words
+from meterdesk.billing.messages import entry_zone, line_words
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
 from meterdesk.customers.models import Account, PremisesCategory
 from meterdesk.domain import billing as engine
@@ -225,13 +225,7 @@ def ledger_line_out(entry: LedgerEntry, control_meters: set[tuple[date, int | No
         entry.detail or {},
         after_control=(entry.period, entry.meter_id) in control_meters,
     )
-    meter = entry.meter
-    if meter is not None and entry.zone:
-        zone = zone_label(meter.zones, entry.zone)
-    elif entry.volume is not None:
-        zone = zone_label(1, 1)
-    else:
-        zone = ""
+    zone = entry_zone(entry)
     return {
         "id": entry.pk,
         "period": month(entry.period),
@@ -241,7 +235,7 @@ def ledger_line_out(entry: LedgerEntry, control_meters: set[tuple[date, int | No
         "reason": entry.reason,
         "words": words,
         "meter_id": entry.meter_id,
-        "meter_serial": meter.serial if meter is not None else "",
+        "meter_serial": entry.meter.serial if entry.meter is not None else "",
         "zone": entry.zone,
         "zone_label": zone,
         "band": entry.band,

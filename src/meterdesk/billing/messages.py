@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from meterdesk.domain import billing as engine
+
+if TYPE_CHECKING:
+    from meterdesk.billing.models import LedgerEntry
 
 MINUS = "\u2212"  # a true minus sign: read as "minus" by screen readers, unlike a hyphen
 
@@ -234,6 +237,25 @@ def line_words(
     if reason == R_LATE_PAYMENT:
         return _("penalty for late payment")
     return _("charge for electricity")
+
+
+def entry_words(entry: LedgerEntry, *, after_control: bool = False) -> str:
+    """``line_words`` of a ledger line of a statement (a correction posted later, which has no basis
+    of its own, is a correction; any other line without one is named by its kind)."""
+    from meterdesk.billing.models import EntryKind
+
+    basis = entry.basis or (engine.CORRECTION if entry.kind == EntryKind.CORRECTION else entry.kind)
+    return line_words(basis, entry.reason, entry.detail or {}, after_control=after_control)
+
+
+def entry_zone(entry: LedgerEntry) -> str:
+    """The zone of a ledger line in words: its meter's zone, "single rate" for a volume without a
+    meter (a norm), nothing for a line without a volume."""
+    from meterdesk.metering.messages import zone_label
+
+    if entry.meter is not None and entry.zone:
+        return zone_label(entry.meter.zones, entry.zone)
+    return zone_label(1, 1) if entry.volume is not None else ""
 
 
 def penalty_words(detail: Mapping[str, Any] | None = None) -> list[str]:

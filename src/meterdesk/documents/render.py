@@ -27,7 +27,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
 from reportlab.platypus.doctemplate import BaseDocTemplate
 
-from meterdesk.billing.messages import line_words, penalty_words
+from meterdesk.billing.messages import entry_words, penalty_words
 from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.customers.models import Account
 from meterdesk.documents.pdf import (
@@ -160,10 +160,7 @@ def bill_payload(data: BillData) -> str:
 
 
 def _line_basis(entry: LedgerEntry, control_meters: set[int | None]) -> str:
-    basis = entry.basis or (engine.CORRECTION if entry.kind == EntryKind.CORRECTION else entry.kind)
-    words = line_words(
-        basis, entry.reason, entry.detail or {}, after_control=entry.meter_id in control_meters
-    )
+    words = entry_words(entry, after_control=entry.meter_id in control_meters)
     detail = entry.detail if isinstance(entry.detail, dict) else {}
     if entry.kind == EntryKind.CORRECTION and detail.get("reason"):
         words += f" ({detail['reason']})"

@@ -17,8 +17,14 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from meterdesk.billing.messages import balance_words, line_words, month_label, penalty_words
-from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
+from meterdesk.billing.messages import (
+    balance_words,
+    entry_words,
+    entry_zone,
+    month_label,
+    penalty_words,
+)
+from meterdesk.billing.models import AccountClose, LedgerEntry
 from meterdesk.billing.selectors import (
     Statement,
     account_balance,
@@ -398,17 +404,9 @@ def _statement_lines(statement: Statement) -> list[StatementLine]:
     # In the order the close wrote them (each meter's lines, its recalculation next to them),
     # then the corrections posted later.
     for entry in sorted(statement.lines, key=lambda e: e.pk):
-        basis = entry.basis or (engine.CORRECTION if entry.kind == EntryKind.CORRECTION else entry.kind)
-        words = line_words(
-            basis, entry.reason, entry.detail or {}, after_control=entry.meter_id in control_meters
-        )
+        words = entry_words(entry, after_control=entry.meter_id in control_meters)
+        zone = entry_zone(entry)
         meter = entry.meter
-        if meter is not None and entry.zone:
-            zone = zone_label(meter.zones, entry.zone)
-        elif entry.volume is not None:
-            zone = zone_label(1, 1)
-        else:
-            zone = ""
         out.append(
             StatementLine(
                 words=words,
