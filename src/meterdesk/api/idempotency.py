@@ -46,6 +46,17 @@ def request_digest(path: str, body: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: The record of (scope, key) joined to another statement's row (``record_join``): its columns,
+#: the LEFT JOIN (with the parameters scope and key), and the record built from those columns.
+RECORD_COLUMNS = f", {_RECORD.columns}"
+RECORD_JOIN = f"LEFT JOIN {IdempotencyRecord._meta.db_table} r ON r.scope = %s AND r.key = %s"
+
+
+def record_from(values: tuple[Any, ...]) -> IdempotencyRecord | None:
+    """The record from the values of ``RECORD_COLUMNS`` (None if the join found none)."""
+    return None if values[0] is None else _RECORD.build(values)
+
+
 def record_get(scope: str, key: str) -> IdempotencyRecord | None:
     """The stored answer of (scope, key), if any (one indexed read, by hand: on the hot path)."""
     with connection.cursor() as cursor:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -26,7 +27,13 @@ from meterdesk.metering.models import Meter, MeterStatus, Reading, ReadingKind, 
 from meterdesk.sqlrows import Rows
 from meterdesk.tariffs.models import Tariff
 from meterdesk.tariffs.selectors import NoTariffError, tariff_in_force
-from meterdesk.utility.selectors import Reference, reference_get, utility_get, utility_now
+from meterdesk.utility.selectors import (
+    REFERENCE_STAMP_SUBQUERY,
+    Reference,
+    reference_get,
+    utility_get,
+    utility_now,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +61,6 @@ def meter_for_user(user: User, meter_id: int) -> Meter:
 _METER = Rows(Meter, "m")
 _ACCOUNT = Rows(Account, "a")
 _READING = Rows(Reading, "r")
-_METER_LOCK_SQL = (
-    f"SELECT {_METER.columns}, {_ACCOUNT.columns} FROM {Meter._meta.db_table} m "  # noqa: S608 - names from the models
-    f"JOIN {Account._meta.db_table} a ON a.id = m.account_id WHERE m.id = %s AND EXISTS "
-    f"(SELECT 1 FROM {AccountLink._meta.db_table} l WHERE l.account_id = m.account_id AND l.user_id = %s)"
-)
 _READINGS_SQL = (
     f"SELECT {_READING.columns} FROM {Reading._meta.db_table} r "  # noqa: S608 - names from the model
     "WHERE r.meter_id = %s AND r.status = %s AND r.period >= %s AND r.period <= %s "
@@ -70,23 +72,61 @@ _STATE_SQL = (
 )
 
 
-def meter_lock_for_user(user: User, meter_id: int) -> Meter:
+@dataclass(frozen=True)
+class Prefetched:
+    """What a submission needs besides the meter, read by the statement that locked the meter:
+    the meter's stored billing state before ``period`` (its JSON, None if none is stored) and the
+    reference data's stamp."""
+
+    period: date
+    state_data: Any
+    stamp: int | None
+
+
+_STATE_BEFORE_SUBQUERY = (
+    f"(SELECT s.data FROM {MeterBillingState._meta.db_table} s "  # noqa: S608 - names from the model
+    "WHERE s.meter_id = m.id AND s.period < %s ORDER BY s.period DESC LIMIT 1)"
+)
+
+
+def meter_lock_for_user(
+    user: User,
+    meter_id: int,
+    *,
+    period: date,
+    extra_columns: str = "",
+    extra_join: str = "",
+    extra_params: Sequence[Any] = (),
+) -> tuple[Meter, Prefetched, tuple[Any, ...]]:
     """The meter with its account, locked (``SELECT … FOR UPDATE`` of the meter's row) for the
     rest of the caller's transaction, if its account is linked to the user; else
-    Meter.DoesNotExist. One query where ``meter_for_user`` and a locking read would take two."""
-    sql = _METER_LOCK_SQL
+    Meter.DoesNotExist. The same statement reads what a submission of ``period`` needs besides
+    (``Prefetched``), and whatever the caller adds: ``extra_columns`` (a select list starting
+    with a comma) from ``extra_join`` (a LEFT JOIN, with ``extra_params``), whose values come
+    back as the third item. One statement where the submission took four."""
+    # Names from the models; the caller's parts are constants of its own.
+    sql = (
+        f"SELECT {_METER.columns}, {_ACCOUNT.columns}, {_STATE_BEFORE_SUBQUERY}, "  # noqa: S608
+        f"{REFERENCE_STAMP_SUBQUERY}{extra_columns} FROM {Meter._meta.db_table} m "
+        f"JOIN {Account._meta.db_table} a ON a.id = m.account_id {extra_join} "
+        f"WHERE m.id = %s AND EXISTS (SELECT 1 FROM {AccountLink._meta.db_table} l "
+        "WHERE l.account_id = m.account_id AND l.user_id = %s)"
+    )
     if connection.features.has_select_for_update_of:
         sql += " FOR UPDATE OF m"
     elif connection.features.has_select_for_update:  # pragma: no cover - no such backend in use
         sql += " FOR UPDATE"
+    params = [connection.ops.adapt_datefield_value(period), *extra_params, meter_id, user.pk]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [meter_id, user.pk])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         raise Meter.DoesNotExist(f"no meter {meter_id} of the login's accounts")
     meter = _METER.build(row)
     meter.account = _ACCOUNT.build(row, _METER.width)
-    return meter
+    at = _METER.width + _ACCOUNT.width
+    prefetched = Prefetched(period, row[at], None if row[at + 1] is None else int(row[at + 1]))
+    return meter, prefetched, tuple(row[at + 2 :])
 
 
 def meters_of(account: Account) -> list[Meter]:
@@ -380,13 +420,19 @@ def meter_info(meter: Meter) -> engine.MeterInfo:
     )
 
 
-def meter_state_before(meter: Meter, period: date, profile: RulesProfile) -> engine.MeterState:
+def meter_state_before(
+    meter: Meter, period: date, profile: RulesProfile, prefetched: Prefetched | None = None
+) -> engine.MeterState:
     """The meter's billing state after the last closed month before ``period``: the state the close
     stored for the latest earlier month, or, for a meter never billed here, one built from its
-    accepted actual readings before ``period`` (as ``billing.close`` does)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_STATE_SQL, [meter.pk, connection.ops.adapt_datefield_value(period)])
-        row = cursor.fetchone()
+    accepted actual readings before ``period`` (as ``billing.close`` does). ``prefetched``: the
+    stored state as ``meter_lock_for_user`` read it, if it was for ``period``."""
+    if prefetched is not None and prefetched.period == period:
+        row: Any = None if prefetched.state_data is None else (prefetched.state_data,)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_STATE_SQL, [meter.pk, connection.ops.adapt_datefield_value(period)])
+            row = cursor.fetchone()
     if row is not None:
         return state_loads(row[0])
     points = [(r.period, r.values) for r in effective_readings(meter, before=period)]
@@ -450,6 +496,7 @@ def _engine_lines(
     month_reading: engine.MonthReading | None,
     *,
     reference: Reference | None = None,
+    prefetched: Prefetched | None = None,
 ) -> tuple[list[engine.ChargeLine], str | None]:
     """The meter's lines of the month by the billing engine, and its basis (None: not billing).
     Raises MissingPrice when a price or a norm the month needs is not set."""
@@ -459,7 +506,7 @@ def _engine_lines(
     pricing = pricing_get(utility.tariff_region, ref)
     account = meter.account
     info = meter_info(meter)
-    state = meter_state_before(meter, period, profile)
+    state = meter_state_before(meter, period, profile, prefetched)
     spec = pricing.tariff(account.category, meter.zones, period)
     single = spec
     if meter.zones > 1 and state.estimated_norm:
@@ -502,6 +549,7 @@ def _preview(
     *,
     earlier: Sequence[Reading] | None = None,
     reference: Reference | None = None,
+    prefetched: Prefetched | None = None,
 ) -> ChargePreview:
     ref = reference or reference_get()
     # The consumption shown per zone is the one since the previous actual reading.
@@ -520,7 +568,7 @@ def _preview(
     except MissingPrice:
         tariff = None
     try:
-        lines, basis = _engine_lines(meter, period, month_reading, reference=ref)
+        lines, basis = _engine_lines(meter, period, month_reading, reference=ref, prefetched=prefetched)
     except MissingPrice as error:
         log.warning("no price to preview the charge of meter %s for %s: %s", meter.pk, period, error)
         return ChargePreview(consumption, months, None, (), None, period, None)
@@ -548,11 +596,13 @@ def reading_charge(
     *,
     history: tuple[Sequence[Reading], Sequence[Reading]] | None = None,
     reference: Reference | None = None,
+    prefetched: Prefetched | None = None,
 ) -> ChargePreview:
     """The charge of the month that a reading implies, by the billing engine: what the customer
     is shown on submitting, and again on the receipt page. ``history``: the meter's
     ``submission_history`` of the reading's month as it is now, if the caller has it;
-    ``reference``: the reference data to price with."""
+    ``reference``: the reference data to price with; ``prefetched``: as ``meter_lock_for_user``
+    read it."""
     period = reading.period.replace(day=1)
     accepted, earlier = history if history is not None else (None, None)
     return _preview(
@@ -562,4 +612,5 @@ def reading_charge(
         _month_reading(reading, accepted),
         earlier=earlier,
         reference=reference,
+        prefetched=prefetched,
     )

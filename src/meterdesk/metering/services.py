@@ -9,6 +9,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -23,6 +24,7 @@ from meterdesk.domain.window import ReadingWindow
 from meterdesk.metering.models import Meter, MeterStatus, Reading, ReadingKind, ReadingStatus
 from meterdesk.metering.selectors import (
     ChargePreview,
+    Prefetched,
     meter_average,
     meter_previous,
     reading_charge,
@@ -30,6 +32,10 @@ from meterdesk.metering.selectors import (
 )
 from meterdesk.sqlrows import Rows
 from meterdesk.utility.selectors import reading_window_get, reference_get, utility_now
+
+if TYPE_CHECKING:
+    from django_tasks.base import Task
+    from django_tasks_db import DatabaseBackend
 
 log = logging.getLogger(__name__)
 
@@ -107,16 +113,9 @@ def _supersede(reading: Reading) -> bool:
     return changed
 
 
-_CONFIRMATION_TAKEN_SQL = "SELECT 1 FROM metering_reading WHERE confirmation = %s LIMIT 1"
-
-
 def _new_confirmation_number() -> str:
-    while True:
-        number = f"{secrets.randbelow(10**12):012d}"
-        with connection.cursor() as cursor:
-            cursor.execute(_CONFIRMATION_TAKEN_SQL, [number])
-            if cursor.fetchone() is None:
-                return number
+    """A random 12-digit number (unique: the insert skips a taken one, and the caller tries again)."""
+    return f"{secrets.randbelow(10**12):012d}"
 
 
 def reading_submit(
@@ -130,6 +129,7 @@ def reading_submit(
     now: datetime | None = None,
     language: str | None = None,
     locked: bool = False,
+    prefetched: Prefetched | None = None,
 ) -> SubmissionResult:
     """Check and store one reading of every zone of ``meter`` for the current month.
 
@@ -143,10 +143,13 @@ def reading_submit(
     ``locked``: the caller has read ``meter`` (with its account) by ``select_for_update`` in the
     transaction it is in, and rolls that transaction back on any error; the meter is then used
     as it is (no second read, no savepoint). Otherwise the meter is read again and locked here.
+    ``prefetched``: what ``meter_lock_for_user`` read with the meter (with ``locked``).
     """
     if locked and not connection.in_atomic_block:
         raise RuntimeError("locked=True needs the caller's transaction that locked the meter")
-    reference = reference_get()
+    if prefetched is not None and not locked:
+        raise RuntimeError("prefetched goes with locked=True: it was read with the meter's lock")
+    reference = reference_get() if prefetched is None else reference_get(stamp=prefetched.stamp)
     utility = reference.utility
     moment = now or timezone.now()
     local = utility_now(utility, moment)
@@ -189,29 +192,34 @@ def reading_submit(
         if existing is not None and not _supersede(existing):
             existing = None  # pragma: no cover - changed by another writer meanwhile
         padded = [*checked.values, None, None][:3]
-        # Stored as save() would (Reading has no signal receivers), by hand: on the hot path.
-        reading = _READING.insert(
-            Reading(
-                meter=meter,
-                account=meter.account,
-                period=period,
-                t1=checked.values[0],
-                t2=padded[1],
-                t3=padded[2],
-                kind=kind,
-                channel=channel,
-                status=ReadingStatus.ACCEPTED,
-                submitted_at=moment,
-                submitted_by=submitted_by,
-                replaces=existing,
-                confirmation=_new_confirmation_number(),
-                confirmed=",".join(sorted({c.code for c in checked.confirmations})),
-                rolled_over=any(checked.rolled_over),
-            )
+        reading = Reading(
+            meter=meter,
+            account=meter.account,
+            period=period,
+            t1=checked.values[0],
+            t2=padded[1],
+            t3=padded[2],
+            kind=kind,
+            channel=channel,
+            status=ReadingStatus.ACCEPTED,
+            submitted_at=moment,
+            submitted_by=submitted_by,
+            replaces=existing,
+            confirmed=",".join(sorted({c.code for c in checked.confirmations})),
+            rolled_over=any(checked.rolled_over),
         )
+        # Stored as save() would (Reading has no signal receivers), by hand: on the hot path. A
+        # confirmation number already taken (one chance in 10^12 per reading stored) stores
+        # nothing; the next number is tried.
+        while True:
+            reading.confirmation = _new_confirmation_number()
+            if _READING.insert_unless_taken(reading, "confirmation") is not None:
+                break
         reading.meter = meter
         # The month's charge by the billing engine, as the bill will show it.
-        charge = reading_charge(reading, history=(accepted, earlier), reference=reference)
+        charge = reading_charge(
+            reading, history=(accepted, earlier), reference=reference, prefetched=prefetched
+        )
         if submitted_by is not None and submitted_by.email:
             lang = language or submitted_by.language or settings.LANGUAGE_CODE
             _confirmation_enqueue(reading, charge, submitted_by.email, lang)
@@ -231,10 +239,41 @@ def _confirmation_enqueue(reading: Reading, charge: ChargePreview, email: str, l
     from meterdesk.metering.tasks import charge_dumps, reading_confirmation_task
 
     args = (reading.pk, email, language, charge_dumps(charge))
-    if isinstance(reading_confirmation_task.get_backend(), DatabaseBackend):
-        reading_confirmation_task.enqueue(*args)
+    backend = reading_confirmation_task.get_backend()
+    if isinstance(backend, DatabaseBackend):
+        task_row_insert(backend, reading_confirmation_task, list(args))
     else:
         transaction.on_commit(lambda: reading_confirmation_task.enqueue(*args))
+
+
+def task_row_insert(backend: DatabaseBackend, task: Task[Any, Any], args: list[Any]) -> None:
+    """Store ``task(*args)`` for the task workers as the database backend's ``enqueue`` does — the
+    same row, in one hand-written insert (sqlrows), without its ORM ``create`` (and its
+    ``task_enqueued`` signal, which only logs): on the submission's hot path, where ``enqueue``
+    cost more CPU than the rest of the submission's writes together. ``args`` must be JSON as
+    they are (lists, not tuples). The row is the one ``enqueue`` stores (a test compares them):
+    the model's ``pre_save`` receiver sets a task without ``run_after`` to run at once by storing
+    the greatest date, here set directly."""
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    global _TASK_ROWS
+    if _TASK_ROWS is None:
+        _TASK_ROWS = Rows(DBTaskResult, "t")
+    backend.validate_task(task)
+    _TASK_ROWS.insert(
+        DBTaskResult(
+            id=backend._get_id(),
+            args_kwargs={"args": args, "kwargs": {}},
+            priority=task.priority,
+            task_path=task.module_path,
+            queue_name=task.queue_name,
+            run_after=task.run_after or get_date_max(),
+            backend_name=backend.alias,
+        )
+    )
+
+
+_TASK_ROWS: Rows[Any] | None = None
 
 
 def confirmation_send(reading: Reading, charge: ChargePreview, email: str, language: str) -> None:

@@ -29,6 +29,10 @@ from meterdesk.utility.models import UtilitySettings
 T = TypeVar("T")
 
 _STAMP_SQL = "SELECT stamp FROM utility_referencestamp WHERE name = 'reference'"
+#: The stamp as a scalar subquery, for a hot path that reads it together with its own rows (one
+#: statement less) and hands it to ``reference_get(stamp=…)``.
+REFERENCE_STAMP_SUBQUERY = f"({_STAMP_SQL})"
+_ASK: Any = object()
 
 
 @dataclass
@@ -74,11 +78,16 @@ def _utility_load() -> UtilitySettings:
     return obj
 
 
-def reference_get() -> Reference:
+def reference_get(*, stamp: int | None = _ASK) -> Reference:
     """The reference data of this moment: this process's copy if the stamp has not moved, else a
-    fresh one (the settings are read at once; the rest is built on demand)."""
+    fresh one (the settings are read at once; the rest is built on demand). ``stamp``: the stamp
+    as the caller has just read it in its own transaction (``REFERENCE_STAMP_SUBQUERY``), to save
+    the read."""
     global _current
-    stamp = reference_stamp()
+    if stamp is _ASK:
+        stamp = reference_stamp()
+    elif stamp is not None:
+        stamp = int(stamp)
     current = _current
     if current is not None and stamp is not None and current.stamp == stamp:
         return current
@@ -91,6 +100,13 @@ def reference_get() -> Reference:
         return Reference(None, fresh.utility)
     _current = fresh
     return fresh
+
+
+def reference_peek() -> Reference:
+    """This process's copy of the reference data without checking that it is current (read once
+    if there is none): for what does not change in practice, such as the utility's time zone."""
+    current = _current
+    return current if current is not None else reference_get()
 
 
 def reference_forget() -> None:

@@ -23,7 +23,10 @@ from meterdesk.api import present
 from meterdesk.api.auth import request_user
 from meterdesk.api.errors import not_found, reading_error
 from meterdesk.api.idempotency import (
+    RECORD_COLUMNS,
+    RECORD_JOIN,
     json_response,
+    record_from,
     record_get,
     record_store,
     replay,
@@ -58,7 +61,7 @@ from meterdesk.metering.services import (
     SubmissionResult,
     reading_submit,
 )
-from meterdesk.utility.selectors import utility_now
+from meterdesk.utility.selectors import reference_peek, utility_now
 
 router = Router(tags=["readings"])
 
@@ -138,16 +141,28 @@ def reading_create(
     if idempotency_key is not None:
         scope = scope_of(request)
         digest = request_digest(f"meters/{meter_id}/readings", payload.model_dump(mode="json"))
+    keyed = idempotency_key is not None
     try:
         with transaction.atomic():
             # The meter, if the login may see it (else 404, before anything else), locked until
-            # the commit: submissions for one meter, and duplicates of one key, queue here.
+            # the commit: submissions for one meter, and duplicates of one key, queue here. The
+            # same statement reads the key's stored answer, if any, and what the service needs
+            # besides the meter (Prefetched). A duplicate that was waiting for the lock does not
+            # see the first one's answer in it (the statement's snapshot is older): its insert of
+            # the answer then fails on the key's unique constraint, below.
             try:
-                meter = meter_lock_for_user(user, meter_id)
+                meter, prefetched, extra = meter_lock_for_user(
+                    user,
+                    meter_id,
+                    period=utility_now(reference_peek().utility).date().replace(day=1),
+                    extra_columns=RECORD_COLUMNS if keyed else "",
+                    extra_join=RECORD_JOIN if keyed else "",
+                    extra_params=(scope, idempotency_key) if keyed else (),
+                )
             except Meter.DoesNotExist as exc:
                 raise not_found() from exc
-            if idempotency_key is not None:
-                record = record_get(scope, idempotency_key)
+            if keyed:
+                record = record_from(extra)
                 if record is not None:
                     return replay(record, digest)
             try:
@@ -159,6 +174,7 @@ def reading_create(
                     confirmed=payload.confirm,
                     language=get_language(),
                     locked=True,
+                    prefetched=prefetched,
                 )
             except ReadingError as error:
                 raise reading_error(error, meter) from error

@@ -69,14 +69,18 @@ def test_queries_of_a_submission(api, anna, meters):
         )
         assert response.status_code == 201
     # reading_submit: the reference data's stamp, the meter locked, its recent readings, the
-    # confirmation number's check, the insert, the meter's billing state.
-    assert len(_statements(direct)) == 6
-    # The API: the token, then the meter locked together with the ownership check (the service
-    # does not read it again).
-    assert len(_statements(plain)) == 6 + 1
-    assert "FOR UPDATE" in _statements(plain)[1] or connection.vendor == "sqlite"
-    # … and the key's look-up and the insert of the answer.
-    assert len(_statements(keyed)) == 6 + 3
+    # insert (which skips a confirmation number already taken), the meter's billing state.
+    assert len(_statements(direct)) == 5
+    # The API: the token; then the meter locked together with the ownership check, the reference
+    # data's stamp and the meter's billing state (the service reads none of them again); its
+    # recent readings; the insert.
+    assert len(_statements(plain)) == 4
+    lock = _statements(plain)[1]
+    assert "FOR UPDATE" in lock or connection.vendor == "sqlite"
+    assert "utility_referencestamp" in lock and "billing_meterbillingstate" in lock
+    # … and the key's look-up, in the same statement, and the insert of the answer.
+    assert len(_statements(keyed)) == 4 + 1
+    assert "api_idempotencyrecord" in _statements(keyed)[1]
 
 
 def test_a_second_reading_of_the_month_adds_only_the_update_of_the_first(api, anna, meters):
@@ -87,7 +91,7 @@ def test_a_second_reading_of_the_month_adds_only_the_update_of_the_first(api, an
         response = api.post_json(f"/meters/{meter.pk}/readings", {"values": ["1110", "565"]})
         assert response.status_code == 201
     statements = _statements(again)
-    assert len(statements) == 6 + 1 + 1
+    assert len(statements) == 4 + 1
     assert sum(1 for sql in statements if sql.startswith("UPDATE")) == 1
     first, second = Reading.objects.filter(meter=meter).order_by("pk")[2:]
     assert (first.status, second.status) == (ReadingStatus.SUPERSEDED, ReadingStatus.ACCEPTED)
@@ -106,7 +110,7 @@ def test_with_the_database_task_backend_the_confirmation_is_one_insert_in_the_tr
         response = api.post_json(f"/meters/{meter.pk}/readings", {"values": ["1100", "560"]})
         assert response.status_code == 201
     assert callbacks == []  # nothing waits for the commit: the task commits with the reading
-    assert len(_statements(ctx)) == 6 + 1 + 1
+    assert len(_statements(ctx)) == 4 + 1
     assert DBTaskResult.objects.count() == 1
 
 
@@ -124,3 +128,39 @@ def test_the_reference_data_is_read_again_only_when_it_changes(api, anna, meters
     statements = _statements(changed)
     assert any("utility_utilitysettings" in sql for sql in statements)
     assert any("tariffs_tariff" in sql for sql in statements)
+
+
+def test_a_confirmation_number_already_taken_is_replaced_by_another(api, anna, meters, monkeypatch):
+    from meterdesk.metering import services
+
+    taken = Reading.objects.filter(meter=meters[0]).values_list("confirmation", flat=True)[0]
+    numbers = iter([taken, taken, "123456789012"])
+    monkeypatch.setattr(services, "_new_confirmation_number", lambda: next(numbers))
+    response = api.post_json(f"/meters/{meters[0].pk}/readings", {"values": ["1100", "560"]})
+    assert response.status_code == 201
+    assert response.json()["confirmation"] == "123456789012"
+    assert Reading.objects.filter(confirmation=taken).count() == 1
+
+
+def test_the_state_read_with_the_lock_is_used_only_for_its_own_month(anna, meters):
+    from meterdesk.metering.selectors import Prefetched
+
+    meter = meters[0]
+    profile = profile_load(utility_get().rules_profile)
+    this_month = utility_now().date().replace(day=1)
+    stored = meter_state_before(meter, this_month, profile)
+    # Prefetched for this month: the stored state is not read again; one that is absent is built
+    # from the readings (here the same as the stored one, which was built from them).
+    with CaptureQueriesContext(connection) as ctx:
+        assert meter_state_before(meter, this_month, profile, Prefetched(this_month, None, 1)) == stored
+    assert not any("billing_meterbillingstate" in sql for sql in _statements(ctx))
+    assert any("metering_reading" in sql for sql in _statements(ctx))
+    data = MeterBillingState.objects.get(meter=meter).data
+    with CaptureQueriesContext(connection) as ctx:
+        assert meter_state_before(meter, this_month, profile, Prefetched(this_month, data, 1)) == stored
+    assert _statements(ctx) == []
+    # Prefetched for another month (the month turned between the lock and the pricing): read again.
+    with CaptureQueriesContext(connection) as ctx:
+        other = Prefetched(add_months(this_month, 1), None, 1)
+        assert meter_state_before(meter, this_month, profile, other) == stored
+    assert len(_statements(ctx)) == 1

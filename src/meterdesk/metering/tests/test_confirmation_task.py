@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.db import transaction
+from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from meterdesk.metering.models import Channel, Reading
@@ -118,3 +119,20 @@ def test_the_charge_survives_the_round_trip():
         basis="actual",
     )
     assert charge_loads(charge_dumps(charge)) == charge
+
+
+def test_the_hand_written_row_is_the_one_enqueue_stores(db_tasks, priced_customer):
+    from meterdesk.metering.services import task_row_insert
+
+    reading_confirmation_task.enqueue(7, "anna@example.com", "ru", '{"total":"1.00"}')
+    backend = reading_confirmation_task.get_backend()
+    assert isinstance(backend, DatabaseBackend)
+    task_row_insert(backend, reading_confirmation_task, [7, "anna@example.com", "ru", '{"total":"1.00"}'])
+    by_enqueue, by_hand = DBTaskResult.objects.order_by("enqueued_at")
+    skip = {"id", "enqueued_at"}
+    fields = [f.attname for f in DBTaskResult._meta.concrete_fields if f.attname not in skip]
+    assert {f: getattr(by_hand, f) for f in fields} == {f: getattr(by_enqueue, f) for f in fields}
+    assert by_hand.pk != by_enqueue.pk
+    # The worker's own query finds it ready to run, and it runs as a stored task.
+    assert set(DBTaskResult.objects.ready()) == {by_enqueue, by_hand}
+    assert by_hand.task == reading_confirmation_task == by_enqueue.task

@@ -63,3 +63,26 @@ def test_insert_stores_what_save_would_and_reads_back(customer):
     assert loaded.response == body
     assert _fields(rows.build(_select(rows, record.pk))) == _fields(loaded)
     assert loaded.created_at == record.created_at
+
+
+def test_insert_unless_taken_skips_a_taken_value_and_stores_nothing(customer):
+    _user, meter = customer
+    first = ReadingFactory(meter=meter, period=date(2026, 10, 1), t1=Decimal(1100), t2=Decimal(550))
+    rows = Rows(Reading, "r")
+    before = Reading.objects.count()
+    again = Reading(
+        meter=meter,
+        account=meter.account,
+        period=date(2026, 9, 1),
+        t1=Decimal(1000),
+        t2=Decimal(500),
+        channel="api",
+        submitted_at=first.submitted_at,
+        confirmation=first.confirmation,
+    )
+    assert rows.insert_unless_taken(again, "confirmation") is None
+    assert again.pk is None and Reading.objects.count() == before
+    again.confirmation = "999999999999"
+    stored = rows.insert_unless_taken(again, "confirmation")
+    assert stored is again and again.pk is not None
+    assert Reading.objects.get(pk=again.pk).confirmation == "999999999999"

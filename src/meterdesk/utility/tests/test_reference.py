@@ -131,3 +131,21 @@ def test_the_same_copy_serves_while_nothing_changes():
     assert pricing_get("moscow") is pricing_get("moscow")
     UtilitySettings.objects.update(phone="+7 495 000-00-00")
     assert reference_get().utility.phone == "+7 495 000-00-00"
+
+
+def test_a_stamp_read_by_the_caller_saves_the_read_and_a_new_one_reloads():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from meterdesk.utility.selectors import reference_get, reference_peek, reference_stamp
+
+    reference_get()  # the settings row is created on the first use
+    first = reference_get()
+    stamp = reference_stamp()
+    assert first.stamp == stamp is not None
+    with CaptureQueriesContext(connection) as ctx:
+        assert reference_get(stamp=stamp) is first
+        assert reference_peek() is first
+    assert ctx.captured_queries == []
+    # A stamp the process has not seen: everything is read again.
+    assert reference_get(stamp=(stamp or 0) + 1000) is not first
