@@ -73,7 +73,10 @@ class AccountClose(models.Model):
 
     # No index of their own (each index costs on every row the close writes): the account's is the
     # unique (account, period); the run's rows are never looked up by run.
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="closes", db_index=False)
+    # No database constraint either (see LedgerEntry.account): checked per statement by billing 0003.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="closes", db_index=False, db_constraint=False
+    )
     period = models.DateField(_("billing month"))
     # The run: no database constraint either (see LedgerEntry.run).
     run = models.ForeignKey(
@@ -107,12 +110,23 @@ class AccountClose(models.Model):
 
 class LedgerEntry(models.Model):
     # The account's index is (account, period); the run's lines are never looked up by run.
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger", db_index=False)
+    # No database constraint on the account (nor on the meter and state references below): the
+    # close writes ~1.8 ledger lines, a statement and a meter state per account, and PostgreSQL's
+    # per-row foreign-key triggers on them were 27 % of its database CPU. Migration billing 0003
+    # checks these references once per INSERT statement instead (and refuses deleting what is still
+    # referenced); on SQLite the native foreign keys stay. PROTECT still guards them in the ORM.
+    # See docs/billing.md, "Referential integrity without per-row checks".
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="ledger", db_index=False, db_constraint=False
+    )
     period = models.DateField(_("billing month"))
     posted_on = models.DateField(_("posted on"))
     kind = models.CharField(_("kind"), max_length=16, choices=EntryKind.choices)
     basis = models.CharField(_("basis"), max_length=16, blank=True, default="")
-    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Indexed (unlike the account): the check of a meter's deletion looks its lines up by meter.
+    meter = models.ForeignKey(
+        Meter, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
     zone = models.PositiveSmallIntegerField(_("zone"), default=0)
     band = models.PositiveSmallIntegerField(_("band"), default=1)
     volume = models.DecimalField(_("volume, kWh"), max_digits=14, decimal_places=3, null=True, blank=True)
@@ -132,9 +146,16 @@ class LedgerEntry(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    # NULL on every line of the close: indexed only where set (below).
+    # NULL on every line of the close: indexed only where set (below). No database constraint
+    # (see account): billing 0003 checks it per statement, and locks the corrected entries.
     corrects = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections", db_index=False
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrections",
+        db_index=False,
+        db_constraint=False,
     )
     # NULL, not "": unique only when set (entries of the close have none).
     external_id = models.CharField(_("external id"), max_length=80, null=True, blank=True)  # noqa: DJ001
@@ -167,9 +188,14 @@ class LedgerEntry(models.Model):
 class MeterBillingState(models.Model):
     """What the engine remembers about a meter after a closed month (domain.billing.MeterState)."""
 
-    # Indexed by the unique (meter, period) and by (account, period), not on their own.
-    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="+", db_index=False)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # Indexed by the unique (meter, period) and by (account, period), not on their own. No database
+    # constraints (see LedgerEntry.account): checked per statement by migration billing 0003.
+    meter = models.ForeignKey(
+        Meter, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     period = models.DateField()
     data = models.JSONField()
 
