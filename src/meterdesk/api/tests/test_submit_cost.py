@@ -32,14 +32,16 @@ def _statements(ctx: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
 
 
-def _billed_meter(user):
-    """A two-zone meter of an account linked to ``user``, read and billed last month."""
-    meter = MeterFactory(zones=2)
+def _billed_meter(user, zones=2):
+    """A meter (two zones unless said) of an account linked to ``user``, read and billed last month."""
+    meter = MeterFactory(zones=zones)
     link(user, meter.account)
     this_month = utility_now().date().replace(day=1)
     last_month = add_months(this_month, -1)
-    ReadingFactory(meter=meter, period=add_months(last_month, -1), t1=Decimal(900), t2=Decimal(450))
-    ReadingFactory(meter=meter, period=last_month, t1=Decimal(1000), t2=Decimal(500))
+    ReadingFactory(
+        meter=meter, period=add_months(last_month, -1), t1=Decimal(900), t2=Decimal(450), t3=Decimal(750)
+    )
+    ReadingFactory(meter=meter, period=last_month, t1=Decimal(1000), t2=Decimal(500), t3=Decimal(800))
     state = meter_state_before(meter, this_month, profile_load(utility_get().rules_profile))
     MeterBillingState.objects.create(
         meter=meter, account=meter.account, period=last_month, data=json.loads(state_dumps(state))
@@ -164,3 +166,23 @@ def test_the_state_read_with_the_lock_is_used_only_for_its_own_month(anna, meter
         other = Prefetched(add_months(this_month, 1), None, 1)
         assert meter_state_before(meter, this_month, profile, other) == stored
     assert len(_statements(ctx)) == 1
+
+
+@pytest.mark.parametrize("zones", [1, 2, 3])
+def test_the_answer_is_exactly_what_its_schema_gives(api, anna, zones):
+    """The answer is built without validating it again: it must be a fixed point of the schema
+    (the same types, formats and keys as SubmissionOut's own JSON)."""
+    from meterdesk.api.schemas import SubmissionOut
+
+    meter = _billed_meter(anna, zones)
+    values = ["1100", "560", "900"][:zones]
+    for attempt in range(2):  # the second replaces the first
+        response = api.post_json(f"/meters/{meter.pk}/readings", {"values": values})
+        assert response.status_code == 201, response.json()
+        body = response.json()
+        assert SubmissionOut.model_validate(body).model_dump(mode="json") == body
+        assert (body["replaced"] is None) == (attempt == 0)
+        assert body["values"][0]["value"] == "1100"
+        # The tests' reference data prices two zones only: the others answer without a charge.
+        priced = zones == 2
+        assert bool(body["charge"]["lines"]) == priced and (body["charge"]["total"] is not None) == priced

@@ -86,3 +86,37 @@ def test_insert_unless_taken_skips_a_taken_value_and_stores_nothing(customer):
     stored = rows.insert_unless_taken(again, "confirmation")
     assert stored is again and again.pk is not None
     assert Reading.objects.get(pk=again.pk).confirmation == "999999999999"
+
+
+def test_an_instance_built_without_init_behaves_as_one_loaded_by_the_orm(customer):
+    _user, meter = customer
+    stored = ReadingFactory(meter=meter, period=date(2026, 10, 1), t1=Decimal(1100), t2=Decimal(550))
+    rows = Rows(Reading, "r")
+    built = rows.build(_select(rows, stored.pk))
+    loaded = Reading.objects.get(pk=stored.pk)
+    assert built == loaded and hash(built) == hash(loaded)
+    assert built._state.db == "default" and built._state.fields_cache == {}
+    assert built.meter == meter  # a relation is fetched on first use, as for any instance
+    assert built.values == loaded.values
+    built.confirmed = "high_consumption"
+    built.save(update_fields=["confirmed"])
+    assert Reading.objects.get(pk=stored.pk).confirmed == "high_consumption"
+
+
+def test_a_model_with_init_receivers_is_built_by_the_orm(customer, monkeypatch):
+    from django.db.models.signals import post_init
+
+    _user, meter = customer
+    stored = ReadingFactory(meter=meter, period=date(2026, 10, 1), t1=Decimal(1100), t2=Decimal(550))
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    post_init.connect(receiver, sender=Reading)
+    try:
+        rows = Rows(Reading, "r")
+        built = rows.build(_select(rows, stored.pk))
+    finally:
+        post_init.disconnect(receiver, sender=Reading)
+    assert seen == [stored.pk] and built.pk == stored.pk
