@@ -131,6 +131,11 @@ else:
     if not DATABASES["default"].get("CONN_MAX_AGE"):
         DATABASES["default"]["CONN_MAX_AGE"] = 60
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Parameters bound by the server and statements prepared once a connection has run them 5 times:
+    # planning was ~60 % of PostgreSQL's CPU for an API submission (docs/benchmarks.md). Off with
+    # METERDESK_DB_PREPARED=0, e.g. behind a pooler in transaction mode (PgBouncer before 1.21).
+    if os.environ.get("METERDESK_DB_PREPARED", "1") != "0":
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- auth -----------------------------------------------------------------------------------

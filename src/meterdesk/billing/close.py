@@ -106,11 +106,15 @@ def chunk_close(chunk_id: int) -> int:
             # And a chunk's queries are small: parallel workers cost more than they save, and so
             # does JIT compilation (the fast path's statement is costed near jit_above_cost at
             # 2 000 accounts a chunk and above it at 5 000, where compiling took ~140 ms of a
-            # ~450 ms statement). Neither changes a result.
+            # ~450 ms statement). Neither changes a result. The connection prepares statements
+            # it runs often (settings: METERDESK_DB_PREPARED), but a chunk's statements are planned
+            # for their own parameters every time (the chunk's accounts), never with a generic
+            # plan cached for any chunk: the plans at scale depend on them (docs/billing.md).
             with connection.cursor() as cur:
                 cur.execute("SET LOCAL synchronous_commit = off")
                 cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
                 cur.execute("SET LOCAL jit = off")
+                cur.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         # Lock the chunk only (``of``): with select_related, FOR UPDATE would also lock the run's
         # row, and every chunk transaction would wait for the one before — the workers took turns.
         chunk = BillingChunk.objects.select_for_update(of=("self",)).select_related("run").get(pk=chunk_id)
