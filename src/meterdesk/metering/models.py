@@ -112,9 +112,11 @@ class ReadingStatus(models.TextChoices):
 class Reading(models.Model):
     """One submission of a meter's values (one per zone) for a billing month."""
 
-    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="readings")
+    # Indexed by (meter, period) and (account, period) below, not on their own: every index is
+    # written by each submission (and by the UPDATE that supersedes a month's reading).
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="readings", db_index=False)
     # Denormalised from the meter: the large tables are keyed by account (for sharding later).
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="readings")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="readings", db_index=False)
     period = models.DateField(_("billing month"), help_text=_("the first day of the month"))
     t1 = models.DecimalField("T1", max_digits=12, decimal_places=3)
     t2 = models.DecimalField("T2", max_digits=12, decimal_places=3, null=True, blank=True)
@@ -133,7 +135,9 @@ class Reading(models.Model):
     replaces = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by"
     )
-    confirmation = models.CharField(_("confirmation number"), max_length=20, unique=True)
+    # Unique by a constraint (below) rather than unique=True, which on PostgreSQL also builds a
+    # second index for LIKE 'prefix%' that nothing uses.
+    confirmation = models.CharField(_("confirmation number"), max_length=20)
     confirmed = models.CharField(
         _("warnings confirmed by the customer"), max_length=100, blank=True, default=""
     )
@@ -150,6 +154,7 @@ class Reading(models.Model):
                 name="reading_one_accepted_per_month",
             ),
             models.CheckConstraint(condition=models.Q(t1__gte=0), name="reading_t1_not_negative"),
+            models.UniqueConstraint(fields=["confirmation"], name="reading_confirmation_once"),
         ]
         indexes = [
             models.Index(fields=["account", "period"]),
