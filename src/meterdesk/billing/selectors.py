@@ -5,11 +5,85 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet, Sum
 
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
-from meterdesk.customers.models import Account
+from meterdesk.customers.models import Account, User
+from meterdesk.sqlrows import Rows
+
+
+@dataclass(frozen=True)
+class AccountOverview:
+    """What the API's dashboard shows of an account, read in one statement."""
+
+    account: Account
+    balance: Decimal
+    payment: LedgerEntry | None  # the last payment
+    latest: AccountClose | None  # the latest monthly statement
+    zones: list[int]  # the zone counts of the meters in service, ascending
+    stamp: int | None  # the reference data's stamp (utility.selectors.reference_get)
+
+
+_ACCOUNT = Rows(Account, "a")
+_PAYMENT = Rows(LedgerEntry, "p")
+_CLOSE = Rows(AccountClose, "s")
+
+
+def _overview_sql() -> str:
+    from meterdesk.customers.models import AccountLink
+    from meterdesk.metering.models import Meter
+    from meterdesk.utility.selectors import REFERENCE_STAMP_SUBQUERY
+
+    ledger, closes, meters = LedgerEntry._meta.db_table, AccountClose._meta.db_table, Meter._meta.db_table
+    zones = ", ".join(
+        f"EXISTS (SELECT 1 FROM {meters} m WHERE m.account_id = a.id AND m.removed_on IS NULL AND m.zones = {n})"  # noqa: S608
+        for n in (1, 2, 3)
+    )
+    return (
+        f"SELECT {_ACCOUNT.columns}, "  # noqa: S608 - names from the models
+        f"(SELECT COALESCE(SUM(e.amount), 0) FROM {ledger} e WHERE e.account_id = a.id), "
+        f"{_PAYMENT.columns}, {_CLOSE.columns}, {zones}, {REFERENCE_STAMP_SUBQUERY} "
+        f"FROM {Account._meta.db_table} a "
+        f"LEFT JOIN {ledger} p ON p.id = (SELECT e.id FROM {ledger} e WHERE e.account_id = a.id "
+        "AND e.kind = %s ORDER BY e.posted_on DESC, e.id DESC LIMIT 1) "
+        f"LEFT JOIN {closes} s ON s.id = (SELECT c.id FROM {closes} c WHERE c.account_id = a.id "
+        "ORDER BY c.period DESC LIMIT 1) "
+        f"WHERE a.number = %s AND EXISTS (SELECT 1 FROM {AccountLink._meta.db_table} l "
+        "WHERE l.account_id = a.id AND l.user_id = %s)"
+    )
+
+
+def account_overview(user: User, number: str) -> AccountOverview | None:
+    """The account ``number`` if it is linked to ``user`` (else None), with its balance
+    (``account_balance``), last payment (``last_payment``), latest statement, the zone counts
+    of its meters in service and the reference stamp: one hand-written statement where the ORM
+    took six (the dashboard is the API's most frequent read; tests compare it with those)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_overview_sql(), [EntryKind.PAYMENT.value, number, user.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    account = _ACCOUNT.build(row)
+    at = _ACCOUNT.width
+    balance = _money(row[at])
+    at += 1
+    payment = None if row[at] is None else _PAYMENT.build(row, at)
+    at += _PAYMENT.width
+    latest = None if row[at] is None else _CLOSE.build(row, at)
+    at += _CLOSE.width
+    zones = [n for n, present in zip((1, 2, 3), row[at : at + 3], strict=True) if present]
+    stamp = row[at + 3]
+    return AccountOverview(account, balance, payment, latest, zones, None if stamp is None else int(stamp))
+
+
+def _money(value: Any) -> Decimal:
+    """A sum of amounts as SQL gives it (SQLite: a float) in kopecks, as the ORM's aggregate does."""
+    if isinstance(value, float):
+        value = repr(value)
+    return Decimal(value).quantize(Decimal("0.01"))
 
 
 def account_balance(account: Account) -> Decimal:

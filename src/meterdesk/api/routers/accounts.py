@@ -36,8 +36,7 @@ from meterdesk.billing.messages import balance_words, penalty_words
 from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.billing.pricing import MissingPrice, pricing_get
 from meterdesk.billing.selectors import (
-    account_balance,
-    last_payment,
+    account_overview,
     statement_get,
     statements_of,
 )
@@ -92,17 +91,16 @@ def account_link_create(request: HttpRequest, payload: LinkIn) -> Any:
     summary="An account: address, balance or debt, last payment, current tariffs",
 )
 def account_detail(request: HttpRequest, number: str = NUMBER) -> Any:
-    account = account_of(request, number)
-    balance = account_balance(account)
-    payment = last_payment(account)
-    latest = statements_of(account).first()
-    reference = reference_get()
+    overview = account_overview(request_user(request), number)
+    if overview is None:
+        raise not_found()
+    account, balance, payment, latest = overview.account, overview.balance, overview.payment, overview.latest
+    reference = reference_get(stamp=overview.stamp)
     utility = reference.utility
     today = utility_now(utility).date()
-    zones = sorted({m.zones for m in meters_of(account) if m.removed_on is None}) or [1]
     pricing = pricing_get(utility.tariff_region, reference)  # the tariffs in force, from memory
     tariffs = []
-    for count in zones:
+    for count in overview.zones or [1]:
         try:
             tariffs.append(pricing.tariff_record(account.category, count, today)[1])
         except MissingPrice:

@@ -282,3 +282,50 @@ def test_link_mismatch_does_not_say_which_part_is_wrong(api, case):
         "message": "Номер лицевого счёта и заводской номер счётчика не соответствуют друг другу.",
         "details": {},
     }
+
+
+def _by_the_orm(account):
+    from meterdesk.billing.selectors import account_balance, last_payment, statements_of
+    from meterdesk.metering.selectors import meters_of
+
+    zones = sorted({m.zones for m in meters_of(account) if m.removed_on is None})
+    return account_balance(account), last_payment(account), statements_of(account).first(), zones
+
+
+def _fields(obj):
+    return (
+        None if obj is None else {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+    )
+
+
+def test_the_overview_reads_what_the_orm_reads(anna, billed):
+    """The dashboard's one statement gives the balance, last payment, latest statement and meters
+    exactly as the ORM's selectors do: a billed account with payments, a second payment the same
+    day, a removed meter and a three-zone one, and a bare account; nothing of an account not linked."""
+    from meterdesk.billing.selectors import account_overview
+    from meterdesk.testing import UserFactory, link
+    from meterdesk.utility.selectors import reference_stamp
+
+    later = LedgerEntry.objects.filter(account=billed, kind=EntryKind.PAYMENT).get()
+    LedgerEntry.objects.create(
+        account=billed, period=later.period, posted_on=later.posted_on, kind=EntryKind.PAYMENT,
+        amount=D("-0.10"), reason="card", external_id="p-2",
+    )  # fmt: skip
+    MeterFactory(account=billed, zones=3)
+    MeterFactory(account=billed, zones=1, removed_on=date(2026, 9, 30))
+    bare = AccountFactory()
+    link(anna, bare)
+    for account in (billed, bare):
+        overview = account_overview(anna, account.number)
+        assert overview is not None
+        balance, payment, latest, zones = _by_the_orm(account)
+        assert _fields(overview.account) == _fields(account)
+        assert overview.balance == balance and str(overview.balance) == str(balance)
+        assert _fields(overview.payment) == _fields(payment)
+        assert _fields(overview.latest) == _fields(latest)
+        assert overview.zones == zones
+        assert overview.stamp == reference_stamp()
+    assert _by_the_orm(billed)[1].external_id == "p-2"  # the later of two the same day
+    assert _by_the_orm(bare) == (D("0.00"), None, None, [])
+    assert account_overview(UserFactory(email="boris@example.com"), billed.number) is None
+    assert account_overview(anna, "0000000000") is None
