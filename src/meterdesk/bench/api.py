@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from meterdesk.bench.billing import BenchError, _Conn
+from meterdesk.bench.billing import BenchError, _children, _Conn, _proc_cpu
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/meterdesk_bench_api"
 #: Share of the mixed phase's requests that read the dashboard (the rest submit readings).
@@ -143,6 +143,87 @@ def _wait_up(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float
     raise BenchError(f"the server did not answer within {timeout:.0f} s; see {log}")
 
 
+def _cmdline(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    return ""
+
+
+@dataclass
+class _CpuTimeline:
+    """CPU seconds used so far by the server's web workers, its task worker(s) and the PostgreSQL
+    backends of the bench database (a local server: their /proc entries), sampled with the wall
+    time until stopped: the CPU of each phase is the difference between two instants."""
+
+    root: int
+    conn: _Conn
+    interval: float = 0.25
+    samples: list[tuple[float, float, float, float]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        with contextlib.suppress(Exception), self.conn.connect() as db:
+            seen: dict[int, tuple[str, float]] = {}  # a process's last CPU stays counted after it exits
+            while True:
+                stopping = self._stop.is_set()  # one more sample after the stop: the last phase's end
+                backends = [
+                    pid
+                    for (pid,) in db.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                        [self.conn.name],
+                    ).fetchall()
+                ]
+                todo, tree = [self.root], []
+                while todo:
+                    pid = todo.pop()
+                    tree.append(pid)
+                    todo += _children(pid)
+                for pid in tree:
+                    kind = "task" if "db_worker" in _cmdline(pid) else "server"
+                    seen[pid] = (kind, max(_proc_cpu(pid), seen.get(pid, ("", 0.0))[1]))
+                for pid in backends:
+                    seen[-pid] = ("postgres", max(_proc_cpu(pid), seen.get(-pid, ("", 0.0))[1]))
+                totals = {"server": 0.0, "task": 0.0, "postgres": 0.0}
+                for kind, cpu in seen.values():
+                    totals[kind] += cpu
+                self.samples.append((time.time(), totals["server"], totals["task"], totals["postgres"]))
+                if stopping:
+                    break
+                self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def at(self, moment: float) -> tuple[float, float, float]:
+        """The CPU totals at ``moment``, interpolated between the samples around it."""
+        before = [x for x in self.samples if x[0] <= moment]
+        after = [x for x in self.samples if x[0] >= moment]
+        if not before or not after:
+            raise BenchError("the CPU samples do not cover the phase")
+        a, b = before[-1], after[0]
+        share = 0.0 if b[0] == a[0] else (moment - a[0]) / (b[0] - a[0])
+        return (
+            a[1] + (b[1] - a[1]) * share,
+            a[2] + (b[2] - a[2]) * share,
+            a[3] + (b[3] - a[3]) * share,
+        )
+
+    def per_request(self, phase: dict[str, Any], requests: int) -> dict[str, float | None]:
+        """Milliseconds of CPU per request of a phase, by process kind (and the load generator's)."""
+        if not requests:
+            return {"server": None, "task_worker": None, "postgres": None, "load": None, "total": None}
+        start, end = self.at(phase["wall_from"]), self.at(phase["wall_until"])
+        server, task, postgres = ((e - s) * 1000 / requests for s, e in zip(start, end, strict=True))
+        load = phase["load_cpu_seconds"] * 1000 / requests
+        return {
+            "server": round(server, 3),
+            "task_worker": round(task, 3),
+            "postgres": round(postgres, 3),
+            "load": round(load, 3),
+            "total": round(server + task + postgres + load, 3),
+        }
+
+
 def bench_api(
     *,
     accounts: int,
@@ -207,8 +288,11 @@ def bench_api(
     say(f"Serving on {HOST}:{port}: gunicorn gthread, {workers} workers × {threads} threads (log {log})")
     with open(log, "wb") as out:
         server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)  # noqa: S603
+    timeline = _CpuTimeline(server.pid, conn)
+    sampler = threading.Thread(target=timeline.run, daemon=True)
     try:
         _wait_up(port, server, log)
+        sampler.start()
         say(f"Load: {clients} clients, {duration:g} s per phase (after {WARMUP:g} s of warm-up each) …")
         done = subprocess.run(  # noqa: S603
             [sys.executable, "-m", "meterdesk.bench.api", str(plan_file)],
@@ -221,6 +305,9 @@ def bench_api(
             raise BenchError(f"the load process failed (exit {done.returncode}): {done.stderr[-2000:]}")
         load = json.loads(done.stdout)
     finally:
+        timeline.stop()
+        if sampler.is_alive():
+            sampler.join(timeout=10)
         server.terminate()
         try:
             server.wait(timeout=30)
@@ -239,6 +326,12 @@ def bench_api(
             ).fetchall()
         )
     mixed, trivial, write = load["mixed"], load["trivial"], load["write"]
+    cpu = {
+        "trivial": timeline.per_request(trivial, trivial["requests"]),
+        "one_write": timeline.per_request(write, write["requests"]),
+        "mixed": timeline.per_request(mixed, mixed["submissions"] + mixed["dashboards"]),
+        "per_accepted_reading": timeline.per_request(mixed, mixed["accepted"]),
+    }
     accepted_ps = mixed["accepted"] / mixed["seconds"]
     write_ps = write["ok"] / write["seconds"]
     return {
@@ -260,6 +353,9 @@ def bench_api(
         "trivial_p99_ms": trivial["p99_ms"],
         "one_write_p50_ms": write["p50_ms"],
         "one_write_p99_ms": write["p99_ms"],
+        # CPU per request of each phase's measured seconds, by process: the web workers, the task
+        # worker, PostgreSQL's backends (sampled from /proc) and the load generator (its own).
+        "cpu_ms_per_request": cpu,
         "errors": load["errors"],
         "readings_stored": stored,
         # The confirmation e-mails: sent by the server's task worker during the run, or still
@@ -290,6 +386,9 @@ class _Phase:
 
     measure_from: float
     until: float
+    wall_from: float = 0.0
+    wall_until: float = 0.0
+    load_cpu_seconds: float = 0.0
     samples: list[tuple[str, int, float]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -335,8 +434,14 @@ class _Client:
 def _run_phase(
     port: int, clients: int, seconds: float, one: Callable[[_Client, random.Random], tuple[str, int]]
 ) -> _Phase:
-    now = time.perf_counter()
-    phase = _Phase(measure_from=now + WARMUP, until=now + WARMUP + seconds)
+    now, wall = time.perf_counter(), time.time()
+    phase = _Phase(
+        measure_from=now + WARMUP,
+        until=now + WARMUP + seconds,
+        wall_from=wall + WARMUP,
+        wall_until=wall + WARMUP + seconds,
+    )
+    cpu_start = time.process_time()
 
     def work(n: int) -> None:
         client, rng = _Client(port), random.Random(n)  # noqa: S311 - load, not secrets
@@ -362,6 +467,8 @@ def _run_phase(
         w.start()
     for w in workers:
         w.join()
+    # This process's CPU over the phase, the measured seconds' share of it.
+    phase.load_cpu_seconds = (time.process_time() - cpu_start) * seconds / (seconds + WARMUP)
     return phase
 
 
@@ -370,6 +477,9 @@ def _summary(phase: _Phase, seconds: float, kind: str, ok: set[int]) -> dict[str
     times = [s[2] for s in mine]
     return {
         "seconds": seconds,
+        "wall_from": phase.wall_from,
+        "wall_until": phase.wall_until,
+        "load_cpu_seconds": phase.load_cpu_seconds,
         "requests": len(mine),
         "ok": sum(1 for s in mine if s[1] in ok),
         "p50_ms": _percentile(times, 0.50),
@@ -426,6 +536,9 @@ def load_main(plan_file: str) -> dict[str, Any]:
                     statuses[str(status)] = statuses.get(str(status), 0) + 1
             out[name] = {
                 "seconds": seconds,
+                "wall_from": phase.wall_from,
+                "wall_until": phase.wall_until,
+                "load_cpu_seconds": phase.load_cpu_seconds,
                 "accepted": submit["ok"],
                 "submissions": submit["requests"],
                 "statuses": statuses,

@@ -68,3 +68,14 @@ def test_bench_api_prints_the_figures(bench_url, tmp_path):
     assert figures["confirmations_failed"] == 0
     assert figures["confirmations_sent"] + figures["confirmations_waiting"] == figures["readings_stored"]
     assert figures["confirmations_sent"] > 0
+    # Where each phase's CPU went, per request, by process (sampled from /proc).
+    cpu = figures["cpu_ms_per_request"]
+    assert set(cpu) == {"trivial", "one_write", "mixed", "per_accepted_reading"}
+    for phase in cpu.values():
+        assert set(phase) == {"server", "task_worker", "postgres", "load", "total"}
+        assert phase["server"] > 0 and phase["load"] > 0
+        parts = phase["server"] + phase["task_worker"] + phase["postgres"] + phase["load"]
+        assert phase["total"] == pytest.approx(parts, abs=0.01)
+    # The trivial endpoint asks nothing of the database; a write and a submission do.
+    assert cpu["trivial"]["postgres"] < cpu["one_write"]["postgres"] < cpu["mixed"]["postgres"]
+    assert cpu["per_accepted_reading"]["total"] >= cpu["mixed"]["total"]
