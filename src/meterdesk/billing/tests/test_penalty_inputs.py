@@ -1,0 +1,122 @@
+"""The close reads the penalty's inputs summed where only the sum matters (``close._penalties``):
+the payments made before the month are one row, those after it another, each payment inside the
+month keeps its day. The penalties must be exactly those of ``penalty_for_month`` given every
+payment on its own, as the close read them before (on SQLite and on PostgreSQL)."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from meterdesk.billing import close as close_module
+from meterdesk.billing.models import LedgerEntry
+from meterdesk.domain.penalties import Debt, Payment, key_rates_load, penalty_for_month
+from meterdesk.domain.periods import add_months
+from meterdesk.domain.profiles import profile_load
+from meterdesk.testing import AccountFactory
+from meterdesk.utility.selectors import utility_get
+
+pytestmark = pytest.mark.django_db
+
+MONTH = date(2025, 12, 1)
+
+
+def _entry(account, kind: str, period: date, amount: str, posted_on: date | None = None) -> LedgerEntry:
+    return LedgerEntry(
+        account=account,
+        period=period,
+        posted_on=posted_on or period,
+        kind=kind,
+        amount=Decimal(amount),
+        created_at=timezone.now(),
+    )
+
+
+def _expected(account_ids: list[int], period: date, profile) -> dict[int, tuple[Decimal, list]]:
+    """The penalties from every debt and every payment row by row (the close's former reading)."""
+    debts: dict[int, list[Debt]] = defaultdict(list)
+    payments: dict[int, list[Payment]] = defaultdict(list)
+    sums: dict[tuple[int, date], Decimal] = defaultdict(Decimal)
+    for e in LedgerEntry.objects.filter(account_id__in=account_ids, period__lt=period).exclude(
+        kind__in=("payment", "penalty")
+    ):
+        sums[(e.account_id, e.period)] += e.amount
+    for (acc, p), amount in sorted(sums.items()):
+        debts[acc].append(Debt(p, close_module.due_date(p, profile), amount))
+    for e in LedgerEntry.objects.filter(account_id__in=account_ids, period__lte=period, kind="payment"):
+        payments[e.account_id].append(Payment(e.posted_on, -e.amount))
+    out = {}
+    for acc in account_ids:
+        result = penalty_for_month(debts[acc], payments[acc], period, key_rates_load(), profile.penalty)
+        if result.amount:
+            out[acc] = (result.amount, close_module.penalty_parts(result))
+    return out
+
+
+def test_summed_payments_give_the_penalties_of_every_payment_on_its_own(prices):
+    profile = profile_load(utility_get().rules_profile)
+    rng = random.Random(7)
+    entries: list[LedgerEntry] = []
+    accounts = [AccountFactory() for _ in range(40)]
+    last_day = add_months(MONTH, 1) - timedelta(days=1)
+    for n, account in enumerate(accounts):
+        for k in range(14, 0, -1):
+            p = add_months(MONTH, -k)
+            entries.append(_entry(account, "charge", p, f"{rng.randint(300, 3000)}.{rng.randint(0, 99):02d}"))
+            if rng.random() < 0.15:  # a credit from a recalculation, some of them in the month before
+                entries.append(_entry(account, "recalculation", p, f"-{rng.randint(1, 2500)}.00"))
+        # Payments: many before the month (several on one day), some in it (also on one day, and
+        # on its first and last days), a few after it; none at all for some accounts.
+        if n % 8 == 0:
+            continue
+        for _ in range(rng.randint(1, 12)):
+            day = MONTH - timedelta(days=rng.randint(1, 400))
+            entries.append(
+                _entry(
+                    account, "payment", add_months(day.replace(day=1), 0), f"-{rng.randint(1, 4000)}.00", day
+                )
+            )
+        for day in rng.sample(
+            [MONTH, MONTH + timedelta(days=9), MONTH + timedelta(days=9), last_day], k=rng.randint(0, 3)
+        ):
+            entries.append(
+                _entry(account, "payment", MONTH, f"-{rng.randint(1, 3000)}.{rng.randint(0, 99):02d}", day)
+            )
+        if n % 5 == 0:
+            entries.append(_entry(account, "payment", MONTH, "-100.00", last_day + timedelta(days=3)))
+    # Paid off exactly up to a month's debt, with a credit in the month before (it pays from the
+    # month's first day, not before it) and one earlier.
+    exact = AccountFactory()
+    accounts.append(exact)
+    for k in range(6, 0, -1):
+        entries.append(_entry(exact, "charge", add_months(MONTH, -k), "1000.00"))
+    entries.append(_entry(exact, "recalculation", add_months(MONTH, -5), "-250.00"))
+    entries.append(_entry(exact, "recalculation", add_months(MONTH, -1), "-300.00"))
+    entries.append(_entry(exact, "payment", add_months(MONTH, -3), "-1750.00", add_months(MONTH, -3)))
+    LedgerEntry.objects.bulk_create(entries)
+    ids = [a.pk for a in accounts]
+    expected = _expected(ids, MONTH, profile)
+    assert len(expected) >= 10  # the data does accrue penalties
+    assert exact.pk in expected
+    assert close_module._penalties(ids, MONTH, profile) == expected
+
+
+def test_a_positive_payment_entry_is_still_refused(prices):
+    """A payment entry with a positive amount made Payment refuse it when read row by row; summed
+    apart from the others, it still is."""
+    profile = profile_load(utility_get().rules_profile)
+    account = AccountFactory()
+    LedgerEntry.objects.bulk_create(
+        [
+            _entry(account, "charge", add_months(MONTH, -3), "1000.00"),
+            _entry(account, "payment", add_months(MONTH, -2), "-900.00", add_months(MONTH, -2)),
+            _entry(account, "payment", add_months(MONTH, -2), "50.00", add_months(MONTH, -2)),
+        ]
+    )
+    with pytest.raises(ValueError, match="payment's amount"):
+        close_module._penalties([account.pk], MONTH, profile)
