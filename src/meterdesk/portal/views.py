@@ -27,8 +27,7 @@ from meterdesk.billing.messages import (
 from meterdesk.billing.models import AccountClose, LedgerEntry
 from meterdesk.billing.selectors import (
     Statement,
-    account_balance,
-    last_payment,
+    account_overview,
     statement_get,
     statements_of,
 )
@@ -159,13 +158,17 @@ class MoneySummary:
         return max(self.latest.closing_balance, Decimal("0.00")) if self.latest is not None else Decimal(0)
 
 
-def _money_summary(account: Account) -> MoneySummary:
-    balance = account_balance(account)
+def _money_summary(user: User, account: Account) -> MoneySummary:
+    """The balance, last payment and latest statement of one of the user's accounts, in one
+    statement (``account_overview``, as the API's dashboard reads them)."""
+    overview = account_overview(user, account.number)
+    if overview is None:  # unlinked since the page looked it up
+        raise Http404
     return MoneySummary(
-        balance=balance,
-        balance_text=balance_words(balance),
-        last_payment=last_payment(account),
-        latest=statements_of(account).first(),
+        balance=overview.balance,
+        balance_text=balance_words(overview.balance),
+        last_payment=overview.payment,
+        latest=overview.latest,
     )
 
 
@@ -176,7 +179,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     accounts = []
     for account in accounts_for_user(user):
         cards = [_meter_card(m, account, today) for m in meters_of(account) if m.removed_on is None]
-        accounts.append({"account": account, "meters": cards, "money": _money_summary(account)})
+        accounts.append({"account": account, "meters": cards, "money": _money_summary(user, account)})
     return render(request, "portal/dashboard.html", {"accounts": accounts, "window": window_state()})
 
 
@@ -383,7 +386,7 @@ def statements(request: HttpRequest, number: str) -> HttpResponse:
     return render(
         request,
         "portal/statements.html",
-        {"account": account, "rows": rows, "money": _money_summary(account)},
+        {"account": account, "rows": rows, "money": _money_summary(_customer(request), account)},
     )
 
 
