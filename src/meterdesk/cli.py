@@ -17,6 +17,22 @@ def _django_setup() -> None:
     django.setup()
 
 
+def _database_current() -> bool:
+    """True if every migration has been applied (after ``_django_setup``)."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    return not executor.migration_plan(executor.loader.graph.leaf_nodes())
+
+
+def django_setup_migrated() -> None:
+    """Set Django up for a command that works on the data: refused while migrations are pending."""
+    _django_setup()
+    if not _database_current():
+        raise click.ClickException("the database is not up to date: run `meterdesk migrate` first")
+
+
 def _migrate(verbosity: int = 0) -> None:
     from django.core.management import call_command
 
@@ -156,10 +172,8 @@ def demo(no_serve: bool, host: str, port: int, workers: int | None) -> None:
 def serve(host: str, port: int, workers: int | None, threads: int, task_workers: int) -> None:
     _django_setup()
     from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
 
-    executor = MigrationExecutor(connection)
-    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+    if not _database_current():
         click.echo("The database is not up to date: run `meterdesk migrate` first.", err=True)
         sys.exit(2)
     connection.close()  # the workers open their own; none is shared across the fork

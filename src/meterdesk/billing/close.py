@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from meterdesk.billing.bulk import bulk_insert
 from meterdesk.billing.codec import EXTRA_FIELDS as _CODEC_EXTRA_FIELDS
+from meterdesk.billing.codec import db_money as _money
 from meterdesk.billing.codec import state_dumps, state_loads
 from meterdesk.billing.models import (
     AccountClose,
@@ -467,11 +468,6 @@ def _decimal(value: Any) -> Decimal:
     """A decimal from the database (SQLite gives decimal columns back as floats: via str, 1100.6
     stays 1100.6 rather than 1100.5999999999999…)."""
     return value if type(value) is Decimal else Decimal(str(value))
-
-
-def _money(value: Any) -> Decimal:
-    """A sum from the database in kopecks (SQLite sums decimals as floats)."""
-    return (value if type(value) is Decimal else Decimal(str(value))).quantize(TWO)
 
 
 def _older_states(cur: Any, span: list[int], period: date, wanted: set[int]) -> dict[int, engine.MeterState]:

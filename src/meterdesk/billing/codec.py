@@ -144,3 +144,9 @@ def _decode(value: Any, kind: str) -> Any:
     if kind == "Point":
         return Point(date.fromisoformat(value[0]), tuple(map(Decimal, value[1])), bool(value[2]))
     return value
+
+
+def db_money(value: Any) -> Decimal:
+    """A sum of amounts from the database, in kopecks: SQLite gives decimal columns and their
+    sums back as floats (via str, 1100.6 stays 1100.6 rather than 1100.5999999999999…)."""
+    return (value if type(value) is Decimal else Decimal(str(value))).quantize(Decimal("0.01"))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet, Sum
 
+from meterdesk.billing.codec import db_money
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
 from meterdesk.customers.models import Account, User
 from meterdesk.sqlrows import Rows
@@ -32,6 +33,7 @@ _PAYMENT = Rows(LedgerEntry, "p")
 _CLOSE = Rows(AccountClose, "s")
 
 
+@functools.cache
 def _overview_sql() -> str:
     from meterdesk.customers.models import AccountLink
     from meterdesk.metering.models import Meter
@@ -68,7 +70,7 @@ def account_overview(user: User, number: str) -> AccountOverview | None:
         return None
     account = _ACCOUNT.build(row)
     at = _ACCOUNT.width
-    balance = _money(row[at])
+    balance = db_money(row[at])
     at += 1
     payment = None if row[at] is None else _PAYMENT.build(row, at)
     at += _PAYMENT.width
@@ -77,13 +79,6 @@ def account_overview(user: User, number: str) -> AccountOverview | None:
     zones = [n for n, present in zip((1, 2, 3), row[at : at + 3], strict=True) if present]
     stamp = row[at + 3]
     return AccountOverview(account, balance, payment, latest, zones, None if stamp is None else int(stamp))
-
-
-def _money(value: Any) -> Decimal:
-    """A sum of amounts as SQL gives it (SQLite: a float) in kopecks, as the ORM's aggregate does."""
-    if isinstance(value, float):
-        value = repr(value)
-    return Decimal(value).quantize(Decimal("0.01"))
 
 
 def account_balance(account: Account) -> Decimal:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import re
 import sys
 from collections import Counter
@@ -20,16 +19,9 @@ if TYPE_CHECKING:
 
 
 def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meterdesk.settings")
-    import django
+    from meterdesk.cli import django_setup_migrated
 
-    django.setup()
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    executor = MigrationExecutor(connection)
-    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        raise click.ClickException("the database is not up to date: run `meterdesk migrate` first")
+    django_setup_migrated()
 
 
 def _period(_ctx: Any, _param: Any, value: str) -> date:

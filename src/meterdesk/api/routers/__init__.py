@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ninja import Path
+from ninja import Header, Path
 
 from meterdesk.api.errors import ErrorOut, not_found
 from meterdesk.api.schemas import ACCOUNT_NUMBER_PATTERN, MONTH_PATTERN
@@ -17,6 +17,18 @@ if TYPE_CHECKING:
 #: The path parameters of the account operations.
 NUMBER = Path(..., pattern=ACCOUNT_NUMBER_PATTERN, description="the 10-digit account number")
 PERIOD = Path(..., pattern=MONTH_PATTERN, description="the billing month, YYYY-MM")
+
+
+def idempotency_key_header(description: str) -> Any:
+    """The optional ``Idempotency-Key`` header of an operation that creates something."""
+    return Header(
+        None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description=description,
+    )
 
 
 def errors(*statuses: int) -> dict[Any, type[ErrorOut]]:

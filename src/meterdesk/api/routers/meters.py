@@ -17,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils.translation import get_language
-from ninja import Header, Path, Query, Router
+from ninja import Path, Query, Router
 from pydantic_core import to_jsonable_python
 
 from meterdesk.api import present
@@ -34,7 +34,7 @@ from meterdesk.api.idempotency import (
     request_digest,
     scope_of,
 )
-from meterdesk.api.routers import errors, page
+from meterdesk.api.routers import errors, idempotency_key_header, page
 from meterdesk.api.schemas import (
     MAX_ID,
     PageQuery,
@@ -67,16 +67,9 @@ from meterdesk.utility.selectors import reference_peek, utility_now
 router = Router(tags=["readings"])
 
 METER_ID = Path(..., ge=1, le=MAX_ID, description="the meter's id (from the account's meters)")
-IDEMPOTENCY_KEY = Header(
-    None,
-    alias="Idempotency-Key",
-    min_length=1,
-    max_length=255,
-    pattern=r"^[\x21-\x7e]+$",
-    description=(
-        "any unique string per reading (a UUID): a retry with the same key and body returns the first "
-        "answer; the same key with another body is idempotency_conflict (409)"
-    ),
+IDEMPOTENCY_KEY = idempotency_key_header(
+    "any unique string per reading (a UUID): a retry with the same key and body returns the first "
+    "answer; the same key with another body is idempotency_conflict (409)"
 )
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from django.db import IntegrityError
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
-from ninja import Field, Header, Path, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema
 from pydantic import StringConstraints
 
 from meterdesk.api import present
@@ -25,7 +25,7 @@ from meterdesk.api.auth import request_user
 from meterdesk.api.errors import ApiError, not_found
 from meterdesk.api.idempotency import json_response, record_get, replay, request_digest, scope_of
 from meterdesk.api.models import IdempotencyRecord
-from meterdesk.api.routers import NUMBER, account_of, errors, page
+from meterdesk.api.routers import NUMBER, account_of, errors, idempotency_key_header, page
 from meterdesk.api.schemas import MAX_ID, Money, PageMeta, PageQuery
 from meterdesk.payments.messages import amount_text, api_unavailable_text, key_reused_text, state_words
 from meterdesk.payments.models import Payment, PaymentChannel
@@ -46,16 +46,9 @@ log = logging.getLogger(__name__)
 router = Router(tags=["payments"])
 
 PAYMENT_ID = Path(..., ge=1, le=MAX_ID, description="the card payment's id")
-IDEMPOTENCY_KEY = Header(
-    None,
-    alias="Idempotency-Key",
-    min_length=1,
-    max_length=255,
-    pattern=r"^[\x21-\x7e]+$",
-    description=(
-        "any unique string per payment (a UUID): a retry with the same key and body gives the same "
-        "payment (never a second one); the same key with another body is idempotency_conflict (409)"
-    ),
+IDEMPOTENCY_KEY = idempotency_key_header(
+    "any unique string per payment (a UUID): a retry with the same key and body gives the same "
+    "payment (never a second one); the same key with another body is idempotency_conflict (409)"
 )
 
 
