@@ -26,6 +26,7 @@ from meterdesk.domain.penalties import (
     KeyRateTable,
     Payment,
     PenaltyResult,
+    debts_for_month,
     due_date_for,
     key_rates_load,
     key_rates_parse,
@@ -523,3 +524,79 @@ class TestProperties:
             payments.append(Payment(d.due_date + timedelta(days=days_after_due), amount))
         month = month_from_index(min(i for i, _, _ in bills) + offset)
         assert penalty_for_month(debts, payments, month, RATES, rules).amount == D("0.00")
+
+
+@st.composite
+def long_histories(draw):
+    """An account billed every month for up to 30 months (a few credits and empty months among
+    them), that paid most of it, in any number of payments, some late, some after the month."""
+    month_i = draw(MONTHS)
+    months = draw(st.integers(1, 30))
+    debts = []
+    for k in range(months, 0, -1):
+        period = month_from_index(month_i - k)
+        amount = draw(
+            st.one_of(
+                st.decimals(min_value=D("100"), max_value=D("3000"), places=2),
+                st.sampled_from([D("0.00"), D("-250.00"), D("-1200.00")]),
+            )
+        )
+        debts.append(Debt(period, due_date_for(period, 10), amount))
+    owed = sum((d.amount for d in debts), Decimal(0))
+    share = draw(st.sampled_from([D("0"), D("0.5"), D("0.9"), D("1"), D("1.1")]))
+    left = max(D(0), (owed * share).quantize(D("0.01")))
+    first = month_from_index(month_i)
+    payments = []
+    while left > 0:
+        amount = min(left, draw(st.decimals(min_value=D("0.01"), max_value=D("9000"), places=2)))
+        day = first + timedelta(days=draw(st.integers(-31 * months, 45)))
+        payments.append(Payment(day, amount))
+        left -= amount
+    return debts, payments, first
+
+
+class TestDebtsForMonth:
+    """``debts_for_month`` sums the debts paid off before the month into one: the same penalty."""
+
+    @staticmethod
+    def rows(debts):
+        return [(d.period, d.due_date, d.amount) for d in debts]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.one_of(accounts(), long_histories()), RULE_SETS)
+    def test_the_same_penalty_as_every_debt_on_its_own(self, account, rules):
+        debts, payments, month = account
+        compacted = debts_for_month(self.rows(debts), payments, month)
+        assert len(compacted) <= len(debts)
+        assert sum((d.amount for d in compacted), Decimal(0)) == sum((d.amount for d in debts), Decimal(0))
+        expected = penalty_for_month(debts, payments, month, RATES, rules)
+        assert penalty_for_month(compacted, payments, month, RATES, rules) == expected
+
+    def test_paid_off_months_are_one_debt_dated_as_the_newest(self):
+        debts = [debt(2025, m, "1000") for m in range(1, 7)]  # 6 000 ₽ billed January to June
+        payments = [pay(2025, 3, 5, "2500"), pay(2025, 5, 20, "1600")]  # 4 100 ₽ before August
+        compacted = debts_for_month(self.rows(debts), payments, date(2025, 8, 1))
+        # January to April (4 000 ₽) are paid off; May is not (100 ₽ of it is paid).
+        assert compacted == [
+            Debt(date(2025, 4, 1), date(2025, 5, 10), D("4000")),
+            debts[4],
+            debts[5],
+        ]
+        assert close(compacted, payments, 2025, 8) == close(debts, payments, 2025, 8)
+        assert close(debts, payments, 2025, 8).amount > 0
+
+    def test_a_credit_before_the_month_pays_off_too(self):
+        debts = [debt(2025, 1, "1000"), debt(2025, 2, "1000"), debt(2025, 3, "-1000"), debt(2025, 4, "700")]
+        compacted = debts_for_month(self.rows(debts), [pay(2025, 2, 1, "1000")], date(2025, 7, 1))
+        assert compacted[0] == Debt(date(2025, 2, 1), date(2025, 3, 10), D("2000"))
+        assert compacted[1:] == [debts[3], debts[2]]
+
+    def test_a_credit_issued_in_the_month_does_not(self):
+        # The March credit counts from 1 April: closing April, it is not "before the month".
+        debts = [debt(2025, 1, "1000"), debt(2025, 2, "1000"), debt(2025, 3, "-1000")]
+        compacted = debts_for_month(self.rows(debts), [pay(2025, 2, 1, "1000")], date(2025, 4, 1))
+        assert compacted == [debts[0], debts[1], debts[2]]
+
+    def test_a_bad_row_is_refused_as_debt_refuses_it(self):
+        with pytest.raises(ValueError, match="first day"):
+            debts_for_month([(date(2025, 1, 2), date(2025, 2, 10), D("5"))], [], date(2025, 6, 1))
