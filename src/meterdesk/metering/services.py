@@ -259,7 +259,12 @@ def task_row_insert(backend: DatabaseBackend, task: Task[Any, Any], args: list[A
     global _TASK_ROWS
     if _TASK_ROWS is None:
         _TASK_ROWS = Rows(DBTaskResult, "t")
-    backend.validate_task(task)
+    # The backend's check of the task (a module-level function, its signature, priority and
+    # queue) depends on nothing else: once per backend and task in a process, not per reading
+    # (it reads the function's signature each time).
+    if (backend.alias, task) not in _TASKS_VALID:
+        backend.validate_task(task)
+        _TASKS_VALID.add((backend.alias, task))
     _TASK_ROWS.insert(
         DBTaskResult(
             id=backend._get_id(),
@@ -274,6 +279,7 @@ def task_row_insert(backend: DatabaseBackend, task: Task[Any, Any], args: list[A
 
 
 _TASK_ROWS: Rows[Any] | None = None
+_TASKS_VALID: set[tuple[str, Any]] = set()
 
 
 def confirmation_send(reading: Reading, charge: ChargePreview, email: str, language: str) -> None:

@@ -3,6 +3,7 @@ submission's own transaction and sent by a task worker: the same mail, off the r
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from decimal import Decimal
 
@@ -136,3 +137,23 @@ def test_the_hand_written_row_is_the_one_enqueue_stores(db_tasks, priced_custome
     # The worker's own query finds it ready to run, and it runs as a stored task.
     assert set(DBTaskResult.objects.ready()) == {by_enqueue, by_hand}
     assert by_hand.task == reading_confirmation_task == by_enqueue.task
+
+
+def test_the_hand_written_row_is_refused_for_a_task_the_backend_refuses(db_tasks, priced_customer):
+    # The backend's check of a task is made once per task and backend, not skipped: a task on a
+    # queue the backend does not have is refused after a valid one was stored, and every time.
+    from django_tasks.exceptions import InvalidTaskError
+
+    from meterdesk.metering.services import task_row_insert
+
+    backend = reading_confirmation_task.get_backend()
+    assert isinstance(backend, DatabaseBackend)
+    args = [7, "anna@example.com", "ru", '{"total":"1.00"}']
+    task_row_insert(backend, reading_confirmation_task, args)
+    # (Task.using would refuse the queue itself: a copy with it set behind its back.)
+    elsewhere = copy.copy(reading_confirmation_task)
+    object.__setattr__(elsewhere, "queue_name", "nowhere")
+    for _attempt in range(2):
+        with pytest.raises(InvalidTaskError, match="nowhere"):
+            task_row_insert(backend, elsewhere, args)
+    assert DBTaskResult.objects.count() == 1
