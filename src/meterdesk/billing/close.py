@@ -802,8 +802,23 @@ fa AS MATERIALIZED (
 ml AS MATERIALIZED (
     SELECT u.*, u.last ->> 0 AS since,
            GREATEST(1, %(p_index)s - {last_index}) AS months,
-           jsonb_path_query_array(pt.points, 'strict $[*] ? (@[0] <= $cut)', %(cut)s::jsonb) AS far,
-           jsonb_path_query_array(pt.points, 'strict $[*] ? (@[0] > $cut)', %(cut)s::jsonb) AS kept
+           -- domain.billing._keep_anchors over the points (the anchors, then the last reading):
+           -- the latest point at least average_min_months before this month (its label at most
+           -- the cut's), then every later one, in their order. The points are in month order
+           -- (labels are the codec's 'YYYY-MM'; every state the engine and this statement write
+           -- keeps them so), and the window moves a month a month: nearly always only the first
+           -- point, or the first two, are that far back, and the anchors are then the points, or
+           -- all but the first -- without filtering every point twice by label (the general form,
+           -- below, for any other case).
+           CASE WHEN COALESCE(pt.points -> 1 ->> 0 > %(cut_text)s COLLATE "C", true) THEN pt.points
+                WHEN COALESCE(pt.points -> 2 ->> 0 > %(cut_text)s COLLATE "C", true) THEN pt.points - 0
+                ELSE (SELECT CASE WHEN jsonb_array_length(g.far) = 0 THEN g.kept
+                                  ELSE jsonb_build_array(g.far -> -1) || g.kept END
+                      FROM (SELECT jsonb_path_query_array(pt.points, 'strict $[*] ? (@[0] <= $cut)',
+                                                          %(cut)s::jsonb) AS far,
+                                   jsonb_path_query_array(pt.points, 'strict $[*] ? (@[0] > $cut)',
+                                                          %(cut)s::jsonb) AS kept) g)
+           END AS anchors
     FROM used u JOIN fa ON fa.account_id = u.account_id
     CROSS JOIN LATERAL (SELECT COALESCE(u.data -> 'anchors', '[]') || jsonb_build_array(u.last) AS points) pt
 ),
@@ -890,11 +905,7 @@ ins_states AS (
             ELSE jsonb_build_array(((ml.last -> 1 ->> 0)::numeric + ml.c1)::text,
                                    ((ml.last -> 1 ->> 1)::numeric + ml.c2)::text,
                                    ((ml.last -> 1 ->> 2)::numeric + ml.c3)::text) END, 0),
-        -- domain.billing._keep_anchors: the latest earlier point at least average_min_months
-        -- before this month (its label at most the cut's), then every later one, in their order
-        -- (labels are the codec's 'YYYY-MM': their order is the months')
-        'anchors', CASE WHEN jsonb_array_length(ml.far) = 0 THEN ml.kept
-                        ELSE jsonb_build_array(ml.far -> -1) || ml.kept END)
+        'anchors', ml.anchors)
     FROM ml
     UNION ALL
     -- a month by average: the state as it was, plus the estimate (domain.billing.bill_meter)
@@ -1004,6 +1015,7 @@ def _fast_close(
             "young_months": profile.average_min_months_young,
             "missing_limit": profile.missing_average_periods,
             "cut": json.dumps({"cut": _label(add_months(period, -profile.average_min_months))}),
+            "cut_text": _label(add_months(period, -profile.average_min_months)),
             "run": run_id,
             "moment": moment,
             "due": due_date(period, profile),

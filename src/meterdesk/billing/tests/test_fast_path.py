@@ -388,3 +388,31 @@ def test_a_young_meter_average_by_the_fast_path(prices, monkeypatch):
         D("1049.33"),
     )
     assert line.detail == {"average_from": "2025-06", "run": "1", "limit": "6"}
+
+
+def test_a_reading_after_five_months_by_average_by_the_fast_path(prices, monkeypatch):
+    """Readings January to June, none July to November (by average), a reading in December: the
+    fast path trues up the five estimates, and the meter's new anchors are chosen among points
+    of which many are six months back or more (every point up to June): only June's is kept."""
+    from meterdesk.billing.models import MeterBillingState
+
+    counter = _FastCounter(monkeypatch)
+    months = [date(2025, m, 1) for m in range(1, 13)]
+    meter = MeterFactory(zones=2, installed_on=date(2024, 12, 10), initial_t1=D(1000), initial_t2=D(500))
+    for k, month in enumerate(months[:6], start=1):
+        ReadingFactory(meter=meter, period=month, t1=D(1000 + 110 * k), t2=D(500 + 45 * k), t3=None)
+    ReadingFactory(meter=meter, period=months[11], t1=D(2500), t2=D(1100), t3=None)
+    chunks = [(0, 10**9)]
+    for month in months[:11]:
+        _both_ways(month, chunks, counter)
+    november = MeterBillingState.objects.get(meter=meter, period=months[10]).data
+    assert november["missing_run"] == 5
+    assert sum(1 for point in november["anchors"] + [november["last"]] if point[0] <= "2025-06") >= 3
+    assert _both_ways(months[11], chunks, counter) == (1, _fast(1))
+    december = MeterBillingState.objects.get(meter=meter, period=months[11]).data
+    assert [point[0] for point in december["anchors"]] == ["2025-06"]
+    assert december["last"][0] == "2025-12"
+    assert (
+        LedgerEntry.objects.filter(period=months[11], account=meter.account, kind="recalculation").count()
+        == 2
+    )
