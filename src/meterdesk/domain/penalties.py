@@ -28,6 +28,7 @@ from datetime import date
 from decimal import Context, Decimal, InvalidOperation, localcontext
 from functools import cache, lru_cache
 from itertools import pairwise
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -292,7 +293,7 @@ def debts_for_month(
             others.append(Debt(*row))
             if amount < 0 and add_months(period, 1) < first:
                 before -= amount  # a credit from the day its bill is issued (_credit_day)
-    positive.sort(key=lambda row: (row[0], row[1]))
+    positive.sort(key=itemgetter(0, 1))  # by (period, due date), as penalty_for_month pays them
     paid_off = 0
     total = _ZERO
     for _period, _due, amount in positive:
