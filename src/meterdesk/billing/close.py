@@ -81,9 +81,6 @@ def _meter_info(row: tuple[Any, ...]) -> engine.MeterInfo:
     )
 
 
-_CENT = Decimal("0.01")
-
-
 def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
@@ -544,14 +541,11 @@ def _penalties(
                 [part, period],
             )
             for acc, p, amount in cur.fetchall():
-                if type(p) is not date:  # SQLite: text
-                    p = _as_date(p)
+                p = _as_date(p)
                 due = dues.get(p)
                 if due is None:
                     due = dues[p] = due_date(p, profile)
-                debts[acc].append(
-                    (p, due, amount.quantize(_CENT) if type(amount) is Decimal else _money(amount))
-                )
+                debts[acc].append((p, due, _money(amount)))
             # The payments made before the month count only as their sum (penalty_for_month and
             # its accrual add them up; only a payment inside the month is used by its day), and
             # those after it not at all: each such run is one summed row, dated the day before the

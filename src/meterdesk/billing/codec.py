@@ -146,7 +146,10 @@ def _decode(value: Any, kind: str) -> Any:
     return value
 
 
+_KOPECK = Decimal("0.01")
+
+
 def db_money(value: Any) -> Decimal:
     """A sum of amounts from the database, in kopecks: SQLite gives decimal columns and their
     sums back as floats (via str, 1100.6 stays 1100.6 rather than 1100.5999999999999…)."""
-    return (value if type(value) is Decimal else Decimal(str(value))).quantize(Decimal("0.01"))
+    return (value if type(value) is Decimal else Decimal(str(value))).quantize(_KOPECK)
