@@ -60,8 +60,9 @@ def _set_language(client, code: str, next_url: str = "/") -> None:
 
 
 def _closed_window() -> tuple[str, int]:
-    """A one-day window that does not include today (in Moscow), and its day."""
-    day = 28 if utility_now().day < 28 else 1
+    """A one-day window that does not include today (in Moscow), and its day: the 14th or the
+    15th, whose English ordinals both end in "th" (the 1st, 2nd, 3rd, 21st… do not)."""
+    day = 15 if utility_now().day == 14 else 14
     return f"{day}-{day}", day
 
 
