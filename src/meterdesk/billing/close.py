@@ -820,7 +820,10 @@ ml AS MATERIALIZED (
                                                           %(cut)s::jsonb) AS kept) g)
            END AS anchors
     FROM used u JOIN fa ON fa.account_id = u.account_id
-    CROSS JOIN LATERAL (SELECT COALESCE(u.data -> 'anchors', '[]') || jsonb_build_array(u.last) AS points) pt
+    -- OFFSET 0: the points are built once a row. A plain subquery is pulled up into the CASE
+    -- above, and the concatenation was then computed again at each of its references (up to four).
+    CROSS JOIN LATERAL (SELECT COALESCE(u.data -> 'anchors', '[]') || jsonb_build_array(u.last) AS points
+                        OFFSET 0) pt
 ),
 -- what the month trues up: the estimates billed since the last actual reading
 est AS MATERIALIZED (
