@@ -39,9 +39,9 @@ def _migrate(verbosity: int = 0) -> None:
     call_command("migrate", interactive=False, verbosity=verbosity)
 
 
-def _serve(host: str, port: int, workers: int | None, threads: int, task_workers: int = 1) -> None:
-    """Run gunicorn (the production WSGI server) in this process, and ``task_workers`` task
-    workers of the ``default`` queue beside it (they send the readings' confirmation e-mails)."""
+def _serve(host: str, port: int, workers: int | None, threads: int, mail_senders: int = 1) -> None:
+    """Run gunicorn (the production WSGI server) in this process, and ``mail_senders`` senders of
+    the readings' confirmation e-mails beside it (``manage send_confirmations``)."""
     import contextlib
     import subprocess
     import threading
@@ -52,11 +52,11 @@ def _serve(host: str, port: int, workers: int | None, threads: int, task_workers
 
     children: list[subprocess.Popen[bytes]] = []
 
-    command = [sys.executable, "-m", "meterdesk.cli", "manage", "db_worker", "--queue-name", "default"]
+    command = [sys.executable, "-m", "meterdesk.cli", "manage", "send_confirmations"]
     stopping = threading.Event()
 
     def start_one() -> subprocess.Popen[bytes]:
-        """A task worker, at a lower CPU priority than the web workers: the customer waiting for a
+        """A mail sender, at a lower CPU priority than the web workers: the customer waiting for a
         page goes first, the confirmation e-mail a few seconds later in a burst."""
         child = subprocess.Popen(command)  # noqa: S603
         with contextlib.suppress(OSError):
@@ -64,21 +64,21 @@ def _serve(host: str, port: int, workers: int | None, threads: int, task_workers
         return child
 
     def supervise() -> None:
-        """Start a task worker again when one dies (its queued tasks wait in the database)."""
+        """Start a sender again when one dies (its mails wait in the outbox)."""
         while not stopping.wait(5):
             for n, child in enumerate(children):
                 if child.poll() is not None and not stopping.is_set():
                     click.echo(
-                        f"task worker {child.pid} exited ({child.returncode}); starting another", err=True
+                        f"mail sender {child.pid} exited ({child.returncode}); starting another", err=True
                     )
                     children[n] = start_one()
 
-    def start_task_workers(_arbiter: Any) -> None:  # gunicorn's when_ready: in the master, once
-        children.extend(start_one() for _ in range(task_workers))
+    def start_senders(_arbiter: Any) -> None:  # gunicorn's when_ready: in the master, once
+        children.extend(start_one() for _ in range(mail_senders))
         if children:
-            threading.Thread(target=supervise, name="task-worker-supervisor", daemon=True).start()
+            threading.Thread(target=supervise, name="mail-sender-supervisor", daemon=True).start()
 
-    def stop_task_workers(_arbiter: Any) -> None:  # gunicorn's on_exit: in the master
+    def stop_senders(_arbiter: Any) -> None:  # gunicorn's on_exit: in the master
         stopping.set()
         for child in children:
             child.terminate()
@@ -99,8 +99,8 @@ def _serve(host: str, port: int, workers: int | None, threads: int, task_workers
                 "timeout": 60,
                 "graceful_timeout": 20,
                 "forwarded_allow_ips": os.environ.get("METERDESK_FORWARDED_ALLOW_IPS", "127.0.0.1"),
-                "when_ready": start_task_workers,
-                "on_exit": stop_task_workers,
+                "when_ready": start_senders,
+                "on_exit": stop_senders,
             }
             for key, value in config.items():
                 self.cfg.set(key, value)
@@ -162,14 +162,16 @@ def demo(no_serve: bool, host: str, port: int, workers: int | None) -> None:
 @click.option("--workers", default=None, type=int, help="Worker processes (default 2 × cores).")
 @click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
 @click.option(
+    "--mail-senders",
     "--task-workers",
+    "mail_senders",
     default=1,
     show_default=True,
     type=click.IntRange(0, 64),
-    help="Task workers of the default queue (confirmation e-mails) started beside the server; "
-    "0 if they run elsewhere (`meterdesk manage db_worker`).",
+    help="Senders of the readings' confirmation e-mails started beside the server; 0 if they run "
+    "elsewhere (`meterdesk manage send_confirmations`). --task-workers is the former name.",
 )
-def serve(host: str, port: int, workers: int | None, threads: int, task_workers: int) -> None:
+def serve(host: str, port: int, workers: int | None, threads: int, mail_senders: int) -> None:
     _django_setup()
     from django.db import connection
 
@@ -177,7 +179,7 @@ def serve(host: str, port: int, workers: int | None, threads: int, task_workers:
         click.echo("The database is not up to date: run `meterdesk migrate` first.", err=True)
         sys.exit(2)
     connection.close()  # the workers open their own; none is shared across the fork
-    _serve(host, port, workers, threads, task_workers)
+    _serve(host, port, workers, threads, mail_senders)
 
 
 @main.command(help="Apply database migrations.")

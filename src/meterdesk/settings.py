@@ -226,7 +226,9 @@ else:
 
 # --- background work ------------------------------------------------------------------------
 # Tasks are stored in the database and run by `meterdesk manage db_worker` processes (the monthly
-# close starts its own). METERDESK_TASKS=immediate runs them inline (tests, one-off scripts).
+# close starts its own). METERDESK_TASKS=immediate runs them inline (tests, one-off scripts). With
+# the database backend, the readings' confirmation e-mails go through their own outbox, sent in
+# batches by `meterdesk manage send_confirmations` (metering.outbox); otherwise on commit.
 TASKS = {
     "default": (
         {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default", "billing"]}

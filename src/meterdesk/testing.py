@@ -133,3 +133,16 @@ def make_tariff(
         for zone, price in enumerate(prices, start=1):
             TariffPrice.objects.create(tariff=tariff, zone=zone, band=1, price=Decimal(price))
     return tariff
+
+
+def smtp_settings(settings: Any, port: int, host: str = "127.0.0.1", timeout: int = 10) -> None:
+    """Point Django's mail at a plain SMTP server on ``host:port`` (a test's aiosmtpd, or a port
+    where nothing listens): no TLS, no login."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = host
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = timeout

@@ -1,4 +1,4 @@
-"""`meterdesk serve`: the production server with its task worker, run as an operator runs it (a
+"""`meterdesk serve`: the production server with its mail sender, run as an operator runs it (a
 subprocess on a fresh data directory, a real port)."""
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _task_workers(parent: int) -> list[int]:
-    """The pids of the `db_worker` processes whose parent is ``parent`` (read from /proc)."""
+def _senders(parent: int) -> list[int]:
+    """The pids of the `send_confirmations` processes whose parent is ``parent`` (read from /proc)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -37,7 +37,7 @@ def _task_workers(parent: int) -> list[int]:
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == parent and b"db_worker" in cmdline:
+        if ppid == parent and b"send_confirmations" in cmdline:
             found.append(int(entry.name))
     return found
 
@@ -96,26 +96,24 @@ def _health(port: int) -> bool:
         return False
 
 
-def test_serve_answers_and_keeps_its_task_worker_running(server):
+def test_serve_answers_and_keeps_its_mail_sender_running(server):
     process, port = server
     _wait_for(lambda: _health(port), "the server to answer")
-    first = _wait_for(lambda: _task_workers(process.pid), "the task worker to start")
+    first = _wait_for(lambda: _senders(process.pid), "the mail sender to start")
     assert len(first) == 1
     # Background work yields the CPU to the web workers.
     assert _nice(first[0]) == _nice(process.pid) + 10
 
-    os.kill(first[0], signal.SIGKILL)  # a crash of the worker
-    again = _wait_for(
-        lambda: [pid for pid in _task_workers(process.pid) if pid != first[0]], "a new task worker"
-    )
+    os.kill(first[0], signal.SIGKILL)  # a crash of the sender
+    again = _wait_for(lambda: [pid for pid in _senders(process.pid) if pid != first[0]], "a new mail sender")
     assert len(again) == 1
     assert _health(port)
 
 
-def test_serve_stops_its_task_worker_when_it_stops(server):
+def test_serve_stops_its_mail_sender_when_it_stops(server):
     process, port = server
     _wait_for(lambda: _health(port), "the server to answer")
-    workers = _wait_for(lambda: _task_workers(process.pid), "the task worker to start")
+    workers = _wait_for(lambda: _senders(process.pid), "the mail sender to start")
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=WAIT_SECONDS) == 0
     assert not any(Path(f"/proc/{pid}").exists() and _is_running(pid) for pid in workers)

@@ -122,6 +122,23 @@ def _plan(db: Any, tokens: list[str], period: Any) -> list[dict[str, Any]]:
     return plan
 
 
+#: The longest the benchmark waits for the mail sender to empty the outbox after the load.
+DRAIN_LIMIT = 300.0
+
+
+def _drain(conn: _Conn, limit: float = DRAIN_LIMIT) -> dict[str, Any]:
+    """Wait until the outbox has no mail left to send (or ``limit`` seconds): the backlog when the
+    load stopped, what is left, and the wall-clock span."""
+    query = "SELECT COUNT(*) FROM metering_confirmationmail WHERE sent_at IS NULL AND failed_at IS NULL"
+    with conn.connect() as db:
+        started = time.time()
+        backlog = left = int(db.execute(query).fetchone()[0])
+        while left and time.time() - started < limit:
+            time.sleep(0.1)
+            left = int(db.execute(query).fetchone()[0])
+        return {"backlog": backlog, "left": left, "wall_from": started, "wall_until": time.time()}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -151,7 +168,7 @@ def _cmdline(pid: int) -> str:
 
 @dataclass
 class _CpuTimeline:
-    """CPU seconds used so far by the server's web workers, its task worker(s) and the PostgreSQL
+    """CPU seconds used so far by the server's web workers, its mail sender(s) and the PostgreSQL
     backends of the bench database (a local server: their /proc entries), sampled with the wall
     time until stopped: the CPU of each phase is the difference between two instants."""
 
@@ -179,7 +196,7 @@ class _CpuTimeline:
                     tree.append(pid)
                     todo += _children(pid)
                 for pid in tree:
-                    kind = "task" if "db_worker" in _cmdline(pid) else "server"
+                    kind = "task" if "send_confirmations" in _cmdline(pid) else "server"
                     seen[pid] = (kind, max(_proc_cpu(pid), seen.get(pid, ("", 0.0))[1]))
                 for pid in backends:
                     seen[-pid] = ("postgres", max(_proc_cpu(pid), seen.get(-pid, ("", 0.0))[1]))
@@ -211,13 +228,13 @@ class _CpuTimeline:
     def per_request(self, phase: dict[str, Any], requests: int) -> dict[str, float | None]:
         """Milliseconds of CPU per request of a phase, by process kind (and the load generator's)."""
         if not requests:
-            return {"server": None, "task_worker": None, "postgres": None, "load": None, "total": None}
+            return {"server": None, "mail_sender": None, "postgres": None, "load": None, "total": None}
         start, end = self.at(phase["wall_from"]), self.at(phase["wall_until"])
         server, task, postgres = ((e - s) * 1000 / requests for s, e in zip(start, end, strict=True))
         load = phase["load_cpu_seconds"] * 1000 / requests
         return {
             "server": round(server, 3),
-            "task_worker": round(task, 3),
+            "mail_sender": round(task, 3),
             "postgres": round(postgres, 3),
             "load": round(load, 3),
             "total": round(server + task + postgres + load, 3),
@@ -304,6 +321,8 @@ def bench_api(
         if done.returncode != 0:
             raise BenchError(f"the load process failed (exit {done.returncode}): {done.stderr[-2000:]}")
         load = json.loads(done.stdout)
+        say("Waiting for the mail sender to send the confirmations left …")
+        drain = _drain(conn)
     finally:
         timeline.stop()
         if sampler.is_alive():
@@ -318,13 +337,11 @@ def bench_api(
         stored = db.execute(
             "SELECT COUNT(*) FROM metering_reading WHERE channel = 'api' AND period = %s", [month]
         ).fetchone()[0]
-        tasks = dict(
-            db.execute(
-                "SELECT status, COUNT(*) FROM django_tasks_database_dbtaskresult WHERE task_path = %s "
-                "GROUP BY status",
-                ["meterdesk.metering.tasks.reading_confirmation_task"],
-            ).fetchall()
-        )
+        sent, waiting, failed = db.execute(
+            "SELECT COUNT(*) FILTER (WHERE sent_at IS NOT NULL), "
+            "COUNT(*) FILTER (WHERE sent_at IS NULL AND failed_at IS NULL), "
+            "COUNT(*) FILTER (WHERE failed_at IS NOT NULL) FROM metering_confirmationmail"
+        ).fetchone()
     mixed, trivial, write = load["mixed"], load["trivial"], load["write"]
     cpu = {
         "trivial": timeline.per_request(trivial, trivial["requests"]),
@@ -332,6 +349,8 @@ def bench_api(
         "mixed": timeline.per_request(mixed, mixed["submissions"] + mixed["dashboards"]),
         "per_accepted_reading": timeline.per_request(mixed, mixed["accepted"]),
     }
+    drained = drain["backlog"] - drain["left"]
+    cpu["per_confirmation_draining"] = timeline.per_request({**drain, "load_cpu_seconds": 0.0}, drained)
     accepted_ps = mixed["accepted"] / mixed["seconds"]
     write_ps = write["ok"] / write["seconds"]
     return {
@@ -353,21 +372,29 @@ def bench_api(
         "trivial_p99_ms": trivial["p99_ms"],
         "one_write_p50_ms": write["p50_ms"],
         "one_write_p99_ms": write["p99_ms"],
-        # CPU per request of each phase's measured seconds, by process: the web workers, the task
-        # worker, PostgreSQL's backends (sampled from /proc) and the load generator (its own).
+        # CPU per request of each phase's measured seconds, by process: the web workers, the mail
+        # sender, PostgreSQL's backends (sampled from /proc) and the load generator (its own).
         "cpu_ms_per_request": cpu,
         "errors": load["errors"],
         "readings_stored": stored,
-        # The confirmation e-mails: sent by the server's task worker during the run, or still
-        # waiting for it when the server stopped (a backlog the worker had not caught up with).
-        "confirmations_sent": tasks.get("SUCCESSFUL", 0),
-        "confirmations_waiting": tasks.get("READY", 0) + tasks.get("RUNNING", 0),
-        "confirmations_failed": tasks.get("FAILED", 0),
+        # The confirmation e-mails (metering.outbox): the backlog the mail sender (at a lower CPU
+        # priority than the web workers) had left when the load stopped, how long it took to send
+        # it with the machine to itself, and what was sent, waiting or given up in the end.
+        "confirmations_backlog_after_load": drain["backlog"],
+        "confirmations_drain_seconds": round(drain["wall_until"] - drain["wall_from"], 2),
+        "confirmations_per_second_draining": (
+            round(drained / (drain["wall_until"] - drain["wall_from"]), 1)
+            if drained and drain["wall_until"] > drain["wall_from"]
+            else None
+        ),
+        "confirmations_sent": sent,
+        "confirmations_waiting": waiting,
+        "confirmations_failed": failed,
         "accounts": accounts,
         "meters_submitting": sum(1 for p in plan if p["meter"] is not None),
         "clients": clients,
         "duration": duration,
-        "server": f"gunicorn gthread, {workers} workers x {threads} threads, 1 task worker",
+        "server": f"gunicorn gthread, {workers} workers x {threads} threads, 1 mail sender",
         "workers": workers,
         "threads": threads,
         "database": conn.name,

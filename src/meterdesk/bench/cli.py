@@ -187,7 +187,9 @@ def api(
         "ratio_to_one_write",
         "dashboards_per_second",
         "submission_statuses",
+        "confirmations_backlog_after_load",
+        "confirmations_per_second_draining",
         "server",
         "clients",
     ):
-        click.echo(f"{key:<22}{figures[key]}")
+        click.echo(f"{key:<34}{figures[key]}")

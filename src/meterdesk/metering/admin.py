@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from meterdesk.metering.models import Meter, Reading
+from meterdesk.metering.models import ConfirmationMail, Meter, Reading
 
 
 @admin.register(Meter)
@@ -38,4 +41,50 @@ class ReadingAdmin(admin.ModelAdmin):
         return False
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+class _MailState(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):  # type: ignore[no-untyped-def]
+        return (("waiting", _("waiting")), ("sent", _("sent")), ("given_up", _("given up")))
+
+    def queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        if self.value() == "waiting":
+            return queryset.filter(sent_at__isnull=True, failed_at__isnull=True)
+        if self.value() == "sent":
+            return queryset.filter(sent_at__isnull=False)
+        if self.value() == "given_up":
+            return queryset.filter(failed_at__isnull=False)
+        return queryset
+
+
+@admin.register(ConfirmationMail)
+class ConfirmationMailAdmin(admin.ModelAdmin):
+    """The confirmation e-mails' outbox: staff see what waits, what was sent and what was given
+    up (with the mail server's last answer), and can have given-up mails tried again."""
+
+    list_display = ("reading", "email", "created_at", "attempts", "next_attempt_at", "sent_at", "failed_at")
+    list_filter = (_MailState,)
+    search_fields = ("email", "reading__confirmation")
+    raw_id_fields = ("reading",)
+    readonly_fields = tuple(f.name for f in ConfirmationMail._meta.fields)
+    actions = ("try_again",)
+
+    @admin.action(description=_("Try the selected unsent e-mails again now"))
+    def try_again(self, request, queryset):  # type: ignore[no-untyped-def]
+        count = queryset.filter(sent_at__isnull=True).update(
+            failed_at=None, attempts=0, next_attempt_at=timezone.now()
+        )
+        message = ngettext(
+            "%(count)d e-mail will be sent again.", "%(count)d e-mails will be sent again.", count
+        )
+        self.message_user(request, message % {"count": count})
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

@@ -167,3 +167,43 @@ class Reading(models.Model):
     @property
     def values(self) -> tuple[Decimal, ...]:
         return tuple(v for v in (self.t1, self.t2, self.t3) if v is not None)[: self.meter.zones]
+
+
+class ConfirmationMail(models.Model):
+    """The e-mailed confirmation of an accepted reading, waiting to be sent or sent: a transactional
+    outbox (docs/adr/0010-confirmation-outbox.md). Stored in the submission's own transaction, so
+    it exists if and only if the reading does; sent in batches by ``meterdesk manage
+    send_confirmations`` (which ``meterdesk serve`` starts), retried with a growing delay when the
+    mail server refuses or is down, and given up after ``outbox.MAX_ATTEMPTS`` tries."""
+
+    # No index of its own: the outbox is read by the pending index below, never by reading (a
+    # reading is never deleted; were one, the cascade would scan this small, pruned table).
+    reading = models.ForeignKey(Reading, on_delete=models.CASCADE, related_name="+", db_index=False)
+    email = models.CharField(_("e-mail"), max_length=254)
+    language = models.CharField(_("language"), max_length=10)
+    # The month's charge as shown on submitting (``metering.outbox.charge_dumps``): the e-mail
+    # shows the same figures, whatever is billed later.
+    charge = models.TextField(_("charge"))
+    created_at = models.DateTimeField(_("created at"))
+    # When the next try is due: the creation, then a retry's time, or the end of a sender's
+    # claim on it (a sender that dies mid-batch leaves its mails to be claimed again then).
+    next_attempt_at = models.DateTimeField(_("next attempt at"))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    failed_at = models.DateTimeField(_("given up at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+
+    class Meta:
+        verbose_name = _("confirmation e-mail")
+        verbose_name_plural = _("confirmation e-mails")
+        indexes = [
+            # The senders' queue: only the mails still to send are in it.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=models.Q(sent_at__isnull=True, failed_at__isnull=True),
+                name="confirmation_mail_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.reading_id})"

@@ -9,13 +9,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from meterdesk.customers.models import User
 from meterdesk.domain.periods import months_between
@@ -32,10 +29,6 @@ from meterdesk.metering.selectors import (
 )
 from meterdesk.sqlrows import Rows
 from meterdesk.utility.selectors import reading_window_get, reference_get, utility_now
-
-if TYPE_CHECKING:
-    from django_tasks.base import Task
-    from django_tasks_db import DatabaseBackend
 
 log = logging.getLogger(__name__)
 
@@ -227,81 +220,32 @@ def reading_submit(
 
 
 def _confirmation_enqueue(reading: Reading, charge: ChargePreview, email: str, language: str) -> None:
-    """Have the confirmation e-mailed by a task worker once the transaction has committed.
+    """Have the confirmation e-mailed once the transaction has committed.
 
-    With the database task backend the task is stored in this very transaction: it exists if and
-    only if the reading does, and costs one insert instead of rendering and sending the mail
-    while the customer waits. Any other backend (the immediate one of the tests) is handed the
-    task on commit, so a reading that is rolled back never sends a mail.
+    Where tasks run on workers (the database task backend: production), the mail is stored in the
+    outbox (``metering.outbox``) in this very transaction: it exists if and only if the reading
+    does, costs one insert instead of rendering and sending the mail while the customer waits, and
+    the senders send it in a batch, retrying if the mail server refuses. With any other backend
+    (the immediate one of the tests and one-off scripts) it is sent on commit, so a reading that is
+    rolled back never sends a mail.
     """
+    from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
     from django_tasks_db import DatabaseBackend
 
-    from meterdesk.metering.tasks import charge_dumps, reading_confirmation_task
+    from meterdesk.metering.outbox import charge_dumps, outbox_add
 
-    args = (reading.pk, email, language, charge_dumps(charge))
-    backend = reading_confirmation_task.get_backend()
-    if isinstance(backend, DatabaseBackend):
-        task_row_insert(backend, reading_confirmation_task, list(args))
+    if isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend):
+        outbox_add(reading, charge_dumps(charge), email, language, now=reading.submitted_at)
     else:
-        transaction.on_commit(lambda: reading_confirmation_task.enqueue(*args))
-
-
-def task_row_insert(backend: DatabaseBackend, task: Task[Any, Any], args: list[Any]) -> None:
-    """Store ``task(*args)`` for the task workers as the database backend's ``enqueue`` does — the
-    same row, in one hand-written insert (sqlrows), without its ORM ``create`` (and its
-    ``task_enqueued`` signal, which only logs): on the submission's hot path, where ``enqueue``
-    cost more CPU than the rest of the submission's writes together. ``args`` must be JSON as
-    they are (lists, not tuples). The row is the one ``enqueue`` stores (a test compares them):
-    the model's ``pre_save`` receiver sets a task without ``run_after`` to run at once by storing
-    the greatest date, here set directly."""
-    from django_tasks_db.models import DBTaskResult, get_date_max
-
-    global _TASK_ROWS
-    if _TASK_ROWS is None:
-        _TASK_ROWS = Rows(DBTaskResult, "t")
-    # The backend's check of the task (a module-level function, its signature, priority and
-    # queue) depends on nothing else: once per backend and task in a process, not per reading
-    # (it reads the function's signature each time).
-    if (backend.alias, task) not in _TASKS_VALID:
-        backend.validate_task(task)
-        _TASKS_VALID.add((backend.alias, task))
-    _TASK_ROWS.insert(
-        DBTaskResult(
-            id=backend._get_id(),
-            args_kwargs={"args": args, "kwargs": {}},
-            priority=task.priority,
-            task_path=task.module_path,
-            queue_name=task.queue_name,
-            run_after=task.run_after or get_date_max(),
-            backend_name=backend.alias,
-        )
-    )
-
-
-_TASK_ROWS: Rows[Any] | None = None
-_TASKS_VALID: set[tuple[str, Any]] = set()
+        transaction.on_commit(lambda: confirmation_send(reading, charge, email, language))
 
 
 def confirmation_send(reading: Reading, charge: ChargePreview, email: str, language: str) -> None:
-    """E-mail the customer's proof of submission. A mail failure never undoes the reading."""
-    from meterdesk.metering.messages import zone_label
+    """E-mail the customer's proof of submission at once (without the outbox: tests, one-off
+    scripts). A mail failure never undoes the reading: it is logged."""
+    from meterdesk.metering.outbox import confirmation_message
 
-    utility = reference_get().utility
-    with translation.override(language):
-        values = [(zone_label(reading.meter.zones, z), v) for z, v in enumerate(reading.values, start=1)]
-    context = {
-        "values": values,
-        "reading": reading,
-        "meter": reading.meter,
-        "account": reading.meter.account,
-        "charge": charge,
-        "utility": utility,
-        "submitted_local": utility_now(utility, reading.submitted_at),
-    }
     try:
-        with translation.override(language):
-            subject = render_to_string("metering/email/confirmation_subject.txt", context).strip()
-            body = render_to_string("metering/email/confirmation.txt", context)
-        send_mail(subject, body, None, [email])
+        confirmation_message(reading, charge, email, language).send()
     except Exception:
         log.exception("could not e-mail the confirmation of reading %s", reading.pk)

@@ -12,14 +12,13 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django_tasks_db.models import DBTaskResult
 
 from meterdesk.billing.codec import state_dumps
 from meterdesk.billing.models import MeterBillingState
 from meterdesk.billing.pricing import pricing_get
 from meterdesk.domain.periods import add_months
 from meterdesk.domain.profiles import profile_load
-from meterdesk.metering.models import Channel, Reading, ReadingStatus
+from meterdesk.metering.models import Channel, ConfirmationMail, Reading, ReadingStatus
 from meterdesk.metering.selectors import meter_state_before
 from meterdesk.metering.services import reading_submit
 from meterdesk.testing import MeterFactory, ReadingFactory, link
@@ -100,7 +99,7 @@ def test_a_second_reading_of_the_month_adds_only_the_update_of_the_first(api, an
     assert second.replaces_id == first.pk
 
 
-def test_with_the_database_task_backend_the_confirmation_is_one_insert_in_the_transaction(
+def test_with_the_database_task_backend_the_confirmation_is_one_outbox_insert_in_the_transaction(
     api, anna, meters, settings, django_capture_on_commit_callbacks
 ):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
@@ -111,9 +110,10 @@ def test_with_the_database_task_backend_the_confirmation_is_one_insert_in_the_tr
     ):
         response = api.post_json(f"/meters/{meter.pk}/readings", {"values": ["1100", "560"]})
         assert response.status_code == 201
-    assert callbacks == []  # nothing waits for the commit: the task commits with the reading
+    assert callbacks == []  # nothing waits for the commit: the mail commits with the reading
     assert len(_statements(ctx)) == 4 + 1
-    assert DBTaskResult.objects.count() == 1
+    assert "metering_confirmationmail" in _statements(ctx)[-1]
+    assert ConfirmationMail.objects.get().email == anna.email
 
 
 def test_the_reference_data_is_read_again_only_when_it_changes(api, anna, meters):

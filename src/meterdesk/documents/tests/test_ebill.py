@@ -18,7 +18,7 @@ from meterdesk.documents.models import EbillDelivery
 from meterdesk.documents.services import MonthNotClosed, ebill_send, ebill_subscribe, ebill_unsubscribe
 from meterdesk.documents.tests.conftest import OCT, SEP
 from meterdesk.documents.tests.helpers import pdf_payload, pdf_text
-from meterdesk.testing import UserFactory, link
+from meterdesk.testing import UserFactory, link, smtp_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -47,14 +47,7 @@ def smtp(settings):
     handler = _Store()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = controller.hostname
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 10
+    smtp_settings(settings, controller.port, host=controller.hostname)
     try:
         yield handler
     finally:

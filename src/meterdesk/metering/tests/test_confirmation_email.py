@@ -16,7 +16,7 @@ from django.core import mail
 
 from meterdesk.metering.models import Channel, Reading, ReadingStatus
 from meterdesk.metering.services import ReadingInvalid, reading_submit
-from meterdesk.testing import ReadingFactory, moscow
+from meterdesk.testing import ReadingFactory, moscow, smtp_settings
 
 D = Decimal
 NOW = moscow(2026, 11, 20, 14, 30)
@@ -152,14 +152,7 @@ def test_confirmation_through_a_real_smtp_server(
     priced_customer, settings, smtp_server, django_capture_on_commit_callbacks
 ):
     controller, handler = smtp_server
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = controller.hostname
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 10
+    smtp_settings(settings, controller.port, host=controller.hostname)
     user, meter = priced_customer
     with django_capture_on_commit_callbacks(execute=True):
         result = submit(user, meter)

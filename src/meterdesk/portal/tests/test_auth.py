@@ -15,7 +15,7 @@ from django.test import Client
 
 from meterdesk import settings as project_settings
 from meterdesk.customers.models import User
-from meterdesk.testing import PASSWORD, MeterFactory, UserFactory
+from meterdesk.testing import PASSWORD, MeterFactory, UserFactory, smtp_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -294,14 +294,7 @@ def smtp_server(settings):
     port = _free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 10
+    smtp_settings(settings, port)
     try:
         yield handler
     finally:

@@ -1,0 +1,303 @@
+"""The confirmation e-mails' outbox (docs/adr/0010-confirmation-outbox.md).
+
+A submission stores its confirmation (``outbox_add``: one insert, in the submission's own
+transaction, so the mail exists if and only if the reading does). Senders (``meterdesk manage
+send_confirmations``, started by ``meterdesk serve``) take the mails due in batches:
+
+1. **Claim** up to ``batch`` mails in one short transaction (PostgreSQL: ``FOR UPDATE SKIP
+   LOCKED``, so several senders share the queue without waiting for each other; SQLite
+   serialises writers anyway): their attempt is counted and their next try moved ``LEASE`` ahead,
+   so that a sender that dies mid-batch leaves them to be claimed again then.
+2. **Render and send** them: the readings in one query, each mail in its customer's language,
+   all through one connection to the mail server.
+3. **Record** the outcome in one transaction: the sent ones as sent; the refused ones to be tried
+   again after ``RETRY_DELAYS`` (1 minute, growing to 12 hours); after ``MAX_ATTEMPTS`` tries,
+   given up (logged, and shown to operators in the admin).
+
+Delivery is at least once: a sender killed after the mail server took a mail and before step 3
+committed sends it again when its claim runs out. A mail is never lost, and never sent twice
+otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.mail import EmailMessage, get_connection
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from meterdesk.metering.models import ConfirmationMail, Reading
+from meterdesk.metering.selectors import ChargePreview, PreviewLine
+from meterdesk.sqlrows import Rows
+from meterdesk.utility.selectors import reference_get, utility_now
+
+log = logging.getLogger(__name__)
+
+#: How long a sender's claim on a batch lasts: after it, mails it has not reported are due again.
+LEASE = timedelta(minutes=10)
+#: The wait after the 1st, 2nd, … failed try; the last one repeats until MAX_ATTEMPTS.
+RETRY_DELAYS = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=3),
+    timedelta(hours=12),
+)
+#: Tries before a mail is given up (over about two days with the delays above).
+MAX_ATTEMPTS = 8
+#: Mails a sender claims at once.
+DEFAULT_BATCH = 200
+
+_MAILS = Rows(ConfirmationMail, "c")
+
+
+def charge_dumps(charge: ChargePreview) -> str:
+    """The charge shown on submitting, as JSON text (for the e-mail, which shows the same figures;
+    one string is the cheapest task argument to store)."""
+    data = {
+        "consumption": [str(v) for v in charge.consumption],
+        "months": charge.months,
+        "lines": [
+            {
+                "zone": line.zone,
+                "band": line.band,
+                "volume": str(line.volume),
+                "price": str(line.price),
+                "amount": str(line.amount),
+                "basis": line.basis,
+                "reason": line.reason,
+                "detail": dict(line.detail),
+                "after_control": line.after_control,
+            }
+            for line in charge.lines
+        ],
+        "total": None if charge.total is None else str(charge.total),
+        "period": None if charge.period is None else charge.period.isoformat(),
+        "basis": charge.basis,
+    }
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def charge_loads(text: str | dict[str, Any]) -> ChargePreview:
+    """``charge_dumps`` read back (without the tariff record, which the e-mail does not show)."""
+    data: dict[str, Any] = json.loads(text) if isinstance(text, str) else text
+    return ChargePreview(
+        consumption=tuple(Decimal(v) for v in data["consumption"]),
+        months=data["months"],
+        tariff=None,
+        lines=tuple(
+            PreviewLine(
+                zone=line["zone"],
+                band=line["band"],
+                volume=Decimal(line["volume"]),
+                price=Decimal(line["price"]),
+                amount=Decimal(line["amount"]),
+                basis=line["basis"],
+                reason=line["reason"],
+                detail=line["detail"],
+                after_control=line["after_control"],
+            )
+            for line in data["lines"]
+        ),
+        total=None if data["total"] is None else Decimal(data["total"]),
+        period=None if data["period"] is None else date.fromisoformat(data["period"]),
+        basis=data["basis"],
+    )
+
+
+def outbox_add(reading: Reading, charge: str, email: str, language: str, now: datetime | None = None) -> None:
+    """Store the confirmation of ``reading`` (already inserted, in the caller's transaction) for
+    the senders. ``charge``: ``charge_dumps`` of the month's charge."""
+    moment = now or timezone.now()
+    _MAILS.insert(
+        ConfirmationMail(
+            reading_id=reading.pk,
+            email=email,
+            language=language,
+            charge=charge,
+            created_at=moment,
+            next_attempt_at=moment,
+        )
+    )
+
+
+def confirmation_message(reading: Reading, charge: ChargePreview, email: str, language: str) -> EmailMessage:
+    """The confirmation of ``reading`` (with its meter and account) to ``email``, rendered in
+    ``language``."""
+    from meterdesk.metering.messages import zone_label
+
+    utility = reference_get().utility
+    with translation.override(language):
+        values = [(zone_label(reading.meter.zones, z), v) for z, v in enumerate(reading.values, start=1)]
+        context = {
+            "values": values,
+            "reading": reading,
+            "meter": reading.meter,
+            "account": reading.meter.account,
+            "charge": charge,
+            "utility": utility,
+            "submitted_local": utility_now(utility, reading.submitted_at),
+        }
+        subject = render_to_string("metering/email/confirmation_subject.txt", context).strip()
+        body = render_to_string("metering/email/confirmation.txt", context)
+    # One line: a header cannot hold a line break (a template's stray newline would be refused).
+    return EmailMessage(" ".join(subject.split()), body, None, [email])
+
+
+@dataclass(frozen=True)
+class SendSummary:
+    """What one batch did: mails claimed, sent, to be tried again, given up."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    given_up: int = 0
+
+    def __add__(self, other: SendSummary) -> SendSummary:
+        return SendSummary(
+            self.claimed + other.claimed,
+            self.sent + other.sent,
+            self.retried + other.retried,
+            self.given_up + other.given_up,
+        )
+
+
+def _claim(batch: int, now: datetime) -> list[ConfirmationMail]:
+    with transaction.atomic():
+        due = ConfirmationMail.objects.filter(
+            sent_at__isnull=True, failed_at__isnull=True, next_attempt_at__lte=now
+        ).order_by("next_attempt_at", "id")
+        if db_connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        mails = list(due.only("id", "reading_id", "email", "language", "charge", "attempts")[:batch])
+        if mails:
+            ConfirmationMail.objects.filter(pk__in=[m.pk for m in mails]).update(
+                next_attempt_at=now + LEASE, attempts=F("attempts") + 1
+            )
+            for mail in mails:
+                mail.attempts += 1
+    return mails
+
+
+def _retry_at(attempts: int, now: datetime) -> datetime:
+    return now + RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+
+
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]
+
+
+def confirmations_send(
+    *, batch: int = DEFAULT_BATCH, now: Callable[[], datetime] = timezone.now, mail_connection: Any = None
+) -> SendSummary:
+    """Send one batch of the mails due; returns what it did (``claimed`` 0: nothing was due)."""
+    started = now()
+    mails = _claim(batch, started)
+    if not mails:
+        return SendSummary()
+    readings = Reading.objects.select_related("meter__account").in_bulk([m.reading_id for m in mails])
+    messages: list[tuple[ConfirmationMail, EmailMessage]] = []
+    failed: dict[int, str] = {}
+    for mail in mails:
+        try:
+            messages.append(
+                (
+                    mail,
+                    confirmation_message(
+                        readings[mail.reading_id], charge_loads(mail.charge), mail.email, mail.language
+                    ),
+                )
+            )
+        except Exception as error:  # a mail that cannot be rendered must not stop the others
+            log.exception("could not render the confirmation of reading %s", mail.reading_id)
+            failed[mail.pk] = _error_text(error)
+    sent: list[int] = []
+    if messages:
+        link = mail_connection or get_connection(fail_silently=False)
+        try:
+            link.open()
+        except Exception as error:  # the mail server is down: every mail of the batch waits
+            log.warning("could not reach the mail server: %s", error)
+            failed.update((mail.pk, _error_text(error)) for mail, _m in messages)
+            messages = []
+        try:
+            for mail, message in messages:
+                try:
+                    if link.send_messages([message]) == 1:
+                        sent.append(mail.pk)
+                    else:  # pragma: no cover - a backend that neither sends nor raises
+                        failed[mail.pk] = "the mail backend did not send it"
+                except Exception as error:  # refused (this address, this message): the others go on
+                    log.warning("could not e-mail the confirmation of reading %s: %s", mail.reading_id, error)
+                    failed[mail.pk] = _error_text(error)
+        finally:
+            if messages:
+                link.close()
+    return _record(mails, sent, failed, now())
+
+
+def _record(
+    mails: Sequence[ConfirmationMail], sent: list[int], failed: dict[int, str], now: datetime
+) -> SendSummary:
+    retried = given_up = 0
+    with transaction.atomic():
+        if sent:
+            ConfirmationMail.objects.filter(pk__in=sent).update(sent_at=now, last_error="")
+        for mail in mails:
+            if mail.pk not in failed:
+                continue
+            if mail.attempts >= MAX_ATTEMPTS:
+                given_up += 1
+                log.error(
+                    "gave up the confirmation of reading %s after %s tries", mail.reading_id, mail.attempts
+                )
+                changes: dict[str, Any] = {"failed_at": now}
+            else:
+                retried += 1
+                changes = {"next_attempt_at": _retry_at(mail.attempts, now)}
+            ConfirmationMail.objects.filter(pk=mail.pk).update(last_error=failed[mail.pk], **changes)
+    return SendSummary(claimed=len(mails), sent=len(sent), retried=retried, given_up=given_up)
+
+
+def confirmations_loop(
+    *,
+    batch: int = DEFAULT_BATCH,
+    idle: float = 1.0,
+    stop: threading.Event | None = None,
+    report: Callable[[SendSummary], None] = lambda _s: None,
+) -> None:
+    """Send batches until ``stop`` is set: at once while mails are due, every ``idle`` seconds
+    when none is. A database error (the server restarting) is logged and retried after a pause."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            summary = confirmations_send(batch=batch)
+        except Exception:
+            log.exception("the confirmation sender failed; trying again in %s s", max(idle, 5.0))
+            db_connection.close()
+            stop.wait(max(idle, 5.0))
+            continue
+        if summary.claimed:
+            report(summary)
+        if summary.claimed < batch:
+            stop.wait(idle)
+
+
+def outbox_prune(*, older_than: timedelta, now: datetime | None = None) -> int:
+    """Delete the mails sent before ``older_than`` ago (those given up stay, for the operators);
+    returns how many."""
+    cutoff = (now or timezone.now()) - older_than
+    deleted, _by_model = ConfirmationMail.objects.filter(sent_at__lt=cutoff).delete()
+    return deleted
