@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 from django.apps import apps as django_apps
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -376,3 +377,38 @@ def test_operators_see_the_outbox_and_have_given_up_mails_tried_again(db_tasks, 
     summary = confirmations_send(now=at(timezone.now()))
     assert (summary.claimed, summary.sent) == (1, 1)
     assert [rcpt for rcpt, _raw in smtp.messages] == [["customer0@example.com"], ["customer1@example.com"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_senders_send_each_mail_once(db_tasks, customer, smtp):
+    """Three senders at once, in small batches: every mail is claimed by one of them only (one
+    attempt each) and sent once. (PostgreSQL: SKIP LOCKED lets them take different batches side by
+    side; SQLite serialises their claims.)"""
+    _customers_with_mails(12)
+    senders = 3
+    barrier = threading.Barrier(senders)
+    done: list[outbox.SendSummary] = []
+    failures: list[BaseException] = []
+
+    def sender() -> None:
+        try:
+            barrier.wait()
+            while (summary := confirmations_send(batch=2, now=at(NOW))).claimed:
+                done.append(summary)
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+        finally:
+            db_connection.close()
+
+    pool = [threading.Thread(target=sender) for _ in range(senders)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    assert not failures
+    assert sum(s.claimed for s in done) == sum(s.sent for s in done) == 12
+    assert sorted(rcpt[0] for rcpt, _raw in smtp.messages) == sorted(
+        f"customer{i}@example.com" for i in range(12)
+    )
+    assert set(ConfirmationMail.objects.values_list("attempts", flat=True)) == {1}
+    assert not ConfirmationMail.objects.filter(sent_at__isnull=True).exists()
