@@ -120,3 +120,33 @@ def test_a_positive_payment_entry_is_still_refused(prices):
     )
     with pytest.raises(ValueError, match="payment's amount"):
         close_module._penalties([account.pk], MONTH, profile)
+
+
+def test_the_penalties_at_the_edges_of_what_is_paid_before_the_month(prices):
+    """Accounts at the edges of what debts_for_month sums as paid off before the month: a credit
+    issued on the month's first day, a payment posted on it, a debt with one kopeck still owed,
+    one paid off exactly. Their penalties are those of every debt and payment on its own."""
+    profile = profile_load(utility_get().rules_profile)
+    history = [("charge", add_months(MONTH, -k), "1000.00") for k in range(8, 0, -1)]
+
+    def account_with(*extra: tuple[str, date, str, date | None]) -> int:
+        account = AccountFactory()
+        rows = [_entry(account, kind, p, amount) for kind, p, amount in history]
+        rows += [_entry(account, kind, p, amount, posted_on) for kind, p, amount, posted_on in extra]
+        LedgerEntry.objects.bulk_create(rows)
+        return account.pk
+
+    paid_before = ("payment", add_months(MONTH, -4), "-3000.00", add_months(MONTH, -4))
+    ids = [
+        # the credit of the month before is issued on this month's first day: not before it
+        account_with(paid_before, ("recalculation", add_months(MONTH, -1), "-2000.00", None)),
+        # a payment on the month's first day is not before it
+        account_with(paid_before, ("payment", MONTH, "-1000.00", MONTH)),
+        # the fourth debt is still owed by one kopeck
+        account_with(("payment", add_months(MONTH, -4), "-3999.99", add_months(MONTH, -4))),
+        # four debts paid off exactly
+        account_with(("payment", add_months(MONTH, -4), "-4000.00", add_months(MONTH, -4))),
+    ]
+    expected = _expected(ids, MONTH, profile)
+    assert set(expected) == set(ids)  # each still owes debts that accrue in the month
+    assert close_module._penalties(ids, MONTH, profile) == expected
