@@ -3,12 +3,14 @@ subprocess on a fresh data directory, a real port)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,3 +132,92 @@ def _is_running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def _api(
+    port: int, method: str, path: str, body: dict | None = None, token: str | None = None
+) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - http://127.0.0.1 above
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_reading_sent_to_the_server_is_confirmed_by_its_mail_sender(tmp_path: Path):
+    """The demo's customer submits a reading through the API of `meterdesk serve` (SQLite, the
+    database task backend): the mail sender that serve started writes the confirmation mail."""
+    demo = run(
+        ["demo", "--no-serve"],
+        tmp_path,
+        METERDESK_DEMO_PASSWORD="demo-pass-123",
+        METERDESK_ADMIN_PASSWORD="adm-pass-4567",
+    )
+    assert demo.returncode == 0, demo.stderr
+    port = _free_port()
+    environment = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "METERDESK_TASKS"}}
+    environment.update(METERDESK_DATA_DIR=str(tmp_path), METERDESK_READING_WINDOW="1-31")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "meterdesk.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--threads",
+            "2",
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: _health(port), "the server to answer")
+        status, created = _api(
+            port,
+            "POST",
+            "/auth/token",
+            {"email": "demo@example.com", "password": "demo-pass-123", "name": "test"},
+        )
+        assert status == 201, created
+        token = created["token"]
+        status, meters = _api(port, "GET", "/accounts/7700000001/meters", token=token)
+        assert status == 200, meters
+        meter = meters["items"][0]
+        values = [str(int(float(v["value"])) + 150) for v in meter["last_reading"]["values"]]
+        status, accepted = _api(
+            port,
+            "POST",
+            f"/meters/{meter['id']}/readings",
+            {"values": values, "confirm": ["high_consumption"]},
+            token=token,
+        )
+        assert status == 201, accepted
+        number = accepted["confirmation"]
+
+        def mailed() -> list[Path]:
+            folder = tmp_path / "mail"
+            files = folder.iterdir() if folder.is_dir() else []
+            return [f for f in files if number in f.read_text(encoding="utf-8", errors="replace")]
+
+        (mail_file,) = _wait_for(mailed, "the confirmation e-mail")
+        assert "demo@example.com" in mail_file.read_text(encoding="utf-8", errors="replace")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
