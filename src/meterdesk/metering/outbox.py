@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -59,6 +60,9 @@ RETRY_DELAYS = (
 MAX_ATTEMPTS = 8
 #: Mails a sender claims at once.
 DEFAULT_BATCH = 200
+#: How long a sent mail stays in the outbox (a sender deletes older ones once an hour, PRUNE_EVERY).
+KEEP_SENT = timedelta(days=30)
+PRUNE_EVERY = 3600.0
 
 _MAILS = Rows(ConfirmationMail, "c")
 
@@ -275,14 +279,21 @@ def confirmations_loop(
     *,
     batch: int = DEFAULT_BATCH,
     idle: float = 1.0,
+    keep: timedelta | None = KEEP_SENT,
     stop: threading.Event | None = None,
     report: Callable[[SendSummary], None] = lambda _s: None,
 ) -> None:
     """Send batches until ``stop`` is set: at once while mails are due, every ``idle`` seconds
-    when none is. A database error (the server restarting) is logged and retried after a pause."""
+    when none is; once an hour (and at the start), delete the mails sent more than ``keep`` ago
+    (None: keep them all). A database error (the server restarting) is logged and retried after a
+    pause."""
     stop = stop or threading.Event()
+    next_prune = time.monotonic()
     while not stop.is_set():
         try:
+            if keep is not None and time.monotonic() >= next_prune:
+                outbox_prune(older_than=keep)
+                next_prune = time.monotonic() + PRUNE_EVERY
             summary = confirmations_send(batch=batch)
         except Exception:
             log.exception("the confirmation sender failed; trying again in %s s", max(idle, 5.0))

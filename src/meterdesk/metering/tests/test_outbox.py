@@ -412,3 +412,25 @@ def test_concurrent_senders_send_each_mail_once(db_tasks, customer, smtp):
     )
     assert set(ConfirmationMail.objects.values_list("attempts", flat=True)) == {1}
     assert not ConfirmationMail.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_the_running_sender_sends_and_deletes_mails_sent_long_ago(db_tasks, customer, smtp):
+    _customers_with_mails(2)
+    old, waiting = ConfirmationMail.objects.order_by("pk")
+    ConfirmationMail.objects.filter(pk=old.pk).update(sent_at=timezone.now() - timedelta(days=31))
+    stop = threading.Event()
+    reports: list[outbox.SendSummary] = []
+
+    def report(summary: outbox.SendSummary) -> None:
+        reports.append(summary)
+        stop.set()  # one batch is enough here
+
+    outbox.confirmations_loop(keep=timedelta(days=30), stop=stop, report=report)
+    assert [(r.claimed, r.sent) for r in reports] == [(1, 1)]
+    assert list(ConfirmationMail.objects.values_list("pk", flat=True)) == [waiting.pk]
+    assert [rcpt for rcpt, _raw in smtp.messages] == [["customer1@example.com"]]
+
+
+def test_the_command_refuses_a_negative_keep(db_tasks):
+    with pytest.raises(CommandError, match="--keep-days"):
+        call_command("send_confirmations", "--keep-days", "-1")

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from meterdesk.metering.outbox import (
     DEFAULT_BATCH,
+    KEEP_SENT,
     SendSummary,
     confirmations_loop,
     confirmations_send,
@@ -22,8 +23,9 @@ from meterdesk.metering.outbox import (
 class Command(BaseCommand):
     help = (
         "Send the readings' confirmation e-mails waiting in the outbox, in batches, until stopped "
-        "(SIGTERM or Ctrl-C); with --once, send what is due and exit; with --prune DAYS, delete "
-        "the mails sent more than DAYS days ago and exit."
+        "(SIGTERM or Ctrl-C), deleting those sent more than --keep-days ago once an hour; with "
+        "--once, send what is due and exit; with --prune DAYS, delete the mails sent more than DAYS "
+        "days ago and exit."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -35,11 +37,22 @@ class Command(BaseCommand):
         parser.add_argument(
             "--prune", type=int, metavar="DAYS", help="delete mails sent more than DAYS days ago"
         )
+        parser.add_argument(
+            "--keep-days",
+            type=int,
+            default=KEEP_SENT.days,
+            help="while running, delete the mails sent more than this many days ago, once an hour "
+            "(0: keep them all)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         batch = int(options["batch"])
         if not 1 <= batch <= 10_000:
             raise CommandError("--batch must be between 1 and 10000")
+        keep_days = int(options["keep_days"])
+        if keep_days < 0:
+            raise CommandError("--keep-days must be 0 (keep all) or more")
+        keep = timedelta(days=keep_days) if keep_days else None
         if options["prune"] is not None:
             days = int(options["prune"])
             if days < 1:
@@ -61,4 +74,4 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_a: stop.set())
         self.stdout.write(f"sending confirmation e-mails in batches of up to {batch}")
         self.stdout.flush()
-        confirmations_loop(batch=batch, idle=float(options["idle"]), stop=stop)
+        confirmations_loop(batch=batch, idle=float(options["idle"]), keep=keep, stop=stop)
