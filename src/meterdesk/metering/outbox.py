@@ -204,7 +204,7 @@ def _error_text(error: BaseException) -> str:
 
 
 def confirmations_send(
-    *, batch: int = DEFAULT_BATCH, now: Callable[[], datetime] = timezone.now, mail_connection: Any = None
+    *, batch: int = DEFAULT_BATCH, now: Callable[[], datetime] = timezone.now
 ) -> SendSummary:
     """Send one batch of the mails due; returns what it did (``claimed`` 0: nothing was due)."""
     started = now()
@@ -229,7 +229,7 @@ def confirmations_send(
             failed[mail.pk] = _error_text(error)
     sent: list[int] = []
     if messages:
-        link = mail_connection or get_connection(fail_silently=False)
+        link = get_connection(fail_silently=False)
         try:
             link.open()
         except Exception as error:  # the mail server is down: every mail of the batch waits
