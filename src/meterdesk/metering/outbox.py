@@ -179,10 +179,14 @@ class SendSummary:
 
 
 def _claim(batch: int, now: datetime) -> list[ConfirmationMail]:
+    due = ConfirmationMail.objects.filter(
+        sent_at__isnull=True, failed_at__isnull=True, next_attempt_at__lte=now
+    ).order_by("next_attempt_at", "id")
+    # An idle sender only reads: no write transaction (on SQLite, the database's one write lock)
+    # unless a mail is due.
+    if not due.exists():
+        return []
     with transaction.atomic():
-        due = ConfirmationMail.objects.filter(
-            sent_at__isnull=True, failed_at__isnull=True, next_attempt_at__lte=now
-        ).order_by("next_attempt_at", "id")
         if db_connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         mails = list(due.only("id", "reading_id", "email", "language", "charge", "attempts")[:batch])

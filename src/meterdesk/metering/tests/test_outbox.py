@@ -434,3 +434,14 @@ def test_the_running_sender_sends_and_deletes_mails_sent_long_ago(db_tasks, cust
 def test_the_command_refuses_a_negative_keep(db_tasks):
     with pytest.raises(CommandError, match="--keep-days"):
         call_command("send_confirmations", "--keep-days", "-1")
+
+
+def test_an_idle_sender_opens_no_write_transaction(db_tasks, customer, smtp):
+    from django.test.utils import CaptureQueriesContext
+
+    _customers_with_mails(1)
+    confirmations_send(now=at(NOW))  # sent: nothing is due any more
+    with CaptureQueriesContext(db_connection) as idle:
+        assert confirmations_send(now=at(NOW + timedelta(minutes=1))).claimed == 0
+    statements = [q["sql"] for q in idle.captured_queries]
+    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT")
