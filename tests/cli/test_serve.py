@@ -3,6 +3,7 @@ subprocess on a fresh data directory, a real port)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -54,30 +55,18 @@ def _wait_for(predicate, what: str):
     pytest.fail(f"gave up waiting for {what} after {WAIT_SECONDS} s")
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    migrated = run(["migrate"], tmp_path)
-    assert migrated.returncode == 0, migrated.stderr
+@contextlib.contextmanager
+def _serving(data_dir: Path, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """`meterdesk serve` on ``data_dir`` (SQLite) and a free port, stopped with SIGTERM after."""
     port = _free_port()
-    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    environment["METERDESK_DATA_DIR"] = str(tmp_path)
+    environment = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "METERDESK_TASKS"}}
+    environment.update(METERDESK_DATA_DIR=str(data_dir), **env)
+    command = ["serve", "--port", str(port), "--workers", "1", "--threads", "2"]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "meterdesk.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--threads",
-            "2",
-        ],
+        [sys.executable, "-m", "meterdesk.cli", *command],
         env=environment,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=subprocess.DEVNULL,
     )
     try:
         yield process, port
@@ -88,6 +77,14 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    migrated = run(["migrate"], tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    with _serving(tmp_path) as served:
+        yield served
 
 
 def _health(port: int) -> bool:
@@ -163,27 +160,7 @@ def test_a_reading_sent_to_the_server_is_confirmed_by_its_mail_sender(tmp_path: 
         METERDESK_ADMIN_PASSWORD="adm-pass-4567",
     )
     assert demo.returncode == 0, demo.stderr
-    port = _free_port()
-    environment = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "METERDESK_TASKS"}}
-    environment.update(METERDESK_DATA_DIR=str(tmp_path), METERDESK_READING_WINDOW="1-31")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "meterdesk.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--threads",
-            "2",
-        ],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with _serving(tmp_path, METERDESK_READING_WINDOW="1-31") as (_process, port):
         _wait_for(lambda: _health(port), "the server to answer")
         status, created = _api(
             port,
@@ -214,10 +191,3 @@ def test_a_reading_sent_to_the_server_is_confirmed_by_its_mail_sender(tmp_path: 
 
         (mail_file,) = _wait_for(mailed, "the confirmation e-mail")
         assert "demo@example.com" in mail_file.read_text(encoding="utf-8", errors="replace")
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

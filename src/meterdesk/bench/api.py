@@ -5,8 +5,8 @@
    up to last month; then, in SQL, one login per account (linked to it, with an e-mail, so every
    accepted reading sends its confirmation as in production) and one device token per login (its
    SHA-256 as ``api.auth`` stores it), and the table ``bench_write`` of the one-write floor.
-2. The production server, ``meterdesk serve`` (gunicorn gthread, and the task worker it starts
-   beside it, which sends the confirmation e-mails), runs as a child process on that database
+2. The production server, ``meterdesk serve`` (gunicorn gthread, and the mail sender it starts
+   beside it, which sends the confirmation e-mails from the outbox), runs as a child process on that database
    with the reading window open (``METERDESK_READING_WINDOW=1-31``), the rate limits off and the
    benchmark's endpoints mounted (``METERDESK_BENCH_ENDPOINTS=1``).
 3. A separate load process (``python -m meterdesk.bench.api PLAN``: threads, one keep-alive
@@ -196,14 +196,14 @@ class _CpuTimeline:
                     tree.append(pid)
                     todo += _children(pid)
                 for pid in tree:
-                    kind = "task" if "send_confirmations" in _cmdline(pid) else "server"
+                    kind = "mail" if "send_confirmations" in _cmdline(pid) else "server"
                     seen[pid] = (kind, max(_proc_cpu(pid), seen.get(pid, ("", 0.0))[1]))
                 for pid in backends:
                     seen[-pid] = ("postgres", max(_proc_cpu(pid), seen.get(-pid, ("", 0.0))[1]))
-                totals = {"server": 0.0, "task": 0.0, "postgres": 0.0}
+                totals = {"server": 0.0, "mail": 0.0, "postgres": 0.0}
                 for kind, cpu in seen.values():
                     totals[kind] += cpu
-                self.samples.append((time.time(), totals["server"], totals["task"], totals["postgres"]))
+                self.samples.append((time.time(), totals["server"], totals["mail"], totals["postgres"]))
                 if stopping:
                     break
                 self._stop.wait(self.interval)
@@ -230,14 +230,14 @@ class _CpuTimeline:
         if not requests:
             return {"server": None, "mail_sender": None, "postgres": None, "load": None, "total": None}
         start, end = self.at(phase["wall_from"]), self.at(phase["wall_until"])
-        server, task, postgres = ((e - s) * 1000 / requests for s, e in zip(start, end, strict=True))
+        server, mail, postgres = ((e - s) * 1000 / requests for s, e in zip(start, end, strict=True))
         load = phase["load_cpu_seconds"] * 1000 / requests
         return {
             "server": round(server, 3),
-            "mail_sender": round(task, 3),
+            "mail_sender": round(mail, 3),
             "postgres": round(postgres, 3),
             "load": round(load, 3),
-            "total": round(server + task + postgres + load, 3),
+            "total": round(server + mail + postgres + load, 3),
         }
 
 

@@ -261,6 +261,19 @@ def _credit_day(debt: Debt) -> date:
     return add_months(debt.period, 1)
 
 
+def _paid_before(first: date, debts: Iterable[Debt], payments: Iterable[Payment]) -> Decimal:
+    """What pays debts before the month that starts on ``first``: the payments made before it and
+    the credits (negative debts) whose bill was issued before it (``_credit_day``)."""
+    paid = _ZERO
+    for debt in debts:
+        if debt.amount < 0 and _credit_day(debt) < first:
+            paid -= debt.amount
+    for payment in payments:
+        if payment.paid_on < first:
+            paid += payment.amount
+    return paid
+
+
 def debts_for_month(
     rows: Iterable[tuple[date, date, Decimal]], payments: Sequence[Payment], month: date
 ) -> list[Debt]:
@@ -276,11 +289,6 @@ def debts_for_month(
     years of bills has ~24 debts, of which ~22 were paid long ago.
     """
     first = month_start(month)
-    rows = list(rows)
-    before = _ZERO
-    for payment in payments:
-        if payment.paid_on < first:
-            before += payment.amount
     positive: list[tuple[date, date, Decimal]] = []
     others: list[Debt] = []
     for row in rows:
@@ -291,8 +299,7 @@ def debts_for_month(
             positive.append(row)
         else:
             others.append(Debt(*row))
-            if amount < 0 and add_months(period, 1) < first:
-                before -= amount  # a credit from the day its bill is issued (_credit_day)
+    before = _paid_before(first, others, payments)
     positive.sort(key=itemgetter(0, 1))  # by (period, due date), as penalty_for_month pays them
     paid_off = 0
     total = _ZERO
@@ -336,17 +343,10 @@ def penalty_for_month(
     # Nothing accrues either when what was paid before the month covers every debt up to the
     # latest one that could accrue (payments go to the oldest debts first).
     owed = _ZERO
-    paid = _ZERO
     for debt in debts:
-        if debt.amount > 0:
-            if (debt.period, debt.due_date) <= latest:
-                owed += debt.amount
-        elif debt.amount < 0 and _credit_day(debt) < first:
-            paid -= debt.amount
-    for payment in payments:
-        if payment.paid_on < first:
-            paid += payment.amount
-    if paid >= owed:
+        if debt.amount > 0 and (debt.period, debt.due_date) <= latest:
+            owed += debt.amount
+    if _paid_before(first, debts, payments) >= owed:
         return NO_PENALTY
     with localcontext(_CONTEXT):
         return _penalty(debts, payments, first_ord, last_ord, rates, rules)

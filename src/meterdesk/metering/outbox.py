@@ -239,19 +239,20 @@ def confirmations_send(
         except Exception as error:  # the mail server is down: every mail of the batch waits
             log.warning("could not reach the mail server: %s", error)
             failed.update((mail.pk, _error_text(error)) for mail, _m in messages)
-            messages = []
-        try:
-            for mail, message in messages:
-                try:
-                    if link.send_messages([message]) == 1:
-                        sent.append(mail.pk)
-                    else:  # pragma: no cover - a backend that neither sends nor raises
-                        failed[mail.pk] = "the mail backend did not send it"
-                except Exception as error:  # refused (this address, this message): the others go on
-                    log.warning("could not e-mail the confirmation of reading %s: %s", mail.reading_id, error)
-                    failed[mail.pk] = _error_text(error)
-        finally:
-            if messages:
+        else:
+            try:
+                for mail, message in messages:
+                    try:
+                        if link.send_messages([message]) == 1:
+                            sent.append(mail.pk)
+                        else:  # pragma: no cover - a backend that neither sends nor raises
+                            failed[mail.pk] = "the mail backend did not send it"
+                    except Exception as error:  # refused (this address, this message): the others go on
+                        log.warning(
+                            "could not e-mail the confirmation of reading %s: %s", mail.reading_id, error
+                        )
+                        failed[mail.pk] = _error_text(error)
+            finally:
                 link.close()
     return _record(mails, sent, failed, now())
 
