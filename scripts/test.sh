@@ -24,5 +24,11 @@ if ! command -v msgfmt >/dev/null 2>&1 || ! command -v xgettext >/dev/null 2>&1;
     apt_install gettext || printf 'warning: without GNU gettext the translation tests will fail.\n' >&2
 fi
 
+# The tests of the shared cache (the API's rate limits across server processes) start a private
+# Redis server of their own.
+if ! command -v redis-server >/dev/null 2>&1; then
+    apt_install redis-server || printf 'warning: without redis-server the shared-cache tests will fail.\n' >&2
+fi
+
 say "Running the tests"
 exec .venv/bin/pytest "$@"

@@ -92,7 +92,7 @@ def _serve(host: str, port: int, workers: int | None, threads: int, mail_senders
         def load_config(self) -> None:
             config = {
                 "bind": f"{host}:{port}",
-                "workers": workers or max(2, (os.cpu_count() or 1) * 2),
+                "workers": workers or _default_workers(),
                 "threads": threads,
                 "worker_class": "gthread",
                 "accesslog": "-",
@@ -179,7 +179,17 @@ def serve(host: str, port: int, workers: int | None, threads: int, mail_senders:
         click.echo("The database is not up to date: run `meterdesk migrate` first.", err=True)
         sys.exit(2)
     connection.close()  # the workers open their own; none is shared across the fork
+    from meterdesk.api.ratelimit import serving_warning
+
+    workers = workers or _default_workers()
+    warning = serving_warning(workers)
+    if warning is not None:
+        click.echo(f"warning: {warning}", err=True)
     _serve(host, port, workers, threads, mail_senders)
+
+
+def _default_workers() -> int:
+    return max(2, (os.cpu_count() or 1) * 2)
 
 
 @main.command(help="Apply database migrations.")

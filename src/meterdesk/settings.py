@@ -11,6 +11,8 @@ Environment variables (all optional):
   METERDESK_SMTP_HOST/PORT/USER/PASSWORD/TLS   outgoing mail; without a host, mail is written
                             as files to <data dir>/mail
   METERDESK_FROM_EMAIL      sender of outgoing mail
+  METERDESK_CACHE_URL       a cache shared by every server process, e.g. redis://127.0.0.1:6379/0
+                            (the API's rate-limit counters); default: each process its own memory
 """
 
 from __future__ import annotations
@@ -137,6 +139,33 @@ else:
     if os.environ.get("METERDESK_DB_PREPARED", "1") != "0":
         DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+def _caches(url: str) -> dict[str, dict[str, object]]:
+    """The default cache from METERDESK_CACHE_URL: ``redis://``/``rediss://`` (shared by every server
+    process: the API's rate limits then count per token and per address across them), else each
+    process's own memory (one process: the demo, the tests, one-off commands)."""
+    url = url.strip()
+    if not url or url == "locmem://":
+        return {
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "meterdesk"}
+        }
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": url,
+                "KEY_PREFIX": "meterdesk",
+                # A cache that does not answer in 2 s fails the request rather than hanging it.
+                "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            }
+        }
+    raise ValueError(
+        f"METERDESK_CACHE_URL: expected redis://host:port/db, rediss://… or locmem://, got {url!r}"
+    )
+
+
+CACHES = _caches(os.environ.get("METERDESK_CACHE_URL", ""))
 
 # --- auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "customers.User"

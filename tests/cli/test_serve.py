@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -56,18 +57,24 @@ def _wait_for(predicate, what: str):
 
 
 @contextlib.contextmanager
-def _serving(data_dir: Path, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """`meterdesk serve` on ``data_dir`` (SQLite) and a free port, stopped with SIGTERM after."""
+def _serving(data_dir: Path, workers: int = 1, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """`meterdesk serve` on ``data_dir`` (SQLite) and a free port, stopped with SIGTERM after; its
+    standard error in ``data_dir/serve.err``."""
     port = _free_port()
-    environment = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "METERDESK_TASKS"}}
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "METERDESK_TASKS", "METERDESK_CACHE_URL"}
+    }
     environment.update(METERDESK_DATA_DIR=str(data_dir), **env)
-    command = ["serve", "--port", str(port), "--workers", "1", "--threads", "2"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "meterdesk.cli", *command],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = ["serve", "--port", str(port), "--workers", str(workers), "--threads", "2"]
+    with (data_dir / "serve.err").open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "meterdesk.cli", *command],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
         yield process, port
     finally:
@@ -150,26 +157,34 @@ def _api(
         return error.code, json.loads(error.read())
 
 
-def test_a_reading_sent_to_the_server_is_confirmed_by_its_mail_sender(tmp_path: Path):
-    """The demo's customer submits a reading through the API of `meterdesk serve` (SQLite, the
-    database task backend): the mail sender that serve started writes the confirmation mail."""
+def _demo(data_dir: Path) -> None:
     demo = run(
         ["demo", "--no-serve"],
-        tmp_path,
+        data_dir,
         METERDESK_DEMO_PASSWORD="demo-pass-123",
         METERDESK_ADMIN_PASSWORD="adm-pass-4567",
     )
     assert demo.returncode == 0, demo.stderr
+
+
+def _demo_token(port: int) -> str:
+    status, created = _api(
+        port,
+        "POST",
+        "/auth/token",
+        {"email": "demo@example.com", "password": "demo-pass-123", "name": "test"},
+    )
+    assert status == 201, created
+    return str(created["token"])
+
+
+def test_a_reading_sent_to_the_server_is_confirmed_by_its_mail_sender(tmp_path: Path):
+    """The demo's customer submits a reading through the API of `meterdesk serve` (SQLite, the
+    database task backend): the mail sender that serve started writes the confirmation mail."""
+    _demo(tmp_path)
     with _serving(tmp_path, METERDESK_READING_WINDOW="1-31") as (_process, port):
         _wait_for(lambda: _health(port), "the server to answer")
-        status, created = _api(
-            port,
-            "POST",
-            "/auth/token",
-            {"email": "demo@example.com", "password": "demo-pass-123", "name": "test"},
-        )
-        assert status == 201, created
-        token = created["token"]
+        token = _demo_token(port)
         status, meters = _api(port, "GET", "/accounts/7700000001/meters", token=token)
         assert status == 200, meters
         meter = meters["items"][0]
@@ -191,3 +206,26 @@ def test_a_reading_sent_to_the_server_is_confirmed_by_its_mail_sender(tmp_path: 
 
         (mail_file,) = _wait_for(mailed, "the confirmation e-mail")
         assert "demo@example.com" in mail_file.read_text(encoding="utf-8", errors="replace")
+
+
+def test_workers_of_the_server_share_the_rate_limits_in_redis(tmp_path: Path, redis_url: str):
+    """Two worker processes, a token limit of 5 a minute, 12 requests at once on 12 connections
+    (accepted by either worker): exactly 5 answered, 7 refused with Retry-After."""
+    _demo(tmp_path)
+    environment = {"METERDESK_CACHE_URL": redis_url, "METERDESK_API_RATE_TOKEN": "5/m"}
+    with _serving(tmp_path, workers=2, **environment) as (_process, port):
+        _wait_for(lambda: _health(port), "the server to answer")
+        token = _demo_token(port)
+        with ThreadPoolExecutor(12) as pool:
+            codes = list(pool.map(lambda _n: _api(port, "GET", "/accounts", token=token)[0], range(12)))
+    assert sorted(codes) == [200] * 5 + [429] * 7
+    assert "warning" not in (tmp_path / "serve.err").read_text(encoding="utf-8")
+
+
+def test_the_server_warns_when_each_worker_would_count_the_limits_alone(tmp_path: Path):
+    assert run(["migrate"], tmp_path).returncode == 0
+    with _serving(tmp_path, workers=2) as (_process, port):
+        _wait_for(lambda: _health(port), "the server to answer")
+    said = (tmp_path / "serve.err").read_text(encoding="utf-8")
+    assert "warning: rate limits are counted by each of the 2 worker processes" in said
+    assert "METERDESK_CACHE_URL" in said

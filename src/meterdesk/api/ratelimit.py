@@ -4,24 +4,34 @@ Each limit is ``<requests>/<period>`` (period ``s``, ``m``, ``h`` or ``d``; ``of
 read on every request from the settings ``METERDESK_API_RATE_TOKEN``, ``METERDESK_API_RATE_ADDRESS``
 and ``METERDESK_API_RATE_LINK`` if defined, else from the environment variables of the same names,
 else the defaults below. Counters live in the Django cache named by ``METERDESK_API_CACHE``
-(default ``default``): with several server processes that cache must be shared (Redis, Memcached)
-for a limit to be exact — a per-process cache lets each process count on its own.
+(default ``default``): with several server processes that cache must be shared for a limit to be
+exact — a per-process cache lets each process count on its own (``meterdesk serve`` says so when it
+starts more than one worker). ``METERDESK_CACHE_URL=redis://…`` makes the default cache Redis; a
+window's counter is then created with its expiry and incremented in one atomic round trip.
 
 A refused request gets 429 ``rate_limited`` with ``Retry-After`` (the seconds to the next window).
+A shared cache that cannot be reached lets the request through (and says so in the log, at most
+once a minute per process): the limits protect the service, they must not take it down.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
+from redis.exceptions import RedisError
 
 from meterdesk.api.auth import client_address, request_token
+
+log = logging.getLogger(__name__)
 
 DEFAULTS = {
     # A phone app reading its dashboards, or a hub submitting every meter of a house.
@@ -66,13 +76,74 @@ def hit(scope: str, ident: str, limit: int, period: int, now: float | None = Non
     window = int(moment // period)
     key = f"md:rl:{scope}:{ident}:{window}"
     cache = _cache()
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the first request of the window (unless another process just added it)
-        count = 1 if cache.add(key, 1, timeout=period + 1) else cache.incr(key)
+    if isinstance(cache, RedisCache):
+        try:
+            count = _redis_hit(cache, key, period + 1)
+        except RedisError as error:
+            _unavailable(error)
+            return None
+    else:
+        count = _cache_hit(cache, key, period + 1)
     if count <= limit:
         return None
     return (window + 1) * period - moment
+
+
+_warned_at = [float("-inf")]
+
+
+def _unavailable(error: Exception) -> None:
+    """Log that requests go uncounted, at most once a minute per process."""
+    moment = time.monotonic()
+    if moment - _warned_at[0] >= 60:
+        _warned_at[0] = moment
+        log.warning("rate limits not applied: the shared cache cannot be reached (%s)", error)
+
+
+def _redis_hit(cache: RedisCache, key: str, ttl: int) -> int:
+    """Create the counter with its expiry unless it exists, and increment it: one MULTI/EXEC, so
+    no counter outlives its window and concurrent processes never lose a request. (Django's own
+    ``incr`` checks that the key exists first: two round trips, and a key that expires between
+    them is created again by INCR without an expiry.)"""
+    full = cache.make_and_validate_key(key)
+    # The backend's client for the key (its connection pool), as Django's own methods get it.
+    client = cache._cache.get_client(full, write=True)  # type: ignore[attr-defined]
+    with client.pipeline(transaction=True) as pipe:
+        pipe.set(full, 0, ex=ttl, nx=True)
+        pipe.incr(full)
+        _created, count = pipe.execute()
+    return int(count)
+
+
+def _cache_hit(cache: BaseCache, key: str, ttl: int) -> int:
+    """Any other cache (each process's memory by default): ``incr``, or ``add`` for the first
+    request of the window."""
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the first request of the window (unless another process just added it)
+        count = 1 if cache.add(key, 1, timeout=ttl) else cache.incr(key)
+    return int(count)
+
+
+def serving_warning(processes: int) -> str | None:
+    """What the server should say when it starts ``processes`` workers and its rate limits would not
+    be what they say: counted by each process on its own, or in a shared cache that does not
+    answer. None when all is well (or every limit is off)."""
+    if all(rate_setting(name) is None for name in DEFAULTS):
+        return None
+    cache = _cache()
+    if isinstance(cache, RedisCache):
+        try:
+            cache._cache.get_client(None, write=True).ping()  # type: ignore[attr-defined]
+        except RedisError as error:
+            return f"the rate-limit cache cannot be reached ({error}): requests go uncounted until it answers"
+        return None
+    if processes > 1 and isinstance(cache, LocMemCache):
+        return (
+            f"rate limits are counted by each of the {processes} worker processes on its own (up to "
+            f"{processes}x the limits): set METERDESK_CACHE_URL=redis://host:6379/0 to share them"
+        )
+    return None
 
 
 class FixedWindowThrottle(BaseThrottle):

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import uuid
+
 import pytest
+import redis
+from django.core.cache import caches
 from django.test import Client
 
+from meterdesk import settings as meterdesk_settings
 from meterdesk.api import ratelimit
 from meterdesk.api.auth import token_create
-from meterdesk.api.ratelimit import hit, parse_rate
+from meterdesk.api.ratelimit import hit, parse_rate, serving_warning
 from meterdesk.api.tests.conftest import API, ApiClient
 
 pytestmark = pytest.mark.django_db
@@ -21,6 +32,28 @@ def _frozen_clock(monkeypatch):
     monkeypatch.setattr(ratelimit, "_now", lambda: NOW)
 
 
+@pytest.fixture
+def shared_cache(settings, redis_url):
+    """The default cache in the private Redis server, with keys of this test's own."""
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    return redis_url, prefix
+
+
+@pytest.fixture(params=["memory", "redis"])
+def any_cache(request):
+    """Each test of the limits runs with the per-process cache and with the shared one."""
+    if request.param == "redis":
+        request.getfixturevalue("shared_cache")
+    return request.param
+
+
 def test_rates_are_read_as_count_per_period():
     assert parse_rate("120/m") == (120, 60)
     assert parse_rate("10/hour") == (10, 3600)
@@ -31,13 +64,13 @@ def test_rates_are_read_as_count_per_period():
         parse_rate("fast")
 
 
-def test_a_fixed_window_counts_and_then_resets():
+def test_a_fixed_window_counts_and_then_resets(any_cache):
     assert [hit("t", "x", 2, 60, now=120.0 + i) for i in range(2)] == [None, None]
     assert hit("t", "x", 2, 60, now=150.0) == 30.0  # refused: 30 s to the next window
     assert hit("t", "x", 2, 60, now=180.0) is None  # the next window
 
 
-def test_per_token(api, anna, settings):
+def test_per_token(api, anna, settings, any_cache):
     settings.METERDESK_API_RATE_TOKEN = "3/m"
     assert [api.get_api("/accounts").status_code for _ in range(3)] == [200] * 3
     response = api.get_api("/accounts")
@@ -52,7 +85,7 @@ def test_per_token(api, anna, settings):
     assert other.get_api("/accounts").status_code == 200
 
 
-def test_per_address(api, anna, settings):
+def test_per_address(api, anna, settings, any_cache):
     settings.METERDESK_API_RATE_ADDRESS = "4/m"
     other = ApiClient(token_create(user=anna, name="tablet")[1])
     assert [c.get_api("/accounts").status_code for c in (api, other, api, other)] == [200] * 4
@@ -93,3 +126,114 @@ def test_rate_limited_message_is_translated(api, settings):
     en = api.get_api("/accounts", HTTP_ACCEPT_LANGUAGE="en").json()["message"]
     assert en == "Too many requests. Try again in 40 seconds."
     assert ru == "Слишком много запросов. Повторите через 40 секунд."
+
+
+def test_the_shared_cache_counts_the_requests_of_every_process(shared_cache, settings):
+    """Two processes (this one and another started with METERDESK_CACHE_URL, as a second server
+    worker is) count against one allowance: 3 requests here, then 3 there with a limit of 5."""
+    url, _prefix = shared_cache
+    # The cache exactly as settings.py makes it of the URL (the other process's: same prefix).
+    settings.CACHES = meterdesk_settings._caches(url)
+    ident = uuid.uuid4().hex
+    assert [hit("token", ident, 5, 60, now=NOW) for _ in range(3)] == [None] * 3
+    other = subprocess.run(  # noqa: S603 - this interpreter, fixed code
+        [
+            sys.executable,
+            "-c",
+            "import json, sys, django; django.setup(); from meterdesk.api.ratelimit import hit; "
+            f"print(json.dumps([hit('token', {ident!r}, 5, 60, now={NOW!r}) for _ in range(3)]))",
+        ],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "meterdesk.settings", "METERDESK_CACHE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert other.returncode == 0, other.stderr
+    # Its 4th and 5th requests are allowed, the 6th refused: it counted on from this process's 3.
+    assert json.loads(other.stdout) == [None, None, 40.0]
+
+
+def test_the_shared_cache_counts_under_the_configured_prefix_and_forgets_a_window(shared_cache):
+    url, prefix = shared_cache
+    ident = uuid.uuid4().hex
+    assert hit("token", ident, 5, 60, now=NOW) is None
+    assert hit("token", ident, 5, 60, now=NOW) is None
+    server = redis.Redis.from_url(url)
+    (key,) = server.keys(f"{prefix}:*{ident}*")
+    assert server.get(key) == b"2"
+    assert 0 < server.ttl(key) <= 61  # gone one second after its window
+
+
+def test_concurrent_requests_are_each_counted_once(shared_cache):
+    """20 threads × 10 requests against a limit of 150: exactly 150 allowed."""
+    import threading
+
+    ident = uuid.uuid4().hex
+    results: list[float | None] = []
+    lock = threading.Lock()
+
+    def many() -> None:
+        mine = [hit("token", ident, 150, 60, now=NOW) for _ in range(10)]
+        with lock:
+            results.extend(mine)
+
+    threads = [threading.Thread(target=many) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r is None for r in results) == 150
+    assert len(results) == 200
+
+
+def test_an_unreachable_shared_cache_lets_requests_through_and_says_so(api, settings, caplog, monkeypatch):
+    with socket.socket() as s:  # a port on which nothing listens (bound, then closed)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    saved = settings.CACHES
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 1},
+        }
+    }
+    try:
+        monkeypatch.setattr(ratelimit, "_warned_at", [float("-inf")])
+        settings.METERDESK_API_RATE_TOKEN = "1/m"
+        with caplog.at_level(logging.WARNING, logger="meterdesk.api.ratelimit"):
+            codes = [api.get_api("/accounts").status_code for _ in range(3)]
+        assert codes == [200, 200, 200]
+        warnings = [r for r in caplog.records if "rate limits not applied" in r.getMessage()]
+        assert len(warnings) == 1  # once a minute, not once a request
+        assert "cannot be reached" in str(serving_warning(4))
+    finally:
+        settings.CACHES = saved  # the fixtures' teardown clears the cache
+
+
+def test_the_server_is_warned_when_each_worker_would_count_alone(settings):
+    assert caches["default"].__class__.__name__ == "LocMemCache"
+    settings.METERDESK_API_RATE_TOKEN = "120/m"
+    assert "each of the 4 worker processes" in str(serving_warning(4))
+    assert serving_warning(1) is None  # one process: its counters are the only ones
+    settings.METERDESK_API_RATE_TOKEN = settings.METERDESK_API_RATE_ADDRESS = "off"
+    settings.METERDESK_API_RATE_LINK = "off"
+    assert serving_warning(4) is None  # no limit to count
+
+
+def test_the_server_is_not_warned_with_a_shared_cache(shared_cache, settings):
+    settings.METERDESK_API_RATE_TOKEN = "120/m"
+    assert serving_warning(4) is None
+
+
+def test_the_cache_setting_names_its_server_or_is_refused():
+    assert (
+        meterdesk_settings._caches("")["default"]["BACKEND"]
+        == "django.core.cache.backends.locmem.LocMemCache"
+    )
+    shared = meterdesk_settings._caches("redis://cache.internal:6379/2")["default"]
+    assert shared["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert shared["LOCATION"] == "redis://cache.internal:6379/2"
+    with pytest.raises(ValueError, match="METERDESK_CACHE_URL: expected redis://"):
+        meterdesk_settings._caches("memcached://127.0.0.1:11211")
