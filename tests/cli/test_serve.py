@@ -107,7 +107,9 @@ def test_serve_answers_and_keeps_its_mail_sender_running(server):
     _wait_for(lambda: _health(port), "the server to answer")
     first = _wait_for(lambda: _senders(process.pid), "the mail sender to start")
     assert len(first) == 1
-    # Background work yields the CPU to the web workers.
+    # Background work yields the CPU to the web workers: the idle scheduling class, and nice +10.
+    assert os.sched_getscheduler(first[0]) == os.SCHED_IDLE
+    assert os.sched_getscheduler(process.pid) == os.SCHED_OTHER
     assert _nice(first[0]) == _nice(process.pid) + 10
 
     os.kill(first[0], signal.SIGKILL)  # a crash of the sender
