@@ -156,7 +156,8 @@ def _caches(url: str) -> dict[str, dict[str, object]]:
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
                 "LOCATION": url,
                 "KEY_PREFIX": "meterdesk",
-                # A cache that does not answer in 2 s fails the request rather than hanging it.
+                # A cache that does not answer in 2 s is given up on: the rate limiter then lets
+                # requests through uncounted for a few seconds (api/ratelimit.py).
                 "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
             }
         }

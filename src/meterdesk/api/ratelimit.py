@@ -11,7 +11,9 @@ window's counter is then created with its expiry and incremented in one atomic r
 
 A refused request gets 429 ``rate_limited`` with ``Retry-After`` (the seconds to the next window).
 A shared cache that cannot be reached lets the request through (and says so in the log, at most
-once a minute per process): the limits protect the service, they must not take it down.
+once a minute per process): the limits protect the service, they must not take it down. After a
+failure a process does not ask the cache again for ``RETRY_SECONDS``, so that a cache that hangs
+(up to its 2 s timeout) slows one request every few seconds, not every request.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ def hit(scope: str, ident: str, limit: int, period: int, now: float | None = Non
     key = f"md:rl:{scope}:{ident}:{window}"
     cache = _cache()
     if isinstance(cache, RedisCache):
+        if time.monotonic() < _outage.retry_at:
+            return None
         try:
             count = _redis_hit(cache, key, period + 1)
         except RedisError as error:
@@ -89,14 +93,26 @@ def hit(scope: str, ident: str, limit: int, period: int, now: float | None = Non
     return (window + 1) * period - moment
 
 
-_warned_at = [float("-inf")]
+#: After the shared cache failed, requests go uncounted this long before it is asked again.
+RETRY_SECONDS = 5.0
+
+
+class _Outage:
+    """When this process may ask the shared cache again, and when it last logged its outage."""
+
+    retry_at = float("-inf")
+    warned_at = float("-inf")
+
+
+_outage = _Outage()
 
 
 def _unavailable(error: Exception) -> None:
-    """Log that requests go uncounted, at most once a minute per process."""
+    """Stop asking the cache for RETRY_SECONDS; log it at most once a minute per process."""
     moment = time.monotonic()
-    if moment - _warned_at[0] >= 60:
-        _warned_at[0] = moment
+    _outage.retry_at = moment + RETRY_SECONDS
+    if moment - _outage.warned_at >= 60:
+        _outage.warned_at = moment
         log.warning("rate limits not applied: the shared cache cannot be reached (%s)", error)
 
 

@@ -200,11 +200,24 @@ def test_an_unreachable_shared_cache_lets_requests_through_and_says_so(api, sett
         }
     }
     try:
-        monkeypatch.setattr(ratelimit, "_warned_at", [float("-inf")])
+        monkeypatch.setattr(ratelimit, "_outage", ratelimit._Outage())
+        asked = []
+        real = ratelimit._redis_hit
+
+        def counted(*args):
+            asked.append(args)
+            return real(*args)
+
+        monkeypatch.setattr(ratelimit, "_redis_hit", counted)
         settings.METERDESK_API_RATE_TOKEN = "1/m"
         with caplog.at_level(logging.WARNING, logger="meterdesk.api.ratelimit"):
             codes = [api.get_api("/accounts").status_code for _ in range(3)]
-        assert codes == [200, 200, 200]
+            assert codes == [200, 200, 200]
+            # Asked once (the token's limit; the address limit is off), then left alone for a while.
+            assert len(asked) == 1
+            ratelimit._outage.retry_at = 0.0  # the while is over: asked again, failing again
+            assert api.get_api("/accounts").status_code == 200
+            assert len(asked) == 2
         warnings = [r for r in caplog.records if "rate limits not applied" in r.getMessage()]
         assert len(warnings) == 1  # once a minute, not once a request
         assert "cannot be reached" in str(serving_warning(4))
