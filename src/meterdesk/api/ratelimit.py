@@ -7,7 +7,8 @@ else the defaults below. Counters live in the Django cache named by ``METERDESK_
 (default ``default``): with several server processes that cache must be shared for a limit to be
 exact — a per-process cache lets each process count on its own (``meterdesk serve`` says so when it
 starts more than one worker). ``METERDESK_CACHE_URL=redis://…`` makes the default cache Redis; a
-window's counter is then created with its expiry and incremented in one atomic round trip.
+window's counter is then created with its expiry and incremented in one atomic round trip (a
+script).
 
 A refused request gets 429 ``rate_limited`` with ``Retry-After`` (the seconds to the next window).
 A shared cache that cannot be reached lets the request through (and says so in the log, at most
@@ -22,6 +23,9 @@ import logging
 import os
 import threading
 import time
+import weakref
+from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
@@ -74,23 +78,34 @@ def _cache() -> BaseCache:
 def hit(scope: str, ident: str, limit: int, period: int, now: float | None = None) -> float | None:
     """Count one request of ``ident`` in the current window; None if allowed, else the seconds
     until the next window opens."""
+    return hit_many([(scope, ident, limit, period)], now=now)
+
+
+def hit_many(limits: Sequence[tuple[str, str, int, int]], now: float | None = None) -> float | None:
+    """Count one request against each ``(scope, ident, limit, period)`` (every one of them, in one
+    round trip to a shared cache); None if each allows it, else the seconds until the last of the
+    refusing windows ends."""
     moment = _now() if now is None else now
-    window = int(moment // period)
-    key = f"md:rl:{scope}:{ident}:{window}"
+    windows = [int(moment // period) for _scope, _ident, _limit, period in limits]
+    keys = [f"md:rl:{scope}:{ident}:{w}" for (scope, ident, _l, _p), w in zip(limits, windows, strict=True)]
+    ttls = [period + 1 for _scope, _ident, _limit, period in limits]
     cache = _cache()
     if isinstance(cache, RedisCache):
         if time.monotonic() < _outage.retry_at:
             return None
         try:
-            count = _redis_hit(cache, key, period + 1)
+            counts = _redis_hit(cache, keys, ttls)
         except RedisError as error:
             _unavailable(error)
             return None
     else:
-        count = _cache_hit(cache, key, period + 1)
-    if count <= limit:
-        return None
-    return (window + 1) * period - moment
+        counts = [_cache_hit(cache, key, ttl) for key, ttl in zip(keys, ttls, strict=True)]
+    waits = [
+        (window + 1) * period - moment
+        for (_scope, _ident, limit, period), window, count in zip(limits, windows, counts, strict=True)
+        if count > limit
+    ]
+    return max(waits) if waits else None
 
 
 #: After the shared cache failed, requests go uncounted this long before it is asked again.
@@ -116,19 +131,36 @@ def _unavailable(error: Exception) -> None:
         log.warning("rate limits not applied: the shared cache cannot be reached (%s)", error)
 
 
-def _redis_hit(cache: RedisCache, key: str, ttl: int) -> int:
-    """Create the counter with its expiry unless it exists, and increment it: one MULTI/EXEC, so
-    no counter outlives its window and concurrent processes never lose a request. (Django's own
-    ``incr`` checks that the key exists first: two round trips, and a key that expires between
-    them is created again by INCR without an expiry.)"""
-    full = cache.make_and_validate_key(key)
-    # The backend's client for the key (its connection pool), as Django's own methods get it.
-    client = cache._cache.get_client(full, write=True)  # type: ignore[attr-defined]
-    with client.pipeline(transaction=True) as pipe:
-        pipe.set(full, 0, ex=ttl, nx=True)
-        pipe.incr(full)
-        _created, count = pipe.execute()
-    return int(count)
+#: Count one request against each key: a window's counter is created with its expiry by the
+#: request that creates it, in the same atomic step (a script runs alone on the server). One Redis
+#: server (not a cluster: the keys of one request may be in different slots of one).
+_COUNT_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+  counts[i] = count
+end
+return counts
+"""
+
+#: Per cache instance (Django keeps one per thread): the script registered with the client on the
+#: backend's connection pool (sent by its SHA-1, and in full once after a server restart).
+_counters: weakref.WeakKeyDictionary[RedisCache, Any] = weakref.WeakKeyDictionary()
+
+
+def _redis_hit(cache: RedisCache, keys: list[str], ttls: list[int]) -> list[int]:
+    """Count the request against every key in one round trip (``EVALSHA`` of ``_COUNT_SCRIPT``).
+    Django's own ``incr`` checks that the key exists first: two round trips a key, and a key that
+    expires between them is created again by ``INCR`` with no expiry. The keys are Django's (its
+    prefix and version)."""
+    script = _counters.get(cache)
+    if script is None:
+        # The backend's client for its connection pool, as Django's own methods get it (a new
+        # client object on every call there: made once here).
+        client = cache._cache.get_client(None, write=True)  # type: ignore[attr-defined]
+        script = _counters[cache] = client.register_script(_COUNT_SCRIPT)
+    return [int(count) for count in script(keys=[cache.make_key(key) for key in keys], args=ttls)]
 
 
 def _cache_hit(cache: BaseCache, key: str, ttl: int) -> int:
@@ -174,14 +206,35 @@ class FixedWindowThrottle(BaseThrottle):
     def ident(self, request: HttpRequest) -> str | None:
         raise NotImplementedError
 
-    def allow_request(self, request: HttpRequest) -> bool:
-        self._local.wait = None
+    def limit(self, request: HttpRequest) -> tuple[str, str, int, int] | None:
+        """(scope, ident, limit, period) the request counts against, None if it is not counted."""
         rate = rate_setting(self.setting)
-        ident = self.ident(request)
+        ident = self.ident(request) if rate is not None else None
         if rate is None or ident is None:
-            return True
-        wait = hit(self.scope, ident, *rate)
-        self._local.wait = wait
+            return None
+        return (self.scope, ident, *rate)
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        limit = self.limit(request)
+        wait = self._local.wait = None if limit is None else hit_many([limit])
+        return wait is None
+
+    def wait(self) -> float | None:
+        return getattr(self._local, "wait", None)
+
+
+class Limits(BaseThrottle):
+    """Several limits counted together: one round trip to a shared cache for all of them. Every
+    limit counts the request, also when another one refuses it (each counts the attempts made of
+    it); the wait is the longest of the refusing ones."""
+
+    def __init__(self, *parts: FixedWindowThrottle) -> None:
+        self.parts = parts
+        self._local = threading.local()
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        limits = [limit for part in self.parts if (limit := part.limit(request)) is not None]
+        wait = self._local.wait = hit_many(limits) if limits else None
         return wait is None
 
     def wait(self) -> float | None:
@@ -221,5 +274,7 @@ class LinkThrottle(FixedWindowThrottle):
         return f"u{user.pk}" if user is not None else None
 
 
-def default_throttles() -> list[BaseThrottle]:
-    return [AddressThrottle(), TokenThrottle()]
+def default_throttles(*extra: FixedWindowThrottle) -> list[BaseThrottle]:
+    """The limits of every API operation (per client address and per token), and ``extra`` ones of
+    the operation, counted together."""
+    return [Limits(AddressThrottle(), TokenThrottle(), *extra)]

@@ -68,7 +68,7 @@ def account_list(request: HttpRequest, params: Query[PageQuery]) -> Any:
 @router.post(
     "/link",
     response={201: AccountSummary, **errors(400, 401, 403, 409, 422, 429)},
-    throttle=[*default_throttles(), LinkThrottle()],
+    throttle=default_throttles(LinkThrottle()),
     summary="Link one more account to the login",
     description=(
         "By the account number and the serial number of one of its meters, as printed on the bill. "

@@ -250,3 +250,29 @@ def test_the_cache_setting_names_its_server_or_is_refused():
     assert shared["LOCATION"] == "redis://cache.internal:6379/2"
     with pytest.raises(ValueError, match="METERDESK_CACHE_URL: expected redis://"):
         meterdesk_settings._caches("memcached://127.0.0.1:11211")
+
+
+def test_the_limits_of_a_request_are_counted_together(any_cache):
+    """Every limit counts the request, also one another limit refuses; the wait is the longest."""
+    ident = uuid.uuid4().hex
+    token = ("token", ident, 2, 60)
+    address = ("addr", ident, 1, 3600)
+    assert ratelimit.hit_many([token, address], now=NOW) is None
+    assert ratelimit.hit_many([token, address], now=NOW) == 3600 - 20  # the address's hour
+    assert ratelimit.hit_many([token], now=NOW) == 40.0  # the refused request counted too
+
+
+def test_one_round_trip_to_the_shared_cache_a_request(api, settings, shared_cache, monkeypatch):
+    settings.METERDESK_API_RATE_TOKEN = "100/m"
+    settings.METERDESK_API_RATE_ADDRESS = "100/m"
+    calls = []
+    real = ratelimit._redis_hit
+
+    def counted(cache, keys, ttls):
+        calls.append(keys)
+        return real(cache, keys, ttls)
+
+    monkeypatch.setattr(ratelimit, "_redis_hit", counted)
+    assert api.get_api("/accounts").status_code == 200
+    assert len(calls) == 1
+    assert [key.split(":")[2] for key in calls[0]] == ["addr", "token"]
