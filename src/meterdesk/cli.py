@@ -55,16 +55,17 @@ def _serve(host: str, port: int, workers: int | None, threads: int, mail_senders
     command = [sys.executable, "-m", "meterdesk.cli", "manage", "send_confirmations"]
     stopping = threading.Event()
 
+    idle = _sender_idle_class()
+
     def start_one() -> subprocess.Popen[bytes]:
-        """A mail sender, in Linux's idle scheduling class (and at nice +10 where there is none):
-        it runs when the web workers leave a core free, and yields it the moment one wakes up.
-        The customer waiting for a page goes first; in a burst the confirmation e-mails queue in
-        the outbox and go out as soon as the burst eases (docs/benchmarks.md: +8 to +20 % accepted
-        readings a second under `bench api`, the backlog sent within seconds after it)."""
+        """A mail sender at a lower CPU priority than the web workers (nice +10, and on PostgreSQL
+        Linux's idle scheduling class: see ``_sender_idle_class``). The customer waiting for a page
+        goes first; in a burst the confirmation e-mails queue in the outbox and go out as soon as
+        the burst eases."""
         child = subprocess.Popen(command)  # noqa: S603
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, child.pid, os.getpriority(os.PRIO_PROCESS, 0) + 10)
-        if hasattr(os, "SCHED_IDLE"):
+        if idle:
             with contextlib.suppress(OSError):
                 os.sched_setscheduler(child.pid, os.SCHED_IDLE, os.sched_param(0))
         return child
@@ -192,6 +193,18 @@ def serve(host: str, port: int, workers: int | None, threads: int, mail_senders:
     if warning is not None:
         click.echo(f"warning: {warning}", err=True)
     _serve(host, port, workers, threads, mail_senders)
+
+
+def _sender_idle_class() -> bool:
+    """Whether the mail senders run in Linux's idle scheduling class: they then run only when the
+    web workers leave a core free, and yield it the moment one wakes up (docs/benchmarks.md: +8 to
+    +20 % accepted readings a second under `bench api`; the backlog is sent within seconds after a
+    burst). Only on PostgreSQL, where a sender's transaction locks only the outbox rows it claimed.
+    On SQLite it would hold the database's one write lock while it waits for a core, and every web
+    request that writes would wait behind it: there nice +10 alone."""
+    from django.db import connection
+
+    return hasattr(os, "SCHED_IDLE") and connection.vendor == "postgresql"
 
 
 def _default_workers() -> int:
