@@ -184,6 +184,8 @@ def api(
         "p99_ms",
         "trivial_per_second",
         "one_write_per_second",
+        "one_write_per_second_before_mix",
+        "one_write_per_second_after_mix",
         "ratio_to_one_write",
         "dashboards_per_second",
         "submission_statuses",

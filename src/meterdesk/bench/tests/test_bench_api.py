@@ -58,6 +58,11 @@ def test_bench_api_prints_the_figures(bench_url, tmp_path):
     assert figures["accepted_per_second"] > 0
     assert figures["trivial_per_second"] > 0
     assert figures["one_write_per_second"] > 0
+    # The floor brackets the mix: both one-write phases measured, the floor their joint rate.
+    before, after = figures["one_write_per_second_before_mix"], figures["one_write_per_second_after_mix"]
+    assert before > 0
+    assert after > 0
+    assert min(before, after) - 0.2 <= figures["one_write_per_second"] <= max(before, after) + 0.2
     assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["p99_ms"]
     assert figures["ratio_to_one_write"] == pytest.approx(
         figures["accepted_per_second"] / figures["one_write_per_second"], rel=0.02
@@ -72,7 +77,14 @@ def test_bench_api_prints_the_figures(bench_url, tmp_path):
     assert figures["confirmations_backlog_after_load"] >= 0 and figures["confirmations_drain_seconds"] >= 0
     # Where each phase's CPU went, per request, by process (sampled from /proc).
     cpu = figures["cpu_ms_per_request"]
-    assert set(cpu) == {"trivial", "one_write", "mixed", "per_accepted_reading", "per_confirmation_draining"}
+    assert set(cpu) == {
+        "trivial",
+        "one_write",
+        "one_write_after_mix",
+        "mixed",
+        "per_accepted_reading",
+        "per_confirmation_draining",
+    }
     for name, phase in cpu.items():
         assert set(phase) == {"server", "mail_sender", "postgres", "load", "total"}
         if name == "per_confirmation_draining":
