@@ -16,7 +16,7 @@ from ninja.operation import Operation
 
 from meterdesk.api.auth import SessionAuth, TokenAuth
 from meterdesk.api.errors import HANDLERS, error_response, not_found
-from meterdesk.api.ratelimit import default_throttles
+from meterdesk.api.ratelimit import default_throttles, rate_limit_headers
 from meterdesk.api.routers.accounts import router as accounts_router
 from meterdesk.api.routers.auth import router as auth_router
 from meterdesk.api.routers.meters import router as meters_router
@@ -51,6 +51,8 @@ def _json_errors(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRes
             response = view(request, *args, **kwargs)
         except Http404:  # the API's root path, which only exists to be reversed
             return _unknown(request)
+        for name, value in rate_limit_headers(request).items():
+            response[name] = value
         if response.status_code == 405 and not response.get("Content-Type", "").startswith(
             "application/json"
         ):

@@ -11,6 +11,8 @@ window's counter is then created with its expiry and incremented in one atomic r
 script).
 
 A refused request gets 429 ``rate_limited`` with ``Retry-After`` (the seconds to the next window).
+Every counted answer says where the request left its tightest limit: ``RateLimit-Limit``,
+``RateLimit-Remaining`` and ``RateLimit-Reset`` (seconds until that limit's window ends).
 A shared cache that cannot be reached lets the request through (and says so in the log, at most
 once a minute per process): the limits protect the service, they must not take it down. After a
 failure a process does not ask the cache again for ``RETRY_SECONDS``, so that a cache that hangs
@@ -20,11 +22,13 @@ failure a process does not ask the cache again for ``RETRY_SECONDS``, so that a 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -75,6 +79,18 @@ def _cache() -> BaseCache:
     return caches[getattr(settings, "METERDESK_API_CACHE", None) or "default"]
 
 
+@dataclass(frozen=True)
+class Standing:
+    """Where a request left the tightest of the limits it counted against (the one with the fewest
+    requests left): what the ``RateLimit-*`` headers say. ``wait``: None if every limit allowed
+    the request, else the seconds until the last of the refusing windows ends."""
+
+    limit: int
+    remaining: int
+    reset: int
+    wait: float | None
+
+
 def hit(scope: str, ident: str, limit: int, period: int, now: float | None = None) -> float | None:
     """Count one request of ``ident`` in the current window; None if allowed, else the seconds
     until the next window opens."""
@@ -85,6 +101,15 @@ def hit_many(limits: Sequence[tuple[str, str, int, int]], now: float | None = No
     """Count one request against each ``(scope, ident, limit, period)`` (every one of them, in one
     round trip to a shared cache); None if each allows it, else the seconds until the last of the
     refusing windows ends."""
+    standing = count(limits, now=now)
+    return None if standing is None else standing.wait
+
+
+def count(limits: Sequence[tuple[str, str, int, int]], now: float | None = None) -> Standing | None:
+    """``hit_many``, and where the request left its tightest limit; None if nothing was counted
+    (no limit, or the shared cache cannot be reached)."""
+    if not limits:
+        return None
     moment = _now() if now is None else now
     windows = [int(moment // period) for _scope, _ident, _limit, period in limits]
     keys = [f"md:rl:{scope}:{ident}:{w}" for (scope, ident, _l, _p), w in zip(limits, windows, strict=True)]
@@ -100,12 +125,14 @@ def hit_many(limits: Sequence[tuple[str, str, int, int]], now: float | None = No
             return None
     else:
         counts = [_cache_hit(cache, key, ttl) for key, ttl in zip(keys, ttls, strict=True)]
-    waits = [
-        (window + 1) * period - moment
-        for (_scope, _ident, limit, period), window, count in zip(limits, windows, counts, strict=True)
-        if count > limit
+    # (requests left, seconds to the window's end, limit, refused) of each limit
+    states = [
+        (max(0, limit - n), (window + 1) * period - moment, limit, n > limit)
+        for (_scope, _ident, limit, period), window, n in zip(limits, windows, counts, strict=True)
     ]
-    return max(waits) if waits else None
+    waits = [ends for _left, ends, _limit, refused in states if refused]
+    left, ends, limit, _refused = min(states, key=lambda state: (state[0], -state[1]))
+    return Standing(limit, left, math.ceil(ends), max(waits) if waits else None)
 
 
 #: After the shared cache failed, requests go uncounted this long before it is asked again.
@@ -216,11 +243,33 @@ class FixedWindowThrottle(BaseThrottle):
 
     def allow_request(self, request: HttpRequest) -> bool:
         limit = self.limit(request)
-        wait = self._local.wait = None if limit is None else hit_many([limit])
-        return wait is None
+        return _judge(request, self._local, [] if limit is None else [limit])
 
     def wait(self) -> float | None:
         return getattr(self._local, "wait", None)
+
+
+def _judge(request: HttpRequest, local: threading.local, limits: list[tuple[str, str, int, int]]) -> bool:
+    """Count the request; remember the wait for ninja's 429 and the standing for the headers
+    (``rate_limit_headers``)."""
+    standing = count(limits)
+    local.wait = None if standing is None else standing.wait
+    if standing is not None:
+        request._meterdesk_rate = standing  # type: ignore[attr-defined]
+    return local.wait is None
+
+
+def rate_limit_headers(request: HttpRequest) -> dict[str, str]:
+    """The ``RateLimit-Limit``, ``-Remaining`` and ``-Reset`` (seconds) headers of the tightest limit
+    the request counted against; none when no limit counted it."""
+    standing: Standing | None = getattr(request, "_meterdesk_rate", None)
+    if standing is None:
+        return {}
+    return {
+        "RateLimit-Limit": str(standing.limit),
+        "RateLimit-Remaining": str(standing.remaining),
+        "RateLimit-Reset": str(standing.reset),
+    }
 
 
 class Limits(BaseThrottle):
@@ -234,8 +283,7 @@ class Limits(BaseThrottle):
 
     def allow_request(self, request: HttpRequest) -> bool:
         limits = [limit for part in self.parts if (limit := part.limit(request)) is not None]
-        wait = self._local.wait = hit_many(limits) if limits else None
-        return wait is None
+        return _judge(request, self._local, limits)
 
     def wait(self) -> float | None:
         return getattr(self._local, "wait", None)

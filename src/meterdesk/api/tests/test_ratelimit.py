@@ -276,3 +276,27 @@ def test_one_round_trip_to_the_shared_cache_a_request(api, settings, shared_cach
     assert api.get_api("/accounts").status_code == 200
     assert len(calls) == 1
     assert [key.split(":")[2] for key in calls[0]] == ["addr", "token"]
+
+
+def test_answers_say_where_the_tightest_limit_stands(api, settings, any_cache):
+    settings.METERDESK_API_RATE_TOKEN = "3/m"
+    settings.METERDESK_API_RATE_ADDRESS = "100/h"
+    answers = [api.get_api("/accounts") for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    # The token's limit is the tighter one: 3 a minute, 40 s of the minute left.
+    assert [a["RateLimit-Limit"] for a in answers] == ["3"] * 4
+    assert [a["RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert {a["RateLimit-Reset"] for a in answers} == {"40"}
+    assert answers[3]["Retry-After"] == answers[3]["RateLimit-Reset"]
+    # With more left of the token's minute than of the address's hour, the address's is tighter.
+    settings.METERDESK_API_RATE_TOKEN = "1000/m"
+    settings.METERDESK_API_RATE_ADDRESS = "6/h"
+    answer = api.get_api("/accounts")
+    assert (answer["RateLimit-Limit"], answer["RateLimit-Remaining"]) == ("6", "1")
+    assert answer["RateLimit-Reset"] == str(3600 - 20)
+
+
+def test_no_limit_no_rate_limit_headers(api):
+    answer = api.get_api("/accounts")  # both limits are off in these tests unless a test sets them
+    assert answer.status_code == 200
+    assert not any(name.lower().startswith("ratelimit") for name in answer.headers)
