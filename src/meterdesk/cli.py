@@ -13,8 +13,12 @@ import click
 def _django_setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meterdesk.settings")
     import django
+    from django.core.exceptions import ImproperlyConfigured
 
-    django.setup()
+    try:
+        django.setup()
+    except ImproperlyConfigured as error:  # a setting from the environment: say which, no traceback
+        raise click.ClickException(f"configuration: {error}") from error
 
 
 def _database_current() -> bool:

@@ -23,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 
@@ -161,7 +162,7 @@ def _caches(url: str) -> dict[str, dict[str, object]]:
                 "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
             }
         }
-    raise ValueError(
+    raise ImproperlyConfigured(
         f"METERDESK_CACHE_URL: expected redis://host:port/db, rediss://… or locmem://, got {url!r}"
     )
 

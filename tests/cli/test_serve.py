@@ -271,3 +271,11 @@ def test_on_postgresql_the_mail_sender_runs_in_the_idle_scheduling_class(tmp_pat
         assert os.sched_getscheduler(sender) == os.SCHED_IDLE
         assert os.sched_getscheduler(process.pid) == os.SCHED_OTHER
         assert _nice(sender) == _nice(process.pid) + 10
+
+
+def test_a_cache_url_of_another_kind_is_refused_with_its_name(tmp_path: Path):
+    done = run(["migrate"], tmp_path, METERDESK_CACHE_URL="memcached://127.0.0.1:11211")
+    assert done.returncode != 0
+    assert "METERDESK_CACHE_URL: expected redis://" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "meterdesk.sqlite3").exists()  # nothing was done

@@ -13,6 +13,7 @@ import uuid
 import pytest
 import redis
 from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from meterdesk import settings as meterdesk_settings
@@ -248,7 +249,7 @@ def test_the_cache_setting_names_its_server_or_is_refused():
     shared = meterdesk_settings._caches("redis://cache.internal:6379/2")["default"]
     assert shared["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert shared["LOCATION"] == "redis://cache.internal:6379/2"
-    with pytest.raises(ValueError, match="METERDESK_CACHE_URL: expected redis://"):
+    with pytest.raises(ImproperlyConfigured, match="METERDESK_CACHE_URL: expected redis://"):
         meterdesk_settings._caches("memcached://127.0.0.1:11211")
 
 
