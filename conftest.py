@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from meterdesk.testing import MeterFactory, UserFactory, link, make_tariff
+from meterdesk.testing import MeterFactory, UserFactory, free_port, link, make_tariff
 
 
 @pytest.fixture(autouse=True)
@@ -45,9 +45,7 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed (apt-get install redis-server; scripts/test.sh does it)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     folder = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(  # noqa: S603 - the binary found above, fixed arguments
         [

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+from collections.abc import Iterator
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import factory
@@ -146,3 +151,44 @@ def smtp_settings(settings: Any, port: int, host: str = "127.0.0.1", timeout: in
     settings.EMAIL_HOST_USER = ""
     settings.EMAIL_HOST_PASSWORD = ""
     settings.EMAIL_TIMEOUT = timeout
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def scratch_postgres(name: str, *, create: bool, server: str | None = None) -> Iterator[str]:
+    """The URL of a database ``name`` of its own on the PostgreSQL server of ``server`` or else of
+    DATABASE_URL (else the local one that `bench api` uses), created first if ``create`` (else its
+    user creates it), dropped after. For tests that always run on PostgreSQL, in the SQLite pass of
+    the suite too."""
+    import psycopg
+
+    from meterdesk.bench.api import DEFAULT_URL
+
+    env = server or os.environ.get("DATABASE_URL", "")
+    parts = urlsplit(env if env.startswith(("postgres://", "postgresql://")) else DEFAULT_URL)
+
+    def admin() -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=parts.username or "postgres",
+            password=parts.password,
+            dbname="postgres",
+            autocommit=True,
+        )
+
+    if create:
+        with admin() as db:
+            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            db.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with admin() as db:
+            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]

@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,21 +15,13 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 
-from meterdesk.bench.api import DEFAULT_URL
+from meterdesk.testing import free_port, scratch_postgres
 from tests.cli.test_demo_and_seed import run
 
 WAIT_SECONDS = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _senders(parent: int) -> list[int]:
@@ -63,7 +54,7 @@ def _wait_for(predicate, what: str):
 def _serving(data_dir: Path, workers: int = 1, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """`meterdesk serve` on ``data_dir`` (SQLite) and a free port, stopped with SIGTERM after; its
     standard error in ``data_dir/serve.err``."""
-    port = _free_port()
+    port = free_port()
     environment = {
         k: v
         for k, v in os.environ.items()
@@ -238,26 +229,9 @@ def test_the_server_warns_when_each_worker_would_count_the_limits_alone(tmp_path
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A database of its own on DATABASE_URL's PostgreSQL server (else the local one, as `bench
-    api` uses), dropped after the test: this test runs in the SQLite pass of the suite too."""
-    env = os.environ.get("DATABASE_URL", "")
-    server = env if env.startswith(("postgres://", "postgresql://")) else DEFAULT_URL
-    parts = urlsplit(server)
-    name = f"meterdesk_serve_test_{os.getpid()}"
-    admin_args = {
-        "host": parts.hostname or "127.0.0.1",
-        "port": parts.port or 5432,
-        "user": parts.username or "postgres",
-        "password": parts.password,
-        "dbname": "postgres",
-        "autocommit": True,
-    }
-    with psycopg.connect(**admin_args) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield urlunsplit(parts._replace(path=f"/{name}"))
-    with psycopg.connect(**admin_args) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A migrated-to-be database of its own on PostgreSQL (``scratch_postgres``)."""
+    with scratch_postgres(f"meterdesk_serve_test_{os.getpid()}", create=True) as url:
+        yield url
 
 
 def test_on_postgresql_the_mail_sender_runs_in_the_idle_scheduling_class(tmp_path: Path, postgres_url: str):

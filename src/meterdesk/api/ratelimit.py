@@ -183,11 +183,14 @@ def _redis_hit(cache: RedisCache, keys: list[str], ttls: list[int]) -> list[int]
     prefix and version)."""
     script = _counters.get(cache)
     if script is None:
-        # The backend's client for its connection pool, as Django's own methods get it (a new
-        # client object on every call there: made once here).
-        client = cache._cache.get_client(None, write=True)  # type: ignore[attr-defined]
-        script = _counters[cache] = client.register_script(_COUNT_SCRIPT)
+        # Made once per cache instance (Django's own methods make a new client on every call).
+        script = _counters[cache] = _redis_client(cache).register_script(_COUNT_SCRIPT)
     return [int(count) for count in script(keys=[cache.make_key(key) for key in keys], args=ttls)]
+
+
+def _redis_client(cache: RedisCache) -> Any:
+    """A client on the Redis backend's connection pool, as Django's own methods get one."""
+    return cache._cache.get_client(None, write=True)  # type: ignore[attr-defined]
 
 
 def _cache_hit(cache: BaseCache, key: str, ttl: int) -> int:
@@ -209,7 +212,7 @@ def serving_warning(processes: int) -> str | None:
     cache = _cache()
     if isinstance(cache, RedisCache):
         try:
-            cache._cache.get_client(None, write=True).ping()  # type: ignore[attr-defined]
+            _redis_client(cache).ping()
         except RedisError as error:
             return f"the rate-limit cache cannot be reached ({error}): requests go uncounted until it answers"
         return None
@@ -221,14 +224,12 @@ def serving_warning(processes: int) -> str | None:
     return None
 
 
-class FixedWindowThrottle(BaseThrottle):
-    """One limit; ``ident`` says whom a request counts against (None: not counted)."""
+class FixedWindowLimit:
+    """One limit; ``ident`` says whom a request counts against (None: not counted). Counted by
+    ``Limits``, the API's one throttle, together with the operation's other limits."""
 
     scope = ""
     setting = ""
-
-    def __init__(self) -> None:
-        self._local = threading.local()  # the instance serves every thread of the process
 
     def ident(self, request: HttpRequest) -> str | None:
         raise NotImplementedError
@@ -241,27 +242,10 @@ class FixedWindowThrottle(BaseThrottle):
             return None
         return (self.scope, ident, *rate)
 
-    def allow_request(self, request: HttpRequest) -> bool:
-        limit = self.limit(request)
-        return _judge(request, self._local, [] if limit is None else [limit])
-
-    def wait(self) -> float | None:
-        return getattr(self._local, "wait", None)
-
-
-def _judge(request: HttpRequest, local: threading.local, limits: list[tuple[str, str, int, int]]) -> bool:
-    """Count the request; remember the wait for ninja's 429 and the standing for the headers
-    (``rate_limit_headers``)."""
-    standing = count(limits)
-    local.wait = None if standing is None else standing.wait
-    if standing is not None:
-        request._meterdesk_rate = standing  # type: ignore[attr-defined]
-    return local.wait is None
-
 
 def rate_limit_headers(request: HttpRequest) -> dict[str, str]:
     """The ``RateLimit-Limit``, ``-Remaining`` and ``-Reset`` (seconds) headers of the tightest limit
-    the request counted against; none when no limit counted it."""
+    the request counted against (``Limits``); none when no limit counted it."""
     standing: Standing | None = getattr(request, "_meterdesk_rate", None)
     if standing is None:
         return {}
@@ -273,23 +257,27 @@ def rate_limit_headers(request: HttpRequest) -> dict[str, str]:
 
 
 class Limits(BaseThrottle):
-    """Several limits counted together: one round trip to a shared cache for all of them. Every
-    limit counts the request, also when another one refuses it (each counts the attempts made of
-    it); the wait is the longest of the refusing ones."""
+    """An operation's limits counted together: one round trip to a shared cache for all of them.
+    Every limit counts the request, also when another one refuses it (each counts the attempts made
+    of it); the wait is the longest of the refusing ones. The standing is kept on the request for
+    ``rate_limit_headers``."""
 
-    def __init__(self, *parts: FixedWindowThrottle) -> None:
+    def __init__(self, *parts: FixedWindowLimit) -> None:
         self.parts = parts
-        self._local = threading.local()
+        self._local = threading.local()  # the instance serves every thread of the process
 
     def allow_request(self, request: HttpRequest) -> bool:
-        limits = [limit for part in self.parts if (limit := part.limit(request)) is not None]
-        return _judge(request, self._local, limits)
+        standing = count([limit for part in self.parts if (limit := part.limit(request)) is not None])
+        self._local.wait = None if standing is None else standing.wait
+        if standing is not None:
+            request._meterdesk_rate = standing  # type: ignore[attr-defined]
+        return self._local.wait is None
 
     def wait(self) -> float | None:
         return getattr(self._local, "wait", None)
 
 
-class AddressThrottle(FixedWindowThrottle):
+class AddressLimit(FixedWindowLimit):
     scope = "addr"
     setting = "METERDESK_API_RATE_ADDRESS"
 
@@ -297,7 +285,7 @@ class AddressThrottle(FixedWindowThrottle):
         return client_address(request)
 
 
-class TokenThrottle(FixedWindowThrottle):
+class TokenLimit(FixedWindowLimit):
     """Per device token; a session counts per login."""
 
     scope = "token"
@@ -311,7 +299,7 @@ class TokenThrottle(FixedWindowThrottle):
         return f"u{user.pk}" if user is not None else None
 
 
-class LinkThrottle(FixedWindowThrottle):
+class LinkLimit(FixedWindowLimit):
     """Linking accounts, per login."""
 
     scope = "link"
@@ -322,7 +310,7 @@ class LinkThrottle(FixedWindowThrottle):
         return f"u{user.pk}" if user is not None else None
 
 
-def default_throttles(*extra: FixedWindowThrottle) -> list[BaseThrottle]:
+def default_throttles(*extra: FixedWindowLimit) -> list[BaseThrottle]:
     """The limits of every API operation (per client address and per token), and ``extra`` ones of
     the operation, counted together."""
-    return [Limits(AddressThrottle(), TokenThrottle(), *extra)]
+    return [Limits(AddressLimit(), TokenLimit(), *extra)]

@@ -18,7 +18,7 @@ from pydantic import Field
 from meterdesk.api import present
 from meterdesk.api.auth import request_user
 from meterdesk.api.errors import link_error, not_found
-from meterdesk.api.ratelimit import LinkThrottle, default_throttles
+from meterdesk.api.ratelimit import LinkLimit, default_throttles
 from meterdesk.api.routers import NUMBER, PERIOD, account_of, errors, page
 from meterdesk.api.schemas import (
     MONTH_PATTERN,
@@ -68,7 +68,7 @@ def account_list(request: HttpRequest, params: Query[PageQuery]) -> Any:
 @router.post(
     "/link",
     response={201: AccountSummary, **errors(400, 401, 403, 409, 422, 429)},
-    throttle=default_throttles(LinkThrottle()),
+    throttle=default_throttles(LinkLimit()),
     summary="Link one more account to the login",
     description=(
         "By the account number and the serial number of one of its meters, as printed on the bill. "

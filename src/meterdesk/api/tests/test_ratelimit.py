@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -21,6 +20,7 @@ from meterdesk.api import ratelimit
 from meterdesk.api.auth import token_create
 from meterdesk.api.ratelimit import hit, parse_rate, serving_warning
 from meterdesk.api.tests.conftest import API, ApiClient
+from meterdesk.testing import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -189,9 +189,7 @@ def test_concurrent_requests_are_each_counted_once(shared_cache):
 
 
 def test_an_unreachable_shared_cache_lets_requests_through_and_says_so(api, settings, caplog, monkeypatch):
-    with socket.socket() as s:  # a port on which nothing listens (bound, then closed)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there
     saved = settings.CACHES
     settings.CACHES = {
         "default": {

@@ -6,38 +6,23 @@ import json
 import os
 import subprocess
 import sys
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 
+from meterdesk.testing import scratch_postgres
+
 KEYS = {"accounts", "seconds", "accounts_per_second", "sql_floor_seconds", "ratio_to_floor", "peak_rss_mb"}
-
-
-def _server_url() -> str:
-    """A PostgreSQL server (the benchmark makes a database of its own there): the test run's when it
-    is PostgreSQL, else the local one — the benchmark always measures PostgreSQL, whatever the
-    test database is."""
-    for url in (os.environ.get("METERDESK_BENCH_DATABASE_URL", ""), os.environ.get("DATABASE_URL", "")):
-        if url.startswith(("postgres://", "postgresql://")):
-            return url
-    return "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture
 def bench_url():
-    parts = urlsplit(_server_url())
-    name = f"meterdesk_bench_test_{os.getpid()}"
-    yield urlunsplit(parts._replace(path=f"/{name}"))
-    with psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname="postgres",
-        autocommit=True,
-    ) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A database of its own on a PostgreSQL server (the benchmark always measures PostgreSQL,
+    whatever the test database is)."""
+    server = os.environ.get("METERDESK_BENCH_DATABASE_URL")
+    with scratch_postgres(f"meterdesk_bench_test_{os.getpid()}", create=False, server=server) as url:
+        yield url
 
 
 def test_bench_billing_prints_the_figures(bench_url, tmp_path):

@@ -9,12 +9,10 @@ import json
 import os
 import subprocess
 import sys
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 
-from meterdesk.bench.api import DEFAULT_URL
+from meterdesk.testing import scratch_postgres
 
 KEYS = {
     "accepted_per_second",
@@ -29,20 +27,9 @@ KEYS = {
 
 @pytest.fixture
 def bench_url():
-    env = os.environ.get("METERDESK_BENCH_API_DATABASE_URL") or os.environ.get("DATABASE_URL", "")
-    server = env if env.startswith(("postgres://", "postgresql://")) else DEFAULT_URL
-    parts = urlsplit(server)
-    name = f"meterdesk_bench_api_test_{os.getpid()}"
-    yield urlunsplit(parts._replace(path=f"/{name}"))
-    with psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname="postgres",
-        autocommit=True,
-    ) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    server = os.environ.get("METERDESK_BENCH_API_DATABASE_URL")
+    with scratch_postgres(f"meterdesk_bench_api_test_{os.getpid()}", create=False, server=server) as url:
+        yield url
 
 
 def test_bench_api_prints_the_figures(bench_url, tmp_path):

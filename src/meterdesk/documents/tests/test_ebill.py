@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import threading
 
 import pytest
@@ -18,15 +17,9 @@ from meterdesk.documents.models import EbillDelivery
 from meterdesk.documents.services import MonthNotClosed, ebill_send, ebill_subscribe, ebill_unsubscribe
 from meterdesk.documents.tests.conftest import OCT, SEP
 from meterdesk.documents.tests.helpers import pdf_payload, pdf_text
-from meterdesk.testing import UserFactory, link, smtp_settings
+from meterdesk.testing import UserFactory, free_port, link, smtp_settings
 
 pytestmark = pytest.mark.django_db
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _Store:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
-import socket
 import threading
 from datetime import date
 from decimal import Decimal
@@ -16,7 +15,7 @@ from django.core import mail
 
 from meterdesk.metering.models import Channel, Reading, ReadingStatus
 from meterdesk.metering.services import ReadingInvalid, reading_submit
-from meterdesk.testing import ReadingFactory, moscow, smtp_settings
+from meterdesk.testing import ReadingFactory, free_port, moscow, smtp_settings
 
 D = Decimal
 NOW = moscow(2026, 11, 20, 14, 30)
@@ -34,12 +33,6 @@ def submit(user, meter, values=("1300", "650"), **kwargs):
     return reading_submit(
         meter=meter, values=list(values), channel=Channel.WEB, submitted_by=user, now=NOW, **kwargs
     )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def message_text(raw: bytes) -> tuple[str, str, str]:

@@ -31,8 +31,16 @@ from meterdesk.metering.outbox import (
 )
 from meterdesk.metering.selectors import ChargePreview, PreviewLine
 from meterdesk.metering.services import ReadingInvalid, reading_submit
-from meterdesk.metering.tests.test_confirmation_email import free_port, message_text
-from meterdesk.testing import MeterFactory, ReadingFactory, UserFactory, link, moscow, smtp_settings
+from meterdesk.metering.tests.test_confirmation_email import message_text
+from meterdesk.testing import (
+    MeterFactory,
+    ReadingFactory,
+    UserFactory,
+    free_port,
+    link,
+    moscow,
+    smtp_settings,
+)
 
 D = Decimal
 NOW = moscow(2026, 11, 20, 14, 30)

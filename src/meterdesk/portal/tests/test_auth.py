@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -15,7 +14,7 @@ from django.test import Client
 
 from meterdesk import settings as project_settings
 from meterdesk.customers.models import User
-from meterdesk.testing import PASSWORD, MeterFactory, UserFactory, smtp_settings
+from meterdesk.testing import PASSWORD, MeterFactory, UserFactory, free_port, smtp_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -282,16 +281,10 @@ class _StoringHandler:
         return "250 Message accepted for delivery"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_server(settings):
     handler = _StoringHandler()
-    port = _free_port()
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     smtp_settings(settings, port)
