@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from meterdesk.bench.billing import BenchError, _children, _Conn, _proc_cpu
+from meterdesk.bench.billing import BenchError, _children, _Conn, _proc_cpu, machine_probe
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/meterdesk_bench_api"
 #: Share of the mixed phase's requests that read the dashboard (the rest submit readings).
@@ -283,6 +283,7 @@ def bench_api(
         tokens = _logins_and_tokens(db, accounts)
         plan = _plan(db, tokens, month)
     setup_seconds = time.perf_counter() - started
+    machine = machine_probe()  # before the server starts: the machine to itself
 
     data = Path(settings.DATA_DIR)
     (data / "logs").mkdir(parents=True, exist_ok=True)
@@ -405,6 +406,7 @@ def bench_api(
         "database": conn.name,
         "setup_seconds": round(setup_seconds, 1),
         "cpu_count": os.cpu_count(),
+        "machine": machine,
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 

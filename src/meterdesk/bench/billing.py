@@ -65,6 +65,37 @@ def server_settings(db: Any) -> dict[str, str]:
     return {name: found[name] for name in SERVER_SETTINGS if name in found}
 
 
+#: The machine probe's pure-Python workload (steps of a list comprehension) and how often it runs.
+PROBE_STEPS = 10_000_000
+PROBE_RUNS = 3
+
+
+def machine_probe(steps: int = PROBE_STEPS, runs: int = PROBE_RUNS) -> dict[str, Any]:
+    """What the figures of a run were measured on: the processor's model, the cores, and the seconds
+    of a fixed pure-Python loop (``[0 for _ in range(steps)]``, the fastest of ``runs``).
+
+    The targets are for "this 2-core machine", and machines of the same kind differed by 3× on this
+    loop from session to session (docs/benchmarks.md): with the probe in the JSON, figures from two
+    machines can be told apart, and compared for what is CPU-bound."""
+    times = []
+    for _run in range(runs):
+        started = time.perf_counter()
+        [0 for _ in range(steps)]  # the workload itself
+        times.append(time.perf_counter() - started)
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu_model": model,
+        "cpu_count": os.cpu_count(),
+        "python_loop_steps": steps,
+        "python_loop_seconds": round(min(times), 3),
+    }
+
+
 def bench_database_url(explicit: str | None = None) -> str:
     """The database to use: the one given, else DATABASE_URL's server with the database
     ``meterdesk_bench`` (never DATABASE_URL's own database: it is dropped), else the default."""
@@ -535,6 +566,7 @@ def bench_billing(
             **({"fast_path_check": check} if check is not None else {}),
         }
 
+    machine = machine_probe()
     env = dict(os.environ)
     say(f"Closing {period:%Y-%m} with {workers} worker(s), {chunk_size} accounts a chunk …")
     load_before = os.getloadavg()
@@ -584,6 +616,8 @@ def bench_billing(
         "setup_steps": {k: round(v, 1) for k, v in setup.items()},
         "database": conn.name,
         "cpu_count": os.cpu_count(),
+        # What the figures were measured on (probed just before the close).
+        "machine": machine,
         # What the server ran with: every figure says which settings it was measured with.
         "server_settings": server,
         # Other work on the machine while the close ran shows here (the close itself adds ~2-3).

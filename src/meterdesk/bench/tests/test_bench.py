@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from meterdesk.bench.billing import machine_probe
 from meterdesk.testing import scratch_postgres
 
 KEYS = {"accounts", "seconds", "accounts_per_second", "sql_floor_seconds", "ratio_to_floor", "peak_rss_mb"}
@@ -68,6 +69,7 @@ def test_bench_billing_prints_the_figures(bench_url, tmp_path):
     assert figures["sql_floor_seconds"] == min(figures["sql_floor_runs"])
     assert 10 < figures["peak_rss_mb"] < 2000
     assert figures["statements"] == 300
+    _assert_machine(figures["machine"])
     # The server's settings that matter, as SHOW prints them.
     settings = figures["server_settings"]
     assert {"shared_buffers", "work_mem", "synchronous_commit", "max_wal_size"} <= set(settings)
@@ -95,3 +97,24 @@ def test_bench_billing_prints_the_figures(bench_url, tmp_path):
         lines = db.execute("SELECT COUNT(*) FROM bench_floor").fetchone()
     assert closes is not None and closes[0] == 300
     assert lines is not None and lines[0] == figures["floor_rows"] > 0
+
+
+def _assert_machine(machine: dict) -> None:
+    """The probe of the machine a run was measured on, as both benchmarks print it."""
+    assert machine["cpu_count"] == os.cpu_count()
+    assert machine["python_loop_steps"] == 10_000_000
+    assert 0 < machine["python_loop_seconds"] < 60
+    assert isinstance(machine["cpu_model"], str)
+
+
+def test_the_machine_probe_times_its_loop_and_keeps_the_fastest_run(monkeypatch):
+    from meterdesk.bench import billing
+
+    clock = iter([0.0, 0.5, 10.0, 10.2, 20.0, 20.9])  # runs of 0.5, 0.2 and 0.9 s
+    monkeypatch.setattr(billing.time, "perf_counter", lambda: next(clock))
+    probe = machine_probe(steps=1000, runs=3)
+    assert probe["python_loop_seconds"] == 0.2
+    assert probe["python_loop_steps"] == 1000
+    with open("/proc/cpuinfo", encoding="utf-8") as info:
+        names = [line.split(":", 1)[1].strip() for line in info if line.startswith("model name")]
+    assert probe["cpu_model"] == (names[0] if names else "")

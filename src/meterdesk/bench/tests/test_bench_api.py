@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from meterdesk.bench.tests.test_bench import _assert_machine
 from meterdesk.testing import scratch_postgres
 
 KEYS = {
@@ -56,6 +57,7 @@ def test_bench_api_prints_the_figures(bench_url, tmp_path):
     )
     assert figures["readings_stored"] >= figures["accepted"]
     assert figures["errors"] == []
+    _assert_machine(figures["machine"])
     # Every stored reading has its confirmation e-mail: the benchmark waits for the server's mail
     # sender to send those it had not sent when the load stopped.
     assert figures["confirmations_failed"] == 0
