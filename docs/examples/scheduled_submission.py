@@ -14,9 +14,14 @@ submits them once a month, while the submission window is open.
     METERDESK_SOURCE_PATHS=StatusSNS.SML.Total_T1,StatusSNS.SML.Total_T2 \\
         python3 scheduled_submission.py
 
-Schedule it inside the window (15th–26th in Moscow), e.g. with cron on the 20th at 09:00:
+Schedule it inside the window (15th–26th in Moscow), e.g. with cron on the 20th from 09:00, spread
+over the hour:
 
-    0 9 20 * *  . $HOME/.meterdesk.env && python3 /opt/meterdesk/scheduled_submission.py
+    0 9 20 * *  . $HOME/.meterdesk.env && METERDESK_SPREAD_SECONDS=3600 python3 /opt/meterdesk/scheduled_submission.py
+
+METERDESK_SPREAD_SECONDS=N waits, before submitting, an offset of 0 to N-1 seconds that depends
+only on the meter (the same meter always waits as long): the many homes that copy the same cron
+line then arrive spread over N seconds instead of in the same second. Nothing is waited by default.
 
 Exit status: 0 accepted (or the window is closed: nothing to do today), 1 refused (the message
 says why: a value below the previous one, a confirmation needed …), 2 could not reach the service.
@@ -102,6 +107,13 @@ def idempotency_key(meter_id: int, values: list[str], today: date) -> str:
     return f"sched-{meter_id}-{today:%Y-%m}-{digest}"
 
 
+def spread_offset(meter_id: int, spread: int) -> int:
+    """The meter's own offset within ``spread`` seconds: even over the meters, fixed for each."""
+    if spread <= 0:
+        return 0
+    return int.from_bytes(hashlib.sha256(f"meter-{meter_id}".encode()).digest()[:8], "big") % spread
+
+
 def submit(base_url: str, token: str, meter_id: int, values: list[str], confirm: list[str]) -> dict[str, Any]:
     """Submit one reading; returns the accepted reading (with its confirmation and charge)."""
     api = base_url.rstrip("/") + "/api/v1"
@@ -118,6 +130,10 @@ def main(argv: list[str]) -> int:
     # Confirm a rollover automatically only if told to: a high consumption is always for a person.
     confirm = [c for c in os.environ.get("METERDESK_CONFIRM", "").split(",") if c]
     try:
+        wait = spread_offset(meter_id, int(os.environ.get("METERDESK_SPREAD_SECONDS") or 0))
+        if wait:
+            print(f"Waiting {wait} s (METERDESK_SPREAD_SECONDS) …")
+            time.sleep(wait)
         if argv:
             values = argv
         else:

@@ -41,6 +41,7 @@ def setup(live_server, monkeypatch):
     monkeypatch.setenv("METERDESK_TOKEN", token_create(user=user, name="hub")[1])
     monkeypatch.setenv("METERDESK_METER_ID", str(meter.pk))
     monkeypatch.delenv("METERDESK_CONFIRM", raising=False)
+    monkeypatch.delenv("METERDESK_SPREAD_SECONDS", raising=False)
     return meter
 
 
@@ -100,3 +101,27 @@ def test_a_confirmation_is_left_to_a_person_unless_configured(example, setup, mo
     monkeypatch.setenv("METERDESK_CONFIRM", "rollover")
     assert example.main(["200"]) == 0
     assert Reading.objects.get().rolled_over
+
+
+def test_a_spread_waits_the_meter_s_own_offset_then_submits(example, setup, monkeypatch, capsys):
+    waited: list[float] = []
+    monkeypatch.setattr(example.time, "sleep", waited.append)
+    assert example.main(["1100", "560"]) == 0
+    assert waited == []  # nothing is waited by default
+    monkeypatch.setenv("METERDESK_SPREAD_SECONDS", "3600")
+    assert example.main(["1100", "560"]) == 0  # the same reading again: the first answer
+    assert waited == [example.spread_offset(setup.pk, 3600)]
+    assert f"Waiting {int(waited[0])} s" in capsys.readouterr().out
+    assert Reading.objects.count() == 1
+
+
+def test_the_offsets_spread_the_meters_over_the_whole_span(example):
+    offsets = [example.spread_offset(meter_id, 3600) for meter_id in range(1, 10_001)]
+    assert offsets == [example.spread_offset(meter_id, 3600) for meter_id in range(1, 10_001)]
+    assert min(offsets) >= 0 and max(offsets) < 3600
+    per_minute = [0] * 60
+    for offset in offsets:
+        per_minute[offset // 60] += 1
+    # 10 000 meters over 60 minutes: ~167 a minute; none nearly empty, none crowded.
+    assert min(per_minute) > 100 and max(per_minute) < 250
+    assert example.spread_offset(1, 0) == 0
