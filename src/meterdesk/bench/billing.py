@@ -84,7 +84,7 @@ def machine_probe(steps: int = PROBE_STEPS, runs: int = PROBE_RUNS) -> dict[str,
     """What the figures of a run were measured on: the processor's model, the cores, and the seconds
     of a fixed pure-Python loop (``loop_seconds``).
 
-    The targets are for "this 2-core machine", and machines of the same kind differed by 3× on this
+    The targets are for "this 2-core machine", and machines of the same kind differed up to 4× on this
     loop from session to session (docs/benchmarks.md): with the probe in the JSON, figures from two
     machines can be told apart, and compared for what is CPU-bound.
 
