@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from collections.abc import Iterator
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -14,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import factory
 
+from meterdesk.bench.api import DEFAULT_URL as BENCH_API_URL
+from meterdesk.bench.api import free_port as free_port  # re-exported: one helper for the benchmarks and tests
 from meterdesk.customers.models import Account, AccountLink, PremisesCategory, User
 from meterdesk.metering.models import Channel, Meter, Reading, ReadingKind, ReadingStatus
 from meterdesk.tariffs.models import Tariff, TariffBand, TariffKind, TariffPrice
@@ -153,13 +154,6 @@ def smtp_settings(settings: Any, port: int, host: str = "127.0.0.1", timeout: in
     settings.EMAIL_TIMEOUT = timeout
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def scratch_postgres(name: str, *, create: bool, server: str | None = None) -> Iterator[str]:
     """The URL of a database ``name`` of its own on the PostgreSQL server of ``server`` or else of
@@ -168,10 +162,8 @@ def scratch_postgres(name: str, *, create: bool, server: str | None = None) -> I
     the suite too."""
     import psycopg
 
-    from meterdesk.bench.api import DEFAULT_URL
-
     env = server or os.environ.get("DATABASE_URL", "")
-    parts = urlsplit(env if env.startswith(("postgres://", "postgresql://")) else DEFAULT_URL)
+    parts = urlsplit(env if env.startswith(("postgres://", "postgresql://")) else BENCH_API_URL)
 
     def admin() -> psycopg.Connection[Any]:
         return psycopg.connect(

@@ -20,6 +20,7 @@ from playwright.sync_api import Page, expect
 
 from meterdesk import seed
 from meterdesk.metering.models import Reading, ReadingStatus
+from tests.browser.steps import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -64,11 +65,7 @@ def test_the_personal_account_pages_pass_axe(browser_page, live_server, language
         expect(page.locator("html")).to_have_attribute("lang", "en")
         audit("/login/ in English")
 
-    page.goto(base + "/login/")
-    page.locator("#id_username").fill(seed.DEMO_EMAIL)
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator('main form button[type="submit"]').click()
-    expect(page).to_have_url(f"{base}/cabinet/")
+    log_in(page, base, seed.DEMO_EMAIL, PASSWORD)
     expect(page.locator("html")).to_have_attribute("lang", language)
     audit("dashboard")
 

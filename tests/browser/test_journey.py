@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 from meterdesk.customers.models import AccountLink
 from meterdesk.metering.models import Reading, ReadingStatus
 from meterdesk.testing import MeterFactory, make_tariff
+from tests.browser.steps import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -56,10 +57,7 @@ def test_register_log_in_submit_readings_and_see_history(browser_page, live_serv
     logout_button.click()
     expect(page).to_have_url(f"{base}/login/")
     expect(logout_button).to_have_count(0)
-    page.locator("#id_username").fill(EMAIL)
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator('main form button[type="submit"]').click()
-    expect(page).to_have_url(f"{base}/cabinet/")
+    log_in(page, base, EMAIL, PASSWORD)
     expect(logout_button).to_be_visible()
 
     # Submit readings for the meter.

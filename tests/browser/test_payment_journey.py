@@ -18,6 +18,7 @@ from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.billing.selectors import account_balance
 from meterdesk.payments.models import Payment, PaymentStatus
 from meterdesk.testing import PASSWORD, MeterFactory, UserFactory, link
+from tests.browser.steps import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -41,11 +42,7 @@ def test_pay_the_debt_by_card_and_download_the_receipt(browser_page, live_server
     base = live_server.url
 
     # Log in.
-    page.goto(f"{base}/login/")
-    page.locator("#id_username").fill(EMAIL)
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator('main form button[type="submit"]').click()
-    expect(page).to_have_url(f"{base}/cabinet/")
+    log_in(page, base, EMAIL, PASSWORD)
     card = page.locator(f'section[aria-labelledby="acc-{account.number}"]')
     expect(card.get_by_test_id("balance")).to_contain_text(re.compile(r"1[\s\u00a0]?234,56"))
 

@@ -141,7 +141,8 @@ def _drain(conn: _Conn, limit: float = DRAIN_LIMIT) -> dict[str, Any]:
         return {"backlog": backlog, "left": left, "wall_from": started, "wall_until": time.time()}
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (bound, then released); the tests' too."""
     with socket.socket() as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
@@ -289,7 +290,7 @@ def bench_api(
     (data / "logs").mkdir(parents=True, exist_ok=True)
     log = data / "logs" / "bench-api-server.log"
     plan_file = data / "bench-api-plan.json"
-    port = _free_port()
+    port = free_port()
     plan_file.write_text(
         json.dumps({"port": port, "duration": duration, "clients": clients, "plan": plan}), encoding="utf-8"
     )

@@ -6,11 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from urllib.parse import urlsplit
 
-import psycopg
 import pytest
 
+from meterdesk.bench.billing import _Conn
 from meterdesk.testing import scratch_postgres
 
 KEYS = {"accounts", "seconds", "accounts_per_second", "sql_floor_seconds", "ratio_to_floor", "peak_rss_mb"}
@@ -82,14 +81,7 @@ def test_bench_billing_prints_the_figures(bench_url, tmp_path):
     assert 200 < check["accounts_by_fast_path"] < 300
     assert check["rows_compared"] > 3 * 300
 
-    parts = urlsplit(bench_url)
-    with psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname=parts.path.lstrip("/"),
-    ) as db:
+    with _Conn.parse(bench_url).connect() as db:  # the benchmark's own connection
         closes = db.execute(
             "SELECT COUNT(*) FROM billing_accountclose WHERE period = %s", [f"{figures['period']}-01"]
         ).fetchone()
