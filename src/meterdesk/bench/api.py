@@ -141,6 +141,51 @@ def _drain(conn: _Conn, limit: float = DRAIN_LIMIT) -> dict[str, Any]:
         return {"backlog": backlog, "left": left, "wall_from": started, "wall_until": time.time()}
 
 
+def _ceiling_check(port: int, plan: list[dict[str, Any]], conn: _Conn) -> None:
+    """Before the load: the ceiling endpoint does what ceiling.sql says, or the benchmark stops
+    (a ceiling that stored less, or answered anyone, would not be one)."""
+    first, other = [p for p in plan if p["meter"] is not None][:2]
+    client = _Client(port)
+
+    def post(who: dict[str, Any], meter: int, values: list[int], key: str) -> tuple[int, bytes]:
+        body = json.dumps({"values": [str(v) for v in values], "confirm": []}).encode()
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {who['token']}"}
+        return client.request(
+            "POST", f"/api/v1/bench/ceiling/{meter}", body, {**headers, "Idempotency-Key": key}
+        )
+
+    key = str(uuid.uuid4())
+    answers = [post(first, first["meter"], first["last"], key) for _ in range(2)]
+    problems = []
+    if answers[0][0] != 201 or answers[1] != answers[0]:
+        problems.append(
+            f"a submission and its retry answered {answers[0][0]} and {answers[1][0]}, not the same 201"
+        )
+    if (status := post(first, other["meter"], other["last"], str(uuid.uuid4()))[0]) != 404:
+        problems.append(f"another customer's meter answered {status}, not 404")
+    if (status := post(first, first["meter"], [v - 1 for v in first["last"]], str(uuid.uuid4()))[0]) != 400:
+        problems.append(f"a value below the previous one answered {status}, not 400")
+    if (
+        status := post({"token": "mdk_not-a-token"}, first["meter"], first["last"], str(uuid.uuid4()))[0]
+    ) != 401:
+        problems.append(f"an unknown token answered {status}, not 401")
+    if answers[0][0] == 201:
+        reading = json.loads(answers[0][1])["id"]
+        with conn.connect() as db:
+            stored = db.execute(
+                "SELECT (SELECT COUNT(*) FROM metering_reading WHERE id = %s AND meter_id = %s AND status = 'accepted'), "
+                "(SELECT COUNT(*) FROM metering_confirmationmail WHERE reading_id = %s), "
+                "(SELECT COUNT(*) FROM api_idempotencyrecord WHERE key = %s)",
+                [reading, first["meter"], reading, key],
+            ).fetchone()
+        if tuple(stored) != (1, 1, 1):
+            problems.append(
+                f"the reading, its e-mail and the key's answer were stored {tuple(stored)} times, not once each"
+            )
+    if problems:
+        raise BenchError("the ceiling endpoint: " + "; ".join(problems))
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on (bound, then released); the tests' too."""
     with socket.socket() as s:
@@ -251,6 +296,7 @@ def bench_api(
     clients: int,
     workers: int,
     threads: int,
+    ceiling: bool = False,
     database_url: str | None = None,
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, Any]:
@@ -283,6 +329,10 @@ def bench_api(
         synth_build(db.cursor(), accounts, add_months(month, -1))
         tokens = _logins_and_tokens(db, accounts)
         plan = _plan(db, tokens, month)
+        if ceiling:
+            from meterdesk.bench.api_floor import CEILING_SQL
+
+            db.execute(CEILING_SQL.read_text(encoding="utf-8"))
     setup_seconds = time.perf_counter() - started
     machine = machine_probe()  # before the server starts: the machine to itself
 
@@ -292,7 +342,10 @@ def bench_api(
     plan_file = data / "bench-api-plan.json"
     port = free_port()
     plan_file.write_text(
-        json.dumps({"port": port, "duration": duration, "clients": clients, "plan": plan}), encoding="utf-8"
+        json.dumps(
+            {"port": port, "duration": duration, "clients": clients, "ceiling": ceiling, "plan": plan}
+        ),
+        encoding="utf-8",
     )
     env = {
         **os.environ,
@@ -313,6 +366,8 @@ def bench_api(
     sampler = threading.Thread(target=timeline.run, daemon=True)
     try:
         _wait_up(port, server, log)
+        if ceiling:
+            _ceiling_check(port, plan, conn)
         sampler.start()
         say(f"Load: {clients} clients, {duration:g} s per phase (after {WARMUP:g} s of warm-up each) …")
         done = subprocess.run(  # noqa: S603
@@ -320,7 +375,7 @@ def bench_api(
             capture_output=True,
             text=True,
             check=False,
-            timeout=3 * (duration + WARMUP) + 120,
+            timeout=(5 if ceiling else 4) * (duration + WARMUP) + 120,
         )
         if done.returncode != 0:
             raise BenchError(f"the load process failed (exit {done.returncode}): {done.stderr[-2000:]}")
@@ -354,20 +409,25 @@ def bench_api(
         "mixed": timeline.per_request(mixed, mixed["submissions"] + mixed["dashboards"]),
         "per_accepted_reading": timeline.per_request(mixed, mixed["accepted"]),
     }
+    write_ps = (write["ok"] + after["ok"]) / (write["seconds"] + after["seconds"])
+    ceiling_figures: dict[str, Any] | None = None
+    if ceiling:
+        top = load["ceiling"]
+        ceiling_figures = {
+            **_mix_rate(top, write_ps),
+            "statuses": top["statuses"],
+            "dashboards_per_second": round(top["dashboards_ok"] / top["seconds"], 1),
+            "cpu_ms_per_request": timeline.per_request(top, top["submissions"] + top["dashboards"]),
+            "cpu_ms_per_accepted_reading": timeline.per_request(top, top["accepted"]),
+        }
     drained = drain["backlog"] - drain["left"]
     cpu["per_confirmation_draining"] = timeline.per_request({**drain, "load_cpu_seconds": 0.0}, drained)
-    accepted_ps = mixed["accepted"] / mixed["seconds"]
-    write_ps = (write["ok"] + after["ok"]) / (write["seconds"] + after["seconds"])
     return {
-        "accepted_per_second": round(accepted_ps, 1),
-        "p50_ms": mixed["p50_ms"],
-        "p95_ms": mixed["p95_ms"],
-        "p99_ms": mixed["p99_ms"],
+        **_mix_rate(mixed, write_ps),
         "trivial_per_second": round(trivial["ok"] / trivial["seconds"], 1),
         "one_write_per_second": round(write_ps, 1),
         "one_write_per_second_before_mix": round(write["ok"] / write["seconds"], 1),
         "one_write_per_second_after_mix": round(after["ok"] / after["seconds"], 1),
-        "ratio_to_one_write": round(accepted_ps / write_ps, 3) if write_ps else None,
         "accepted": mixed["accepted"],
         "submissions": mixed["submissions"],
         "submission_statuses": mixed["statuses"],
@@ -382,6 +442,8 @@ def bench_api(
         # CPU per request of each phase's measured seconds, by process: the web workers, the mail
         # sender, PostgreSQL's backends (sampled from /proc) and the load generator (its own).
         "cpu_ms_per_request": cpu,
+        # With --ceiling: the same mix with the submissions made in one call (bench/ceiling.sql).
+        **({"ceiling": ceiling_figures} if ceiling_figures is not None else {}),
         "errors": load["errors"],
         "readings_stored": stored,
         # The confirmation e-mails (metering.outbox): the backlog the mail sender (at a lower CPU
@@ -409,6 +471,19 @@ def bench_api(
         "cpu_count": os.cpu_count(),
         "machine": machine,
         "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def _mix_rate(mix: dict[str, Any], write_ps: float) -> dict[str, Any]:
+    """A mix phase's accepted readings per second, their ratio to the one-write floor, and the
+    submissions' latency percentiles."""
+    accepted_ps = mix["accepted"] / mix["seconds"]
+    return {
+        "accepted_per_second": round(accepted_ps, 1),
+        "ratio_to_one_write": round(accepted_ps / write_ps, 3) if write_ps else None,
+        "p50_ms": mix["p50_ms"],
+        "p95_ms": mix["p95_ms"],
+        "p99_ms": mix["p99_ms"],
     }
 
 
@@ -540,31 +615,43 @@ def load_main(plan_file: str) -> dict[str, Any]:
     def write(client: _Client, _rng: random.Random) -> tuple[str, int]:
         return "write", client.request("POST", "/api/v1/bench/write", b"", json_headers)[0]
 
-    def mixed(client: _Client, rng: random.Random) -> tuple[str, int]:
-        if rng.random() < DASHBOARD_SHARE:
-            who = rng.choice(plan)
-            headers = {"Authorization": f"Bearer {who['token']}"}
-            return "dashboard", client.request("GET", f"/api/v1/accounts/{who['number']}", None, headers)[0]
-        who = rng.choice(submitting)
-        with counter_lock:
-            counters[who["meter"]] += 1
-            step = counters[who["meter"]]
-        body = json.dumps({"values": [str(v + step) for v in who["last"]], "confirm": ["high_consumption"]})
-        headers = {
-            **json_headers,
-            "Authorization": f"Bearer {who['token']}",
-            "Idempotency-Key": str(uuid.uuid4()),
-        }
-        status = client.request("POST", f"/api/v1/meters/{who['meter']}/readings", body.encode(), headers)[0]
-        return "submit", status
+    def mix(path: str) -> Callable[[_Client, random.Random], tuple[str, int]]:
+        def mixed(client: _Client, rng: random.Random) -> tuple[str, int]:
+            if rng.random() < DASHBOARD_SHARE:
+                who = rng.choice(plan)
+                headers = {"Authorization": f"Bearer {who['token']}"}
+                return "dashboard", client.request("GET", f"/api/v1/accounts/{who['number']}", None, headers)[
+                    0
+                ]
+            who = rng.choice(submitting)
+            with counter_lock:
+                counters[who["meter"]] += 1
+                step = counters[who["meter"]]
+            body = json.dumps(
+                {"values": [str(v + step) for v in who["last"]], "confirm": ["high_consumption"]}
+            )
+            headers = {
+                **json_headers,
+                "Authorization": f"Bearer {who['token']}",
+                "Idempotency-Key": str(uuid.uuid4()),
+            }
+            status = client.request("POST", path.format(meter=who["meter"]), body.encode(), headers)[0]
+            return "submit", status
+
+        return mixed
 
     out: dict[str, Any] = {"errors": []}
     # The one-write floor before and after the mix: the floor is the two together (bench_api).
-    phases = (("trivial", trivial), ("write", write), ("mixed", mixed), ("write_after", write))
+    # With --ceiling, the mix once more between them, its submissions made in one call to the
+    # database (api_floor.bench_ceiling).
+    phases = [("trivial", trivial), ("write", write), ("mixed", mix("/api/v1/meters/{meter}/readings"))]
+    if spec.get("ceiling"):
+        phases.append(("ceiling", mix("/api/v1/bench/ceiling/{meter}")))
+    phases.append(("write_after", write))
     for name, one in phases:
         phase = _run_phase(port, clients, seconds, one)
         out["errors"] += phase.errors[:5]
-        if name == "mixed":
+        if name in ("mixed", "ceiling"):
             submit = _summary(phase, seconds, "submit", {200, 201})
             dash = _summary(phase, seconds, "dashboard", {200})
             statuses: dict[str, int] = {}

@@ -140,6 +140,13 @@ def billing(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 @click.option(
+    "--ceiling",
+    is_flag=True,
+    help="After the mix, run it again with the submissions made in one call to the database "
+    "(bench/ceiling.sql: most rules left out) and print that rate too: the ceiling of such a design "
+    "on this machine.",
+)
+@click.option(
     "--database-url",
     envvar="METERDESK_BENCH_API_DATABASE_URL",
     default=None,
@@ -153,6 +160,7 @@ def api(
     workers: int,
     threads: int,
     as_json: bool,
+    ceiling: bool,
     database_url: str | None,
 ) -> None:
     from meterdesk.bench.api import bench_api
@@ -168,6 +176,7 @@ def api(
             clients=clients,
             workers=workers,
             threads=threads,
+            ceiling=ceiling,
             database_url=database_url,
             say=say,
         )
@@ -195,3 +204,9 @@ def api(
         "clients",
     ):
         click.echo(f"{key:<34}{figures[key]}")
+    if ceiling:
+        top = figures["ceiling"]
+        click.echo(
+            f"{'ceiling (one call)':<34}{top['accepted_per_second']}/s, "
+            f"ratio {top['ratio_to_one_write']}, p99 {top['p99_ms']} ms, {top['statuses']}"
+        )

@@ -37,7 +37,7 @@ def test_bench_api_prints_the_figures(bench_url, tmp_path):
     env = {**os.environ, "METERDESK_DATA_DIR": str(tmp_path), "METERDESK_BENCH_API_DATABASE_URL": bench_url}
     env.pop("METERDESK_TASKS", None)
     command = [sys.executable, "-m", "meterdesk.cli", "bench", "api"]
-    command += ["--accounts", "50", "--duration", "2", "--clients", "4", "--json"]
+    command += ["--accounts", "50", "--duration", "2", "--clients", "4", "--ceiling", "--json"]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)  # noqa: S603
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout)  # one JSON object, nothing else on stdout
@@ -55,8 +55,20 @@ def test_bench_api_prints_the_figures(bench_url, tmp_path):
     assert figures["ratio_to_one_write"] == pytest.approx(
         figures["accepted_per_second"] / figures["one_write_per_second"], rel=0.02
     )
-    assert figures["readings_stored"] >= figures["accepted"]
     assert figures["errors"] == []
+    # --ceiling: the mix again, its submissions made in one call to the database (ceiling.sql),
+    # every one accepted, stored with its confirmation e-mail (counted below with the others).
+    ceiling = figures["ceiling"]
+    assert ceiling["accepted_per_second"] > 0
+    assert set(ceiling["statuses"]) == {"201"}
+    assert ceiling["ratio_to_one_write"] == pytest.approx(
+        ceiling["accepted_per_second"] / figures["one_write_per_second"], rel=0.02
+    )
+    assert 0 < ceiling["p50_ms"] <= ceiling["p95_ms"] <= ceiling["p99_ms"]
+    for name in ("cpu_ms_per_request", "cpu_ms_per_accepted_reading"):
+        assert ceiling[name]["server"] > 0 and ceiling[name]["postgres"] > 0
+    ceiling_accepted = ceiling["statuses"]["201"]
+    assert figures["readings_stored"] >= figures["accepted"] + ceiling_accepted
     _assert_machine(figures["machine"])
     # Every stored reading has its confirmation e-mail: the benchmark waits for the server's mail
     # sender to send those it had not sent when the load stopped.
