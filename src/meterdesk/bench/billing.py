@@ -13,6 +13,10 @@
    scratch table. It does none of the rest (estimates, true-ups, norms, penalties, states,
    statements), so no engine can beat it. Timed three times (``FLOOR_RUNS``), each into a new
    table: the fastest run is the floor, and every run is printed (``sql_floor_runs``).
+4. The close's writes alone, on the same data: the rows the close wrote (statements, states,
+   ledger lines) written once more as next month's by plain ``INSERT … SELECT``, in as many
+   parallel connections as the close had workers, then rolled back (``close_writes_seconds``):
+   the part of the close that no computing can remove.
 """
 
 from __future__ import annotations
@@ -414,6 +418,65 @@ def _floor(conn: _Conn, period: date, region: str, runs: int = FLOOR_RUNS) -> tu
     return times, rows
 
 
+def _copy_sql(model: Any, shifted: tuple[str, ...]) -> str:
+    """INSERT … SELECT of ``model``'s rows of one month and account span, as rows of the next month
+    (``shifted``: the date columns moved by a month; every other column as it is, but the id)."""
+    columns = [f.column for f in model._meta.concrete_fields if not f.primary_key]
+    values = [f"({c} + interval '1 month')::date" if c in shifted else c for c in columns]
+    table = model._meta.db_table
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} FROM {table} "  # noqa: S608 - names from the models
+        "WHERE period = %(period)s AND account_id BETWEEN %(lo)s AND %(hi)s"
+    )
+
+
+def _close_writes(conn: _Conn, period: date, workers: int) -> tuple[float, int]:
+    """Time writing, once more, exactly the rows the close of ``period`` wrote (its statements,
+    its meters' states and its ledger lines, copied as the next month's), in ``workers`` parallel
+    connections over equal spans of the accounts, as the close's workers write; then roll back.
+    No computing at all: the cost of the close's writes alone (tables, indexes, checks, WAL), the
+    part of the close that no engine of this data model can avoid. Returns the seconds and rows."""
+    from meterdesk.billing.models import AccountClose, LedgerEntry, MeterBillingState
+
+    statements = [
+        _copy_sql(AccountClose, ("period", "due_date")),
+        _copy_sql(MeterBillingState, ("period",)),
+        _copy_sql(LedgerEntry, ("period", "posted_on")) + " AND run_id IS NOT NULL",
+    ]
+    with conn.connect() as db:
+        lo, hi = db.execute("SELECT MIN(id), MAX(id) FROM customers_account").fetchone()
+    step = (hi - lo) // workers + 1
+    spans = [(lo + i * step, min(hi, lo + (i + 1) * step - 1)) for i in range(workers)]
+    done = threading.Barrier(workers + 1)
+    rows = [0] * workers
+    failures: list[BaseException] = []
+
+    def write(index: int, span: tuple[int, int]) -> None:
+        with conn.connect() as db:
+            db.execute("BEGIN")
+            try:
+                for sql in statements:
+                    rows[index] += db.execute(sql, {"period": period, "lo": span[0], "hi": span[1]}).rowcount
+            except BaseException as error:
+                failures.append(error)
+            finally:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    done.wait()  # every span written before any is rolled back
+                db.execute("ROLLBACK")
+
+    threads = [threading.Thread(target=write, args=(i, span)) for i, span in enumerate(spans)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    done.wait()
+    seconds = time.perf_counter() - started
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise BenchError(f"copying the close's rows failed: {failures[0]}")
+    return seconds, sum(rows)
+
+
 #: What a close writes, without ids (and, for the ledger, as a multiset: a duplicate shows).
 _SNAPSHOT_SQL = (
     "SELECT account_id, period, posted_on, kind, basis, meter_id, zone, band, volume, price, amount, "
@@ -610,6 +673,8 @@ def bench_billing(
     say(f"Timing the SQL floor ({FLOOR_RUNS} runs, the fastest counts) …")
     floor_runs, floor_rows = _floor(conn, period, region)
     floor_seconds = min(floor_runs)
+    say(f"Timing the close's writes alone (its rows copied, {workers} connection(s), rolled back) …")
+    writes_seconds, writes_rows = _close_writes(conn, period, workers)
     seconds = close["seconds"]
     return {
         "accounts": accounts,
@@ -618,6 +683,13 @@ def bench_billing(
         "sql_floor_seconds": round(floor_seconds, 3),
         "sql_floor_runs": [round(t, 3) for t in floor_runs],
         "ratio_to_floor": round(seconds / floor_seconds, 2) if floor_seconds > 0 else None,
+        # The close's own rows written once more with no computing (_close_writes): what any
+        # close of this data model pays before it computes anything.
+        "close_writes_seconds": round(writes_seconds, 3),
+        "close_writes_ratio_to_floor": round(writes_seconds / floor_seconds, 2)
+        if floor_seconds > 0
+        else None,
+        "close_writes_rows": writes_rows,
         "python_cpu_seconds": round(close["cpu_seconds"], 1),
         # The close's PostgreSQL backends, sampled from /proc (a local server; ~0 otherwise).
         "postgres_cpu_seconds": round(close["postgres_cpu_seconds"] or 0, 1),

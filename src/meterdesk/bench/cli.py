@@ -107,6 +107,10 @@ def billing(
     click.echo(f"sql_floor_seconds     {figures['sql_floor_seconds']} (the fastest of {runs})")
     click.echo(f"ratio_to_floor        {figures['ratio_to_floor']}")
     click.echo(
+        f"close's writes alone  {figures['close_writes_seconds']} s, "
+        f"{figures['close_writes_ratio_to_floor']}x the floor ({figures['close_writes_rows']} rows, rolled back)"
+    )
+    click.echo(
         f"peak_rss_mb           {figures['peak_rss_mb']} (largest process; orchestrator "
         f"{figures['orchestrator_rss_mb']}, worker {figures['worker_rss_mb']}, "
         f"all together {figures['peak_rss_total_mb']})"

@@ -86,8 +86,29 @@ def test_bench_billing_prints_the_figures(bench_url, tmp_path):
             "SELECT COUNT(*) FROM billing_accountclose WHERE period = %s", [f"{figures['period']}-01"]
         ).fetchone()
         lines = db.execute("SELECT COUNT(*) FROM bench_floor").fetchone()
+        written = db.execute(
+            "SELECT (SELECT COUNT(*) FROM billing_accountclose WHERE period = %(p)s) "
+            "+ (SELECT COUNT(*) FROM billing_meterbillingstate WHERE period = %(p)s) "
+            "+ (SELECT COUNT(*) FROM billing_ledgerentry WHERE period = %(p)s AND run_id IS NOT NULL), "
+            "(SELECT COUNT(*) FROM billing_accountclose WHERE period > %(p)s) "
+            "+ (SELECT COUNT(*) FROM billing_meterbillingstate WHERE period > %(p)s) "
+            "+ (SELECT COUNT(*) FROM billing_ledgerentry WHERE period > %(p)s)",
+            {"p": f"{figures['period']}-01"},
+        ).fetchone()
     assert closes is not None and closes[0] == 300
     assert lines is not None and lines[0] == figures["floor_rows"] > 0
+    # The close's writes alone: every row the close wrote, written once more (as the next month's)
+    # and rolled back: nothing of it is left.
+    assert written is not None
+    assert figures["close_writes_rows"] == written[0] > 300
+    assert written[1] == 0
+    assert figures["close_writes_seconds"] > 0
+    writes = figures["close_writes_seconds"]
+    low, high = (
+        (writes - 0.0006) / (floor + 0.0006) - 0.01,
+        (writes + 0.0006) / max(floor - 0.0006, 1e-6) + 0.01,
+    )
+    assert low <= figures["close_writes_ratio_to_floor"] <= high
 
 
 def _assert_machine(machine: dict) -> None:
