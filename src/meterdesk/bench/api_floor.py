@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,10 @@ def bench_ceiling(request: HttpRequest, payload: ReadingIn, meter_id: int) -> An
     if scheme.lower() != "bearer" or not raw or not key:
         return HttpResponse(status=401 if not raw else 400)
     body = payload.model_dump(mode="json")
-    values: list[Decimal | None] = [Decimal(str(v)) for v in payload.values[:3]]
+    try:
+        values: list[Decimal | None] = [Decimal(str(v)) for v in payload.values[:3]]
+    except InvalidOperation:
+        return HttpResponse(status=400)
     now = timezone.now()
     period = utility_now(reference_peek().utility, now).date().replace(day=1)
     with transaction.atomic(), connection.cursor() as cursor:
