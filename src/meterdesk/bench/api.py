@@ -144,7 +144,12 @@ def _drain(conn: _Conn, limit: float = DRAIN_LIMIT) -> dict[str, Any]:
 def _ceiling_check(port: int, plan: list[dict[str, Any]], conn: _Conn) -> None:
     """Before the load: the ceiling endpoint does what ceiling.sql says, or the benchmark stops
     (a ceiling that stored less, or answered anyone, would not be one)."""
-    first, other = [p for p in plan if p["meter"] is not None][:2]
+    submitting = [p for p in plan if p["meter"] is not None]
+    if len(submitting) < 2:
+        raise BenchError(
+            "--ceiling needs at least two accounts with a meter (it tries one customer's token on another's meter)"
+        )
+    first, other = submitting[:2]
     client = _Client(port)
 
     def post(who: dict[str, Any], meter: int, values: list[int], key: str) -> tuple[int, bytes]:
@@ -300,6 +305,10 @@ def bench_api(
     database_url: str | None = None,
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, Any]:
+    if ceiling and accounts < 2:
+        raise BenchError(
+            "--ceiling needs at least two accounts (it tries one customer's token on another's meter)"
+        )
     url = bench_api_database_url(database_url)
     conn = _Conn.parse(url)
     _recreate(conn)

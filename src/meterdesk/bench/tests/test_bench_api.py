@@ -100,3 +100,12 @@ def test_bench_api_prints_the_figures(bench_url, tmp_path):
     # The trivial endpoint asks nothing of the database; a write and a submission do.
     assert cpu["trivial"]["postgres"] < cpu["one_write"]["postgres"] < cpu["mixed"]["postgres"]
     assert cpu["per_accepted_reading"]["total"] >= cpu["mixed"]["total"]
+
+
+def test_the_ceiling_needs_two_accounts_and_says_so_before_building_anything(tmp_path):
+    env = {**os.environ, "METERDESK_DATA_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "meterdesk.cli", "bench", "api", "--accounts", "1", "--ceiling"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)  # noqa: S603
+    assert done.returncode != 0
+    assert "--ceiling needs at least two accounts" in done.stderr
+    assert "Building" not in done.stdout + done.stderr
