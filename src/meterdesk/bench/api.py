@@ -141,14 +141,18 @@ def _drain(conn: _Conn, limit: float = DRAIN_LIMIT) -> dict[str, Any]:
         return {"backlog": backlog, "left": left, "wall_from": started, "wall_until": time.time()}
 
 
+#: Why --ceiling refuses to run: checked before the build (accounts) and after it (their meters).
+CEILING_NEEDS_TWO = (
+    "--ceiling needs at least two accounts with a meter (it tries one customer's token on another's meter)"
+)
+
+
 def _ceiling_check(port: int, plan: list[dict[str, Any]], conn: _Conn) -> None:
     """Before the load: the ceiling endpoint does what ceiling.sql says, or the benchmark stops
     (a ceiling that stored less, or answered anyone, would not be one)."""
     submitting = [p for p in plan if p["meter"] is not None]
     if len(submitting) < 2:
-        raise BenchError(
-            "--ceiling needs at least two accounts with a meter (it tries one customer's token on another's meter)"
-        )
+        raise BenchError(CEILING_NEEDS_TWO)
     first, other = submitting[:2]
     client = _Client(port)
 
@@ -306,9 +310,7 @@ def bench_api(
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, Any]:
     if ceiling and accounts < 2:
-        raise BenchError(
-            "--ceiling needs at least two accounts (it tries one customer's token on another's meter)"
-        )
+        raise BenchError(CEILING_NEEDS_TWO)
     url = bench_api_database_url(database_url)
     conn = _Conn.parse(url)
     _recreate(conn)
