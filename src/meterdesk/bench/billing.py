@@ -452,23 +452,23 @@ def _close_writes(conn: _Conn, period: date, workers: int) -> tuple[float, int]:
     failures: list[BaseException] = []
 
     def write(index: int, span: tuple[int, int]) -> None:
-        with conn.connect() as db:
-            db.execute("BEGIN")
-            try:
+        try:
+            with conn.connect() as db:
+                db.execute("BEGIN")
                 for sql in statements:
                     rows[index] += db.execute(sql, {"period": period, "lo": span[0], "hi": span[1]}).rowcount
-            except BaseException as error:
-                failures.append(error)
-            finally:
-                with contextlib.suppress(threading.BrokenBarrierError):
-                    done.wait()  # every span written before any is rolled back
+                done.wait()  # every span written before any is rolled back
                 db.execute("ROLLBACK")
+        except BaseException as error:  # a lost connection rolls its copy back by itself
+            failures.append(error)
+            done.abort()  # nobody waits for a span that will never be written
 
     threads = [threading.Thread(target=write, args=(i, span)) for i, span in enumerate(spans)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
-    done.wait()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        done.wait()
     seconds = time.perf_counter() - started
     for thread in threads:
         thread.join()

@@ -153,3 +153,51 @@ def test_the_machine_probe_runs_apart_and_leaves_this_process_s_peak_memory_alon
     with open("/proc/cpuinfo", encoding="utf-8") as info:
         names = [line.split(":", 1)[1].strip() for line in info if line.startswith("model name")]
     assert probe["cpu_model"] == (names[0] if names else "")
+
+
+def test_the_close_s_writes_alone_stop_with_an_error_when_a_connection_fails():
+    """One of the copying connections cannot connect: the others stop waiting for it, nothing hangs,
+    and the benchmark says why (a lost connection's copy is rolled back by the server)."""
+    import threading
+    from datetime import date
+    from typing import cast
+
+    from meterdesk.bench import billing
+
+    class _Db:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_exc):
+            return False
+
+        def execute(self, sql, _params=None):
+            class _Done:
+                rowcount = 0
+
+                def fetchone(self):
+                    return (1, 100)
+
+            return _Done()
+
+    class _Flaky:
+        calls = 0
+
+        def connect(self):
+            self.calls += 1
+            if self.calls == 3:  # the span reader, the first copy, then the second copy fails
+                raise OSError("connection refused")
+            return _Db()
+
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        with pytest.raises(billing.BenchError) as raised:
+            billing._close_writes(cast(billing._Conn, _Flaky()), date(2026, 10, 1), 2)
+        outcome.append(raised.value)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the copies waited for a connection that had failed"
+    assert "connection refused" in str(outcome[0])
