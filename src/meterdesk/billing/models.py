@@ -39,6 +39,12 @@ class BillingRun(models.Model):
     started_at = models.DateTimeField(_("started at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     chunk_size = models.PositiveIntegerField(_("accounts per chunk"))
+    # A close forced past its guard (``meterdesk bill --force --reason``): which checks it
+    # overrode, why, who and when. Empty when nothing was overridden.
+    forced_checks = models.JSONField(_("checks overridden"), default=list, blank=True)
+    forced_reason = models.TextField(_("reason for forcing"), blank=True, default="")
+    forced_by = models.CharField(_("forced by"), max_length=150, blank=True, default="")
+    forced_at = models.DateTimeField(_("forced at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("billing run")
