@@ -234,9 +234,17 @@ def _billed(account: Account, period: date, label: str) -> dict[LineKey, _Billed
 
 
 def _bill_again(
-    account: Account, period: date, profile: RulesProfile, pricing: DbPricing
+    account: Account,
+    period: date,
+    profile: RulesProfile,
+    pricing: DbPricing,
+    carried: dict[int, engine.MeterState] | None = None,
 ) -> engine.AccountBill:
-    """The month of one account as the close computes it, from today's data."""
+    """The month of one account as the close computes it, from today's data.
+
+    ``carried``: the meters' states after the month before as the rebill has just recomputed
+    them; a meter without one starts, as in the close, from its latest stored state before the
+    month, else from its reading history."""
     end = engine.period_end(period)
     rows = (
         Meter.objects.filter(account=account, installed_on__lte=end)
@@ -258,30 +266,36 @@ def _bill_again(
     )
     meters = [_meter_info(tuple(row)) for row in rows]
     ids = [m.meter_id for m in meters]
+    carried = carried or {}
     # The state after the month before; else the latest earlier one; else from the readings.
     states: dict[int, engine.MeterState] = {}
-    for state in MeterBillingState.objects.filter(meter_id__in=ids, period__lt=period).order_by("period"):
+    stored = [i for i in ids if i not in carried]
+    for state in MeterBillingState.objects.filter(meter_id__in=stored, period__lt=period).order_by("period"):
         states[state.meter_id] = state_loads(state.data)
+    states.update((i, carried[i]) for i in ids if i in carried)
     missing = [m for m in meters if m.meter_id not in states]
     if missing:
         with connection.cursor() as cursor:
             states.update(_bootstrap(cursor, missing, period, profile))
-    readings: dict[int, tuple[int, engine.MonthReading]] = {}
-    for meter_id, kind, t1, t2, t3 in Reading.objects.filter(
-        meter_id__in=ids, period=period, status=ReadingStatus.ACCEPTED, kind__in=list(READING_PRIORITY)
-    ).values_list("meter_id", "kind", "t1", "t2", "t3"):
-        rank = READING_PRIORITY[kind]
-        if meter_id not in readings or readings[meter_id][0] < rank:
-            values = tuple(Decimal(v) for v in (t1, t2, t3) if v is not None)
-            readings[meter_id] = (rank, engine.MonthReading(values, kind))
+    readings = _month_readings(ids, period)
     residents = tuple(
         ResidentsChange.objects.filter(account=account)
         .order_by("effective_from", "pk")
         .values_list("effective_from", "residents")
     ) or ((account.opened_on, account.residents),)
     info = engine.AccountInfo(account.pk, account.category, account.rooms, residents, account.meter_required)
-    triples = [
-        (m, states.get(m.meter_id), readings[m.meter_id][1] if m.meter_id in readings else None)
-        for m in meters
-    ]
+    triples = [(m, states.get(m.meter_id), readings.get(m.meter_id)) for m in meters]
     return engine.bill_account(info, triples, period, pricing, profile)
+
+
+def _month_readings(meter_ids: list[int], period: date) -> dict[int, engine.MonthReading]:
+    """The reading of each meter that counts for the month, chosen as the close chooses it."""
+    readings: dict[int, tuple[int, engine.MonthReading]] = {}
+    for meter_id, kind, t1, t2, t3 in Reading.objects.filter(
+        meter_id__in=meter_ids, period=period, status=ReadingStatus.ACCEPTED, kind__in=list(READING_PRIORITY)
+    ).values_list("meter_id", "kind", "t1", "t2", "t3"):
+        rank = READING_PRIORITY[kind]
+        if meter_id not in readings or readings[meter_id][0] < rank:
+            values = tuple(Decimal(v) for v in (t1, t2, t3) if v is not None)
+            readings[meter_id] = (rank, engine.MonthReading(values, kind))
+    return {meter_id: reading for meter_id, (_rank, reading) in readings.items()}
