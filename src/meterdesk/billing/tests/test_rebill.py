@@ -1,5 +1,6 @@
 """``account_rebill``: a closed month billed again with today's data; the difference is posted as
-correction entries, at that month's prices, in the first open month. Nothing is edited."""
+correction entries, at that month's prices, in the first open month. Nothing is edited. (How it
+carries through the later months: test_rebill_cascade.py; their penalties: test_rebill_penalties.py.)"""
 
 from __future__ import annotations
 
@@ -60,13 +61,26 @@ class TestControlReadingFoundLater:
         )
 
         # The customer's 150 kWh are withdrawn, the inspector's 100 billed instead, both at 6.99
-        # (June's price, not July's 7.87): -1048.50 + 699.00 = -349.50 = -50 × 6.99.
+        # (June's price, not July's 7.87): -1048.50 + 699.00 = -349.50 = -50 × 6.99. July goes on
+        # from 1250, not 1300: 150 kWh, 50 more than billed, at July's 7.87: +393.50.
+        july = LedgerEntry.objects.get(account=account, period=JUL)
         assert [
-            (e.detail["basis"], e.meter_id, e.zone, e.band, e.volume, e.price, e.amount, e.corrects_id)
+            (
+                e.detail["period"],
+                e.detail["basis"],
+                e.meter_id,
+                e.zone,
+                e.band,
+                e.volume,
+                e.price,
+                e.amount,
+                e.corrects_id,
+            )
             for e in entries
         ] == [
-            ("actual", meter.pk, 1, 1, D("-150.000"), D("6.99"), D("-1048.50"), original.pk),
-            ("control", meter.pk, 1, 1, D("100.000"), D("6.99"), D("699.00"), None),
+            ("2025-06", "actual", meter.pk, 1, 1, D("-150.000"), D("6.99"), D("-1048.50"), original.pk),
+            ("2025-06", "control", meter.pk, 1, 1, D("100.000"), D("6.99"), D("699.00"), None),
+            ("2025-07", "actual", meter.pk, 1, 1, D("50.000"), D("7.87"), D("393.50"), july.pk),
         ]
         for entry in entries:
             entry.refresh_from_db()
@@ -76,16 +90,19 @@ class TestControlReadingFoundLater:
             assert entry.period == AUG  # the first open month (June and July are closed)
             assert entry.run is None
             assert entry.external_id is None
-            assert entry.detail["period"] == "2025-06"
+            assert entry.detail["rebill_of"] == "2025-06"
+            assert entry.detail["cause"] == "other"
             assert entry.detail["reason"] == "control reading of 24.06 found late"
             assert entry.detail["by"] == staff.pk
         assert entries[0].detail["billed"] == {"volume": "150.000", "amount": "1048.50"}
         assert entries[0].detail["rebilled"] == {"volume": "0", "amount": "0.00"}
-        assert account_balance(account) == balance - D("349.50")
+        assert entries[2].detail["billed"] == {"volume": "100.000", "amount": "787.00"}
+        assert entries[2].detail["rebilled"] == {"volume": "150.000", "amount": "1180.50"}
+        assert account_balance(account) == balance - D("349.50") + D("393.50")
         # Nothing was edited: every earlier line and statement is as it was.
         after = ledger_snapshot()
         assert not before[0] - after
-        assert sum((after - before[0]).values()) == 2
+        assert sum((after - before[0]).values()) == 3
         assert closes_snapshot() == before[1]
 
     def test_the_next_close_shows_the_correction_and_a_second_rebill_posts_nothing(self, june_and_july):
@@ -94,16 +111,16 @@ class TestControlReadingFoundLater:
         reading(meter, JUN, 1250, kind=ReadingKind.CONTROL)
         account_rebill(account=account, period=JUN, reason="control reading")
         assert account_rebill(account=account, period=JUN, reason="control reading") == []
-        assert LedgerEntry.objects.filter(kind=EntryKind.CORRECTION).count() == 2
+        assert LedgerEntry.objects.filter(kind=EntryKind.CORRECTION).count() == 3
 
         reading(meter, AUG, 1500)
         billing_close(AUG)
         july = AccountClose.objects.get(account=account, period=JUL)
         august = AccountClose.objects.get(account=account, period=AUG)
         assert august.opening_balance == july.closing_balance
-        assert august.recalculations == D("-349.50")
+        assert august.recalculations == D("-349.50") + D("393.50")
         assert august.charges == D("787.00")  # 100 kWh × 7.87
-        assert august.closing_balance == july.closing_balance + D("787.00") - D("349.50") + august.penalty
+        assert august.closing_balance == july.closing_balance + D("787.00") + D("44.00") + august.penalty
         assert account_balance(account) == august.closing_balance
         statement = statement_get(account, AUG)
         assert statement is not None
