@@ -99,10 +99,40 @@ def _norm_reason(reason: str) -> str:
     }.get(reason, "")
 
 
+def _failed_increased_words(count: int | None, coefficient: str, limit: int) -> str:
+    """The norm times the coefficient of p.60: a failed meter left in place after its estimates."""
+    if limit:
+        why = ngettext(
+            "the meter is faulty, lost or past its verification date and was not replaced within "
+            "%(limit)s month billed by estimate — replace or verify it",
+            "the meter is faulty, lost or past its verification date and was not replaced within "
+            "%(limit)s months billed by estimate — replace or verify it",
+            limit,
+        ) % {"limit": limit}
+    else:
+        why = _(
+            "the meter is faulty, lost or past its verification date and was not replaced in time — "
+            "replace or verify it"
+        )
+    if count is None or count < 0:
+        words = _("by the norm with the increasing coefficient %(coefficient)s") % {
+            "coefficient": coefficient
+        }
+    else:
+        words = ngettext(
+            "by the consumption norm for %(n)s resident with the increasing coefficient %(coefficient)s",
+            "by the consumption norm for %(n)s residents with the increasing coefficient %(coefficient)s",
+            count,
+        ) % {"n": count, "coefficient": coefficient}
+    return f"{words}: {why}"
+
+
 def _norm_words(basis: str, reason: str, detail: Mapping[str, Any]) -> str:
     count = _residents(detail)
     if basis == engine.NORM_INCREASED:
         coefficient = number_format(Decimal(str(detail.get("coefficient", "1.5"))).normalize())
+        if reason == engine.R_FAILED_EXHAUSTED:
+            return _failed_increased_words(count, coefficient, _int(detail.get("limit")))
         if count is None or count < 0:
             return _(
                 "by the norm with the increasing coefficient %(coefficient)s: the premises has no meter"
@@ -137,9 +167,36 @@ def _actual_words(detail: Mapping[str, Any]) -> str:
         ) % {"n": months, "since": month_label(str(since))}
     else:
         words = _("by your readings")
+    return words + _rollover_words(detail)
+
+
+def _rollover_words(detail: Mapping[str, Any]) -> str:
     if str(detail.get("rollover", "")) == "1":
-        words += "; " + _("the meter passed its maximum and started again from zero")
-    return words
+        return "; " + _("the meter passed its maximum and started again from zero")
+    return ""
+
+
+def _control_words(reason: str, detail: Mapping[str, Any]) -> str:
+    """A month billed from an inspector's control reading is a charge; only the part below the
+    values billed before is a recalculation (``domain.billing.statement_kind``)."""
+    if reason == engine.R_BELOW_BILLED:
+        return _(
+            "recalculation after the inspector's control reading: the meter shows less than the "
+            "readings billed before"
+        )
+    months = _int(detail.get("months"), 1)
+    since = detail.get("since")
+    if months > 1 and since:
+        words = ngettext(
+            "by the inspector's control reading: the consumption over %(n)s month since the reading "
+            "of %(since)s",
+            "by the inspector's control reading: the consumption over %(n)s months since the reading "
+            "of %(since)s",
+            months,
+        ) % {"n": months, "since": month_label(str(since))}
+    else:
+        words = _("by the inspector's control reading")
+    return words + _rollover_words(detail)
 
 
 def _average_words(reason: str, detail: Mapping[str, Any]) -> str:
@@ -226,8 +283,13 @@ def line_words(
     if basis == engine.RECALCULATION:
         return _recalculation_words(detail, after_control)
     if basis == engine.CONTROL:
-        return _("recalculation after the inspector's control reading")
+        return _control_words(reason, detail)
     if basis == engine.REPLACEMENT:
+        if reason == engine.R_BELOW_BILLED:
+            return _(
+                "recalculation by the final reading of the replaced meter: it shows less than the "
+                "readings billed before"
+            )
         return _("final reading of the replaced meter")
     if basis == engine.CORRECTION:
         month = detail.get("period") or detail.get("month")

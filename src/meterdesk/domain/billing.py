@@ -16,12 +16,15 @@ Bases (DOMAIN.md "Billing"):
   (meter failed) periods in a row;
 - ``norm`` (p.60, p.42): after that, or with no basis for an average, or with no meter: the norm per
   resident × residents (by days when the count changes within the month), at the single-rate price;
-  ``norm_increased`` × the profile's coefficient (1.5) where a meter is required but absent;
+  ``norm_increased`` × the profile's coefficient (1.5) where a meter is required but absent, and
+  (p.60) for a failed meter still in place after its ``failed_average_periods`` estimated periods
+  (only the plain norm of such a month is an estimate a later actual reading reverses);
 - ``recalculation`` (true-up): when actual readings arrive after estimated months, the estimated
   volume is reversed at this month's prices, next to the actual line for the whole consumption
   since the last actual reading;
-- ``control``: an inspector's control reading overrides the customer's and the difference is
-  recalculated (p.61) — a negative consumption becomes a credit;
+- ``control``: the month's reading is an inspector's control reading (``domain.month_reading``
+  says which reading counts): the consumption since the last actual reading is charged; a value
+  below the one billed before is a credit, a recalculation (p.61; ``statement_kind``);
 - ``replacement``: the final reading of a removed meter; the new meter bills from the 1st of the
   month after it was commissioned.
 
@@ -69,12 +72,21 @@ R_ROLLOVER = "rollover"
 R_MISSING = "readings_missing"
 R_FAILED = "meter_failed"
 R_AVERAGE_EXHAUSTED = "average_periods_exhausted"
+#: a failed, lost or expired meter still in place after its estimated periods (p.60): the norm
+#: times the increasing coefficient
+R_FAILED_EXHAUSTED = "meter_failed_average_exhausted"
 R_NO_BASIS = "no_basis_for_average"
 R_NO_METER = "no_meter"
 R_METER_NEW = "meter_being_commissioned"
 R_TRUE_UP = "estimates_reversed"
 R_CONTROL = "control_reading"
 R_FINAL = "final_reading"
+#: the part of a control (or final) reading below the values billed before: a credit of them (p.61)
+R_BELOW_BILLED = "below_billed_values"
+
+# The two sums of a statement a line counts in (and the kind of its ledger entry).
+KIND_CHARGE = "charge"
+KIND_RECALCULATION = "recalculation"
 
 ZERO = Decimal(0)
 
@@ -152,7 +164,7 @@ class MeterState:
 
 @dataclass(frozen=True)
 class MonthReading:
-    """The accepted reading of a meter for the month (control wins over customer; final on removal)."""
+    """The accepted reading of a meter that counts for the month (``domain.month_reading``)."""
 
     values: tuple[Decimal, ...]
     kind: str = CUSTOMER
@@ -192,6 +204,17 @@ class AccountBill:
     @property
     def total(self) -> Decimal:
         return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+def statement_kind(basis: str, reason: str) -> str:
+    """Whether a line counts in the statement's charges or its recalculations.
+
+    Only a difference from what was billed before is a recalculation: estimates reversed (a
+    true-up), and what a control or final reading takes back from values billed before. A month
+    billed from an inspector's control reading is a charge, like one billed from the household's."""
+    if basis == RECALCULATION or reason == R_BELOW_BILLED:
+        return KIND_RECALCULATION
+    return KIND_CHARGE
 
 
 def failed_from(
@@ -402,8 +425,35 @@ def bill_meter(
             missing_run=state.missing_run if failed else state.missing_run + 1,
         )
         return _MeterResult(lines, new, AVERAGE)
-    why = R_NO_BASIS if average is None else R_AVERAGE_EXHAUSTED
+    if failed and _failed_estimates_exhausted(meter, state, period, run, limit, average):
+        why = R_FAILED_EXHAUSTED
+    else:
+        why = R_NO_BASIS if average is None else R_AVERAGE_EXHAUSTED
     return _MeterResult([], state, NORM, needs_norm=why)
+
+
+def _failed_estimates_exhausted(
+    meter: MeterInfo,
+    state: MeterState,
+    period: date,
+    run: int,
+    limit: int,
+    average: tuple[Decimal, ...] | None,
+) -> bool:
+    """Whether a failed meter has had its ``limit`` estimated periods (p.59 a) and is still in
+    place at the end of the month: p.60 then bills the norm times the increasing coefficient.
+
+    With an average, the periods are those billed by it (``failed_run``); without a basis for one,
+    the periods billed by estimate since the month the meter failed. A meter removed within the
+    month (replaced) is billed the plain norm for it: the sanction is for a meter left in place."""
+    if meter.removed_on is not None and meter.removed_on <= period_end(period):
+        return False
+    if average is not None:
+        return run >= limit
+    if meter.failed_from is None:  # not failed (the caller asks only for a failed meter)
+        return False
+    since = month_start(meter.failed_from)
+    return sum(1 for p in state.estimated_periods if p >= since) >= limit
 
 
 def _consumption(
@@ -446,6 +496,8 @@ def _bill_actual(
     if rolled:
         detail["rollover"] = "1"
     lines = _lines(spec, consumption, months, basis, meter.meter_id, reason, detail)
+    if authoritative:
+        lines = [replace(line, reason=R_BELOW_BILLED) if line.volume < 0 else line for line in lines]
     if state.estimated_periods:
         periods = state.estimated_periods
         true_up = {
@@ -518,7 +570,10 @@ def bill_account(
         billing_meters += 1
         lines.extend(result.lines)
         if result.needs_norm is not None:
-            if norm_meter is None:
+            # One norm for the premises: on a failed meter left in place (p.60) if there is one.
+            if norm_meter is None or (
+                result.needs_norm == R_FAILED_EXHAUSTED and norm_meter[2] != R_FAILED_EXHAUSTED
+            ):
                 norm_meter = (meter, result.state, result.needs_norm)
         else:
             bases.append(result.basis)
@@ -528,11 +583,17 @@ def bill_account(
         if norm_meter is not None:
             meter, state, reason = norm_meter
             meter_id = meter.meter_id
+            # The plain norm is an estimate of the consumption, reversed by a later actual reading
+            # (a meter verified again); the increase of p.60 on top of it is a sanction, kept
+            # (docs/billing.md, "The increased norm of a failed meter").
             states[meter.meter_id] = replace(
                 state,
                 estimated_norm=state.estimated_norm + volume,
                 estimated_periods=(*state.estimated_periods, period),
             )
+            if reason == R_FAILED_EXHAUSTED:
+                basis = NORM_INCREASED
+                volume = round_volume(volume * profile.no_meter_coefficient)
         elif any(
             m.installed_on <= period_end(period)
             and (m.removed_on is None or m.removed_on > period_end(period))
@@ -550,6 +611,8 @@ def bill_account(
         detail = {"residents": residents}
         if basis == NORM_INCREASED:
             detail["coefficient"] = str(profile.no_meter_coefficient)
+            if reason == R_FAILED_EXHAUSTED:
+                detail["limit"] = str(profile.failed_average_periods)
         lines.extend(_lines(single, [volume], 1, basis, meter_id, reason, detail, single_rate=True))
         bases.append(basis)
     main = next(

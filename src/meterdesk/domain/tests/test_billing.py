@@ -27,6 +27,7 @@ The format of a case file:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -576,6 +577,80 @@ class TestAccountLevel:
             meters.append((meter, state, reading))
         bill = bill_account(ACCOUNT, meters, date(2025, 9, 1), PRICING, PROFILE)
         assert bill.basis == main
+
+
+class TestIncreasedNormOfAFailedMeter:
+    """p.60: the norm times 1.5 for a failed meter left in place after its estimated periods (the
+    cases d, d2 and d3 follow such meters month by month); here, what a later actual reading
+    reverses of it."""
+
+    CASE = load_case(CASES_DIR / "d2_failed_meter_replaced.json")
+
+    def test_verified_again_the_plain_norm_is_reversed_and_the_increase_kept(self):
+        """The meter of case d2, not replaced but verified again in December.
+
+        January-June: 1201 kWh actual (last reading 21201); July-September by the average
+        200.167 kWh (3 x 1575.31); October and November by the norm times 1.5: 234 kWh x 7.87 =
+        1841.58 each, of which the plain norm 2 x 78 = 156 kWh is the estimate of the consumption
+        and 78 kWh the sanction. December, verified, reading 22400: 22400 - 21201 = 1199 kWh since
+        June x 7.87 = 9436.13, and the estimates reversed at December's price: the average
+        3 x 200.167 = 600.501 kWh x 7.87 = 4725.94287 -> 4725.94, the plain norm 2 x 156 = 312 kWh
+        x 7.87 = 2455.44. Billed for July-December: 4725.93 + 3683.16 + 9436.13 - 4725.94 - 2455.44
+        = 10663.84 = the 1199 kWh consumed (9436.13) + the sanction 2 x 78 kWh x 7.87 = 1227.72,
+        less the kopeck the three rounded averages fell short of their reversal."""
+        case = self.CASE
+        meter = dataclasses.replace(case.meters[0], removed_on=None)
+        state: MeterState | None = None
+        bills: list[AccountBill] = []
+        for item in case.months[:10]:  # January-October 2025
+            bill = bill_account(
+                case.account, [(meter, state, item.readings.get(1))], item.period, case.pricing, case.profile
+            )
+            bills.append(bill)
+            state = bill.states[1]
+        november = bill_account(
+            case.account, [(meter, state, None)], date(2025, 11, 1), case.pricing, case.profile
+        )
+        assert [actual_line(line) for line in november.lines] == [
+            (NORM_INCREASED, 0, 1, D("234.000"), D("7.87"), D("1841.58"), 1, billing.R_FAILED_EXHAUSTED)
+        ]
+        assert november.lines[0].detail == {"residents": "2×78", "coefficient": "1.5", "limit": "3"}
+        state = november.states[1]
+        assert state.estimated_norm == D(312)  # the plain norm of October and November only
+        verified = dataclasses.replace(meter, failed_from=None)
+        december = bill_account(
+            case.account,
+            [(verified, state, MonthReading((D(22400),)))],
+            date(2025, 12, 1),
+            case.pricing,
+            case.profile,
+        )
+        assert [actual_line(line) for line in december.lines] == [
+            (ACTUAL, 1, 1, D(1199), D("7.87"), D("9436.13"), 1, billing.R_READINGS),
+            (RECALCULATION, 1, 1, D("-600.501"), D("7.87"), D("-4725.94"), 1, billing.R_TRUE_UP),
+            (RECALCULATION, 0, 1, D(-312), D("7.87"), D("-2455.44"), 1, billing.R_TRUE_UP),
+        ]
+        assert december.lines[1].detail == {"from": "2025-07", "to": "2025-11", "months": "5"}
+        billed = sum((b.total for b in [*bills[6:], november, december]), D(0))
+        assert billed == D("10663.84") == D("9436.13") + D("1227.72") - D("0.01")
+
+    def test_two_meters_one_failed_in_place_the_premises_norm_is_increased_once(self):
+        """A working meter without readings beyond its average months and a failed one past its
+        three: one norm for the premises, increased, on the failed meter (156 x 1.5 = 234 kWh)."""
+        working = two_zone_meter(installed_on=date(2024, 7, 10))
+        failed = two_zone_meter(meter_id=8, installed_on=date(2024, 7, 10), failed_from=date(2025, 5, 1))
+        last = Point(date(2025, 2, 1), (D(1200), D(600)))
+        anchors = (Point(date(2024, 8, 1), (D(0), D(0))),)
+        missing = MeterState(raw=(D(1200), D(600)), last=last, anchors=anchors, missing_run=6)
+        broken = MeterState(raw=(D(1200), D(600)), last=last, anchors=anchors, failed_run=3)
+        bill = bill_account(
+            ACCOUNT, [(working, missing, None), (failed, broken, None)], date(2025, 9, 1), PRICING, PROFILE
+        )
+        assert [actual_line(line) for line in bill.lines] == [
+            (NORM_INCREASED, 0, 1, D("234.000"), D("7.87"), D("1841.58"), 8, billing.R_FAILED_EXHAUSTED)
+        ]
+        assert bill.states[8].estimated_norm == D(156)
+        assert bill.states[7] == missing
 
 
 def test_profiles_hold_the_numbers_of_the_two_texts():

@@ -30,6 +30,7 @@ from meterdesk.domain.billing import (
     AVERAGE,
     CONTROL,
     NORM,
+    NORM_INCREASED,
     RECALCULATION,
     REPLACEMENT,
     AccountBill,
@@ -279,18 +280,22 @@ def failing_meters(draw: st.DrawFn) -> tuple[Scenario, int]:
 
 @SETTINGS
 @given(case=failing_meters(), profile=st.sampled_from(PROFILES))
-def test_a_failed_meter_is_averaged_three_periods_then_normed_and_its_readings_ignored(case, profile):
+def test_a_failed_meter_is_averaged_three_periods_then_normed_increased_and_its_readings_ignored(
+    case, profile
+):
     scenario, failed_months = case
     bills = run(scenario, profile)
     limit = profile.failed_average_periods
     assert [bill.basis for bill in bills[:6]] == [ACTUAL] * 6
-    assert [bill.basis for bill in bills[6:]] == [AVERAGE] * min(failed_months, limit) + [NORM] * max(
-        0, failed_months - limit
-    )
+    assert [bill.basis for bill in bills[6:]] == [AVERAGE] * min(failed_months, limit) + [
+        NORM_INCREASED
+    ] * max(0, failed_months - limit)
     for bill in bills[6:]:
-        assert all(line.basis in (AVERAGE, NORM) for line in bill.lines)
+        assert all(line.basis in (AVERAGE, NORM_INCREASED) for line in bill.lines)
         assert {line.reason for line in bill.lines if line.basis == AVERAGE} <= {billing.R_FAILED}
-        assert {line.reason for line in bill.lines if line.basis == NORM} <= {billing.R_AVERAGE_EXHAUSTED}
+        assert {line.reason for line in bill.lines if line.basis == NORM_INCREASED} <= {
+            billing.R_FAILED_EXHAUSTED
+        }
     meter_id = scenario.meter.meter_id
     assert bills[-1].states[meter_id].raw == bills[5].states[meter_id].raw
 
