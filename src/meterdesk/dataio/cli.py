@@ -57,7 +57,7 @@ class _Progress:
 @click.option(
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the problems to this CSV file (file;row;column;value;problem).",
+    help="Also write the problems to this CSV file (file;row;column;value;problem;code).",
 )
 @click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(100, 100_000))
 def import_command(path: Path, dry_run: bool, report: Path | None, batch_size: int) -> None:
@@ -90,9 +90,9 @@ def import_command(path: Path, dry_run: bool, report: Path | None, batch_size: i
 def _write_report(report: Path, result: ImportResult) -> None:
     with report.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out, delimiter=";")
-        writer.writerow(["file", "row", "column", "value", "problem"])
+        writer.writerow(["file", "row", "column", "value", "problem", "code"])
         for p in result.problems:
-            writer.writerow([p.file, p.row or "", p.field, p.value or "", p.message])
+            writer.writerow([p.file, p.row or "", p.field, p.shown_value, p.message, p.code])
 
 
 def _print_summary(result: ImportResult) -> None:

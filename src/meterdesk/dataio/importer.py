@@ -28,6 +28,7 @@ import loads history; it does not silently change what is stored).
 from __future__ import annotations
 
 import calendar
+import hashlib
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
@@ -101,8 +102,22 @@ _VALUE_MESSAGES = {
 }
 
 Spec = dict[str, tuple[f.Parser, bool]]
-#: A reading during validation: (month index, kind code, row (0: stored), values in thousandths).
-Entry = tuple[int, int, int, tuple[int, ...]]
+#: Per reading in ``MeterRec.readings``: month index, kind code, row, t1, t2, t3 (thousandths, -1:
+#: none), submitted_at (seconds since the epoch, -1: not given).
+READING_SLOTS = 7
+#: Kinds of which a month may have several readings, told apart by their time (the latest counts).
+REPEATABLE = (KIND_CODES[ReadingKind.CUSTOMER.value], KIND_CODES[ReadingKind.CONTROL.value])
+
+
+class Entry(NamedTuple):
+    """A reading during validation (sorted: by month, kind, then stored before the file's)."""
+
+    period: int  # month index
+    kind: int  # KIND_CODES
+    row: int  # 0: stored
+    values: tuple[int, ...]  # in thousandths
+    moment: int  # submitted_at, seconds since the epoch (the default moment when not given)
+    latest: bool = True  # the latest of its meter, month and kind: the one accepted; else superseded
 
 
 class ImportAborted(Exception):
@@ -187,6 +202,21 @@ def _unscaled(value: int) -> Decimal | None:
     return None if value < 0 else Decimal(value).scaleb(-3).normalize()
 
 
+def _confirmation(kind: str, period: date, meter_id: int, seq: int) -> str:
+    """The confirmation number of an imported reading: ``I`` + kind + month + meter id for the
+    accepted one of its month and kind; ``I`` + n + kind + month + meter id for the n-th one it
+    superseded. Stable (a re-import finds the same) and distinct from a submission's 12 digits;
+    a hash of the same where that would pass the column's 20 characters."""
+    text = f"I{seq or ''}{kind[:2]}{period:%Y%m}{meter_id}"
+    if len(text) <= 20 or not seq:
+        return text[:20]
+    return "I" + hashlib.sha256(text.encode()).hexdigest()[:19]
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
 def _plain_decimal(text: str) -> Decimal:
     """A value already checked by ``domain.readings.parse_value``: spaces out, comma to point."""
     return Decimal("".join(text.split()).replace(",", "."))
@@ -218,7 +248,7 @@ def _time_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise f.FieldError("not a known time zone, e.g. Europe/Moscow") from exc
+        raise f.FieldError("not a known time zone, e.g. Europe/Moscow", "unknown_time_zone") from exc
     return value
 
 
@@ -226,11 +256,11 @@ def _email(value: str) -> str:
     try:
         validate_email(value)
     except ValidationError as exc:
-        raise f.FieldError("not an e-mail address") from exc
+        raise f.FieldError("not an e-mail address", "not_an_email") from exc
     return value
 
 
-ACCOUNT_NUMBER = f.text(10, r"\d{10}", "an account number has exactly 10 digits")
+ACCOUNT_NUMBER = f.text(10, r"\d{10}", "an account number has exactly 10 digits", "not_an_account_number")
 CATEGORY = f.choice(PremisesCategory.values)
 
 
@@ -269,6 +299,9 @@ class Importer:
         self.bad_meters: set[tuple[str, str]] = set()
         self._meters_loaded: set[str] = set()  # accounts whose stored meters are in self.meters
         self.row_marks = bytearray()  # readings.csv: ROW_NEW / ROW_SKIP / ROW_ROLLED by row number
+        self.superseded: dict[int, int] = {}  # readings.csv rows not the latest of their month: row -> n
+        self.replaced_by: dict[int, int] = {}  # such a row -> the row of the next reading of its month
+        self.now = timezone.now()
         self.payments: list[tuple[int, str, date, Decimal, str, str]] = []
         self._has_closes = AccountClose.objects.exists()
 
@@ -280,9 +313,11 @@ class Importer:
             self._today = datetime.now(self.zone).date()
         return self._today
 
-    def _problem(self, section: str, row: int | None, column: str, message: str, value: Any = None) -> None:
+    def _problem(
+        self, section: str, row: int | None, column: str, message: str, value: Any = None, code: str = ""
+    ) -> None:
         shown = None if value is None else (value if isinstance(value, str) else _fmt(value))
-        self.problems.append(Problem(self.ds.display(section), row, column, message, shown))
+        self.problems.append(Problem(self.ds.display(section), row, column, message, shown, code))
 
     def _rows(self, section: str, spec: Spec) -> Iterator[tuple[int, dict[str, str]]]:
         columns = [Column(name, required) for name, (_parser, required) in spec.items()]
@@ -304,13 +339,13 @@ class Importer:
             raw = values.get(name)
             if raw is None:
                 if required:
-                    self._problem(section, row, name, "required")
+                    self._problem(section, row, name, "required", code="required")
                     ok = False
                 continue
             try:
                 out[name] = parser(raw)
             except f.FieldError as exc:
-                self._problem(section, row, name, str(exc), raw)
+                self._problem(section, row, name, str(exc), raw, exc.code)
                 ok = False
         return out, ok
 
@@ -874,9 +909,9 @@ class Importer:
         ok: bool,
         account: AccountRec | None,
     ) -> MeterRec | None:
-        def problem(column: str, message: str, value: Any = None) -> None:
+        def problem(column: str, message: str, value: Any = None, code: str = "") -> None:
             nonlocal ok
-            self._problem("meters", row, column, message, value)
+            self._problem("meters", row, column, message, value, code)
             ok = False
 
         installed = parsed.get("installed_on")
@@ -921,11 +956,12 @@ class Importer:
                     continue
                 value, code = rules.parse_value(raw, shape)
                 if value is None:
-                    message = _VALUE_MESSAGES[code or rules.NOT_A_NUMBER].format(
+                    code = code or rules.NOT_A_NUMBER
+                    message = _VALUE_MESSAGES[code].format(
                         zones=shape.zones, places=shape.decimal_places, digits=shape.digits
                     )
                     if raw is not None or column != "initial_t1":  # a missing t1 is already reported
-                        problem(column, message, raw)
+                        problem(column, message, raw, code)
                     continue
                 initial.append(value)
         if not ok or account is None or shape is None or installed is None:
@@ -994,10 +1030,11 @@ class Importer:
                 value, code = rules.parse_value(raw, shape)
                 if value is None:
                     if raw is not None or zone > 1:
-                        message = _VALUE_MESSAGES[code or rules.NOT_A_NUMBER].format(
+                        code = code or rules.NOT_A_NUMBER
+                        message = _VALUE_MESSAGES[code].format(
                             zones=shape.zones, places=shape.decimal_places, digits=shape.digits
                         )
-                        self._problem("readings", row, column, message, raw)
+                        self._problem("readings", row, column, message, raw, code)
                     ok = False
                     scaled.append(-1)
                     continue
@@ -1057,7 +1094,8 @@ class Importer:
                 continue
             if meter.readings is None:
                 meter.readings = array("q")
-            meter.readings.extend((month_index(period), KIND_CODES[kind], row, *scaled))
+            given = -1 if moment is None else _epoch(moment)
+            meter.readings.extend((month_index(period), KIND_CODES[kind], row, *scaled, given))
 
     def _reading_meter(self, row: int, parsed: dict[str, Any]) -> MeterRec | None:
         number, serial = parsed.get("account"), parsed.get("serial")
@@ -1081,11 +1119,13 @@ class Importer:
             ids = [m.db_id for m in part if m.db_id is not None]
             stored: dict[int, list[Entry]] = defaultdict(list)
             if ids:
-                for mid, period, kind, t1, t2, t3 in Reading.objects.filter(
-                    meter_id__in=ids, status=ReadingStatus.ACCEPTED
-                ).values_list("meter_id", "period", "kind", "t1", "t2", "t3"):
+                for mid, period, kind, status, moment, t1, t2, t3 in Reading.objects.filter(
+                    meter_id__in=ids
+                ).values_list("meter_id", "period", "kind", "status", "submitted_at", "t1", "t2", "t3"):
                     values = tuple(_scaled(Decimal(v)) for v in (t1, t2, t3) if v is not None)
-                    stored[mid].append((month_index(period), KIND_CODES[kind], 0, values))
+                    latest = status == ReadingStatus.ACCEPTED
+                    entry = Entry(month_index(period), KIND_CODES[kind], 0, values, _epoch(moment), latest)
+                    stored[mid].append(entry)
             for meter in part:
                 self._meter_history(meter, stored.get(meter.db_id or 0, []))
                 meter.readings = None  # free the memory; pass 2 uses row_marks
@@ -1098,58 +1138,132 @@ class Importer:
             self.row_marks.extend(bytes(row + 1 - len(self.row_marks) + 100_000))
         self.row_marks[row] = mark
 
+    def _default_moment(self, period: int) -> int:
+        """When a reading without ``submitted_at`` was given: noon of its month's last day (or
+        now, for the current month)."""
+        month = month_from_index(period)
+        last_day = month.replace(day=calendar.monthrange(month.year, month.month)[1])
+        return min(_epoch(datetime.combine(last_day, time(12), tzinfo=self.zone)), _epoch(self.now))
+
     def _meter_history(self, meter: MeterRec, stored: list[Entry]) -> None:
+        """The file's readings of one meter against each other and the stored ones. Of several
+        readings of one month and kind (each with its time), the latest is accepted and the
+        others are kept as superseded, as a resubmission does; a month and kind with stored
+        readings takes none from the file (an import adds history, it does not change it)."""
         data = meter.readings or array("q")
         zones = meter.shape.zones
-        entries: list[Entry] = sorted(
-            (data[i], data[i + 1], data[i + 2], tuple(data[i + 3 : i + 3 + zones]))
-            for i in range(0, len(data), 6)
-        )
-        stored_by_key = {(p, k): v for p, k, _r, v in stored}
-        kept: list[Entry] = list(stored)
-        seen: dict[tuple[int, int], int] = {}
+        groups: dict[tuple[int, int], list[tuple[int, tuple[int, ...], int]]] = defaultdict(list)
+        for i in range(0, len(data), READING_SLOTS):
+            period, kind, row = data[i], data[i + 1], data[i + 2]
+            groups[(period, kind)].append((row, tuple(data[i + 3 : i + 3 + zones]), data[i + 6]))
+        stored_groups: dict[tuple[int, int], list[Entry]] = defaultdict(list)
+        for entry in stored:
+            stored_groups[(entry.period, entry.kind)].append(entry)
+        kept: list[Entry] = [e for e in stored if e.latest]
         closed = month_index(meter.account.last_closed) if meter.account.last_closed else None
-        for period, kind, row, values in entries:
-            key = (period, kind)
-            if key in seen:
-                label = f"{month_from_index(period):%Y-%m}"
-                self._problem(
-                    "readings",
-                    row,
-                    "period",
-                    f"a second {KIND_NAMES[kind]} reading of this meter for {label} (the first is row {seen[key]})",
-                    label,
-                )
+        for (period, kind), rows in sorted(groups.items()):
+            label = f"{month_from_index(period):%Y-%m}"
+            rows = self._distinct_readings(kind, label, sorted(rows))
+            if (period, kind) in stored_groups:
+                self._against_stored(kind, label, rows, stored_groups[(period, kind)])
                 continue
-            seen[key] = row
-            if key in stored_by_key:
-                if stored_by_key[key] == values:
-                    self._mark(row, ROW_SKIP)
-                    self.results["readings"].skipped += 1
-                else:
+            if closed is not None and period <= closed:
+                for row, _values, _moment in rows:
                     self._problem(
                         "readings",
                         row,
-                        "t1",
-                        f"an accepted {KIND_NAMES[kind]} reading for {month_from_index(period):%Y-%m} is already "
-                        f"stored with other values ({_show(stored_by_key[key])})",
-                        _show(values),
+                        "period",
+                        f"{label} is already closed for account {meter.account.number} (the last closed month is "
+                        f"{month_from_index(closed):%Y-%m}); a reading cannot change a closed month",
+                        label,
+                        "month_closed",
                     )
                 continue
-            if closed is not None and period <= closed:
-                label = f"{month_from_index(period):%Y-%m}"
+            timed = sorted(
+                (moment if moment >= 0 else self._default_moment(period), row, values)
+                for row, values, moment in rows
+            )
+            for seq, (moment, row, values) in enumerate(timed, start=1):
+                latest = seq == len(timed)
+                kept.append(Entry(period, kind, row, values, moment, latest))
+                if not latest:
+                    self.superseded[row] = seq
+                    self.replaced_by[row] = timed[seq][1]
+        kept.sort()
+        self._check_sequence(meter, kept)
+
+    def _distinct_readings(
+        self, kind: int, label: str, rows: list[tuple[int, tuple[int, ...], int]]
+    ) -> list[tuple[int, tuple[int, ...], int]]:
+        """The rows (row, values, moment) of one meter, month and kind that may all be loaded:
+        several only of a repeatable kind, each with its own time; each other one is reported."""
+        name = KIND_NAMES[kind]
+        first_row, _values, first_moment = rows[0]
+        distinct = [rows[0]]
+        moments = {first_moment: first_row}
+        for row, values, moment in rows[1:]:
+            if kind not in REPEATABLE:
+                message = f"a second {name} reading of this meter for {label} (the first is row {first_row})"
+            elif moment < 0 or first_moment < 0:
+                message = (
+                    f"a second {name} reading of this meter for {label} (the first is row {first_row}): "
+                    "give each reading of the month its submitted_at (the latest counts)"
+                )
+            elif moment in moments:
                 self._problem(
                     "readings",
                     row,
-                    "period",
-                    f"{label} is already closed for account {meter.account.number} (the last closed month is "
-                    f"{month_from_index(closed):%Y-%m}); a reading cannot change a closed month",
-                    label,
+                    "submitted_at",
+                    f"a second {name} reading of this meter for {label} at the same time (row {moments[moment]})",
+                    code="duplicate_reading",
                 )
                 continue
-            kept.append((period, kind, row, values))
-        kept.sort()
-        self._check_sequence(meter, kept)
+            else:
+                moments[moment] = row
+                distinct.append((row, values, moment))
+                continue
+            self._problem("readings", row, "period", message, label, "duplicate_reading")
+        return distinct
+
+    def _against_stored(
+        self, kind: int, label: str, rows: list[tuple[int, tuple[int, ...], int]], stored: list[Entry]
+    ) -> None:
+        """A month and kind with stored readings: each row must be one of them (then it is
+        skipped): the one stored at its time, or, for a row without a time, one with its values."""
+        name = KIND_NAMES[kind]
+        by_moment = {e.moment: e for e in stored}
+        accepted = next((e for e in stored if e.latest), stored[-1])
+        for row, values, moment in rows:
+            if moment < 0:
+                same = any(e.values == values for e in stored)
+                other = accepted
+            else:
+                match = by_moment.get(moment)
+                same = match is not None and match.values == values
+                other = match if match is not None else accepted
+                if match is None:
+                    self._problem(
+                        "readings",
+                        row,
+                        "submitted_at",
+                        f"the {name} readings of this meter for {label} are already stored, none at this time; "
+                        "an import does not add readings to a month and kind that has stored ones",
+                        code="month_readings_stored",
+                    )
+                    continue
+            if same:
+                self._mark(row, ROW_SKIP)
+                self.results["readings"].skipped += 1
+                continue
+            self._problem(
+                "readings",
+                row,
+                "t1",
+                f"an accepted {name} reading for {label} is already stored with other values "
+                f"({_show(other.values)})",
+                _show(values),
+                "stored_with_other_values",
+            )
 
     def _check_sequence(self, meter: MeterRec, entries: list[Entry]) -> None:
         """Each month's readings against the meter's position at the end of the month before:
@@ -1170,7 +1284,7 @@ class Importer:
                 month.append(entries[index])
                 index += 1
             wrong: set[int] = set()
-            for _period, kind, row, values in month:
+            for _period, kind, row, values, _moment, _latest in month:
                 if row == 0 or kind == control:
                     continue
                 if kind == first:
@@ -1206,11 +1320,11 @@ class Importer:
                     )
                 if checked.ok and any(checked.rolled_over):
                     self._mark(row, ROW_ROLLED)
-            good = [e for e in month if e[2] not in wrong]
+            good = [e for e in month if e.row not in wrong and e.latest]  # the superseded never count
             if not good:
                 continue
-            _p, kind, row, values = max(good, key=lambda e: EFFECTIVE_RANK[e[1]])
-            previous, previous_period = values, period
+            chosen = max(good, key=lambda e: EFFECTIVE_RANK[e.kind])
+            previous, previous_period, row = chosen.values, period, chosen.row
             label = f"{month_from_index(period):%Y-%m}"
             previous_where = f"{label}, row {row}" if row else f"{label}, stored"
 
@@ -1442,8 +1556,10 @@ class Importer:
         compiling SQL, which is most of the time for millions of readings."""
         spec_columns = [Column(c) for c in READING_FILE_COLUMNS]
         submitted = f.a_datetime(self.zone)
-        now = timezone.now()
         ops = connection.ops
+        confirmations: dict[int, str] = {}  # of the rows of a month with several readings
+        newer = set(self.replaced_by.values())
+        defaults: dict[date, datetime] = {}
         ignored: list[Problem] = []
         batch: list[tuple[Any, ...]] = []
         created = 0
@@ -1461,8 +1577,14 @@ class Importer:
             if "submitted_at" in values:
                 moment = submitted(values["submitted_at"])
             else:
-                last_day = period.replace(day=calendar.monthrange(period.year, period.month)[1])
-                moment = min(datetime.combine(last_day, time(12), tzinfo=self.zone), now)
+                moment = defaults.get(period) or defaults.setdefault(
+                    period, datetime.fromtimestamp(self._default_moment(month_index(period)), self.zone)
+                )
+            seq = self.superseded.get(row, 0)
+            confirmation = _confirmation(kind, period, meter_id, seq)
+            if seq or row in newer:
+                confirmations[row] = confirmation
+            status = ReadingStatus.SUPERSEDED if seq else ReadingStatus.ACCEPTED
             batch.append(
                 (
                     meter_id,
@@ -1473,9 +1595,9 @@ class Importer:
                     t[2],
                     kind,
                     values.get("channel", Channel.IMPORT.value),
-                    ReadingStatus.ACCEPTED.value,
+                    status.value,
                     ops.adapt_datetimefield_value(moment),
-                    f"I{kind[:2]}{period:%Y%m}{meter_id}"[:20],
+                    confirmation,
                     "",
                     mark == ROW_ROLLED,
                 )
@@ -1487,8 +1609,23 @@ class Importer:
         if ignored:  # the file changed between the two passes
             raise ImportAborted(ignored[0])
         created += bulk_insert(table, READING_DB_COLUMNS, batch)
+        self._link_superseded(confirmations)
         self.results["readings"].created = created
         self.progress("loaded {n} readings", created, True)
+
+    def _link_superseded(self, confirmations: dict[int, str]) -> None:
+        """Each superseded reading is ``replaces`` of the next one of its month (as a resubmission
+        links them); found by their confirmation numbers once all are inserted."""
+        if not self.replaced_by:
+            return
+        ids: dict[str, int] = {}
+        for part in _chunks(confirmations.values()):
+            ids.update(Reading.objects.filter(confirmation__in=part).values_list("confirmation", "pk"))
+        later = [
+            Reading(pk=ids[confirmations[newer]], replaces_id=ids[confirmations[older]])
+            for older, newer in sorted(self.replaced_by.items())
+        ]
+        Reading.objects.bulk_update(later, ["replaces"], batch_size=self.batch_size)
 
     def _load_payments(self) -> None:
         done = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,22 +20,38 @@ SECTIONS = ("utility", "tariffs", "norms", "accounts", "residents", "meters", "r
 
 csv.field_size_limit(1_000_000)
 
+#: Characters no text of a dataset may hold: the control characters but tab and line breaks
+#: (a spreadsheet cell may hold several lines). PostgreSQL refuses a NUL in text, and none of
+#: them means anything in a name, an address or an id.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the dataset: where (file, row, column) and what."""
+    """One thing wrong with the dataset: where (file, row, column), what (in words), and a
+    stable ``code`` for programs (empty for the problems of a file as a whole)."""
 
     file: str
     row: int | None
     field: str
     message: str
     value: str | None = None
+    code: str = ""
+
+    @property
+    def shown_value(self) -> str:
+        """The value as text that a terminal or a spreadsheet shows: control characters (a NUL)
+        escaped, as Python writes them (``\\x00``)."""
+        if not self.value:
+            return ""
+        return CONTROL_CHARACTERS.sub(lambda m: repr(m[0])[1:-1], self.value)
 
     def __str__(self) -> str:
         place = self.file if self.row is None else f"{self.file}:{self.row}"
         column = f" {self.field}:" if self.field else ""
         shown = f" (got {self.value!r})" if self.value not in (None, "") else ""
-        return f"{place}:{column} {self.message}{shown}"
+        code = f" [{self.code}]" if self.code else ""
+        return f"{place}:{column} {self.message}{shown}{code}"
 
 
 @dataclass(frozen=True)

@@ -63,8 +63,9 @@ def test_import_with_problems_exits_non_zero_and_lists_them(data_dir, tmp_path):
     assert "payments.csv:2: amount: not a number (got 'abc')" in result.stderr
     assert "2 problem(s) in 2 row(s) (accounts.csv: 1, payments.csv: 1). Nothing was loaded." in result.stderr
     rows = list(csv.reader(io.StringIO(report.read_text(encoding="utf-8-sig")), delimiter=";"))
-    assert rows[0] == ["file", "row", "column", "value", "problem"]
+    assert rows[0] == ["file", "row", "column", "value", "problem", "code"]
     assert rows[1][:4] == ["accounts.csv", "2", "opened_on", "2024-02-30"]
+    assert rows[1][5] == "no_such_date"
 
 
 def test_export_charges_csv_and_json(data_dir, tmp_path):
