@@ -81,22 +81,35 @@ def _amount(text: str, layout: Layout, *, positive: bool) -> Decimal:
         compact = compact.replace(layout.thousands_separator, "")
     compact = compact.strip()
     sep = re.escape(layout.decimal_separator)
-    if not re.fullmatch(rf"-?\d+(?:{sep}\d+)?", compact):
+    # ASCII digits only (Python's \d and Decimal also take Arabic-Indic and other digits), and
+    # the digits counted on the text, before any arithmetic (Decimal keeps 28 of them).
+    match = re.fullmatch(rf"(-?)([0-9]+)(?:{sep}([0-9]+))?", compact)
+    if match is None:
+        if any(ch.isdigit() and not ch.isascii() for ch in compact):
+            raise _Bad("not an amount: only the digits 0-9")
         other = "." if layout.decimal_separator == "," else ","
         if other in compact:
             raise _Bad(f"not an amount: the decimal mark of this layout is {layout.decimal_separator!r}")
         raise _Bad("not an amount")
-    if compact.startswith("-"):
+    sign, whole, fraction = match.groups()
+    if sign:
         raise _Bad("must not be negative")
-    number = Decimal(compact.replace(layout.decimal_separator, "."))
-    exponent = number.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2 and number != number.quantize(Decimal("0.01")):
+    whole = whole.lstrip("0") or "0"
+    fraction = (fraction or "").rstrip("0")
+    if len(fraction) > 2:
         raise _Bad("more than 2 decimal places (kopecks)")
-    if number >= Decimal(10) ** MAX_INTEGER_DIGITS:
+    if len(whole) > MAX_INTEGER_DIGITS:
         raise _Bad("too large")
+    number = Decimal(f"{whole}.{fraction}" if fraction else whole)
     if positive and number == 0:
         raise _Bad("must be more than zero")
     return number.quantize(Decimal("0.01"))
+
+
+#: Characters no field may hold: the control characters (a NUL, which PostgreSQL refuses in text;
+#: an escape sequence), but the tab that may separate the fields.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+CONTROL_MESSAGE = "a control character (NUL, ESC …) is not allowed"
 
 
 def _strptime(text: str, fmt: str, what: str) -> datetime:
@@ -232,6 +245,14 @@ def _row(
             Problem(name, number, FIELD_LABELS.get(field_name, field_name), message, raw[field_name])
         )
 
+    controlled = [f for f in raw if CONTROL_CHARACTERS.search(raw[f])]
+    for field_name in controlled:
+        bad(field_name, CONTROL_MESSAGE)
+    if CONTROL_CHARACTERS.search(text) and not controlled:  # in a column of no field
+        problems.append(Problem(name, number, "", CONTROL_MESSAGE))
+    if not ok or CONTROL_CHARACTERS.search(text):
+        return None
+
     for field_name in ("date", "amount", *layout.row_key):
         if field_name in raw and not raw[field_name] and field_name not in values:
             values[field_name] = None
@@ -320,6 +341,10 @@ def _footer_check(footer_lines: list[tuple[int, str]], result: ParsedFile, probl
         )
         return
     said = {f: cells[c - 1].strip() for f, c in footer.fields.items()}
+    for field_name, cell in said.items():
+        if CONTROL_CHARACTERS.search(cell):
+            problems.append(Problem(name, number, f"footer {field_name}", CONTROL_MESSAGE, cell))
+            return
     result.footer = said
     amounts_ok = not problems  # the sums of the rows are known only if every row was understood
     if "count" in said:

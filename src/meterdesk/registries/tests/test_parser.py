@@ -138,3 +138,57 @@ def test_a_trailing_delimiter_header_lines_and_no_footer(tmp_path):
     assert [(r.line, r.key, str(r.amount), r.commission) for r in parsed.rows] == [
         (3, "plain:2025-11-20/7", "10.50", 0)
     ]
+
+
+def test_long_amounts_are_a_problem_not_a_crash(sber):
+    data = sber_file(
+        [
+            line("1", amount="1" * 29 + ",00"),
+            line("2", amount="1" * 27 + ",001"),
+            line("3", commission="9" * 40),
+            line("4", amount="0" * 30 + "5,00"),
+            line("5", amount="5," + "0" * 40),
+        ],
+        amount="1,00",
+        commission="1,00",
+        net="0,00",
+    )
+    assert problems(data, sber) == [
+        f"r.txt:1: amount: too large (got '{'1' * 29},00')",
+        f"r.txt:2: amount: more than 2 decimal places (kopecks) (got '{'1' * 27},001')",
+        f"r.txt:3: commission: too large (got '{'9' * 40}')",
+    ]
+
+
+def test_digits_of_other_scripts_are_not_an_amount(sber):
+    from dataclasses import replace
+
+    layout = replace(sber, encoding="utf-8")
+    data = sber_file(
+        [line("1", amount="١٠٠,٠٠"), line("2", commission="１０,００"), line("3", amount="1٣,00")],
+        encoding="utf-8",
+    )
+    assert problems(data, layout) == [
+        "r.txt:1: amount: not an amount: only the digits 0-9 (got '١٠٠,٠٠')",
+        "r.txt:2: commission: not an amount: only the digits 0-9 (got '１０,００')",
+        "r.txt:3: amount: not an amount: only the digits 0-9 (got '1٣,00')",
+    ]
+
+
+def test_a_nul_or_another_control_character_is_a_problem_of_its_field(sber):
+    data = sber_file(
+        [
+            line("1", payer="Ива\x00нова"),
+            line("2\x00"),
+            line("3", amount="10\x00,00"),
+            line("4", address="ул.\x1b[31m"),
+        ],
+        order="44\x0017",
+    )
+    assert problems(data, sber) == [
+        "r.txt:1: payer: a control character (NUL, ESC …) is not allowed (got 'Ива\\x00нова')",
+        "r.txt:2: operation id: a control character (NUL, ESC …) is not allowed (got '2\\x00')",
+        "r.txt:3: amount: a control character (NUL, ESC …) is not allowed (got '10\\x00,00')",
+        "r.txt:4: address: a control character (NUL, ESC …) is not allowed (got 'ул.\\x1b[31m')",
+        "r.txt:5: footer order_number: a control character (NUL, ESC …) is not allowed (got '44\\x0017')",
+    ]
