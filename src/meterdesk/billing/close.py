@@ -13,7 +13,7 @@ import json
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -40,18 +40,19 @@ from meterdesk.billing.pricing import DbPricing
 from meterdesk.customers.models import Account, PremisesCategory, ResidentsChange
 from meterdesk.domain import billing as engine
 from meterdesk.domain.bootstrap import state_from_history
+from meterdesk.domain.month_reading import given_at, month_reading
 from meterdesk.domain.periods import add_months, month_start
 from meterdesk.domain.profiles import RulesProfile, profile_load
 from meterdesk.domain.tariffs import TariffSpec
 from meterdesk.metering.models import Meter, MeterStatus, Reading
-from meterdesk.utility.selectors import utility_get
+from meterdesk.utility.selectors import reference_peek, utility_get, utility_zone
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK = 2000
-RECALC_BASES = {engine.RECALCULATION, engine.CONTROL}
-READING_PRIORITY = {"control": 3, "final": 2, "customer": 1}
 TWO = Decimal("0.01")
+#: The kinds of reading a month is billed from (``month_readings`` says which one counts).
+MONTH_KINDS = ("customer", "control", "final")
 
 
 class CloseError(Exception):
@@ -79,6 +80,30 @@ def _meter_info(row: tuple[Any, ...]) -> engine.MeterInfo:
             installed_on=installed,
         ),
     )
+
+
+def month_readings(rows: Iterable[tuple[Any, ...]]) -> dict[int, engine.MonthReading]:
+    """The reading that counts for each meter, from rows of (meter id, kind, t1, t2, t3,
+    submitted_at) of a month's accepted readings (the close's and the rebill's)."""
+    by_meter: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows:
+        by_meter[row[0]].append(row)
+    out: dict[int, engine.MonthReading] = {}
+    for mid, found in by_meter.items():
+        row = _counted(found, 1, 5)
+        out[mid] = engine.MonthReading(tuple(_decimal(v) for v in row[2:5] if v is not None), row[1])
+    return out
+
+
+def _counted(rows: list[tuple[Any, ...]], kind: int, moment: int) -> tuple[Any, ...]:
+    """Of a meter's accepted readings of one month (rows with the kind and the moment it was given
+    at these positions), the one that counts (``domain.month_reading``)."""
+    if len(rows) == 1:
+        return rows[0]
+    # The day a reading was given is the utility's (its time zone does not change in practice).
+    zone = utility_zone(reference_peek().utility)
+    counted = month_reading(given_at(r[kind], r[moment], zone, source=r) for r in rows)
+    return rows[-1] if counted is None or counted.source is None else counted.source
 
 
 def _as_date(value: Any) -> date:
@@ -229,16 +254,12 @@ def close_accounts(
             if missing:
                 states.update(_bootstrap(cur, missing, period, profile))
         cur.execute(
-            f"SELECT meter_id, kind, t1, t2, t3 FROM {t_read} WHERE account_id BETWEEN %s AND %s{by_meter} "  # noqa: S608
+            f"SELECT meter_id, kind, t1, t2, t3, submitted_at FROM {t_read} "  # noqa: S608
+            f"WHERE account_id BETWEEN %s AND %s{by_meter} "
             f"AND period = %s AND status = 'accepted' AND kind IN ('customer', 'control', 'final')",
             [*span, *meter_ids, period],
         )
-        readings: dict[int, tuple[int, engine.MonthReading]] = {}
-        for mid, kind, t1, t2, t3 in cur.fetchall():
-            rank = READING_PRIORITY[kind]
-            if mid not in readings or readings[mid][0] < rank:
-                values = tuple(_decimal(v) for v in (t1, t2, t3) if v is not None)
-                readings[mid] = (rank, engine.MonthReading(values, kind))
+        readings = month_readings(cur.fetchall())
         cur.execute(
             f"SELECT account_id, effective_from, residents FROM {t_res} WHERE account_id BETWEEN %s AND %s{only} "  # noqa: S608
             f"ORDER BY account_id, effective_from",
@@ -282,7 +303,8 @@ def close_accounts(
     no_meters: list[engine.MeterInfo] = []
     zero2 = Decimal("0.00")
     zero = Decimal(0)
-    charge, recalculation, payment = "charge", "recalculation", "payment"
+    recalculation, payment = engine.KIND_RECALCULATION, "payment"
+    statement_kind = engine.statement_kind
     correction = "correction"
     details = _DetailCache()
     add_line, add_state = ledger_rows.append, state_rows.append
@@ -298,16 +320,14 @@ def close_accounts(
         triples = []
         for m in meters.get(acc_id, no_meters):
             mid = m.meter_id
-            reading = readings.get(mid)
-            triples.append((m, states.get(mid), reading[1] if reading is not None else None))
+            triples.append((m, states.get(mid), readings.get(mid)))
         bill = bill_account(info, triples, period, pricing, profile)
         charges = recalcs = zero2
         for line in bill.lines:
-            if line.basis in RECALC_BASES:
-                kind = recalculation
+            kind = statement_kind(line.basis, line.reason)
+            if kind == recalculation:
                 recalcs += line.amount
             else:
-                kind = charge
                 charges += line.amount
             add_line(
                 (
@@ -487,25 +507,26 @@ def _bootstrap(
     """States of meters never billed here, from their accepted actual readings before ``period``."""
     t_read = Reading._meta.db_table
     by_id = {m.meter_id: m for m in meters}
-    points: dict[int, dict[date, tuple[int, tuple[Decimal, ...]]]] = defaultdict(dict)
+    # Each month's accepted actual readings of each meter; the one that counts is its point.
+    found: dict[int, dict[date, list[tuple[Any, ...]]]] = defaultdict(lambda: defaultdict(list))
     ids = list(by_id)
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
         marks = ", ".join(["%s"] * len(part))
         cur.execute(
-            f"SELECT meter_id, period, kind, t1, t2, t3 FROM {t_read} WHERE meter_id IN ({marks}) "  # noqa: S608
+            f"SELECT meter_id, period, kind, t1, t2, t3, submitted_at FROM {t_read} "  # noqa: S608
+            f"WHERE meter_id IN ({marks}) "
             f"AND period < %s AND status = 'accepted' AND kind IN ('customer', 'control', 'initial')",
             [*part, period],
         )
-        for mid, p, kind, t1, t2, t3 in cur.fetchall():
-            rank = {"control": 3, "customer": 2, "initial": 1}[kind]
-            p = _as_date(p)
-            if p not in points[mid] or points[mid][p][0] < rank:
-                points[mid][p] = (rank, tuple(_decimal(v) for v in (t1, t2, t3) if v is not None))
-    return {
-        mid: state_from_history(meter, [(p, v) for p, (_, v) in sorted(points[mid].items())], profile)
-        for mid, meter in by_id.items()
-    }
+        for row in cur.fetchall():
+            found[row[0]][_as_date(row[1])].append(row)
+    points: dict[int, list[tuple[date, tuple[Decimal, ...]]]] = defaultdict(list)
+    for mid, months in found.items():
+        for p in sorted(months):
+            row = _counted(months[p], 2, 6)
+            points[mid].append((p, tuple(_decimal(v) for v in row[3:6] if v is not None)))
+    return {mid: state_from_history(meter, points[mid], profile) for mid, meter in by_id.items()}
 
 
 def _penalties(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Generic, TypeVar
 
@@ -49,6 +49,22 @@ class Given(Generic[T]):
     values: tuple[Decimal, ...] = ()
     taken_at: datetime | None = None
     source: T | None = None
+
+
+def given_at(
+    kind: str,
+    moment: datetime | str,
+    zone: tzinfo,
+    values: tuple[Decimal, ...] = (),
+    source: T | None = None,
+) -> Given[T]:
+    """A reading known only by when it was given (``moment``: aware, or naive in UTC as SQLite
+    returns it, or its ISO text): taken on that day in the utility's time ``zone``."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return Given(kind, moment.astimezone(zone).date(), values, moment, source)
 
 
 def _key(given: Given[T]) -> tuple[int, date, int, float] | None:

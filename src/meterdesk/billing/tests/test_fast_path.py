@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -32,8 +32,8 @@ from meterdesk.billing.tests.helpers import GAS, RURAL, D
 from meterdesk.customers.models import Account, ResidentsChange
 from meterdesk.domain.periods import add_months
 from meterdesk.domain.profiles import profile_load
-from meterdesk.metering.models import Meter, MeterStatus, ReadingKind
-from meterdesk.testing import AccountFactory, MeterFactory, ReadingFactory
+from meterdesk.metering.models import Meter, MeterStatus, Reading, ReadingKind
+from meterdesk.testing import MOSCOW, AccountFactory, MeterFactory, ReadingFactory
 from meterdesk.utility.selectors import utility_get
 
 pytestmark = pytest.mark.django_db
@@ -210,15 +210,21 @@ def _meter(rng: random.Random, account: Any, rural: bool, i: int) -> None:
             break
         if rng.random() < 0.88 or month == FIRST:
             _reading(meter, month, values, ReadingKind.CUSTOMER)
-        if rng.random() < 0.03:
-            control = [max(D(0), v - D(rng.randrange(0, 30))) for v in values]
-            _reading(meter, month, control, ReadingKind.CONTROL)
+        if rng.random() < 0.05:
+            # The inspector before the household (whose later reading counts), on the same day
+            # or after it; some agree with the household's values.
+            agree = rng.random() < 0.3
+            control = list(values) if agree else [max(D(0), v - D(rng.randrange(0, 30))) for v in values]
+            _reading(meter, month, control, ReadingKind.CONTROL, day=rng.choice((10, 20, 25)))
         month = add_months(month, 1)
 
 
-def _reading(meter: Meter, period: date, values: list[Decimal], kind: str) -> None:
+def _reading(meter: Meter, period: date, values: list[Decimal], kind: str, day: int = 20) -> None:
     padded = [*values, None, None]
-    ReadingFactory(meter=meter, period=period, t1=padded[0], t2=padded[1], t3=padded[2], kind=kind)
+    moment = datetime.combine(period.replace(day=day), time(12), tzinfo=MOSCOW)
+    ReadingFactory(
+        meter=meter, period=period, t1=padded[0], t2=padded[1], t3=padded[2], kind=kind, submitted_at=moment
+    )
 
 
 def _money_after(rng: random.Random, period: date) -> None:
@@ -282,6 +288,11 @@ def test_the_fast_path_closes_varied_months_exactly_as_the_engine(prices, monkey
     # The fast path did meet what it handles beyond plain charges.
     kinds = set(LedgerEntry.objects.values_list("kind", "basis"))
     assert {("charge", "actual"), ("recalculation", "recalculation"), ("penalty", "")} <= kinds
+    # And so did the engine, with the month's reading chosen by the dates: a control reading
+    # before the household's, on its day and after it.
+    assert ("charge", "control") in kinds
+    days = {r.submitted_at.astimezone(MOSCOW).day for r in Reading.objects.filter(kind=ReadingKind.CONTROL)}
+    assert days == {10, 20, 25}
 
 
 def test_true_ups_and_zero_consumption_by_the_fast_path(prices, monkeypatch):

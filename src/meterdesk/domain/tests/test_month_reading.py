@@ -4,12 +4,13 @@ final reading always, an initial one only alone."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meterdesk.domain.month_reading import CONTROL, CUSTOMER, FINAL, INITIAL, Given, month_reading
+from meterdesk.domain.month_reading import CONTROL, CUSTOMER, FINAL, INITIAL, Given, given_at, month_reading
 
 D = Decimal
 OCT = date(2026, 10, 1)
@@ -75,6 +76,17 @@ def test_two_of_one_kind_on_one_day_by_the_moment_then_by_order():
 def test_nothing_to_choose_from():
     assert month_reading([]) is None
     assert chosen(Given("estimate", day(20), source="other")) is None
+
+
+def test_the_day_of_a_moment_is_the_utilitys():
+    """22:30 UTC on the 20th is already the 21st in Moscow: the same day as a control reading
+    taken on the 21st, which then wins; naive moments (SQLite) are in UTC."""
+    moscow = ZoneInfo("Europe/Moscow")
+    household = given_at(CUSTOMER, datetime(2026, 10, 20, 22, 30), moscow, (D(1300),), "household")
+    assert household.taken_on == day(21)
+    assert given_at(CUSTOMER, "2026-10-20T20:59:00+00:00", moscow).taken_on == day(20)
+    control = given_at(CONTROL, datetime(2026, 10, 21, 6, tzinfo=moscow), moscow, (D(1250),), "control")
+    assert chosen(household, control) == "control"
 
 
 _KIND = st.sampled_from([CUSTOMER, CONTROL])
