@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -159,12 +161,77 @@ def notification(request: HttpRequest, provider: str) -> HttpResponse:
     names the payment: the payment is fetched back from the provider before anything is done."""
     if provider not in providers.PROVIDER_NAMES:
         raise Http404
-    try:
-        body = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        body = {"raw": request.body[:2000].decode("utf-8", "replace")}
+    raw = request.body
+    body = _notification_body(raw)
+    if body is None:
+        # Recorded (and answered 400 as malformed) with the raw text made safe to store and show.
+        shown = _shown(raw)
+        log.warning("%s notification refused, not a plain JSON notification: %s", provider, shown)
+        body = {"raw": shown}
     result = notification_handle(provider_name=provider, body=body)
     return JsonResponse({"outcome": result.outcome}, status=result.http_status)
+
+
+#: A notification is a small JSON object; anything far larger, deeper or stranger is refused.
+NOTIFICATION_MAX_BYTES = 64 * 1024
+NOTIFICATION_MAX_DEPTH = 32
+NOTIFICATION_MAX_DIGITS = 40
+#: Characters refused in a notification's text, and escaped where its raw body is shown: the
+#: control characters (PostgreSQL refuses a NUL in text and JSON) and lone surrogates (not UTF-8).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+SHOWN_MAX_BYTES = 2000
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _number(text: str) -> int:
+    if len(text) > NOTIFICATION_MAX_DIGITS:  # before int(): at 4,300 digits it raises
+        raise _Refused("number too long")
+    return int(text)
+
+
+def _real(text: str) -> float:
+    value = float(text)
+    if len(text) > NOTIFICATION_MAX_DIGITS or not math.isfinite(value):
+        raise _Refused("number out of range")
+    return value
+
+
+def _constant(text: str) -> float:
+    raise _Refused(f"{text} is not JSON")
+
+
+def _notification_body(raw: bytes) -> Any | None:
+    """The body as JSON if it is plain, bounded JSON (UTF-8, no control characters or lone
+    surrogates in any string, nesting and numbers within reason); None otherwise."""
+    if len(raw) > NOTIFICATION_MAX_BYTES:
+        return None
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_int=_number, parse_float=_real, parse_constant=_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):  # JSONDecodeError and _Refused too
+        return None
+    # Walked without recursion: the depth is what is checked.
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str) and _UNSAFE.search(node):
+            return None
+        if isinstance(node, dict | list):
+            if depth > NOTIFICATION_MAX_DEPTH:
+                return None
+            items = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+            stack.extend((item, depth + 1) for item in items)
+    return body
+
+
+def _shown(raw: bytes) -> str:
+    """The raw body as text safe to store and to log: the first bytes only, bytes that are not
+    UTF-8 and control characters escaped as Python writes them (``\\xff``, ``\\x00``)."""
+    text = raw[:SHOWN_MAX_BYTES].decode("utf-8", "backslashreplace")
+    text = _UNSAFE.sub(lambda m: repr(m[0])[1:-1], text)
+    return text + ("…" if len(raw) > SHOWN_MAX_BYTES else "")
 
 
 # --- the sandbox's test payment page --------------------------------------------------------------
