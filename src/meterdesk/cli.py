@@ -253,19 +253,42 @@ def _parse_period(value: str) -> Any:
     help="Task worker processes to start (default: cores). 0: in this process.",
 )
 @click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--force", is_flag=True, help="Close even if the previous month is not closed.")
-def bill(period: str, workers: int | None, chunk_size: int, force: bool) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Close even if a check refuses it: the month's reading window has not ended, a future "
+    "month, the previous month not closed, a month before the last closed one. Needs --reason; "
+    "recorded on the run with who and when.",
+)
+@click.option("--reason", default="", help="Why the close is forced (with --force; recorded on the run).")
+def bill(period: str, workers: int | None, chunk_size: int, force: bool, reason: str) -> None:
+    reason = reason.strip()
+    if force and not reason:
+        raise click.UsageError(
+            "--force needs --reason TEXT: why the checks are overridden (recorded on the run)"
+        )
+    if reason and not force:
+        raise click.UsageError("--reason goes with --force")
     _django_setup()
     from meterdesk.billing.close import CloseError
 
     month = _parse_period(period)
+    forcing = (reason, _operator()) if force else None
     try:
-        summary = _bill(month, workers if workers is not None else (os.cpu_count() or 1), chunk_size, force)
+        summary = _bill(month, workers if workers is not None else (os.cpu_count() or 1), chunk_size, forcing)
     except CloseError as error:
         raise click.ClickException(str(error)) from error
     if summary.already_closed:
         click.echo(f"{month:%Y-%m} is already closed; nothing was changed.")
     click.echo(f"Month {month:%Y-%m}: {summary.accounts} accounts closed ({summary.closed_now} now).")
+    if summary.forced_checks:
+        from meterdesk.utility.selectors import utility_now
+
+        at = utility_now(None, summary.forced_at)
+        click.echo(
+            f"  forced by {summary.forced_by or '?'} on {at:%Y-%m-%d %H:%M} ({at.tzinfo}), overriding "
+            f"{', '.join(summary.forced_checks)}: {summary.forced_reason}"
+        )
     for basis, count in sorted(summary.by_basis.items(), key=lambda kv: -kv[1]):
         click.echo(f"  {basis:<16} {count:>10}")
     click.echo(f"  charges         {summary.charges:>14} ₽")
@@ -274,8 +297,19 @@ def bill(period: str, workers: int | None, chunk_size: int, force: bool) -> None
     click.echo(f"  payments        {summary.payments:>14} ₽")
 
 
-def _bill(month: Any, workers: int, chunk_size: int, force: bool) -> Any:
-    """Prepare the run, let task workers close its chunks, show progress, summarise."""
+def _operator() -> str:
+    """Who runs the command (the operating system's user), for the record of a forced close."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        return f"uid {os.getuid()}"
+
+
+def _bill(month: Any, workers: int, chunk_size: int, forcing: tuple[str, str] | None) -> Any:
+    """Prepare the run, let task workers close its chunks, show progress, summarise.
+    ``forcing``: (reason, operator) to close past the guard (``--force``)."""
     import subprocess
     import time
 
@@ -283,7 +317,10 @@ def _bill(month: Any, workers: int, chunk_size: int, force: bool) -> Any:
     from meterdesk.billing.models import BillingChunk
     from meterdesk.billing.tasks import close_chunk_task
 
-    run = run_prepare(month, chunk_size=chunk_size, force=force)
+    reason, operator = forcing or ("", "")
+    run = run_prepare(
+        month, chunk_size=chunk_size, force=forcing is not None, reason=reason, forced_by=operator
+    )
     pending = list(run.chunks.filter(status="pending").values_list("id", flat=True))
     if not pending:
         run_finish(run)
@@ -358,6 +395,7 @@ def manage(args: tuple[str, ...]) -> None:
 
 
 from meterdesk.bench.cli import bench_group  # noqa: E402 - subcommands register on the group above
+from meterdesk.billing.cli import rebill_command  # noqa: E402
 from meterdesk.dataio.cli import export_group, import_command  # noqa: E402
 from meterdesk.documents.cli import documents_group  # noqa: E402
 from meterdesk.payments.cli import payments_group  # noqa: E402
@@ -373,6 +411,7 @@ for _module in ("meterdesk.documents.cli", "meterdesk.payments.commands", "meter
 main.add_command(import_command)
 main.add_command(export_group)
 main.add_command(bench_group)
+main.add_command(rebill_command)
 main.add_command(payments_group)
 main.add_command(documents_group)
 

@@ -15,7 +15,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -44,8 +44,15 @@ from meterdesk.domain.month_reading import given_at, month_reading
 from meterdesk.domain.periods import add_months, month_start
 from meterdesk.domain.profiles import RulesProfile, profile_load
 from meterdesk.domain.tariffs import TariffSpec
+from meterdesk.domain.window import ReadingWindow
 from meterdesk.metering.models import Meter, MeterStatus, Reading
-from meterdesk.utility.selectors import reference_peek, utility_get, utility_zone
+from meterdesk.utility.selectors import (
+    reading_window_get,
+    reference_peek,
+    utility_get,
+    utility_now,
+    utility_zone,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +63,12 @@ MONTH_KINDS = ("customer", "control", "final")
 
 
 class CloseError(Exception):
-    """The month cannot be closed as asked."""
+    """The month cannot be closed as asked. ``code`` names the check that refused it (the codes
+    that ``force`` overrides are recorded on the run)."""
+
+    def __init__(self, message: str, code: str = "close_refused") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def due_date(period: date, profile: RulesProfile) -> date:
@@ -533,6 +545,7 @@ def _penalties(
     account_ids: list[int], period: date, profile: RulesProfile
 ) -> dict[int, tuple[Decimal, list[Any]]]:
     """Penalty accrued in ``period`` for accounts that may hold overdue debt."""
+    from meterdesk.billing.rebill import R_REBILL, debt_month
     from meterdesk.domain.penalties import Payment, debts_for_month, key_rates_load, penalty_for_month
 
     rates = key_rates_load()
@@ -555,18 +568,26 @@ def _penalties(
     with connection.cursor() as cur:
         for start in range(0, len(account_ids), 500):
             part = as_param(account_ids[start : start + 500])
+            # A rebill's corrections (any month: one that lowers a past bill counts from that
+            # month) come on rows of their own, with their detail: ``rebill.debt_month``.
             cur.execute(
-                f"SELECT account_id, period, SUM(amount) FROM {t_ledger} WHERE {in_part} "  # noqa: S608
-                f"AND period < %s AND kind IN ('charge', 'recalculation', 'correction') "
-                f"GROUP BY account_id, period ORDER BY account_id, period",
-                [part, period],
+                f"SELECT account_id, period, SUM(amount), CASE WHEN reason = %s THEN detail END AS rebill "  # noqa: S608
+                f"FROM {t_ledger} WHERE {in_part} AND (period < %s OR reason = %s) "
+                f"AND kind IN ('charge', 'recalculation', 'correction') "
+                f"GROUP BY account_id, period, rebill ORDER BY account_id, period",
+                [R_REBILL, part, period, R_REBILL],
             )
-            for acc, p, amount in cur.fetchall():
-                p = _as_date(p)
-                due = dues.get(p)
-                if due is None:
-                    due = dues[p] = due_date(p, profile)
-                debts[acc].append((p, due, _money(amount)))
+            by_month: dict[int, dict[date, Decimal]] = defaultdict(dict)
+            for acc, p, amount, rebill in cur.fetchall():
+                p = _as_date(p) if rebill is None else debt_month(rebill, _as_date(p))
+                if p is not None and p < period:
+                    by_month[acc][p] = by_month[acc].get(p, Decimal(0)) + _money(amount)
+            for acc, months in by_month.items():
+                for p in sorted(months):
+                    due = dues.get(p)
+                    if due is None:
+                        due = dues[p] = due_date(p, profile)
+                    debts[acc].append((p, due, months[p]))
             # The payments made before the month count only as their sum (penalty_for_month and
             # its accrual add them up; only a payment inside the month is used by its day), and
             # those after it not at all: each such run is one summed row, dated the day before the
@@ -1070,12 +1091,71 @@ class CloseSummary:
     payments: Decimal
     closed_now: int
     already_closed: bool
+    # How the run was forced past its guard, if it was (``BillingRun.forced_*``).
+    forced_checks: tuple[str, ...] = ()
+    forced_reason: str = ""
+    forced_by: str = ""
+    forced_at: datetime | None = None
 
 
-def run_prepare(period: date, *, chunk_size: int = DEFAULT_CHUNK, force: bool = False) -> BillingRun:
-    """Create the run of a month and its chunks, or return the existing run (to resume it)."""
+def close_refusals(
+    period: date, today: date, window: ReadingWindow, latest: date | None, zone: str = ""
+) -> list[CloseError]:
+    """Why ``period`` may not be closed on ``today`` (in the utility's time zone ``zone``), given
+    the reading window and the last closed month: every check that fails, each with its code.
+
+    A month is closed only after its reading window has ended (the window the submissions use),
+    so that no household is billed by estimate while it may still give its reading."""
+    refusals = []
+    last_day = window.bounds(period.year, period.month)[1]
+    if period > today.replace(day=1):
+        refusals.append(
+            CloseError(
+                f"{period:%Y-%m} is a future month (today is {today:%Y-%m-%d}, {zone}); "
+                "it cannot be closed before its reading window ends",
+                "future_month",
+            )
+        )
+    elif today <= last_day:
+        refusals.append(
+            CloseError(
+                f"{period:%Y-%m} cannot be closed yet: its reading window ends on {last_day:%Y-%m-%d} and "
+                f"today is {today:%Y-%m-%d} ({zone}); close it from {last_day + timedelta(days=1):%Y-%m-%d}, "
+                "or give --force with --reason",
+                "window_open",
+            )
+        )
+    if latest is not None and latest < add_months(period, -1):
+        refusals.append(
+            CloseError(
+                f"close {add_months(latest, 1):%Y-%m} first (the last closed month is {latest:%Y-%m})",
+                "previous_month_open",
+            )
+        )
+    if latest is not None and latest > period:
+        refusals.append(
+            CloseError(f"{period:%Y-%m} is before the last closed month {latest:%Y-%m}", "before_last_closed")
+        )
+    return refusals
+
+
+def run_prepare(
+    period: date,
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+    force: bool = False,
+    reason: str = "",
+    forced_by: str = "",
+    now: datetime | None = None,
+) -> BillingRun:
+    """Create the run of a month and its chunks, or return the existing run (to resume it).
+
+    A new run is refused (CloseError, nothing written) by ``close_refusals``, unless ``force``:
+    then the checks it overrode are recorded on the run with ``reason``, ``forced_by`` and the
+    moment. ``now``: the moment to judge "today" by (default: now)."""
     period = month_start(period)
     utility = utility_get()
+    moment = now or timezone.now()
     with transaction.atomic():
         run = BillingRun.objects.select_for_update().filter(period=period).first()
         if run is not None:
@@ -1085,18 +1165,23 @@ def run_prepare(period: date, *, chunk_size: int = DEFAULT_CHUNK, force: bool = 
                 _add_missing_chunks(run)
             return run
         latest = BillingRun.objects.filter(status=RunStatus.DONE).aggregate(p=Max("period"))["p"]
-        if latest is not None and latest < add_months(period, -1) and not force:
-            raise CloseError(
-                f"close {add_months(latest, 1):%Y-%m} first (the last closed month is {latest:%Y-%m})"
-            )
-        if latest is not None and latest > period and not force:
-            raise CloseError(f"{period:%Y-%m} is before the last closed month {latest:%Y-%m}")
+        today = utility_now(utility, moment).date()
+        refusals = close_refusals(period, today, reading_window_get(utility), latest, utility.time_zone)
+        if refusals and not force:
+            raise refusals[0]
+        forced = [r.code for r in refusals]
         run = BillingRun.objects.create(
             period=period,
             rules_profile=utility.rules_profile,
             started_at=timezone.now(),
             chunk_size=chunk_size,
+            forced_checks=forced,
+            forced_reason=reason if forced else "",
+            forced_by=forced_by if forced else "",
+            forced_at=moment if forced else None,
         )
+        if forced:
+            log.warning("closing %s forced by %r past %s: %s", f"{period:%Y-%m}", forced_by, forced, reason)
         _add_missing_chunks(run)
     return run
 
@@ -1131,6 +1216,7 @@ def run_finish(run: BillingRun) -> None:
 
 
 def run_summary(period: date, closed_now: int = 0, already_closed: bool = False) -> CloseSummary:
+    run = BillingRun.objects.filter(period=period).first()
     with connection.cursor() as cur:
         cur.execute(
             f"SELECT basis, COUNT(*), SUM(charges), SUM(recalculations), SUM(penalty), SUM(payments) "  # noqa: S608
@@ -1153,6 +1239,10 @@ def run_summary(period: date, closed_now: int = 0, already_closed: bool = False)
         payments=total(5),
         closed_now=closed_now,
         already_closed=already_closed,
+        forced_checks=tuple(run.forced_checks) if run is not None else (),
+        forced_reason=run.forced_reason if run is not None else "",
+        forced_by=run.forced_by if run is not None else "",
+        forced_at=run.forced_at if run is not None else None,
     )
 
 
@@ -1163,9 +1253,13 @@ def billing_close(
     run_chunk: Callable[[int], int] | None = None,
     progress: Callable[[int, int], None] | None = None,
     force: bool = False,
+    reason: str = "",
+    forced_by: str = "",
+    now: datetime | None = None,
 ) -> CloseSummary:
-    """Close a month in this process, chunk by chunk (the CLI runs chunks on task workers)."""
-    run = run_prepare(period, chunk_size=chunk_size, force=force)
+    """Close a month in this process, chunk by chunk (the CLI runs chunks on task workers).
+    ``force``, ``reason``, ``forced_by``, ``now``: as for ``run_prepare``."""
+    run = run_prepare(period, chunk_size=chunk_size, force=force, reason=reason, forced_by=forced_by, now=now)
     pending = list(
         run.chunks.filter(status="pending").order_by("first_account_id").values_list("id", flat=True)
     )

@@ -52,14 +52,7 @@ from meterdesk.utility.selectors import utility_get, utility_now
 R_REBILL = "rebill"
 
 #: Why a month is billed again (stable codes, stored in each correction's detail).
-CAUSES = (
-    "reading_corrected",
-    "control_reading",
-    "residents_changed",
-    "meter_corrected",
-    "prices_corrected",
-    "other",
-)
+CAUSES = engine.REBILL_CAUSES
 
 #: The ``basis`` named in the detail of a correction of a month's penalty.
 PENALTY = "penalty"
@@ -84,6 +77,19 @@ class _Billed:
     amount: Decimal = Decimal("0.00")
     price: Decimal | None = None
     original: LedgerEntry | None = None  # the close's entry with this key
+
+
+def debt_month(detail: Any, period: date) -> date | None:
+    """Whose debt a rebill's correction entry of ``period`` is part of, for the penalties: the month
+    it corrects when the rebill lowered that month's bill (it was owed less from the start); its
+    own month otherwise (an amount added to a past bill is owed with the bill that shows it);
+    none for a correction of a penalty (no penalty on a penalty). ``detail``: the entry's."""
+    if isinstance(detail, str):
+        detail = json.loads(detail)
+    if not isinstance(detail, dict) or detail.get("basis") == PENALTY:
+        return None if isinstance(detail, dict) else period
+    lowered = detail.get("debt_of")
+    return _month(str(lowered)) if lowered else period
 
 
 def _label(period: date) -> str:

@@ -84,6 +84,16 @@ R_FINAL = "final_reading"
 #: the part of a control (or final) reading below the values billed before: a credit of them (p.61)
 R_BELOW_BILLED = "below_billed_values"
 
+# Why a closed month is billed again (``billing.rebill``; stored with each of its corrections).
+REBILL_CAUSES = (
+    "reading_corrected",
+    "control_reading",
+    "residents_changed",
+    "meter_corrected",
+    "prices_corrected",
+    "other",
+)
+
 # The two sums of a statement a line counts in (and the kind of its ledger entry).
 KIND_CHARGE = "charge"
 KIND_RECALCULATION = "recalculation"
