@@ -52,6 +52,7 @@ from meterdesk.customers.models import Account, PremisesCategory, ResidentsChang
 from meterdesk.dataio import fields as f
 from meterdesk.dataio.source import SECTIONS, Column, Dataset, Problem, rows_read
 from meterdesk.domain import readings as rules
+from meterdesk.domain.month_reading import given_at, month_reading
 from meterdesk.domain.periods import month_from_index, month_index
 from meterdesk.domain.profiles import profile_codes
 from meterdesk.metering.models import Channel, Meter, MeterStatus, Reading, ReadingKind, ReadingStatus
@@ -70,8 +71,6 @@ KIND_CODES = {
     ReadingKind.FINAL.value: 3,
 }
 KIND_NAMES = {code: kind for kind, code in KIND_CODES.items()}
-#: Which reading of a month is the meter's position at its end (as the monthly close chooses).
-EFFECTIVE_RANK = {2: 3, 3: 2, 1: 1, 0: 0}
 VALUE_SCALE = 1000  # readings are kept as integers of thousandths during validation
 ROW_NEW, ROW_SKIP, ROW_ROLLED = 0, 1, 2
 READING_FILE_COLUMNS = ("account", "serial", "period", "t1", "t2", "t3", "kind", "channel", "submitted_at")
@@ -1323,7 +1322,11 @@ class Importer:
             good = [e for e in month if e.row not in wrong and e.latest]  # the superseded never count
             if not good:
                 continue
-            chosen = max(good, key=lambda e: EFFECTIVE_RANK[e.kind])
+            counted = month_reading(
+                given_at(KIND_NAMES[e.kind], datetime.fromtimestamp(e.moment, self.zone), self.zone, source=e)
+                for e in good
+            )
+            chosen = counted.source if counted is not None and counted.source is not None else good[-1]
             previous, previous_period, row = chosen.values, period, chosen.row
             label = f"{month_from_index(period):%Y-%m}"
             previous_where = f"{label}, row {row}" if row else f"{label}, stored"

@@ -19,14 +19,14 @@ from meterdesk.customers.models import Account, User
 from meterdesk.documents.models import EbillSubscription
 from meterdesk.domain import billing as engine
 from meterdesk.metering.models import Meter, Reading, ReadingKind, ReadingStatus
-from meterdesk.metering.selectors import account_for_user, meter_previous
+from meterdesk.metering.selectors import account_for_user, meter_previous, reading_that_counts
 from meterdesk.utility.models import UtilitySettings
 from meterdesk.utility.selectors import utility_get
 
 #: Bases of lines that bill the consumption between two readings (the bill shows both readings).
 READING_BASES = (engine.ACTUAL, engine.CONTROL, engine.REPLACEMENT)
-#: The month's reading that the close used, by kind: a control reading wins, then a final one.
-_KIND_RANK = {ReadingKind.CONTROL: 3, ReadingKind.FINAL: 2, ReadingKind.CUSTOMER: 1}
+#: The kinds of reading a month is billed from.
+_MONTH_KINDS = [ReadingKind.CUSTOMER, ReadingKind.CONTROL, ReadingKind.FINAL]
 
 
 @dataclass(frozen=True)
@@ -58,15 +58,13 @@ class BillData:
 
 
 def month_reading(meter: Meter, period: date) -> Reading | None:
-    """The accepted reading of the month that the close used for the meter (control > final >
-    customer's)."""
-    best: Reading | None = None
-    for reading in Reading.objects.filter(
-        meter=meter, period=period, status=ReadingStatus.ACCEPTED, kind__in=list(_KIND_RANK)
-    ).order_by("submitted_at", "pk"):
-        if best is None or _KIND_RANK[ReadingKind(reading.kind)] >= _KIND_RANK[ReadingKind(best.kind)]:
-            best = reading
-    return best
+    """The accepted reading of the month that the close used for the meter (the one that counts,
+    ``metering.selectors.reading_that_counts``)."""
+    return reading_that_counts(
+        Reading.objects.filter(
+            meter=meter, period=period, status=ReadingStatus.ACCEPTED, kind__in=_MONTH_KINDS
+        ).order_by("submitted_at", "pk")
+    )
 
 
 def meter_readings(meter: Meter, period: date) -> MeterReadings:

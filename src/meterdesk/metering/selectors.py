@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -11,14 +12,17 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from meterdesk.billing.codec import state_loads
 from meterdesk.billing.messages import line_words
-from meterdesk.billing.models import MeterBillingState
+from meterdesk.billing.models import AccountClose, BillingRun, MeterBillingState, RunStatus
 from meterdesk.billing.pricing import MissingPrice, pricing_get
 from meterdesk.customers.models import Account, AccountLink, User
 from meterdesk.domain import billing as engine
 from meterdesk.domain.bootstrap import state_from_history
+from meterdesk.domain.month_reading import KINDS as MONTH_KINDS
+from meterdesk.domain.month_reading import given_at, month_reading
 from meterdesk.domain.periods import add_months, iter_months, month_index, months_between
 from meterdesk.domain.profiles import PROFILE_DIR, RulesProfile, profile_load
 from meterdesk.domain.readings import average_monthly
@@ -31,8 +35,10 @@ from meterdesk.utility.selectors import (
     REFERENCE_STAMP_SUBQUERY,
     Reference,
     reference_get,
+    reference_peek,
     utility_get,
     utility_now,
+    utility_zone,
 )
 
 log = logging.getLogger(__name__)
@@ -75,12 +81,34 @@ _STATE_SQL = (
 @dataclass(frozen=True)
 class Prefetched:
     """What a submission needs besides the meter, read by the statement that locked the meter:
-    the meter's stored billing state before ``period`` (its JSON, None if none is stored) and the
-    reference data's stamp."""
+    the meter's stored billing state before ``period`` (its JSON, None if none is stored), the
+    reference data's stamp and whether ``period`` is closed for the account (``month_closed``)."""
 
     period: date
     state_data: Any
     stamp: int | None
+    month_closed: bool = False
+
+
+def month_closed_sql(account_column: str) -> str:
+    """An SQL expression, true when the month (two parameters: the month, twice) is closed for the
+    account ``account_column``: its statement of the month exists, or the month's run has finished.
+    A column of a hot-path statement (``meter_lock_for_user``) as well as ``month_closed``."""
+    return (
+        f"(EXISTS (SELECT 1 FROM {AccountClose._meta.db_table} c "  # noqa: S608 - names from the models
+        f"WHERE c.account_id = {account_column} AND c.period = %s) "
+        f"OR EXISTS (SELECT 1 FROM {BillingRun._meta.db_table} b "
+        f"WHERE b.period = %s AND b.status = '{RunStatus.DONE.value}'))"
+    )
+
+
+def month_closed(account_id: int, period: date) -> bool:
+    """Whether ``period`` is closed (billed) for the account: a reading for it is not accepted."""
+    day = connection.ops.adapt_datefield_value(period)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {month_closed_sql('%s')}", [account_id, day, day])
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 _STATE_BEFORE_SUBQUERY = (
@@ -101,13 +129,15 @@ def meter_lock_for_user(
     """The meter with its account, locked (``SELECT … FOR UPDATE`` of the meter's row) for the
     rest of the caller's transaction, if its account is linked to the user; else
     Meter.DoesNotExist. The same statement reads what a submission of ``period`` needs besides
-    (``Prefetched``), and whatever the caller adds: ``extra_columns`` (a select list starting
-    with a comma) from ``extra_join`` (a LEFT JOIN, with ``extra_params``), whose values come
-    back as the third item. One statement where the submission took four."""
+    (``Prefetched``: the billing state, the reference stamp, whether the month is closed), and
+    whatever the caller adds: ``extra_columns`` (a select list starting with a comma) from
+    ``extra_join`` (a LEFT JOIN, with ``extra_params``), whose values come back as the third
+    item. One statement where the submission took five."""
     # Names from the models; the caller's parts are constants of its own.
     sql = (
         f"SELECT {_METER.columns}, {_ACCOUNT.columns}, {_STATE_BEFORE_SUBQUERY}, "  # noqa: S608
-        f"{REFERENCE_STAMP_SUBQUERY}{extra_columns} FROM {Meter._meta.db_table} m "
+        f"{REFERENCE_STAMP_SUBQUERY}, {month_closed_sql('m.account_id')}{extra_columns} "
+        f"FROM {Meter._meta.db_table} m "
         f"JOIN {Account._meta.db_table} a ON a.id = m.account_id {extra_join} "
         f"WHERE m.id = %s AND EXISTS (SELECT 1 FROM {AccountLink._meta.db_table} l "
         "WHERE l.account_id = m.account_id AND l.user_id = %s)"
@@ -116,7 +146,8 @@ def meter_lock_for_user(
         sql += " FOR UPDATE OF m"
     elif connection.features.has_select_for_update:  # pragma: no cover - no such backend in use
         sql += " FOR UPDATE"
-    params = [connection.ops.adapt_datefield_value(period), *extra_params, meter_id, user.pk]
+    day = connection.ops.adapt_datefield_value(period)
+    params = [day, day, day, *extra_params, meter_id, user.pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -125,8 +156,10 @@ def meter_lock_for_user(
     meter = _METER.build(row)
     meter.account = _ACCOUNT.build(row, _METER.width)
     at = _METER.width + _ACCOUNT.width
-    prefetched = Prefetched(period, row[at], None if row[at + 1] is None else int(row[at + 1]))
-    return meter, prefetched, tuple(row[at + 2 :])
+    prefetched = Prefetched(
+        period, row[at], None if row[at + 1] is None else int(row[at + 1]), bool(row[at + 2])
+    )
+    return meter, prefetched, tuple(row[at + 3 :])
 
 
 def meters_of(account: Account) -> list[Meter]:
@@ -159,14 +192,23 @@ def submission_history(meter: Meter, period: date) -> tuple[list[Reading], list[
     return recent, earlier
 
 
-_EFFECTIVE_PRIORITY = {ReadingKind.CONTROL: 2, ReadingKind.CUSTOMER: 1, ReadingKind.INITIAL: 0}
+def reading_that_counts(readings: Iterable[Reading]) -> Reading | None:
+    """Of one meter's accepted readings of one month, the one that counts for the month
+    (``domain.month_reading``: the latest by the day it was given, in the utility's time zone; an
+    inspector's control reading on the same day; a final reading always)."""
+    listed = list(readings)
+    if len(listed) == 1 and listed[0].kind in MONTH_KINDS:
+        return listed[0]
+    zone = utility_zone(reference_peek().utility)
+    counted = month_reading(given_at(r.kind, r.submitted_at, zone, source=r) for r in listed)
+    return counted.source if counted is not None else None
 
 
 def effective_readings(
     meter: Meter, before: date | None = None, *, accepted: Sequence[Reading] | None = None
 ) -> list[Reading]:
-    """Accepted actual readings of a meter, one per month (a control reading wins over the
-    customer's for the same month), in chronological order. From ``accepted`` (the meter's
+    """Accepted actual readings of a meter, one per month (the one that counts:
+    ``reading_that_counts``), in chronological order. From ``accepted`` (the meter's
     ``accepted_readings``) when given, else read from the database."""
     if accepted is None:
         qs = meter.readings.filter(status=ReadingStatus.ACCEPTED, kind__in=ACTUAL_KINDS)
@@ -181,13 +223,11 @@ def effective_readings(
             and r.kind in ACTUAL_KINDS
             and (before is None or r.period < before)
         )
-    by_month: dict[date, Reading] = {}
-    priority = _EFFECTIVE_PRIORITY
+    by_month: dict[date, list[Reading]] = defaultdict(list)
     for reading in rows:
-        current = by_month.get(reading.period)
-        if current is None or priority[ReadingKind(reading.kind)] >= priority[ReadingKind(current.kind)]:
-            by_month[reading.period] = reading
-    return [by_month[p] for p in sorted(by_month)]
+        by_month[reading.period].append(reading)
+    counted = (reading_that_counts(by_month[p]) for p in sorted(by_month))
+    return [r for r in counted if r is not None]
 
 
 @dataclass(frozen=True)
@@ -229,11 +269,14 @@ def meter_average(
 
 
 def meter_last_reading(meter: Meter) -> Reading | None:
-    return (
-        meter.readings.filter(status=ReadingStatus.ACCEPTED, kind__in=ACTUAL_KINDS)
-        .order_by("-period", "-submitted_at")
-        .first()
+    """The reading that counts for the latest month with an accepted actual reading."""
+    # A month has at most one accepted reading of each actual kind: the latest month's are first.
+    latest = list(
+        meter.readings.filter(status=ReadingStatus.ACCEPTED, kind__in=ACTUAL_KINDS).order_by("-period")[
+            : len(ACTUAL_KINDS)
+        ]
     )
+    return reading_that_counts(r for r in latest if r.period == latest[0].period) if latest else None
 
 
 def meter_is_failed(meter: Meter, on: date) -> bool:
@@ -399,7 +442,7 @@ class ChargePreview:
         return any(line.basis == engine.RECALCULATION for line in self.lines)
 
 
-_KIND_RANK = {ReadingKind.CONTROL: 3, ReadingKind.FINAL: 2, ReadingKind.CUSTOMER: 1}
+#: The kinds a month is billed from, as the engine names them.
 _ENGINE_KIND = {
     ReadingKind.CONTROL: engine.CONTROL_READING,
     ReadingKind.FINAL: engine.FINAL,
@@ -451,26 +494,29 @@ def _account_info(account: Account) -> engine.AccountInfo:
 
 
 def _month_reading(reading: Reading, accepted: Sequence[Reading] | None = None) -> engine.MonthReading | None:
-    """The reading the bill of the month will use for the meter: ``reading``, unless an accepted
-    reading of a kind that wins over it (an inspector's control reading) exists for the month.
+    """The reading the bill of the month will use for the meter, ``reading`` given: it, or an
+    accepted reading of another kind of the month that counts instead (``reading_that_counts``).
     ``accepted``: the meter's accepted readings of that month and before, if the caller has them."""
-    if reading.kind not in _KIND_RANK:
+    if reading.kind not in _ENGINE_KIND:
         return None  # an initial reading of a new meter is not a month's reading
-    best = reading
     if accepted is None:
         others: Iterable[Reading] = Reading.objects.filter(
-            meter_id=reading.meter_id, period=reading.period, status=ReadingStatus.ACCEPTED
-        ).exclude(pk=reading.pk)
+            meter_id=reading.meter_id,
+            period=reading.period,
+            status=ReadingStatus.ACCEPTED,
+            kind__in=list(_ENGINE_KIND),
+        ).exclude(kind=reading.kind)
     else:
         others = [
             r
             for r in accepted
-            if r.period == reading.period and r.status == ReadingStatus.ACCEPTED and r.pk != reading.pk
+            if r.period == reading.period
+            and r.status == ReadingStatus.ACCEPTED
+            and r.kind in _ENGINE_KIND
+            and r.kind != reading.kind
         ]
-    for other in others:
-        if _KIND_RANK.get(ReadingKind(other.kind), 0) > _KIND_RANK[ReadingKind(best.kind)]:
-            other.meter = reading.meter
-            best = other
+    best = reading_that_counts([reading, *others]) or reading
+    best.meter = reading.meter
     return engine.MonthReading(best.values, _ENGINE_KIND[ReadingKind(best.kind)])
 
 
@@ -531,14 +577,25 @@ def charge_preview(
     kind: str = ReadingKind.CUSTOMER,
     earlier: Sequence[Reading] | None = None,
 ) -> ChargePreview:
-    """The month's charge of a meter if ``values`` are its reading of ``period``: the lines of the
-    billing engine (the consumption since the last actual reading and, when earlier months were
-    estimated, their recalculation), at the prices of ``period``. ``earlier`` as for
-    ``meter_previous``."""
-    month_reading = (
-        engine.MonthReading(tuple(values), _ENGINE_KIND[ReadingKind(kind)]) if kind in _KIND_RANK else None
+    """The month's charge of a meter if ``values`` are its reading of ``period``, given now: the
+    lines of the billing engine (the consumption since the last actual reading and, when earlier
+    months were estimated, their recalculation), at the prices of ``period``, from the reading
+    that then counts for the month (this one, or the inspector's of the same day). ``earlier`` as
+    for ``meter_previous``."""
+    period = period.replace(day=1)
+    padded: list[Decimal | None] = [*values, None, None]
+    given = Reading(
+        meter=meter,
+        account_id=meter.account_id,
+        period=period,
+        t1=values[0],
+        t2=padded[1],
+        t3=padded[2],
+        kind=kind,
+        status=ReadingStatus.ACCEPTED,
+        submitted_at=timezone.now(),
     )
-    return _preview(meter, period.replace(day=1), tuple(values), month_reading, earlier=earlier)
+    return _preview(meter, period, tuple(values), _month_reading(given), earlier=earlier)
 
 
 def _preview(

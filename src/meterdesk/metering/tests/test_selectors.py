@@ -65,7 +65,7 @@ class TestMeterPrevious:
         assert meter_previous(meter, month(2025, 6)).values == (D(1100),)
 
     @pytest.mark.parametrize("control_first", [True, False])
-    def test_control_reading_wins_over_the_customers_for_the_same_month(self, control_first):
+    def test_the_later_of_the_control_and_the_customers_reading_counts(self, control_first):
         meter = MeterFactory(zones=2)
         customer_kwargs = {"t1": D(1100), "t2": D(550), "kind": ReadingKind.CUSTOMER}
         control_kwargs = {
@@ -79,11 +79,12 @@ class TestMeterPrevious:
         )
         ReadingFactory(meter=meter, period=month(2025, 5), submitted_at=moscow(2025, 5, 16), **first)
         ReadingFactory(meter=meter, period=month(2025, 5), submitted_at=moscow(2025, 5, 20), **second)
+        later = second["kind"]
         previous = meter_previous(meter, month(2025, 6))
-        assert previous.values == (D(1105), D(552))
+        assert previous.values == (second["t1"], second["t2"])
         assert previous.reading is not None
-        assert previous.reading.kind == ReadingKind.CONTROL
-        assert [r.kind for r in effective_readings(meter)] == [ReadingKind.CONTROL]
+        assert previous.reading.kind == later
+        assert [r.kind for r in effective_readings(meter)] == [later]
 
     def test_meter_last_reading(self):
         meter = MeterFactory(zones=1)
