@@ -176,10 +176,11 @@ FROM bench_plan p CROSS JOIN bench_month mo WHERE NOT pg_temp.missing(p.meter_id
         (
             "runs",
             f"""
-INSERT INTO billing_billingrun (period, rules_profile, status, started_at, finished_at, chunk_size)
+INSERT INTO billing_billingrun (period, rules_profile, status, started_at, finished_at, chunk_size,
+                               forced_checks, forced_reason, forced_by)
 SELECT period, (SELECT rules_profile FROM utility_utilitysettings ORDER BY id LIMIT 1), 'done',
        (period + 32)::timestamp AT TIME ZONE 'Europe/Moscow',
-       (period + 32)::timestamp AT TIME ZONE 'Europe/Moscow' + interval '1 hour', 2000
+       (period + 32)::timestamp AT TIME ZONE 'Europe/Moscow' + interval '1 hour', 2000, '[]', '', ''
 FROM bench_month WHERE period < {p};
 UPDATE bench_month mo SET run_id = r.id FROM billing_billingrun r WHERE r.period = mo.period;
 """,  # noqa: S608 - built from numbers and dates only

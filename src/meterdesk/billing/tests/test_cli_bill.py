@@ -117,9 +117,26 @@ def test_a_month_after_a_gap_is_refused(prices):
     assert result.exit_code == 1
     assert "close 2025-09 first (the last closed month is 2025-08)" in result.output
     assert not BillingRun.objects.filter(period=date(2025, 10, 1)).exists()
-    result = runner.invoke(main, ["bill", "--period", "2025-10", "--workers", "0", "--force"])
+    result = runner.invoke(
+        main,
+        [
+            "bill",
+            "--period",
+            "2025-10",
+            "--workers",
+            "0",
+            "--force",
+            "--reason",
+            "September was billed elsewhere",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert AccountClose.objects.filter(period=date(2025, 10, 1)).count() == 1
+    run = BillingRun.objects.get(period=date(2025, 10, 1))
+    assert (run.forced_checks, run.forced_reason) == (
+        ["previous_month_open"],
+        "September was billed elsewhere",
+    )
 
 
 @pytest.mark.parametrize("period", ["2025-13", "2025", "August"])

@@ -191,7 +191,7 @@ def test_a_month_with_a_late_payment_penalty(client, statements_case):
 def test_a_month_with_the_recalculation_after_readings(client, statements_case, clock):
     _user, case = statements_case
     reading_submit(meter=case.meter, values=["2000", "1000"], channel=Channel.WEB, now=moscow(2026, 11, 20))
-    billing_close(date(2026, 11, 1))
+    billing_close(date(2026, 11, 1), now=moscow(2026, 11, 27, 9))  # once November's window has ended
     html = _get(client, f"/accounts/{case.account.number}/statements/2026-11/")
     text = _text(html)
     assert (
