@@ -630,7 +630,8 @@ def penalty_parts(result: Any) -> list[dict[str, Any]]:
 # --- the set-based fast path (PostgreSQL) ----------------------------------------------------
 #
 # The common case — every meter of the account has exactly one accepted customer reading in the
-# month (no control or final reading), works (not failed, not removed, billing since before the
+# month (no control or final reading: which of several readings counts is domain.month_reading's
+# to say, so such a month goes through the engine), works (not failed, not removed, billing since before the
 # month), has the state of the month before with no estimates to true up, no rollover, a tariff
 # without volume bands; and the account has the statement of the month before — is billed by a
 # few INSERT … SELECT per chunk instead of the Python engine. What they write is exactly what

@@ -427,3 +427,30 @@ def test_a_reading_after_five_months_by_average_by_the_fast_path(prices, monkeyp
         LedgerEntry.objects.filter(period=months[11], account=meter.account, kind="recalculation").count()
         == 2
     )
+
+
+def test_a_month_with_several_readings_goes_through_the_engine(prices, monkeypatch):
+    """Which of a month's readings counts is decided by domain.month_reading, in Python: a meter
+    with a control reading besides the household's is left to the engine (the SQL takes a month
+    with one customer's reading only), which bills the later one — the household's of the 20th
+    after the inspector's of the 10th, the inspector's of the 25th after the household's."""
+    counter = _FastCounter(monkeypatch)
+    jul, aug = date(2025, 7, 1), date(2025, 8, 1)
+    plain, earlier, later = (MeterFactory(zones=1) for _ in range(3))
+    for meter in (plain, earlier, later):
+        _reading(meter, jul, [D(1150)], ReadingKind.CUSTOMER)
+        _reading(meter, aug, [D(1300)], ReadingKind.CUSTOMER, day=20)
+    _reading(earlier, aug, [D(1250)], ReadingKind.CONTROL, day=10)
+    _reading(later, aug, [D(1250)], ReadingKind.CONTROL, day=25)
+    chunks = [(0, 10**9)]
+    _both_ways(jul, chunks, counter)
+    assert _both_ways(aug, chunks, counter) == (3, _fast(1))
+    billed = {
+        e.meter_id: (e.kind, e.basis, e.volume, e.amount)
+        for e in LedgerEntry.objects.filter(period=aug, kind__in=("charge", "recalculation"))
+    }
+    assert billed == {
+        plain.pk: ("charge", "actual", D("150.000"), D("1180.50")),
+        earlier.pk: ("charge", "actual", D("150.000"), D("1180.50")),
+        later.pk: ("charge", "control", D("100.000"), D("787.00")),
+    }
