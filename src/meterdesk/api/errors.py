@@ -22,10 +22,11 @@ from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationEr
 
 from meterdesk.customers.services import AccountMismatch, AlreadyLinked
 from meterdesk.domain.readings import Issue
-from meterdesk.metering.messages import issue_message, window_message, zone_label
+from meterdesk.metering.messages import issue_message, month_closed_message, window_message, zone_label
 from meterdesk.metering.models import Meter
 from meterdesk.metering.services import (
     MeterNotInService,
+    MonthClosed,
     NeedsConfirmation,
     ReadingError,
     ReadingInvalid,
@@ -142,6 +143,10 @@ def reading_error(error: ReadingError, meter: Meter) -> ApiError:
                 "confirmations": confirmations,
                 "confirm": sorted({c["code"] for c in confirmations}),
             },
+        )
+    if isinstance(error, MonthClosed):
+        return ApiError(
+            422, "month_closed", month_closed_message(error.period), {"period": f"{error.period:%Y-%m}"}
         )
     if isinstance(error, MeterNotInService):
         return ApiError(

@@ -276,6 +276,11 @@ class ReadingPage(PageMeta):
 
 class SubmissionOut(ReadingOut):
     replaced: str | None = Field(description="the confirmation number of the reading this one replaces")
+    moved_from: str | None = Field(
+        default=None,
+        description="the month (YYYY-MM) the reading was given for when that month is already closed "
+        "and the rules profile counts such readings for the next open month (`period`); else null",
+    )
     charge: ChargeOut
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
+CLOSED_MONTH_REFUSE = "refuse"
+CLOSED_MONTH_NEXT = "next_month"
 
 
 class ProfileError(ValueError):
@@ -50,6 +52,9 @@ class RulesProfile:
     window: tuple[int, int]
     due_day: int
     penalty: PenaltyRules
+    #: A reading given for a month that is already closed: "refuse" it (month_closed), or
+    #: "next_month": store it for the next open month (docs/readings.md).
+    closed_month_readings: str = "refuse"
 
 
 def _date(value: Any, where: str) -> date:
@@ -91,6 +96,7 @@ def profile_parse(data: dict[str, Any]) -> RulesProfile:
                     for m in pen.get("moratoria", [])
                 ),
             ),
+            closed_month_readings=str(data.get("closed_month_readings", CLOSED_MONTH_REFUSE)),
         )
     except (KeyError, TypeError, IndexError) as exc:
         raise ProfileError(f"rules profile: missing or malformed field {exc}") from exc
@@ -100,6 +106,11 @@ def profile_parse(data: dict[str, Any]) -> RulesProfile:
         raise ProfileError("average_min_months_young must be between 1 and average_min_months")
     if not 1 <= profile.due_day <= 28:
         raise ProfileError("due_day must be between 1 and 28")
+    if profile.closed_month_readings not in (CLOSED_MONTH_REFUSE, CLOSED_MONTH_NEXT):
+        raise ProfileError(
+            f"closed_month_readings must be {CLOSED_MONTH_REFUSE} or {CLOSED_MONTH_NEXT}, "
+            f"got {profile.closed_month_readings!r}"
+        )
     return profile
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.utils.formats import number_format
@@ -95,3 +96,20 @@ def _ordinal_day(day: int, ru_suffix: str) -> str:
         return f"{day}-{ru_suffix}"
     suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
     return f"{day}{suffix}"
+
+
+def month_closed_message(period: date) -> str:
+    """A reading for a month already closed (``month_closed``)."""
+    return _(
+        "Readings for %(month)s are no longer accepted: that month has already been billed. "
+        "Submit your next reading in the next month's window."
+    ) % {"month": f"{period:%m.%Y}"}
+
+
+def month_moved_message(closed: date, period: date) -> str:
+    """A reading for a closed month that counts for the next open month (the rules profile's
+    ``closed_month_readings: next_month``)."""
+    return _("%(closed)s has already been billed, so this reading counts for %(month)s.") % {
+        "closed": f"{closed:%m.%Y}",
+        "month": f"{period:%m.%Y}",
+    }

@@ -12,10 +12,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from meterdesk.customers.models import User
-from meterdesk.domain.periods import months_between
+from meterdesk.domain.periods import add_months, months_between
+from meterdesk.domain.profiles import CLOSED_MONTH_NEXT, RulesProfile, profile_load
 from meterdesk.domain.readings import CheckedReading, Issue, check_reading
 from meterdesk.domain.window import ReadingWindow
 from meterdesk.metering.models import Meter, MeterStatus, Reading, ReadingKind, ReadingStatus
@@ -24,6 +26,8 @@ from meterdesk.metering.selectors import (
     Prefetched,
     meter_average,
     meter_previous,
+    month_closed,
+    month_closed_sql,
     reading_charge,
     submission_history,
 )
@@ -57,6 +61,16 @@ class MeterNotInService(ReadingError):
         self.meter = meter
 
 
+class MonthClosed(ReadingError):
+    """The month the reading is for is already closed (billed) for the meter's account."""
+
+    code = "month_closed"
+
+    def __init__(self, period: date) -> None:
+        super().__init__(f"{period:%Y-%m} is already closed")
+        self.period = period
+
+
 class ReadingInvalid(ReadingError):
     code = "validation_error"
 
@@ -88,10 +102,30 @@ class SubmissionResult:
     replaced: Reading | None
     previous_values: tuple[Decimal, ...]
     charge: ChargePreview
+    #: The closed month the reading was given for, when it counts for the next open month
+    #: instead (the rules profile's ``closed_month_readings: next_month``); None otherwise.
+    moved_from: date | None = None
 
 
 _READING = Rows(Reading, "r")
 _SUPERSEDE_SQL = "UPDATE metering_reading SET status = %s WHERE id = %s AND status = %s"
+
+
+def _open_period(
+    account_id: int, period: date, profile: RulesProfile, closed: bool | None
+) -> tuple[date, date | None]:
+    """The month a reading given for ``period`` counts for, and the closed month it was moved
+    from (None if ``period`` is open). A closed month is refused (MonthClosed) unless the profile
+    moves such readings to the next open month. ``closed``: ``month_closed`` of ``period`` if the
+    caller has read it with the meter (None: read it here)."""
+    if not (month_closed(account_id, period) if closed is None else closed):
+        return period, None
+    if profile.closed_month_readings != CLOSED_MONTH_NEXT:
+        raise MonthClosed(period)
+    month = add_months(period, 1)
+    while month_closed(account_id, month):  # closed ahead (a forced close of a future month)
+        month = add_months(month, 1)
+    return month, period
 
 
 def _supersede(reading: Reading) -> bool:
@@ -126,7 +160,9 @@ def reading_submit(
 ) -> SubmissionResult:
     """Check and store one reading of every zone of ``meter`` for the current month.
 
-    Raises WindowClosed (customer readings outside the window), MeterNotInService,
+    Raises WindowClosed (customer readings outside the window), MeterNotInService, MonthClosed
+    (the month is already closed for the account, unless the rules profile moves such a reading
+    to the next open month: ``SubmissionResult.moved_from``),
     ReadingInvalid (the values break a rule) or NeedsConfirmation (a rollover or an unusually
     high consumption that the submitter has not confirmed, by code, in ``confirmed``). On any
     error nothing is stored. A second accepted submission for the same month supersedes the
@@ -154,13 +190,28 @@ def reading_submit(
             opens_on = window.next_opening(today)
             raise WindowClosed(window, opens_on, window.bounds(opens_on.year, opens_on.month)[1])
 
+    # Whether the month is closed for the account, if read with the meter (else below).
+    closed = prefetched.month_closed if prefetched is not None and prefetched.period == period else None
     with transaction.atomic(savepoint=not locked):
         # Serialise submissions for one meter (PostgreSQL row lock; SQLite's IMMEDIATE
         # transactions already serialise writers).
         if not locked:
-            meter = Meter.objects.select_for_update().select_related("account").get(pk=meter.pk)
+            # With whether the month is closed, in the same statement.
+            day = connection.ops.adapt_datefield_value(period)
+            meter = (
+                Meter.objects.select_for_update()
+                .select_related("account")
+                .annotate(
+                    # The SQL is built from the models' names; the month is a parameter.
+                    month_closed=RawSQL(month_closed_sql(f"{Meter._meta.db_table}.account_id"), [day, day])  # noqa: S611
+                )
+                .get(pk=meter.pk)
+            )
+            closed = bool(meter.month_closed)  # type: ignore[attr-defined]
         if meter.status in (MeterStatus.REMOVED, MeterStatus.LOST):
             raise MeterNotInService(meter)
+        profile = profile_load(utility.rules_profile)
+        period, moved_from = _open_period(meter.account_id, period, profile, closed)
         # The meter's readings, read once (under the meter's lock) for the previous values, the
         # average, the month's reading to supersede and the charge.
         accepted, earlier = submission_history(meter, period)
@@ -216,7 +267,7 @@ def reading_submit(
         if submitted_by is not None and submitted_by.email:
             lang = language or submitted_by.language or settings.LANGUAGE_CODE
             _confirmation_enqueue(reading, charge, submitted_by.email, lang)
-    return SubmissionResult(reading, existing, previous.values, charge)
+    return SubmissionResult(reading, existing, previous.values, charge, moved_from)
 
 
 def _confirmation_enqueue(reading: Reading, charge: ChargePreview, email: str, language: str) -> None:

@@ -42,7 +42,13 @@ from meterdesk.customers.services import (
 from meterdesk.domain import billing as engine
 from meterdesk.domain.periods import month_parse
 from meterdesk.domain.profiles import profile_load
-from meterdesk.metering.messages import issue_message, window_message, zone_label
+from meterdesk.metering.messages import (
+    issue_message,
+    month_closed_message,
+    month_moved_message,
+    window_message,
+    zone_label,
+)
 from meterdesk.metering.models import Channel, Meter, Reading
 from meterdesk.metering.selectors import (
     account_for_user,
@@ -56,6 +62,7 @@ from meterdesk.metering.selectors import (
 )
 from meterdesk.metering.services import (
     MeterNotInService,
+    MonthClosed,
     NeedsConfirmation,
     ReadingInvalid,
     WindowClosed,
@@ -281,7 +288,11 @@ def submit_reading(request: HttpRequest, meter_id: int) -> HttpResponse:
             ]
         except MeterNotInService:
             form.add_error(None, _("This meter is no longer in service; readings are not accepted for it."))
+        except MonthClosed as closed:
+            form.add_error(None, month_closed_message(closed.period))
         else:
+            if result.moved_from is not None:
+                messages.info(request, month_moved_message(result.moved_from, result.reading.period))
             if result.replaced:
                 messages.success(
                     request, _("Reading accepted. It replaces your earlier reading for this month.")

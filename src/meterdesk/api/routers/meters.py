@@ -110,6 +110,7 @@ def _submission_body(result: SubmissionResult, meter: Meter) -> dict[str, Any]:
     data = {
         **present.reading_out(result.reading, meter),
         "replaced": result.replaced.confirmation if result.replaced is not None else None,
+        "moved_from": present.month(result.moved_from) if result.moved_from is not None else None,
         "charge": present.charge_out(result.charge, meter),
     }
     return to_jsonable_python(data, fallback=str)  # type: ignore[no-any-return]
@@ -121,7 +122,7 @@ def _submission_body(result: SubmissionResult, meter: Meter) -> dict[str, Any]:
     summary="Submit a reading (one value per zone)",
     description=(
         "Accepted readings answer 201 with the confirmation number and the month's charge. Errors: "
-        "window_closed, the value codes (reading_below_previous, too_many_digits, …), "
+        "window_closed, month_closed, the value codes (reading_below_previous, too_many_digits, …), "
         "needs_confirmation (send again with `confirm`), meter_not_in_service. A second reading in "
         "the same month replaces the first. With `Idempotency-Key`, a retry returns the first answer "
         "(header Idempotent-Replayed: true)."
