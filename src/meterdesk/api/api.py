@@ -4,6 +4,7 @@ interactive docs at /api/v1/docs). docs/api.md walks through it."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,10 +13,14 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import URLPattern, URLResolver, re_path
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
+from ninja.errors import HttpError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
+from ninja.parser import Parser
+from ninja.types import DictStrAny
 
 from meterdesk.api.auth import SessionAuth, TokenAuth
-from meterdesk.api.errors import HANDLERS, error_response, not_found
+from meterdesk.api.errors import HANDLERS, error_response, handle_http_error, not_found
 from meterdesk.api.ratelimit import default_throttles, rate_limit_headers
 from meterdesk.api.routers.accounts import router as accounts_router
 from meterdesk.api.routers.auth import router as auth_router
@@ -32,6 +37,8 @@ methods then need the `X-CSRFToken` header).
 
 **Errors** always have the shape `{"code": …, "message": …, "details": {…}}` with a stable
 `code`; `message` is in the language of `Accept-Language` (ru or en; Russian by default).
+Bodies are JSON, sent with `Content-Type: application/json`: any other type is refused with 415
+`unsupported_media_type`.
 
 **Lists** take `limit` and `offset` and answer `{"items": […], "total": …, "limit": …, "offset": …}`.
 Amounts are strings with kopecks, volumes strings in kWh, dates and times ISO 8601.
@@ -44,9 +51,12 @@ and download the monthly bill (with its payment QR code) and each payment's rece
 
 def _json_errors(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Wrap a view of the API so that django-ninja's plain-text 405 (and its root's 404) answer
-    in the error shape."""
+    in the error shape, and a path parameter holding a NUL is a 404 for every operation."""
 
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if any("\x00" in value for value in kwargs.values() if isinstance(value, str)):
+            # A path parameter with a NUL names nothing (and PostgreSQL refuses it in text).
+            return _unknown(request)
         try:
             response = view(request, *args, **kwargs)
         except Http404:  # the API's root path, which only exists to be reversed
@@ -79,6 +89,37 @@ def _unknown(request: HttpRequest, rest: str = "") -> HttpResponse:
 _unknown.csrf_exempt = True  # type: ignore[attr-defined]
 
 
+class UnsupportedMediaType(Exception):
+    """A body sent as something other than JSON."""
+
+
+class JsonParser(Parser):
+    """Bodies are JSON, declared so: text/plain, XML or form data is refused (415) even when what
+    it holds would parse as JSON, so that a body is read only as what its sender says it is."""
+
+    def parse_body(self, request: HttpRequest) -> DictStrAny:
+        kind = (request.content_type or "").lower()
+        if kind != "application/json" and not JSON_SUFFIX.fullmatch(kind):
+            raise UnsupportedMediaType(kind)
+        return super().parse_body(request)
+
+
+#: ``application/merge-patch+json`` and the like are JSON too (RFC 6839).
+JSON_SUFFIX = re.compile(r"application/[a-z0-9.!#$&^_-]+\+json")
+
+
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # django-ninja turns any failure of the parser into a 400: the media type is told apart here.
+    if isinstance(exc.__cause__, UnsupportedMediaType):
+        return error_response(
+            415,
+            "unsupported_media_type",
+            _("Send the body as JSON, with the header Content-Type: application/json."),
+            {"content_type": str(exc.__cause__)},
+        )
+    return handle_http_error(request, exc)
+
+
 class MeterdeskAPI(NinjaAPI):
     """NinjaAPI whose every answer under /api/v1/ is JSON: 405 in the error shape, and a 404 in
     the error shape for any path that is not an operation."""
@@ -95,8 +136,22 @@ class MeterdeskAPI(NinjaAPI):
         """The view's name (token_obtain, reading_create, …): short ids for generated clients."""
         return operation.view_func.__name__
 
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
+        """The generated document, with the 415 of every operation that takes a body (JsonParser)."""
+        schema = super().get_openapi_schema(**kwargs)
+        error = {"$ref": "#/components/schemas/ErrorOut"}
+        for methods in schema["paths"].values():
+            for operation in methods.values():
+                if "requestBody" in operation:
+                    operation["responses"][415] = {
+                        "description": "The body is not sent as JSON (Content-Type: application/json)",
+                        "content": {"application/json": {"schema": error}},
+                    }
+        return schema
+
 
 api = MeterdeskAPI(
+    parser=JsonParser(),
     title="meterdesk API",
     version="1",
     urls_namespace="api-v1",
@@ -105,7 +160,9 @@ api = MeterdeskAPI(
     throttle=default_throttles(),
 )
 
-for exc_class, handler in HANDLERS:
+# The API's own HttpError handler last: it tells a 415 apart, then answers as errors.py does.
+handlers: list[tuple[type[Exception], Any]] = [*HANDLERS, (HttpError, _http_error)]
+for exc_class, handler in handlers:
     api.add_exception_handler(exc_class, handler)
 
 
