@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from meterdesk.billing.codec import state_dumps, state_loads
+from meterdesk.billing.messages import R_LATE_PAYMENT
 from meterdesk.billing.models import (
     AccountClose,
     BillingChunk,
@@ -324,10 +325,11 @@ class _Poster:
             )
 
     def month_penalty(self, period: date, again: tuple[Decimal, list[Any]]) -> None:
-        """One entry when the month's penalty, computed again, differs from what was charged."""
+        """One entry when the month's penalty, computed again, differs from what was charged: its
+        accrual and the earlier corrections of it (a settlement in the month is not its penalty)."""
         label = _label(period)
         charged = LedgerEntry.objects.filter(
-            account=self.account, period=period, kind=EntryKind.PENALTY
+            account=self.account, period=period, kind=EntryKind.PENALTY, reason=R_LATE_PAYMENT
         ).first()
         was = charged.amount if charged is not None else Decimal("0.00")
         for entry in LedgerEntry.objects.filter(

@@ -45,7 +45,11 @@ def meter(prices):
 
 
 def penalties(account) -> dict:
-    return {e.period: e.amount for e in LedgerEntry.objects.filter(account=account, kind=EntryKind.PENALTY)}
+    """The accrued penalty of each month."""
+    return {
+        e.period: e.amount
+        for e in LedgerEntry.objects.filter(account=account, kind=EntryKind.PENALTY, reason="late_payment")
+    }
 
 
 def test_the_penalties_of_the_later_months_follow_the_corrected_debt(meter):
@@ -100,3 +104,39 @@ def test_the_next_close_charges_the_penalty_on_the_corrected_debt(meter):
     # The corrections of lines and of penalties are on this bill: -787.00 + 787.00 - 5.23 - 7.48.
     assert december.recalculations == D("-12.71")
     assert account_balance(account) == december.closing_balance
+
+
+def test_only_the_months_accrual_is_compared_not_a_settlement_in_it(prices):
+    """A month's ledger may hold, besides its penalty, the settlement of a debt paid off (also a
+    penalty entry, ``penalty_settled``): the rebill compares the penalty computed again with the
+    month's accrual (``late_payment``) and its earlier corrections only."""
+    meter = MeterFactory(zones=1)
+    for period, value in ((JUL, 1150), (AUG, 1300), (SEP, 1400), (OCT, 1500)):
+        reading(meter, period, value)
+    for period in (AUG, SEP):
+        billing_close(period)
+    # Posted to October before its close, so that it comes before October's accrual in the ledger.
+    LedgerEntry.objects.create(
+        account=meter.account,
+        period=OCT,
+        posted_on=OCT,
+        kind=EntryKind.PENALTY,
+        amount=D("-1.00"),
+        reason="penalty_settled",
+        detail={"debt": "2025-06", "parts": []},
+    )
+    billing_close(OCT)
+    assert penalties(meter.account)[OCT] == D("7.85")  # the accrual (see the fixture above)
+    Reading.objects.filter(meter=meter, period=AUG).update(status=ReadingStatus.SUPERSEDED)
+    reading(meter, AUG, 1200)
+
+    entries = account_rebill(
+        account=meter.account, period=AUG, reason="August was 1200", cause="reading_corrected"
+    )
+
+    assert [(e.detail["period"], e.detail["basis"], e.amount) for e in entries][-1] == (
+        "2025-10",
+        "penalty",
+        D("-5.23"),
+    )
+    assert entries[-1].corrects.reason == "late_payment"
