@@ -139,4 +139,6 @@ def test_only_the_months_accrual_is_compared_not_a_settlement_in_it(prices):
         "penalty",
         D("-5.23"),
     )
-    assert entries[-1].corrects.reason == "late_payment"
+    corrected = entries[-1].corrects
+    assert corrected is not None
+    assert corrected.reason == "late_payment"
