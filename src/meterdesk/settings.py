@@ -11,8 +11,11 @@ Environment variables (all optional):
   METERDESK_SMTP_HOST/PORT/USER/PASSWORD/TLS   outgoing mail; without a host, mail is written
                             as files to <data dir>/mail
   METERDESK_FROM_EMAIL      sender of outgoing mail
-  METERDESK_CACHE_URL       a cache shared by every server process, e.g. redis://127.0.0.1:6379/0
-                            (the API's rate-limit counters); default: each process its own memory
+  METERDESK_CACHE_URL       where the rate-limit counters are shared by every server process:
+                            default the database; redis://127.0.0.1:6379/0 is faster; locmem://
+                            each process its own memory
+  METERDESK_REGISTRATION_CODE  1 to also ask, at registration and linking, for a one-time code
+                            printed on the bill
 """
 
 from __future__ import annotations
@@ -142,12 +145,28 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
+#: The database cache's table (made by the migration customers/0004_shared_cache_table).
+CACHE_TABLE = "meterdesk_cache"
+
+
 def _caches(url: str) -> dict[str, dict[str, object]]:
-    """The default cache from METERDESK_CACHE_URL: ``redis://``/``rediss://`` (shared by every server
-    process: the API's rate limits then count per token and per address across them), else each
-    process's own memory (one process: the demo, the tests, one-off commands)."""
+    """The default cache from METERDESK_CACHE_URL. It holds the rate-limit counters (of the API,
+    of registration and linking), so it is shared by every server process by default:
+    unset, Django's database cache (one table, SQLite or PostgreSQL); ``redis://``/``rediss://``
+    Redis, faster; ``locmem://`` each process's own memory (one process only). docs/adr/0011."""
     url = url.strip()
-    if not url or url == "locmem://":
+    if not url:
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                "LOCATION": CACHE_TABLE,
+                "KEY_PREFIX": "meterdesk",
+                # Nothing but counters lives there, and they expire with their windows
+                # (meterdesk.ratelimit clears expired ones): never cull live counters.
+                "OPTIONS": {"MAX_ENTRIES": 10_000_000},
+            }
+        }
+    if url == "locmem://":
         return {
             "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "meterdesk"}
         }
@@ -158,12 +177,13 @@ def _caches(url: str) -> dict[str, dict[str, object]]:
                 "LOCATION": url,
                 "KEY_PREFIX": "meterdesk",
                 # A cache that does not answer in 2 s is given up on: the rate limiter then lets
-                # requests through uncounted for a few seconds (api/ratelimit.py).
+                # requests through uncounted for a few seconds (meterdesk/ratelimit.py).
                 "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
             }
         }
     raise ImproperlyConfigured(
-        f"METERDESK_CACHE_URL: expected redis://host:port/db, rediss://… or locmem://, got {url!r}"
+        "METERDESK_CACHE_URL: expected redis://host:port/db, rediss://…, locmem:// or nothing "
+        f"(the database), got {url!r}"
     )
 
 
@@ -189,6 +209,8 @@ LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "portal:login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
+# Registration and linking also ask for the one-time code printed on the bill (docs/security.md).
+METERDESK_REGISTRATION_CODE = _env_bool("METERDESK_REGISTRATION_CODE")
 
 # Lockout after repeated failed logins: per login name and, separately, per client address.
 AXES_FAILURE_LIMIT = int(os.environ.get("METERDESK_LOGIN_FAILURE_LIMIT", "5"))

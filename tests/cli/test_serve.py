@@ -121,6 +121,25 @@ def test_serve_stops_its_mail_sender_when_it_stops(server):
     assert not any(Path(f"/proc/{pid}").exists() and _is_running(pid) for pid in workers)
 
 
+def test_the_mail_sender_exits_when_its_server_is_killed_hard(server):
+    """kill -9 (or the OOM killer) gives the server no chance to stop its sender: the sender sees
+    its parent gone and exits by itself, instead of polling the database as an orphan."""
+    process, port = server
+    _wait_for(lambda: _health(port), "the server to answer")
+    senders = _wait_for(lambda: _senders(process.pid), "the mail sender to start")
+    try:
+        process.kill()
+        process.wait(timeout=WAIT_SECONDS)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_is_running(pid) for pid in senders):
+            time.sleep(0.2)
+        assert not any(_is_running(pid) for pid in senders), "the mail sender outlived its server"
+    finally:
+        for pid in senders:  # never leave an orphan behind, even when the test fails
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _nice(pid: int) -> int:
     """The process's nice value (field 19 of /proc/PID/stat)."""
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
@@ -189,7 +208,7 @@ def test_a_reading_sent_to_the_server_is_confirmed_by_its_mail_sender(tmp_path: 
             port,
             "POST",
             f"/meters/{meter['id']}/readings",
-            {"values": values, "confirm": ["high_consumption"]},
+            {"values": values, "confirm": [f"high_consumption:{z}={v}" for z, v in enumerate(values, 1)]},
             token=token,
         )
         assert status == 201, accepted
@@ -218,9 +237,21 @@ def test_workers_of_the_server_share_the_rate_limits_in_redis(tmp_path: Path, re
     assert "warning" not in (tmp_path / "serve.err").read_text(encoding="utf-8")
 
 
+def test_workers_of_the_server_share_the_rate_limits_in_the_database_by_default(tmp_path: Path):
+    """The same without Redis: the default cache is the database, shared by the workers."""
+    _demo(tmp_path)
+    with _serving(tmp_path, workers=2, METERDESK_API_RATE_TOKEN="5/m") as (_process, port):
+        _wait_for(lambda: _health(port), "the server to answer")
+        token = _demo_token(port)
+        with ThreadPoolExecutor(12) as pool:
+            codes = list(pool.map(lambda _n: _api(port, "GET", "/accounts", token=token)[0], range(12)))
+    assert sorted(codes) == [200] * 5 + [429] * 7
+    assert "warning" not in (tmp_path / "serve.err").read_text(encoding="utf-8")
+
+
 def test_the_server_warns_when_each_worker_would_count_the_limits_alone(tmp_path: Path):
     assert run(["migrate"], tmp_path).returncode == 0
-    with _serving(tmp_path, workers=2) as (_process, port):
+    with _serving(tmp_path, workers=2, METERDESK_CACHE_URL="locmem://") as (_process, port):
         _wait_for(lambda: _health(port), "the server to answer")
     said = (tmp_path / "serve.err").read_text(encoding="utf-8")
     assert "warning: rate limits are counted by each of the 2 worker processes" in said

@@ -23,7 +23,10 @@ from ninja.utils import check_csrf
 from meterdesk.api.errors import ApiError
 from meterdesk.api.models import ApiToken
 from meterdesk.customers.models import User
+from meterdesk.ratelimit import client_address
 from meterdesk.sqlrows import Rows
+
+__all__ = ["client_address"]  # here before meterdesk.ratelimit had it
 
 #: Every token starts with this, so that a leaked one is easy to recognise (and to scan for).
 TOKEN_PREFIX = "mdk_"  # noqa: S105 - a marker, not a secret
@@ -34,10 +37,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _TOKEN = Rows(ApiToken, "t")
 _USER = Rows(User, "u")
 #: The token and its login in one indexed read (hand-written: the request's first query, on every
-#: request; see meterdesk.sqlrows).
+#: request; see meterdesk.sqlrows). A token made before its login was signed out everywhere (a
+#: password changed or reset, access to an account taken away) is revoked with it.
 _TOKEN_SQL = (
     f"SELECT {_TOKEN.columns}, {_USER.columns} FROM {ApiToken._meta.db_table} t "  # noqa: S608 - names from the models
-    f"JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE t.key_hash = %s AND t.revoked_at IS NULL"
+    f"JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE t.key_hash = %s AND t.revoked_at IS NULL "
+    "AND (u.signed_out_at IS NULL OR t.created_at > u.signed_out_at)"
 )
 
 
@@ -56,7 +61,7 @@ def token_create(*, user: User, name: str, expires_at: datetime | None = None) -
 
 def token_revoke(*, user: User, token_id: int) -> ApiToken:
     """Revoke one of the user's tokens (ApiToken.DoesNotExist for anyone else's or a revoked one)."""
-    token = ApiToken.objects.get(pk=token_id, user=user, revoked_at__isnull=True)
+    token = ApiToken.objects.live(user).get(pk=token_id)
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     return token
@@ -73,17 +78,6 @@ def request_user(request: HttpRequest) -> User:
     if not isinstance(user, User):  # pragma: no cover - auth guarantees it
         raise TypeError("not authenticated")
     return user
-
-
-def client_address(request: HttpRequest) -> str:
-    """The client's address: REMOTE_ADDR, or behind METERDESK_PROXY_COUNT trusted proxies the
-    address that the outermost of them saw (as the login lockout counts it)."""
-    proxies = getattr(settings, "AXES_IPWARE_PROXY_COUNT", None) or 0
-    if proxies:
-        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
-        if forwarded:
-            return forwarded[-min(proxies, len(forwarded))]
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 
 class TokenAuth(HttpBearer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -10,11 +11,24 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def live(self, user: Any) -> ApiTokenQuerySet:
+        """The login's tokens that are not revoked: neither one by one, nor all at once by the
+        login being signed out everywhere (``User.signed_out_at``: a password changed or reset,
+        access to an account taken away). Expired ones are included."""
+        tokens = self.filter(user=user, revoked_at__isnull=True)
+        if user.signed_out_at is not None:
+            tokens = tokens.filter(created_at__gt=user.signed_out_at)
+        return tokens
+
+
 class ApiToken(models.Model):
     """A named, revocable credential of one login for one device (a phone, a home-automation hub).
 
     Only the SHA-256 of the token is stored: the token itself is shown once, when it is created.
     A token is 32 random bytes, so a fast hash is enough (no password-style stretching is needed).
+    Revoked one by one (``revoked_at``) or with every other token of its login when the login is
+    signed out everywhere (``User.signed_out_at``, a password change or reset).
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
@@ -28,6 +42,8 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
+    objects = ApiTokenQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("API token")
         verbose_name_plural = _("API tokens")
@@ -38,7 +54,12 @@ class ApiToken(models.Model):
 
     def is_usable(self, now: datetime | None = None) -> bool:
         moment = now or timezone.now()
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)
+        signed_out = self.user.signed_out_at
+        return (
+            self.revoked_at is None
+            and (signed_out is None or self.created_at > signed_out)
+            and (self.expires_at is None or self.expires_at > moment)
+        )
 
 
 class IdempotencyRecord(models.Model):

@@ -4,10 +4,12 @@ ISO 8601 (times in the utility's zone)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from ninja import Field, Schema
 from pydantic import StrictFloat, StrictInt, StrictStr, StringConstraints
+
+from meterdesk.domain.readings import CONFIRMATION_PATTERN
 
 #: No NUL characters (databases refuse them), bounded length.
 NO_NUL = r"^[^\x00]*$"
@@ -156,6 +158,10 @@ class LinkIn(Schema):
     meter_serial: Annotated[str, StringConstraints(min_length=1, max_length=60, pattern=NO_NUL)] = Field(
         description="the serial number of one of the account's meters"
     )
+    registration_code: Annotated[str, StringConstraints(max_length=20, pattern=NO_NUL)] = Field(
+        default="",
+        description="the one-time registration code printed on the bill, where the utility asks for it",
+    )
 
 
 # --- meters and readings --------------------------------------------------------------------------
@@ -220,10 +226,17 @@ class ReadingIn(Schema):
         description="one value per zone, T1 first (a string as on the meter, or a number)",
         examples=[["12345", "6789"]],
     )
-    confirm: list[Literal["rollover", "high_consumption"]] = Field(
+    confirm: list[
+        Annotated[StrictStr, StringConstraints(max_length=60, pattern=f"^{CONFIRMATION_PATTERN}$")]
+    ] = Field(
         default_factory=list,
-        max_length=2,
-        description="the confirmations asked for by a needs_confirmation answer",
+        max_length=6,
+        description=(
+            "the confirmations asked for by a needs_confirmation answer (`details.confirm`), each "
+            "naming its code, zone and value: `high_consumption:1=98765`. A changed value is "
+            "asked about again."
+        ),
+        examples=[["rollover:1=200"]],
     )
 
 
@@ -286,6 +299,7 @@ class SubmissionOut(ReadingOut):
 
 class ConfirmationOut(Schema):
     code: str
+    confirm: str = Field(description="what to send in `confirm` to confirm this value")
     zone: int
     zone_label: str
     message: str

@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 account_number_validator = RegexValidator(r"^\d{10}$", _("An account number has exactly 10 digits."))
@@ -43,6 +44,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("staff"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
+    # A login made by staff, an import or the seed counts as verified; only self-registration
+    # starts unverified (None) and sees no account until the e-mailed link is followed.
+    email_verified_at = models.DateTimeField(
+        _("e-mail verified at"), null=True, blank=True, default=timezone.now
+    )
+    signed_out_at = models.DateTimeField(
+        _("signed out everywhere at"),
+        null=True,
+        blank=True,
+        help_text=_("Every session and device token of this login made before this moment is void."),
+    )
 
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
@@ -56,6 +68,19 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """Django's hash of the password, with ``signed_out_at`` mixed in: a session made before
+        the login was signed out everywhere no longer matches (Django then ends it)."""
+        value = self.password
+        if self.signed_out_at is not None:
+            value = f"{value}:{self.signed_out_at.timestamp():.6f}"
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
 
 class PremisesCategory(models.TextChoices):
@@ -131,3 +156,67 @@ class ResidentsChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account.number}: {self.residents} from {self.effective_from}"
+
+
+class PendingLink(models.Model):
+    """The account a self-registered login asked for: linked once its e-mail is verified, so that
+    nothing of the account is shown to an address nobody has proved."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="pending_link")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(_("asked at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("account link waiting for e-mail verification")
+        verbose_name_plural = _("account links waiting for e-mail verification")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.account.number} (unverified)"
+
+
+class LinkAction(models.TextChoices):
+    LINKED = "linked", _("linked")
+    UNDONE = "undone", _("undone from the e-mail")
+    REMOVED = "removed", _("removed by another login")
+
+
+class LinkEvent(models.Model):
+    """Append-only record of a login gaining or losing access to an account, and who did it."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="link_events")
+    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    email = models.CharField(_("e-mail"), max_length=254)
+    action = models.CharField(_("action"), max_length=10, choices=LinkAction.choices)
+    by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    by_email = models.CharField(_("by"), max_length=254, blank=True, default="")
+    channel = models.CharField(_("channel"), max_length=20, blank=True, default="")
+    address = models.CharField(_("client address"), max_length=64, blank=True, default="")
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("account access event")
+        verbose_name_plural = _("account access events")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["account", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.action} {self.email}"
+
+
+class RegistrationCode(models.Model):
+    """A one-time code printed on the bill that registration and linking also ask for when
+    ``METERDESK_REGISTRATION_CODE`` is on. The code is not stored: it is derived from the site's
+    secret key and ``salt`` (so the bill can print it), and only its hash is kept to check it."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="registration_code")
+    salt = models.CharField(max_length=32)
+    code_hash = models.CharField(max_length=64)
+    issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("registration code")
+        verbose_name_plural = _("registration codes")
+
+    def __str__(self) -> str:
+        return f"{self.account_id} ({'used' if self.used_at else 'unused'})"

@@ -30,6 +30,7 @@ from reportlab.platypus.doctemplate import BaseDocTemplate
 from meterdesk.billing.messages import entry_words, penalty_words
 from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.customers.models import Account
+from meterdesk.customers.services import registration_code_for_bill
 from meterdesk.documents.pdf import (
     CONTENT_WIDTH,
     FONT,
@@ -404,6 +405,15 @@ def _bill_pdf(data: BillData) -> bytes:
             for part in penalty_words(entry.detail or {}):
                 penalty.append(p(f"• {part}", 8))
         story.append(KeepTogether(penalty))
+    code = registration_code_for_bill(account)  # below the cut line: the bank never sees it
+    if code is not None:
+        story += [
+            Spacer(1, 3 * mm),
+            p(
+                f"Код для регистрации в личном кабинете: {code}. Действует один раз; никому его не сообщайте.",
+                8.5,
+            ),
+        ]
     story += [
         Spacer(1, 4 * mm),
         p("Реквизиты поставщика", 9, bold=True),

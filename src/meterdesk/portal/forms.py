@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from meterdesk.customers.models import User, phone_validator
+from meterdesk.customers.services import registration_code_required, user_password_set
+from meterdesk.domain.readings import confirmation_parse
 from meterdesk.metering.messages import zone_label
 from meterdesk.metering.models import Meter
 
@@ -37,6 +40,16 @@ class AccountMeterFields(forms.Form):
         help_text=_("Printed on the meter and on the bill."),
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if registration_code_required():
+            self.fields["registration_code"] = forms.CharField(
+                label=_("Registration code"),
+                max_length=20,
+                help_text=_("Printed on your bill next to the account number, e.g. 7K3QD-M9X2B."),
+                widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+            )
 
     def clean_account_number(self) -> str:
         value = "".join(self.cleaned_data["account_number"].split())
@@ -74,12 +87,8 @@ class RegistrationForm(AccountMeterFields):
         return value
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(
-                _("A login with this e-mail already exists. Log in, or reset the password."), code="taken"
-            )
-        return email
+        # Whether the address already has a login is not said here (docs/security.md).
+        return str(self.cleaned_data["email"]).lower()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -100,6 +109,46 @@ class LinkAccountForm(AccountMeterFields):
     pass
 
 
+class NewPasswordMixin:
+    """A password changed or reset signs the login out everywhere: its other sessions end and its
+    device tokens are revoked (customers.services.user_password_set)."""
+
+    user: User
+    cleaned_data: dict[str, Any]
+
+    def save(self, commit: bool = True) -> User:
+        if not commit:  # pragma: no cover - Django's views always commit
+            raise ValueError("a new password is always saved")
+        return user_password_set(user=self.user, password=self.cleaned_data["new_password1"])
+
+
+class PasswordChangeForm(NewPasswordMixin, auth_forms.PasswordChangeForm):
+    pass
+
+
+class SetPasswordForm(NewPasswordMixin, auth_forms.SetPasswordForm):
+    pass
+
+
+class ConfirmationsField(forms.Field):
+    """The confirmations ticked: tokens naming the code, zone and value confirmed
+    (``high_consumption:1=98765``, see ``domain.readings.confirmation_token``). Anything else
+    confirms nothing, so a changed value or a tampered token is simply asked about again."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value: Any) -> list[str]:
+        items = value if isinstance(value, list | tuple) else [value] if value else []
+        return [item for item in items[:MAX_CONFIRMATIONS] if confirmation_parse(item) is not None]
+
+
+#: A reading asks at most two confirmations per zone, of at most three zones.
+MAX_CONFIRMATIONS = 6
+
+
 class ReadingForm(forms.Form):
     """One field per zone of the meter; the values stay text until the rules have checked them."""
 
@@ -110,7 +159,7 @@ class ReadingForm(forms.Form):
             self.fields[f"t{zone}"] = forms.CharField(
                 label=zone_label(meter.zones, zone),
                 required=False,
-                max_length=20,
+                max_length=40,  # longer values get the rules' own message (too many digits)
                 strip=True,
                 widget=forms.TextInput(
                     attrs={
@@ -119,11 +168,7 @@ class ReadingForm(forms.Form):
                     }
                 ),
             )
-        self.fields["confirm"] = forms.MultipleChoiceField(
-            required=False,
-            choices=[("rollover", "rollover"), ("high_consumption", "high_consumption")],
-            widget=forms.MultipleHiddenInput,
-        )
+        self.fields["confirm"] = ConfirmationsField()
 
     def zone_fields(self) -> list[forms.BoundField]:
         return [self[f"t{zone}"] for zone in range(1, self.meter.zones + 1)]

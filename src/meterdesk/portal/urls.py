@@ -1,15 +1,19 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path, reverse_lazy
 
-from meterdesk.portal import views
-from meterdesk.portal.forms import LoginForm
+from meterdesk.converters import TEXT
+from meterdesk.portal import registration, views
+from meterdesk.portal.forms import LoginForm, PasswordChangeForm, SetPasswordForm
 
 app_name = "portal"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("cabinet/", views.dashboard, name="dashboard"),
-    path("register/", views.register, name="register"),
+    path("register/", registration.register, name="register"),
+    path("register/sent/", registration.register_sent, name="register_sent"),
+    path("register/confirm/<text:uidb64>/<text:token>/", registration.verify_email, name="verify_email"),
+    path("register/resend/", registration.verify_resend, name="verify_resend"),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -22,6 +26,7 @@ urlpatterns = [
         "password/change/",
         auth_views.PasswordChangeView.as_view(
             template_name="portal/password_change.html",
+            form_class=PasswordChangeForm,
             success_url=reverse_lazy("portal:password_change_done"),
         ),
         name="password_change",
@@ -47,9 +52,10 @@ urlpatterns = [
         name="password_reset_done",
     ),
     path(
-        "password/reset/<uidb64>/<token>/",
+        "password/reset/<text:uidb64>/<text:token>/",
         auth_views.PasswordResetConfirmView.as_view(
             template_name="portal/password_reset_confirm.html",
+            form_class=SetPasswordForm,
             success_url=reverse_lazy("portal:password_reset_complete"),
         ),
         name="password_reset_confirm",
@@ -59,14 +65,16 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(template_name="portal/password_reset_complete.html"),
         name="password_reset_complete",
     ),
-    path("accounts/link/", views.link_account, name="link_account"),
-    path("accounts/<str:number>/history/", views.history, name="history"),
-    path("accounts/<str:number>/statements/", views.statements, name="statements"),
+    path("accounts/link/", registration.link_account, name="link_account"),
+    path("accounts/undo/<text:token>/", registration.undo_link, name="link_undo"),
+    path("accounts/<text:number>/logins/", registration.logins, name="logins"),
+    path("accounts/<text:number>/history/", views.history, name="history"),
+    path("accounts/<text:number>/statements/", views.statements, name="statements"),
     re_path(
-        r"^accounts/(?P<number>[^/]+)/statements/(?P<period>[0-9]{4}-[0-9]{2})/$",
+        rf"^accounts/(?P<number>{TEXT})/statements/(?P<period>[0-9]{{4}}-[0-9]{{2}})/$",
         views.statement_detail,
         name="statement",
     ),
     path("meters/<int:meter_id>/readings/new/", views.submit_reading, name="submit_reading"),
-    path("readings/<str:confirmation>/", views.reading_detail, name="reading"),
+    path("readings/<text:confirmation>/", views.reading_detail, name="reading"),
 ]

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -32,13 +31,6 @@ from meterdesk.billing.selectors import (
     statements_of,
 )
 from meterdesk.customers.models import Account, User
-from meterdesk.customers.services import (
-    AccountMismatch,
-    AlreadyLinked,
-    EmailTaken,
-    account_link,
-    user_register,
-)
 from meterdesk.domain import billing as engine
 from meterdesk.domain.periods import month_parse
 from meterdesk.domain.profiles import profile_load
@@ -69,7 +61,8 @@ from meterdesk.metering.services import (
     reading_submit,
 )
 from meterdesk.portal.charts import history_chart
-from meterdesk.portal.forms import LinkAccountForm, ReadingForm, RegistrationForm
+from meterdesk.portal.forms import ReadingForm
+from meterdesk.portal.registration import check_mail
 from meterdesk.tariffs.models import Tariff
 from meterdesk.tariffs.selectors import NoTariffError, tariff_in_force
 from meterdesk.utility.selectors import reading_window_get, utility_get, utility_now
@@ -78,10 +71,6 @@ from meterdesk.utility.selectors import reading_window_get, utility_get, utility
 def _customer(request: HttpRequest) -> User:
     """The logged-in user (views using this are behind login_required)."""
     return cast(User, request.user)
-
-
-def _mismatch_text() -> str:
-    return _("The account number and meter serial number do not match.")
 
 
 @dataclass
@@ -182,66 +171,14 @@ def _money_summary(user: User, account: Account) -> MoneySummary:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = _customer(request)
+    if not user.email_verified:
+        return check_mail(request, user)
     today = utility_now().date()
     accounts = []
     for account in accounts_for_user(user):
         cards = [_meter_card(m, account, today) for m in meters_of(account) if m.removed_on is None]
         accounts.append({"account": account, "meters": cards, "money": _money_summary(user, account)})
     return render(request, "portal/dashboard.html", {"accounts": accounts, "window": window_state()})
-
-
-@require_http_methods(["GET", "POST"])
-def register(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("portal:dashboard")
-    form = RegistrationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            user = user_register(
-                email=data["email"],
-                password=data["password1"],
-                account_number=data["account_number"],
-                meter_serial=data["meter_serial"],
-                phone=data["phone"],
-                language=get_language() or "ru",
-            )
-        except AccountMismatch:
-            form.add_error(None, _mismatch_text())
-        except EmailTaken:
-            form.add_error(
-                "email", _("A login with this e-mail already exists. Log in, or reset the password.")
-            )
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, _("Welcome! Your personal account is ready."))
-            return redirect("portal:dashboard")
-    return render(request, "portal/register.html", {"form": form})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def link_account(request: HttpRequest) -> HttpResponse:
-    user = _customer(request)
-    form = LinkAccountForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            link = account_link(
-                user=user,
-                account_number=form.cleaned_data["account_number"],
-                meter_serial=form.cleaned_data["meter_serial"],
-            )
-        except AccountMismatch:
-            form.add_error(None, _mismatch_text())
-        except AlreadyLinked:
-            form.add_error(None, _("This account is already linked to your login."))
-        else:
-            messages.success(
-                request,
-                _("Account %(number)s is now linked to your login.") % {"number": link.account.number},
-            )
-            return redirect("portal:dashboard")
-    return render(request, "portal/link_account.html", {"form": form})
 
 
 def _user_meter(request: HttpRequest, meter_id: int) -> Meter:
@@ -278,10 +215,14 @@ def submit_reading(request: HttpRequest, meter_id: int) -> HttpResponse:
             for issue in error.issues:
                 form.add_error(f"t{issue.zone}" if issue.zone else None, issue_message(issue))
         except NeedsConfirmation as needs:
+            # Each box confirms its zone's value as sent now (a token naming it): a value changed
+            # after ticking the box is asked about again.
             confirmations = [
                 {
                     "code": issue.code,
+                    "confirm": needs.checked.token(issue),
                     "zone": zone_label(meter.zones, issue.zone),
+                    "value": needs.checked.values[issue.zone - 1],
                     "text": issue_message(issue),
                 }
                 for issue in needs.issues

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext as _
 from ninja import Header, Path
 
-from meterdesk.api.errors import ErrorOut, not_found
+from meterdesk.api.errors import ApiError, ErrorOut, not_found
 from meterdesk.api.schemas import ACCOUNT_NUMBER_PATTERN, MONTH_PATTERN
 
 if TYPE_CHECKING:
@@ -34,6 +35,15 @@ def idempotency_key_header(description: str) -> Any:
 def errors(*statuses: int) -> dict[Any, type[ErrorOut]]:
     """The error responses an operation documents (all of the one shape)."""
     return {frozenset(statuses): ErrorOut}
+
+
+def email_not_verified() -> ApiError:
+    """403 ``email_not_verified``: the login has not followed the link e-mailed at registration."""
+    return ApiError(
+        403,
+        "email_not_verified",
+        _("Confirm your e-mail first: follow the link in the letter sent at registration."),
+    )
 
 
 def page(items: Any, limit: int, offset: int) -> tuple[list[Any], int]:

@@ -16,10 +16,10 @@ from ninja.responses import Status
 from pydantic import Field
 
 from meterdesk.api import present
-from meterdesk.api.auth import request_user
-from meterdesk.api.errors import link_error, not_found
+from meterdesk.api.auth import client_address, request_user
+from meterdesk.api.errors import link_error, not_found, rate_limited
 from meterdesk.api.ratelimit import LinkLimit, default_throttles
-from meterdesk.api.routers import NUMBER, PERIOD, account_of, errors, page
+from meterdesk.api.routers import NUMBER, PERIOD, account_of, email_not_verified, errors, page
 from meterdesk.api.schemas import (
     MONTH_PATTERN,
     AccountOut,
@@ -41,7 +41,13 @@ from meterdesk.billing.selectors import (
     statements_of,
 )
 from meterdesk.customers.models import Account
-from meterdesk.customers.services import AccountMismatch, AlreadyLinked, account_link
+from meterdesk.customers.services import (
+    AccountMismatch,
+    AlreadyLinked,
+    EmailNotVerified,
+    TooManyAttempts,
+    account_link,
+)
 from meterdesk.domain import billing as engine
 from meterdesk.domain.periods import month_parse
 from meterdesk.metering.selectors import accounts_for_user, meter_last_reading, meters_of
@@ -71,17 +77,30 @@ def account_list(request: HttpRequest, params: Query[PageQuery]) -> Any:
     throttle=default_throttles(LinkLimit()),
     summary="Link one more account to the login",
     description=(
-        "By the account number and the serial number of one of its meters, as printed on the bill. "
-        "A wrong pair is account_meter_mismatch (the answer does not say which part is wrong)."
+        "By the account number and the serial number of one of its meters, as printed on the bill "
+        "(and the registration code, where the utility asks for it). A wrong pair is "
+        "account_meter_mismatch (the answer does not say which part is wrong). Attempts are limited "
+        "per login, per account number and per client address (429 rate_limited). The account's "
+        "other logins are told by e-mail, with a link that undoes the link."
     ),
 )
 def account_link_create(request: HttpRequest, payload: LinkIn) -> Any:
     try:
         link = account_link(
-            user=request_user(request), account_number=payload.number, meter_serial=payload.meter_serial
+            user=request_user(request),
+            account_number=payload.number,
+            meter_serial=payload.meter_serial,
+            registration_code=payload.registration_code,
+            site=request.build_absolute_uri("/").rstrip("/"),
+            client=client_address(request),
+            channel="api",
         )
     except (AccountMismatch, AlreadyLinked) as error:
         raise link_error(error) from error
+    except TooManyAttempts as error:
+        raise rate_limited(error.wait) from error
+    except EmailNotVerified as error:
+        raise email_not_verified() from error
     return Status(201, present.account_summary(link.account))
 
 

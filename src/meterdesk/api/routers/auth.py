@@ -16,7 +16,7 @@ from ninja.responses import Status
 from meterdesk.api.auth import request_token, request_user, token_create, token_revoke
 from meterdesk.api.errors import ApiError, not_found, unauthorized
 from meterdesk.api.models import ApiToken
-from meterdesk.api.routers import errors, page
+from meterdesk.api.routers import email_not_verified, errors, page
 from meterdesk.api.schemas import MAX_ID, PageQuery, TokenCreated, TokenIn, TokenPage
 from meterdesk.customers.models import User
 
@@ -50,11 +50,13 @@ def _locked_out() -> ApiError:
 @router.post(
     "/token",
     auth=None,
-    response={201: TokenCreated, **errors(400, 401, 422, 429)},
+    response={201: TokenCreated, **errors(400, 401, 403, 422, 429)},
     summary="Log in and get a device token",
     description=(
         "Exchanges the login's e-mail and password for a named device token (shown only in this "
-        "answer). Failed attempts count toward the same lockout as the site's login form."
+        "answer). Failed attempts count toward the same lockout as the site's login form. A login "
+        "that has not confirmed its e-mail yet gets 403 email_not_verified. A password changed or "
+        "reset revokes every token of the login."
     ),
 )
 def token_obtain(request: HttpRequest, payload: TokenIn) -> Any:
@@ -67,6 +69,8 @@ def token_obtain(request: HttpRequest, payload: TokenIn) -> Any:
         raise _locked_out()
     if not isinstance(user, User):
         raise unauthorized(_("The e-mail or password is not correct."))
+    if not user.email_verified:  # the password is right: say what is missing
+        raise email_not_verified()
     # As a login does: resets the failed attempts and records the login.
     user_logged_in.send(sender=user.__class__, request=request, user=user)
     expires = timezone.now() + timedelta(days=payload.expires_in_days) if payload.expires_in_days else None
@@ -82,7 +86,7 @@ def token_obtain(request: HttpRequest, payload: TokenIn) -> Any:
 )
 def token_list(request: HttpRequest, params: Query[PageQuery]) -> Any:
     user = request_user(request)
-    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at", "-pk")
+    tokens = ApiToken.objects.live(user).order_by("-created_at", "-pk")
     items, total = page(tokens, params.limit, params.offset)
     current = request_token(request)
     return {

@@ -1,4 +1,5 @@
-"""Rate limits per token and per client address, answered with 429 rate_limited and Retry-After."""
+"""Rate limits per token and per client address, answered with 429 rate_limited and Retry-After;
+counted in the shared cache: the database by default, Redis, or (one process) memory."""
 
 from __future__ import annotations
 
@@ -7,16 +8,18 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import uuid
 
 import pytest
 import redis
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, connections
 from django.test import Client
 
+from meterdesk import ratelimit
 from meterdesk import settings as meterdesk_settings
-from meterdesk.api import ratelimit
 from meterdesk.api.auth import token_create
 from meterdesk.api.ratelimit import hit, parse_rate, serving_warning
 from meterdesk.api.tests.conftest import API, ApiClient
@@ -47,11 +50,19 @@ def shared_cache(settings, redis_url):
     return redis_url, prefix
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture
+def memory_cache(settings):
+    settings.CACHES = meterdesk_settings._caches("locmem://")
+
+
+@pytest.fixture(params=["database", "memory", "redis"])
 def any_cache(request):
-    """Each test of the limits runs with the per-process cache and with the shared one."""
+    """Each test of the limits runs with the database (the default), the per-process memory and
+    Redis."""
     if request.param == "redis":
         request.getfixturevalue("shared_cache")
+    elif request.param == "memory":
+        request.getfixturevalue("memory_cache")
     return request.param
 
 
@@ -209,7 +220,7 @@ def test_an_unreachable_shared_cache_lets_requests_through_and_says_so(api, sett
 
         monkeypatch.setattr(ratelimit, "_redis_hit", counted)
         settings.METERDESK_API_RATE_TOKEN = "1/m"
-        with caplog.at_level(logging.WARNING, logger="meterdesk.api.ratelimit"):
+        with caplog.at_level(logging.WARNING, logger="meterdesk.ratelimit"):
             codes = [api.get_api("/accounts").status_code for _ in range(3)]
             assert codes == [200, 200, 200]
             # Asked once (the token's limit; the address limit is off), then left alone for a while.
@@ -224,14 +235,21 @@ def test_an_unreachable_shared_cache_lets_requests_through_and_says_so(api, sett
         settings.CACHES = saved  # the fixtures' teardown clears the cache
 
 
-def test_the_server_is_warned_when_each_worker_would_count_alone(settings):
+def test_the_server_is_warned_when_each_worker_would_count_alone(settings, memory_cache):
     assert caches["default"].__class__.__name__ == "LocMemCache"
     settings.METERDESK_API_RATE_TOKEN = "120/m"
     assert "each of the 4 worker processes" in str(serving_warning(4))
     assert serving_warning(1) is None  # one process: its counters are the only ones
     settings.METERDESK_API_RATE_TOKEN = settings.METERDESK_API_RATE_ADDRESS = "off"
     settings.METERDESK_API_RATE_LINK = "off"
+    settings.METERDESK_LINK_RATE_ACCOUNT = settings.METERDESK_LINK_RATE_ADDRESS = "off"
     assert serving_warning(4) is None  # no limit to count
+
+
+def test_the_database_cache_is_the_default_and_needs_no_warning(settings):
+    assert caches["default"].__class__.__name__ == "DatabaseCache"
+    settings.METERDESK_API_RATE_TOKEN = "120/m"
+    assert serving_warning(4) is None
 
 
 def test_the_server_is_not_warned_with_a_shared_cache(shared_cache, settings):
@@ -240,8 +258,11 @@ def test_the_server_is_not_warned_with_a_shared_cache(shared_cache, settings):
 
 
 def test_the_cache_setting_names_its_server_or_is_refused():
+    default = meterdesk_settings._caches("")["default"]
+    assert default["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+    assert default["LOCATION"] == "meterdesk_cache"
     assert (
-        meterdesk_settings._caches("")["default"]["BACKEND"]
+        meterdesk_settings._caches("locmem://")["default"]["BACKEND"]
         == "django.core.cache.backends.locmem.LocMemCache"
     )
     shared = meterdesk_settings._caches("redis://cache.internal:6379/2")["default"]
@@ -299,3 +320,81 @@ def test_no_limit_no_rate_limit_headers(api):
     answer = api.get_api("/accounts")  # both limits are off in these tests unless a test sets them
     assert answer.status_code == 200
     assert not any(name.lower().startswith("ratelimit") for name in answer.headers)
+
+
+# --- the database cache, the default ------------------------------------------------------------
+
+
+def _counter_rows(ident: str) -> list[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT cache_key, value FROM meterdesk_cache WHERE cache_key LIKE %s", [f"%{ident}%"])
+        return list(cursor.fetchall())
+
+
+def test_the_database_counts_in_one_row_per_window_and_clears_old_windows():
+    ident = uuid.uuid4().hex
+    assert [hit("token", ident, 5, 60, now=NOW) for _ in range(3)] == [None] * 3
+    ((key, value),) = _counter_rows(ident)
+    assert key.endswith(f"md:rl:token:{ident}:{int(NOW // 60)}") and value == "3"
+    with connection.cursor() as cursor:  # the window is over (its row expired)
+        cursor.execute(
+            "UPDATE meterdesk_cache SET expires = %s WHERE cache_key = %s", ["2001-01-01 00:00:00", key]
+        )
+    assert hit("token", ident, 5, 60, now=NOW + 60) is None  # a new window's first request
+    assert [v for _k, v in _counter_rows(ident)] == ["1"]  # and the old row is gone
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_counts_the_requests_of_every_process():
+    """Another process (as a second server worker) counts against the same allowance: 3 requests
+    here, then 3 there with a limit of 5."""
+    ident = uuid.uuid4().hex
+    assert [hit("token", ident, 5, 60, now=NOW) for _ in range(3)] == [None] * 3
+    database = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{database['NAME']}"
+    else:
+        url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    other = subprocess.run(  # noqa: S603 - this interpreter, fixed code
+        [
+            sys.executable,
+            "-c",
+            "import json, sys, django; django.setup(); from meterdesk.ratelimit import hit; "
+            f"print(json.dumps([hit('token', {ident!r}, 5, 60, now={NOW!r}) for _ in range(3)]))",
+        ],
+        env={
+            **{k: v for k, v in os.environ.items() if k != "METERDESK_CACHE_URL"},
+            "DJANGO_SETTINGS_MODULE": "meterdesk.settings",
+            "DATABASE_URL": url,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert other.returncode == 0, other.stderr
+    assert json.loads(other.stdout) == [None, None, 40.0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_counts_concurrent_requests_once_each():
+    """20 threads (each its own connection) × 10 requests against a limit of 150: exactly 150."""
+    ident = uuid.uuid4().hex
+    results: list[float | None] = []
+    lock = threading.Lock()
+
+    def many() -> None:
+        try:
+            mine = [hit("token", ident, 150, 60, now=NOW) for _ in range(10)]
+            with lock:
+                results.extend(mine)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=many) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 200
+    assert sum(r is None for r in results) == 150

@@ -1,13 +1,17 @@
-"""Registration at /register/: a login is created only for the right account number + meter serial."""
+"""Registration at /register/: a login is created only for the right account number + meter serial,
+and sees the account only once its e-mail is verified; the answer never tells whether the address
+already had a login. Linking a further account at /accounts/link/."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
+from django.core import mail
 from django.test import Client
 
-from meterdesk.customers.models import AccountLink, User
+from meterdesk.customers.models import AccountLink, PendingLink, User
 from meterdesk.testing import PASSWORD, AccountFactory, MeterFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -66,24 +70,81 @@ def test_form_has_the_fields(client):
     assert 'name="csrfmiddlewaretoken"' in html
 
 
-def test_success_creates_a_linked_login_and_logs_in(client, meter):
+def _verify(client: Client, message) -> Any:
+    match = re.search(r"https?://testserver(/register/confirm/\S+)", message.body)
+    assert match, message.body
+    return client.get(match.group(1))
+
+
+def _registered(response) -> bool:
+    """The registration was taken: off to the "check your e-mail" page."""
+    return response.status_code == 302 and response["Location"] == "/register/sent/"
+
+
+def test_success_makes_an_unverified_login_that_sees_nothing_yet(client, meter):
     response = client.post(URL, _data(meter, email="New.Customer@Example.COM"))
 
-    assert response.status_code == 302
-    assert response["Location"] == "/cabinet/"
+    assert _registered(response)
     user = User.objects.get()
     assert user.email == "new.customer@example.com"
     assert user.phone == "+79161234567"
     assert user.check_password(GOOD_PASSWORD)
     assert not user.is_staff
-    assert list(AccountLink.objects.filter(user=user).values_list("account_id", flat=True)) == [
-        meter.account_id
-    ]
-    assert _logged_in_user_id(client) == user.pk
-    dashboard = client.get("/cabinet/")
-    assert dashboard.status_code == 200
-    assert meter.account.number in dashboard.content.decode()
-    assert meter.serial in dashboard.content.decode()
+    assert not user.email_verified
+    assert not AccountLink.objects.filter(user=user).exists()
+    assert _logged_in_user_id(client) is None
+    page = client.get("/register/sent/").content.decode()
+    assert "new.customer@example.com" in page
+    assert meter.account.number not in page
+    (letter,) = mail.outbox
+    assert letter.to == ["new.customer@example.com"]
+
+
+def test_the_link_in_the_letter_shows_the_account(client, meter):
+    client.post(URL, _data(meter))
+    response = _verify(client, mail.outbox[0])
+    assert response.status_code == 302
+    assert response["Location"] == "/login/"
+    user = User.objects.get()
+    assert user.email_verified
+    assert AccountLink.objects.get(user=user).account == meter.account
+    assert client.post("/login/", {"username": user.email, "password": GOOD_PASSWORD}).status_code == 302
+    dashboard = client.get("/cabinet/").content.decode()
+    assert meter.account.number in dashboard
+    assert meter.serial in dashboard
+    assert _verify(client, mail.outbox[0]).status_code == 400  # works once
+
+
+def test_before_verification_the_login_sees_check_your_mail_and_can_resend(client, meter):
+    client.post(URL, _data(meter))
+    client.post("/login/", {"username": "new.customer@example.com", "password": GOOD_PASSWORD})
+    for path in ("/cabinet/", "/accounts/link/"):
+        page = client.get(path)
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert 'data-testid="check-mail"' in html, path
+        assert meter.account.number not in html and meter.account.address not in html, path
+    for path in (
+        f"/accounts/{meter.account.number}/history/",
+        f"/accounts/{meter.account.number}/statements/",
+    ):
+        assert client.get(path).status_code == 404
+    assert client.post("/register/resend/").status_code == 302
+    assert len(mail.outbox) == 2
+    assert _verify(client, mail.outbox[1])["Location"] == "/cabinet/"  # logged in: straight in
+    assert meter.account.number in client.get("/cabinet/").content.decode()
+
+
+def test_a_known_address_gets_the_same_answer_and_a_letter(meter):
+    """As the password reset does: the same page for a known address, whose owner is told."""
+    UserFactory(email="anna@example.com", language="en")
+    new = _english(Client()).post(URL, _data(meter, email="someone.new@example.com"))
+    known = _english(Client()).post(URL, _data(meter, email="ANNA@example.com"))
+    assert _registered(new) and _registered(known)
+    assert User.objects.count() == 2
+    assert PendingLink.objects.get().user.email == "someone.new@example.com"
+    assert [m.to for m in mail.outbox] == [["someone.new@example.com"], ["anna@example.com"]]
+    assert "Someone tried to register" in mail.outbox[1].subject
 
 
 def test_the_new_login_works_with_its_password(client, meter):
@@ -152,16 +213,16 @@ def test_removed_meter_or_closed_account_cannot_be_used(meter):
 def test_serial_match_ignores_case_and_spaces(client, typed):
     meter = MeterFactory(serial="AB-12CD")
     response = client.post(URL, _data(meter, meter_serial=typed))
-    assert response.status_code == 302, response.context and response.context["form"].errors
-    assert AccountLink.objects.get().account == meter.account
+    assert _registered(response), response.context and response.context["form"].errors
+    assert PendingLink.objects.get().account == meter.account
 
 
 def test_account_number_may_be_typed_with_spaces(client, meter):
     number = meter.account.number
     spaced = f"{number[:3]} {number[3:6]} {number[6:]}"
     response = client.post(URL, _data(meter, account_number=spaced))
-    assert response.status_code == 302
-    assert AccountLink.objects.get().account == meter.account
+    assert _registered(response)
+    assert PendingLink.objects.get().account == meter.account
 
 
 def test_malformed_account_number_is_a_field_error(meter):
@@ -202,19 +263,6 @@ def test_weak_password_is_rejected_by_django_validators(client, meter, password,
     assert AccountLink.objects.count() == 0
 
 
-@pytest.mark.parametrize("typed", ["anna@example.com", "ANNA@Example.com"])
-def test_email_already_used(meter, typed):
-    existing = UserFactory(email="anna@example.com")
-    client = _english(Client())
-    response = client.post(URL, _data(meter, email=typed))
-    assert response.status_code == 200
-    assert response.context["form"].errors["email"] == [
-        "A login with this e-mail already exists. Log in, or reset the password."
-    ]
-    assert list(User.objects.all()) == [existing]
-    assert AccountLink.objects.count() == 0
-
-
 @pytest.mark.parametrize("phone", ["12345", "+7 916 abc 45 67", "+7916123456789012345", "phone"])
 def test_phone_in_a_bad_format(meter, phone):
     client = _english(Client())
@@ -232,21 +280,24 @@ def test_phone_in_a_bad_format(meter, phone):
 )
 def test_phone_is_normalised_or_optional(client, meter, typed, stored):
     response = client.post(URL, _data(meter, phone=typed))
-    assert response.status_code == 302
+    assert _registered(response)
     assert User.objects.get().phone == stored
 
 
 def test_several_logins_may_share_one_account(meter):
     first, second = Client(), Client()
-    r1 = first.post(URL, _data(meter, email="wife@example.com"))
-    r2 = second.post(URL, _data(meter, email="husband@example.com"))
-    assert r1.status_code == 302
-    assert r2.status_code == 302
+    assert _registered(first.post(URL, _data(meter, email="wife@example.com")))
+    assert _registered(second.post(URL, _data(meter, email="husband@example.com")))
+    _verify(first, mail.outbox[0])
+    _verify(second, mail.outbox[1])
     assert set(AccountLink.objects.filter(account=meter.account).values_list("user__email", flat=True)) == {
         "wife@example.com",
         "husband@example.com",
     }
-    for client in (first, second):
+    # The wife was told that the husband's login was linked after hers.
+    assert mail.outbox[2].to == ["wife@example.com"]
+    for client, email in ((first, "wife@example.com"), (second, "husband@example.com")):
+        client.post("/login/", {"username": email, "password": GOOD_PASSWORD})
         page = client.get("/cabinet/")
         assert meter.account.number in page.content.decode()
 
@@ -270,7 +321,7 @@ def test_registration_does_not_accept_get_with_data_as_a_submission(client, mete
 def test_a_long_passphrase_is_accepted(client, meter):
     """A passphrase (long, not common, not numeric) passes the validators."""
     response = client.post(URL, _data(meter, password1=PASSWORD, password2=PASSWORD))
-    assert response.status_code == 302
+    assert _registered(response)
 
 
 # --- linking a further account (/accounts/link/) ----------------------------------------------
