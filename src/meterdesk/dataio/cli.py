@@ -101,13 +101,13 @@ def _print_summary(result: ImportResult) -> None:
         click.echo("Nothing new: everything in the dataset is already stored.")
     verb = "Would load (dry run: nothing was kept)" if result.dry_run else "Loaded"
     click.echo(f"{verb}:")
-    click.echo(f"  {'section':<10}{'created':>10}{'skipped':>10}")
+    click.echo(f"  {'section':<14}{'created':>10}{'skipped':>10}")
     for section, res in result.sections.items():
         if section == "utility":
-            click.echo(f"  {'utility':<10}{res.updated:>10} setting(s) changed")
+            click.echo(f"  {'utility':<14}{res.updated:>10} setting(s) changed")
             continue
         extra = ", ".join(f"{n} {what}" for what, n in res.extra.items())
-        click.echo(f"  {section:<10}{res.created:>10}{res.skipped:>10}" + (f"   ({extra})" if extra else ""))
+        click.echo(f"  {section:<14}{res.created:>10}{res.skipped:>10}" + (f"   ({extra})" if extra else ""))
     if any(r.skipped for r in result.sections.values()):
         click.echo("Skipped: already stored with the same data (nothing was duplicated).")
 
@@ -120,7 +120,16 @@ def export_group() -> None:
 def _open_output(output: str, encoding: str, newline: str | None) -> TextIO:
     if output == "-":
         return sys.stdout
-    return open(output, "w", encoding=encoding, newline=newline)
+    return output_open(output, "w", encoding=encoding, newline=newline)
+
+
+def output_open(path: str | Path, mode: str, **kwargs: Any) -> Any:
+    """Open a file to write an export to, or stop with one clear line (a missing directory, a
+    directory, no permission …) instead of a traceback."""
+    try:
+        return open(path, mode, **kwargs)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 @export_group.command(

@@ -183,3 +183,6 @@ def choice(choices: Iterable[str]) -> Parser:
         return value
 
     return parse
+
+
+ACCOUNT_NUMBER = text(10, r"\d{10}", "an account number has exactly 10 digits", "not_an_account_number")

@@ -50,6 +50,7 @@ from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
 from meterdesk.billing.services import PaymentError, payment_post
 from meterdesk.customers.models import Account, PremisesCategory, ResidentsChange
 from meterdesk.dataio import fields as f
+from meterdesk.dataio import opening
 from meterdesk.dataio.source import SECTIONS, Column, Dataset, Problem, rows_read
 from meterdesk.domain import readings as rules
 from meterdesk.domain.month_reading import given_at, month_reading
@@ -259,7 +260,7 @@ def _email(value: str) -> str:
     return value
 
 
-ACCOUNT_NUMBER = f.text(10, r"\d{10}", "an account number has exactly 10 digits", "not_an_account_number")
+ACCOUNT_NUMBER = f.ACCOUNT_NUMBER
 CATEGORY = f.choice(PremisesCategory.values)
 
 
@@ -301,7 +302,11 @@ class Importer:
         self.superseded: dict[int, int] = {}  # readings.csv rows not the latest of their month: row -> n
         self.replaced_by: dict[int, int] = {}  # such a row -> the row of the next reading of its month
         self.now = timezone.now()
-        self.payments: list[tuple[int, str, date, Decimal, str, str]] = []
+        self.given_dues: dict[tuple[str, str], tuple[int, date]] = {}  # meters.csv: (row, verification_due)
+        self.due_pending: dict[tuple[str, str], int] = {}  # meters.csv rows whose due date the history gives
+        self.verifications = opening.Verifications()
+        self.balances: list[opening.Balance] = []
+        self.payments: list[tuple[int, str, date, Decimal, str, str, str]] = []
         self._has_closes = AccountClose.objects.exists()
 
     # --- helpers ---------------------------------------------------------------------------
@@ -885,7 +890,11 @@ class Importer:
         for part in _chunks(already):
             meters = Meter.objects.in_bulk([stored.db_id for _rec, stored in part])
             for rec, stored in part:
-                differences = _differences(meters[stored.db_id], rec.new or {})
+                new = dict(rec.new or {})
+                if (rec.account.number, rec.serial) not in self.given_dues:
+                    # Not given: the stored date may follow verifications since (verifications.csv).
+                    new.pop("verification_due", None)
+                differences = _differences(meters[stored.db_id], new)
                 if differences:
                     self._problem(
                         "meters",
@@ -921,10 +930,19 @@ class Importer:
         if manufactured is not None and installed is not None and installed < manufactured:
             problem("installed_on", "before manufactured_on", values["installed_on"])
         due = parsed.get("verification_due")
+        if due is not None and "account" in parsed and "serial" in parsed:
+            self.given_dues[(parsed["account"], parsed["serial"])] = (row, due)
         if due is None and manufactured is not None:
             due = manufactured.replace(year=manufactured.year + VERIFICATION_YEARS)
         elif due is None and "verification_due" not in values:
-            problem("verification_due", "required (or give manufactured_on: then 16 years after it)")
+            if "verifications" in self.ds.files and "account" in parsed and "serial" in parsed:
+                self.due_pending[(parsed["account"], parsed["serial"])] = row  # from the history
+            else:
+                problem(
+                    "verification_due",
+                    "required (or give manufactured_on: then 16 years after it)",
+                    code="required",
+                )
         status = parsed.get("status")
         removed, failed = parsed.get("removed_on"), parsed.get("failed_on")
         if status is None:
@@ -1096,7 +1114,9 @@ class Importer:
             given = -1 if moment is None else _epoch(moment)
             meter.readings.extend((month_index(period), KIND_CODES[kind], row, *scaled, given))
 
-    def _reading_meter(self, row: int, parsed: dict[str, Any]) -> MeterRec | None:
+    def _reading_meter(self, row: int, parsed: dict[str, Any], section: str = "readings") -> MeterRec | None:
+        """The meter a row of ``section`` names (in this dataset or stored); reports an unknown one.
+        A meter or account whose own row is bad is not reported again."""
         number, serial = parsed.get("account"), parsed.get("serial")
         if (
             number is None
@@ -1106,8 +1126,15 @@ class Importer:
         ):
             return None
         meter = self.meters.get((number, serial))
-        if meter is None and self._account("readings", row, number) is not None:
-            self._problem("readings", row, "serial", f"no meter with this serial on account {number}", serial)
+        if meter is None and self._account(section, row, number) is not None:
+            self._problem(
+                section,
+                row,
+                "serial",
+                f"no meter with this serial on account {number}",
+                serial,
+                "unknown_meter",
+            )
         return meter
 
     def _readings_per_meter(self) -> None:
@@ -1331,6 +1358,12 @@ class Importer:
             label = f"{month_from_index(period):%Y-%m}"
             previous_where = f"{label}, row {row}" if row else f"{label}, stored"
 
+    def _check_verifications(self) -> None:
+        opening.verifications_check(self)
+
+    def _check_balances(self) -> None:
+        opening.balances_check(self)
+
     def _check_payments(self) -> None:
         spec: Spec = {
             "account": (ACCOUNT_NUMBER, True),
@@ -1338,13 +1371,25 @@ class Importer:
             "amount": (f.decimal(2, max_integer_digits=12, positive=True), True),
             "external_id": (f.text(80), True),
             "source": (f.text(40), False),
+            "period": (f.a_period, False),
         }
         seen: dict[str, int] = {}
         rows: list[tuple[int, dict[str, Any]]] = []
         for row, values in self._rows("payments", spec):
             parsed, ok = self._clean("payments", row, values, spec)
             if "paid_on" in parsed and parsed["paid_on"] > self.today:
-                self._problem("payments", row, "paid_on", "in the future", values["paid_on"])
+                self._problem("payments", row, "paid_on", "in the future", values["paid_on"], "in_the_future")
+                ok = False
+            if "paid_on" in parsed and parsed.get("period", date.min) > parsed["paid_on"]:
+                self._problem(
+                    "payments",
+                    row,
+                    "period",
+                    f"after the month of payment ({parsed['paid_on']:%Y-%m}): a payment pays a month billed "
+                    "before it or the month it is made in",
+                    values["period"],
+                    "period_after_payment",
+                )
                 ok = False
             ext = parsed.get("external_id")
             if ext is not None:
@@ -1357,24 +1402,38 @@ class Importer:
             if ok:
                 rows.append((row, parsed))
         self._accounts_resolve(p["account"] for _r, p in rows)
-        stored: dict[str, tuple[str, str, date, Decimal]] = {}
+        stored: dict[str, tuple[str, str, date, Decimal, str]] = {}
         for part in _chunks([p["external_id"] for _r, p in rows]):
-            for ext, kind, acc_number, posted, amount in LedgerEntry.objects.filter(
+            for ext, kind, acc_number, posted, amount, detail in LedgerEntry.objects.filter(
                 external_id__in=part
-            ).values_list("external_id", "kind", "account__number", "posted_on", "amount"):
-                stored[str(ext)] = (kind, acc_number, posted, amount)
+            ).values_list("external_id", "kind", "account__number", "posted_on", "amount", "detail"):
+                paid_for = detail.get("period", "") if isinstance(detail, dict) else ""
+                stored[str(ext)] = (kind, acc_number, posted, amount, paid_for)
         for row, parsed in rows:
             account = self._account("payments", row, parsed["account"])
             if account is None:
                 continue
             ext = parsed["external_id"]
+            period = parsed.get("period")
+            if period is not None and month_index(period) < month_index(account.opened_on):
+                self._problem(
+                    "payments",
+                    row,
+                    "period",
+                    f"before the account was opened on {account.opened_on}",
+                    f"{period:%Y-%m}",
+                    "before_opened",
+                )
+                continue
+            label = f"{period:%Y-%m}" if period is not None else ""
             if ext in stored:
-                kind, acc_number, posted, amount = stored[ext]
+                kind, acc_number, posted, amount, paid_for = stored[ext]
                 if (
                     kind == EntryKind.PAYMENT
                     and acc_number == account.number
                     and posted == parsed["paid_on"]
                     and -amount == parsed["amount"]
+                    and paid_for == label
                 ):
                     self.results["payments"].skipped += 1
                 else:
@@ -1383,8 +1442,10 @@ class Importer:
                         row,
                         "external_id",
                         f"already used by a stored {kind} of account {acc_number} on {posted} for "
-                        f"{_fmt(-amount if kind == EntryKind.PAYMENT else amount)}",
+                        f"{_fmt(-amount if kind == EntryKind.PAYMENT else amount)}"
+                        + (f" paying {paid_for}" if paid_for else ""),
                         ext,
+                        "external_id_used",
                     )
                 continue
             self.payments.append(
@@ -1395,6 +1456,7 @@ class Importer:
                     parsed["amount"],
                     ext,
                     parsed.get("source", "import"),
+                    label,
                 )
             )
 
@@ -1447,8 +1509,12 @@ class Importer:
         self._load_accounts()
         self._load_residents()
         self._load_meters()
+        if "verifications" in self.results:
+            opening.verifications_load(self)
         if "readings" in self.results:
             self._load_readings()
+        if self.balances:
+            opening.balances_load(self)
         if self.payments:
             self._load_payments()
         return self.results
@@ -1634,8 +1700,11 @@ class Importer:
         done = 0
         for part in _chunks(self.payments, self.batch_size):
             accounts = Account.objects.in_bulk([self.accounts[p[1]].db_id for p in part])
-            for row, number, paid_on, amount, ext, source in part:
+            for row, number, paid_on, amount, ext, source, paid_for in part:
                 account = accounts[self.accounts[number].db_id or 0]
+                detail: dict[str, Any] = {"import_row": row}
+                if paid_for:
+                    detail["period"] = paid_for  # the month it pays, as a registry's payment keeps it
                 try:
                     payment_post(
                         account=account,
@@ -1643,7 +1712,7 @@ class Importer:
                         paid_on=paid_on,
                         external_id=ext,
                         source=source,
-                        detail={"import_row": row},
+                        detail=detail,
                     )
                 except PaymentError as exc:
                     raise ImportAborted(

@@ -16,7 +16,18 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 #: The files a dataset may contain, in the order they are validated and loaded.
-SECTIONS = ("utility", "tariffs", "norms", "accounts", "residents", "meters", "readings", "payments")
+SECTIONS = (
+    "utility",
+    "tariffs",
+    "norms",
+    "accounts",
+    "residents",
+    "meters",
+    "verifications",
+    "readings",
+    "balances",
+    "payments",
+)
 
 csv.field_size_limit(1_000_000)
 

@@ -3,7 +3,21 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from meterdesk.metering.models import ConfirmationMail, Meter, Reading
+from meterdesk.metering.models import ConfirmationMail, Meter, MeterVerification, Reading
+
+
+class _VerificationsInline(admin.TabularInline):
+    """A meter's verification history, latest first (loaded by ``meterdesk import``)."""
+
+    model = MeterVerification
+    fields = ("verified_on", "result", "next_due", "verified_by", "note")
+    readonly_fields = fields
+    ordering = ("-verified_on",)
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
 
 
 @admin.register(Meter)
@@ -12,6 +26,27 @@ class MeterAdmin(admin.ModelAdmin):
     search_fields = ("serial", "account__number")
     list_filter = ("zones", "status")
     raw_id_fields = ("account",)
+    inlines = (_VerificationsInline,)
+
+
+@admin.register(MeterVerification)
+class MeterVerificationAdmin(admin.ModelAdmin):
+    """Verifications are history (the meter's due date follows the latest): staff can look."""
+
+    list_display = ("meter", "verified_on", "result", "next_due", "verified_by")
+    list_filter = ("result",)
+    search_fields = ("meter__serial", "meter__account__number", "verified_by")
+    date_hierarchy = "verified_on"
+    list_select_related = ("meter",)
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
 
 
 @admin.register(Reading)

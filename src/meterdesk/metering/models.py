@@ -84,6 +84,41 @@ class Meter(models.Model):
         return values[: self.zones]
 
 
+class VerificationResult(models.TextChoices):
+    PASSED = "passed", _("passed")
+    FAILED = "failed", pgettext_lazy("verification result", "failed")
+
+
+class MeterVerification(models.Model):
+    """One verification (поверка) of a meter: its history, as a laboratory's certificates show it.
+    The meter's ``verification_due`` follows the latest one (set where a verification is recorded)."""
+
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="verifications", db_index=False)
+    verified_on = models.DateField(_("verified on"))
+    result = models.CharField(_("result"), max_length=10, choices=VerificationResult.choices)
+    next_due = models.DateField(
+        _("next verification due"), null=True, blank=True, help_text=_("after a passed verification")
+    )
+    verified_by = models.CharField(_("verified by"), max_length=200, blank=True, default="")
+    note = models.CharField(_("note"), max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("meter verification")
+        verbose_name_plural = _("meter verifications")
+        constraints = [
+            models.UniqueConstraint(fields=["meter", "verified_on"], name="meter_verification_once_a_day"),
+            models.CheckConstraint(
+                condition=models.Q(result="passed", next_due__isnull=False)
+                | models.Q(result="failed", next_due__isnull=True),
+                name="meter_verification_due_if_passed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter} {self.verified_on}: {self.result}"
+
+
 class Channel(models.TextChoices):
     WEB = "web", pgettext_lazy("reading channel", "personal account")
     API = "api", _("mobile app / API")

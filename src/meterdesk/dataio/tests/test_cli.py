@@ -36,9 +36,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert run(["migrate"], data).returncode == 0
     result = run(["import", str(EXAMPLE)], data)
     assert result.returncode == 0, result.stderr
-    assert "readings          86         0" in result.stdout
-    assert "checked 86 rows of readings.csv" in result.stderr  # the progress lines
-    assert "loaded 86 readings" in result.stderr
+    assert "readings              87         0" in result.stdout
+    assert "checked 87 rows of readings.csv" in result.stderr  # the progress lines
+    assert "loaded 87 readings" in result.stderr
     for month in ("2026-09", "2026-10"):
         closed = run(["bill", "--period", month, "--workers", "0"], data)
         assert closed.returncode == 0, closed.stderr
@@ -49,7 +49,7 @@ def test_import_again_changes_nothing(data_dir):
     result = run(["import", str(EXAMPLE)], data_dir)
     assert result.returncode == 0, result.stderr
     assert "Nothing new: everything in the dataset is already stored." in result.stdout
-    assert "readings           0        86" in result.stdout
+    assert "readings               0        87" in result.stdout
 
 
 def test_import_with_problems_exits_non_zero_and_lists_them(data_dir, tmp_path):

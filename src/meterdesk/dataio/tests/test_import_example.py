@@ -33,7 +33,9 @@ def test_example_imports_cleanly(run_import):
         "accounts": 5,
         "residents": 4,
         "meters": 5,
-        "readings": 86,
+        "verifications": 3,
+        "readings": 87,
+        "balances": 3,
         "payments": 5,
     }
     assert result.sections["utility"].updated > 0
@@ -87,7 +89,7 @@ def test_example_data_is_right(run_import):
     assert decimal_meter.initial_t2 is None
 
     readings = Reading.objects.filter(meter=Meter.objects.get(serial="11223344")).order_by("period")
-    assert readings.count() == 24
+    assert readings.count() == 25
     first = readings.first()
     assert first is not None
     assert (first.period, first.t1, first.t2, first.t3) == (
@@ -119,6 +121,35 @@ def test_example_data_is_right(run_import):
     assert payment.period == date(2026, 10, 1)
     assert payment.account.number == "7701000003"
     assert payment.reason == "post"
+    assert "period" not in payment.detail
+    assert LedgerEntry.objects.get(external_id="CARD-7f3a91c2").detail["period"] == "2026-07"
+
+    # Two readings of October 2026: the later is the month's, the earlier kept as superseded.
+    october = Reading.objects.filter(meter__serial="11223344", period=date(2026, 10, 1)).order_by(
+        "submitted_at"
+    )
+    assert [(r.t1, r.status) for r in october] == [
+        (Decimal(22603), ReadingStatus.SUPERSEDED),
+        (Decimal(22638), ReadingStatus.ACCEPTED),
+    ]
+    # The verification history; the meter's due date follows the latest verification.
+    meter = Meter.objects.get(serial="11223344")
+    assert meter.verification_due == date(2042, 6, 15)
+    assert list(meter.verifications.order_by("verified_on").values_list("verified_on", "next_due")) == [
+        (date(2018, 11, 20), date(2034, 11, 20)),
+        (date(2026, 6, 15), date(2042, 6, 15)),
+    ]
+    assert Meter.objects.get(serial="40512877").verification_due == date(2032, 2, 1)
+    # Balances carried from the old system: ledger lines of their months.
+    carried = LedgerEntry.objects.filter(external_id__startswith="opening:").order_by(
+        "account__number", "period", "kind"
+    )
+    assert [(e.account.number, e.period, e.kind, e.amount) for e in carried] == [
+        ("7701000002", date(2026, 7, 1), EntryKind.CHARGE, Decimal("612.40")),
+        ("7701000002", date(2026, 8, 1), EntryKind.CHARGE, Decimal("598.10")),
+        ("7701000002", date(2026, 8, 1), EntryKind.PENALTY, Decimal("3.05")),
+        ("7701000004", date(2026, 8, 1), EntryKind.CHARGE, Decimal("-150.00")),
+    ]
 
 
 def test_reimport_is_a_no_op(run_import):
@@ -135,7 +166,9 @@ def test_reimport_is_a_no_op(run_import):
         "accounts": 5,
         "residents": 4,
         "meters": 5,
-        "readings": 86,
+        "verifications": 3,
+        "readings": 87,
+        "balances": 3,
         "payments": 5,
     }
     assert result.sections["utility"].updated == 0
@@ -148,7 +181,7 @@ def test_a_zip_of_the_files_imports_the_same(run_import, tmp_path):
             zf.write(path, f"old-system-export/{path.name}")  # in one folder, as zipping a folder does
     result = run_import(archive)
     assert result.problems == []
-    assert Reading.objects.count() == 86
+    assert Reading.objects.count() == 87
 
 
 def test_dry_run_checks_and_keeps_nothing(run_import):
@@ -156,7 +189,7 @@ def test_dry_run_checks_and_keeps_nothing(run_import):
     result = run_import(EXAMPLE, dry_run=True)
     assert result.problems == []
     assert not result.loaded
-    assert result.sections["readings"].created == 86
+    assert result.sections["readings"].created == 87
     assert counts() == before
 
 
@@ -164,7 +197,7 @@ def test_dry_run_checks_and_keeps_nothing(run_import):
 def test_small_batches_give_the_same_result(run_import, batch_size):
     result = run_import(EXAMPLE, batch_size=batch_size)
     assert result.problems == []
-    assert Reading.objects.count() == 86
+    assert Reading.objects.count() == 87
     assert Meter.objects.count() == 5
 
 
