@@ -56,7 +56,11 @@ def _serve(host: str, port: int, workers: int | None, threads: int, mail_senders
 
     children: list[subprocess.Popen[bytes]] = []
 
-    command = [sys.executable, "-m", "meterdesk.cli", "manage", "send_confirmations"]
+    # --parent: a sender stops by itself when this process dies, even by kill -9 (no on_exit then).
+    command = [
+        *(sys.executable, "-m", "meterdesk.cli", "manage", "send_confirmations"),
+        *("--parent", str(os.getpid())),
+    ]
     stopping = threading.Event()
 
     idle = _sender_idle_class()

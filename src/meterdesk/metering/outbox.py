@@ -21,8 +21,13 @@ otherwise.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import logging
+import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -309,6 +314,37 @@ def confirmations_loop(
             report(summary)
         if summary.claimed < batch:
             stop.wait(idle)
+
+
+#: prctl(2) option: the signal this process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def parent_watch(parent: int, stop: threading.Event, *, every: float = 1.0) -> None:
+    """Set ``stop`` once process ``parent`` is no longer this process's parent: it died, even by
+    kill -9 or the OOM killer, which leave it no chance to stop its children. On Linux the kernel
+    then sends SIGTERM at once (prctl PR_SET_PDEATHSIG: the caller's handler of SIGTERM sets
+    ``stop``); everywhere, a thread looks at the parent's pid every ``every`` seconds, which also
+    covers a parent that died before the prctl."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+    def orphaned() -> bool:
+        if os.getppid() == parent:
+            return False
+        log.warning("the parent process %s is gone: stopping", parent)
+        stop.set()
+        return True
+
+    if orphaned():
+        return
+
+    def watch() -> None:
+        while not stop.wait(every) and not orphaned():
+            pass
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def outbox_prune(*, older_than: timedelta, now: datetime | None = None) -> int:

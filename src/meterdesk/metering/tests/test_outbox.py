@@ -453,3 +453,29 @@ def test_an_idle_sender_opens_no_write_transaction(db_tasks, customer, smtp):
         assert confirmations_send(now=at(NOW + timedelta(minutes=1))).claimed == 0
     statements = [q["sql"] for q in idle.captured_queries]
     assert len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT")
+
+
+def test_parent_watch_asks_the_kernel_and_stops_when_the_parent_is_not_ours(monkeypatch):
+    import os
+    import signal
+    import threading
+
+    from meterdesk.metering import outbox
+
+    calls = []
+
+    class Libc:  # instead of the real prctl, which would bind pytest itself to its parent
+        def prctl(self, *args):
+            calls.append(args)
+            return 0
+
+    monkeypatch.setattr(outbox.ctypes, "CDLL", lambda *_a, **_k: Libc())
+    monkeypatch.setattr(outbox.sys, "platform", "linux")
+    stop = threading.Event()
+    outbox.parent_watch(os.getppid() + 100_000, stop)
+    assert stop.is_set()
+    assert calls == [(outbox.PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)]
+    watching = threading.Event()
+    outbox.parent_watch(os.getppid(), watching, every=0.05)
+    assert not watching.is_set()
+    watching.set()  # ends the watching thread

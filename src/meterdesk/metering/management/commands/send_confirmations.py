@@ -17,6 +17,7 @@ from meterdesk.metering.outbox import (
     confirmations_loop,
     confirmations_send,
     outbox_prune,
+    parent_watch,
 )
 
 
@@ -36,6 +37,13 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="send what is due now, then exit")
         parser.add_argument(
             "--prune", type=int, metavar="DAYS", help="delete mails sent more than DAYS days ago"
+        )
+        parser.add_argument(
+            "--parent",
+            type=int,
+            metavar="PID",
+            help="stop when process PID is no longer this one's parent (meterdesk serve passes "
+            "its own: a sender never outlives its server, even one killed with kill -9)",
         )
         parser.add_argument(
             "--keep-days",
@@ -72,6 +80,8 @@ class Command(BaseCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_a: stop.set())
+        if options["parent"] is not None:
+            parent_watch(int(options["parent"]), stop)
         self.stdout.write(f"sending confirmation e-mails in batches of up to {batch}")
         self.stdout.flush()
         confirmations_loop(batch=batch, idle=float(options["idle"]), keep=keep, stop=stop)
