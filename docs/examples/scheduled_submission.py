@@ -127,8 +127,11 @@ def main(argv: list[str]) -> int:
     base_url = os.environ["METERDESK_URL"]
     token = os.environ["METERDESK_TOKEN"]
     meter_id = int(os.environ["METERDESK_METER_ID"])
-    # Confirm a rollover automatically only if told to: a high consumption is always for a person.
-    confirm = [c for c in os.environ.get("METERDESK_CONFIRM", "").split(",") if c]
+    # Confirm a rollover automatically only if told to (METERDESK_CONFIRM=rollover): a high
+    # consumption is always for a person, who may confirm a value by the token printed below.
+    told = [c for c in os.environ.get("METERDESK_CONFIRM", "").split(",") if c]
+    codes = {c for c in told if ":" not in c}
+    confirm = [c for c in told if ":" in c]
     try:
         wait = spread_offset(meter_id, int(os.environ.get("METERDESK_SPREAD_SECONDS") or 0))
         if wait:
@@ -139,7 +142,14 @@ def main(argv: list[str]) -> int:
         else:
             paths = os.environ["METERDESK_SOURCE_PATHS"].split(",")
             values = read_source(os.environ["METERDESK_SOURCE_URL"], paths)
-        reading = submit(base_url, token, meter_id, values, confirm)
+        try:
+            reading = submit(base_url, token, meter_id, values, confirm)
+        except ApiError as error:
+            # A confirmation names the value it confirms: send back the ones asked for, if allowed.
+            asked = (error.body.get("details") or {}).get("confirmations", [])
+            if error.code != "needs_confirmation" or not asked or any(c["code"] not in codes for c in asked):
+                raise
+            reading = submit(base_url, token, meter_id, values, confirm + [c["confirm"] for c in asked])
     except ApiError as error:
         details = error.body.get("details") or {}
         if error.code == "window_closed":

@@ -134,14 +134,15 @@ def reading_error(error: ReadingError, meter: Meter) -> ApiError:
         first = issues[0]
         return ApiError(422, first["code"], first["message"], {"issues": issues})
     if isinstance(error, NeedsConfirmation):
-        confirmations = [_issue(meter, i) for i in error.issues]
+        # Each confirmation names the value it confirms: sent with another value, it is asked again.
+        confirmations = [{**_issue(meter, i), "confirm": error.checked.token(i)} for i in error.issues]
         return ApiError(
             422,
             "needs_confirmation",
             _("Check the values and confirm them: send the reading again with these confirmations."),
             {
                 "confirmations": confirmations,
-                "confirm": sorted({c["code"] for c in confirmations}),
+                "confirm": [c["confirm"] for c in confirmations],
             },
         )
     if isinstance(error, MonthClosed):

@@ -103,7 +103,7 @@ def _logins_and_tokens(db: Any, n: int) -> list[str]:
 def _plan(db: Any, tokens: list[str], period: Any) -> list[dict[str, Any]]:
     """What the load process needs per login: token, account number, and the meter to submit for
     with its last accepted values (a submission above them, within the meter's capacity, is
-    accepted; "high_consumption" is confirmed in advance)."""
+    accepted; "high_consumption" is confirmed in advance, for the values sent)."""
     rows = db.execute(
         "SELECT a.id, a.number, m.id, m.zones, (10 ^ m.digits)::bigint, r.t1, r.t2, r.t3 "
         "FROM customers_account a "
@@ -638,9 +638,9 @@ def load_main(plan_file: str) -> dict[str, Any]:
             with counter_lock:
                 counters[who["meter"]] += 1
                 step = counters[who["meter"]]
-            body = json.dumps(
-                {"values": [str(v + step) for v in who["last"]], "confirm": ["high_consumption"]}
-            )
+            values = [str(v + step) for v in who["last"]]
+            confirm = [f"high_consumption:{zone}={value}" for zone, value in enumerate(values, 1)]
+            body = json.dumps({"values": values, "confirm": confirm})
             headers = {
                 **json_headers,
                 "Authorization": f"Bearer {who['token']}",

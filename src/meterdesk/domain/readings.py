@@ -11,9 +11,9 @@ implies an unusually high consumption.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from itertools import pairwise
 
 # Error codes (stable: the API and the translations key on them).
@@ -29,6 +29,10 @@ WRONG_ZONE_COUNT = "wrong_zone_count"
 # Confirmation codes.
 CONFIRM_ROLLOVER = "rollover"
 CONFIRM_HIGH = "high_consumption"
+#: A confirmation as the customer sends it: the code, the zone and the value confirmed
+#: (``rollover:1=30``). The API's schema validates ``confirm`` by the same pattern.
+CONFIRMATION_PATTERN = r"(rollover|high_consumption):([1-9])=([0-9]{1,28}(?:\.[0-9]{1,6})?)"
+CONFIRMATION_RE = re.compile(CONFIRMATION_PATTERN)
 
 #: A value below the previous one is offered as a rollover only if the consumption it implies
 #: is at most this share of the meter's range (a tenth: 10,000 kWh on a five-digit meter).
@@ -39,7 +43,9 @@ HIGH_FACTOR = Decimal(5)
 #: does not make every ordinary reading look suspicious.
 HIGH_FLOOR_KWH = Decimal(50)
 
-_NUMBER_RE = re.compile(r"^[+-]?[0-9]+(?:[.,][0-9]+)?$")
+_NUMBER_RE = re.compile(r"([+-]?)([0-9]+)(?:[.,]([0-9]+))?")
+#: A Decimal with more places than this is judged by its exponent, not written out in full.
+_MAX_PLACES = 100
 
 
 @dataclass(frozen=True)
@@ -79,47 +85,92 @@ class CheckedReading:
     def ok(self) -> bool:
         return not self.errors
 
-    def unconfirmed(self, confirmed: frozenset[str] | set[str]) -> tuple[Issue, ...]:
-        """The confirmations still needed, given the codes the customer has confirmed."""
-        return tuple(c for c in self.confirmations if c.code not in confirmed)
+    def token(self, issue: Issue) -> str:
+        """What the customer sends to confirm ``issue``: its code, zone and value."""
+        return confirmation_token(issue.code, issue.zone, self.values[issue.zone - 1])
+
+    def unconfirmed(self, confirmed: Iterable[str]) -> tuple[Issue, ...]:
+        """The confirmations still needed, given the tokens the customer has sent. A token
+        confirms one zone's value: after a change of the value, it is asked for again."""
+        given = {parsed for text in confirmed if (parsed := confirmation_parse(text)) is not None}
+        return tuple(c for c in self.confirmations if (c.code, c.zone, self.values[c.zone - 1]) not in given)
+
+
+def confirmation_token(code: str, zone: int, value: Decimal) -> str:
+    """``high_consumption:1=98765``: a confirmation of ``code`` for this value of this zone."""
+    return f"{code}:{zone}={value:f}"
+
+
+def confirmation_parse(text: str) -> tuple[str, int, Decimal] | None:
+    """(code, zone, value) of a confirmation token, or None if it is not one."""
+    match = CONFIRMATION_RE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        return None
+    return match[1], int(match[2]), Decimal(match[3])
 
 
 def parse_value(raw: str | int | Decimal | None, shape: MeterShape) -> tuple[Decimal | None, str | None]:
     """Parse one zone's typed value. Returns (value, None) or (None, error code).
 
-    Spaces (``12 345``) are ignored and a comma is accepted as the decimal mark.
+    Spaces (``12 345``) are ignored and a comma is accepted as the decimal mark. The digits are
+    counted on the text, before any arithmetic: Decimal keeps 28 significant digits, so a longer
+    value would otherwise be rounded or fail.
     """
     if raw is None:
         return None, REQUIRED
     if isinstance(raw, bool):
         return None, NOT_A_NUMBER
     if isinstance(raw, int):
+        if raw < 0:
+            return None, NEGATIVE
+        if raw >= 10**shape.digits:  # before str(): a huge int has no text (int_max_str_digits)
+            return None, TOO_MANY_DIGITS
         text = str(raw)
     elif isinstance(raw, Decimal):
         if not raw.is_finite():
             return None, NOT_A_NUMBER
-        text = format(raw, "f")
+        if raw.is_signed():
+            return None, NEGATIVE
+        decimal_text = _decimal_text(raw, shape)
+        if decimal_text in (NOT_WHOLE, TOO_MANY_DECIMALS, TOO_MANY_DIGITS):
+            return None, decimal_text
+        text = decimal_text
     else:
         text = "".join(str(raw).split()).replace("\u00a0", "")
     if text == "":
         return None, REQUIRED
-    if not _NUMBER_RE.match(text):
+    match = _NUMBER_RE.fullmatch(text)
+    if match is None:
         return None, NOT_A_NUMBER
-    try:
-        value = Decimal(text.replace(",", "."))
-    except InvalidOperation:  # pragma: no cover - the regex admits only valid numbers
-        return None, NOT_A_NUMBER
-    if value < 0 or text.startswith("-"):
+    sign, whole, fraction = match.groups()
+    if sign == "-":
         return None, NEGATIVE
     # Trailing zeros after the decimal mark carry no digits: "12345.0" is whole, "123.40" has one place.
-    exponent = value.normalize().as_tuple().exponent
-    places = max(0, -exponent) if isinstance(exponent, int) else 0
-    value = value.quantize(Decimal(1)) if places == 0 else value.quantize(Decimal(10) ** -places)
-    if places > shape.decimal_places:
+    fraction = (fraction or "").rstrip("0")
+    whole = whole.lstrip("0") or "0"
+    if len(fraction) > shape.decimal_places:
         return None, NOT_WHOLE if shape.decimal_places == 0 else TOO_MANY_DECIMALS
-    if value >= shape.capacity:
+    if len(whole) > shape.digits:
         return None, TOO_MANY_DIGITS
-    return value, None
+    return Decimal(f"{whole}.{fraction}" if fraction else whole), None
+
+
+def _decimal_text(raw: Decimal, shape: MeterShape) -> str:
+    """A non-negative finite Decimal as plain text, or the error code of a value whose exponent
+    alone shows it is too long (without writing out its digits)."""
+    _sign, digits, exponent = raw.as_tuple()
+    if not isinstance(exponent, int):  # pragma: no cover - finite, checked by the caller
+        return NOT_A_NUMBER
+    if not any(digits):
+        return "0"
+    if exponent > shape.digits:
+        return TOO_MANY_DIGITS
+    if exponent < -_MAX_PLACES:
+        # Trailing zeros do not count as places: 1.000… with any exponent is whole.
+        trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+        if exponent + trailing < -shape.decimal_places:
+            return NOT_WHOLE if shape.decimal_places == 0 else TOO_MANY_DECIMALS
+    return format(raw, "f")
 
 
 def check_reading(

@@ -164,7 +164,9 @@ def reading_submit(
     (the month is already closed for the account, unless the rules profile moves such a reading
     to the next open month: ``SubmissionResult.moved_from``),
     ReadingInvalid (the values break a rule) or NeedsConfirmation (a rollover or an unusually
-    high consumption that the submitter has not confirmed, by code, in ``confirmed``). On any
+    high consumption that the submitter has not confirmed in ``confirmed``: tokens naming the
+    code, zone and value confirmed, ``high_consumption:1=98765``, from
+    ``CheckedReading.token``; a changed value is asked about again). On any
     error nothing is stored. A second accepted submission for the same month supersedes the
     first; both stay in history. The submitter gets an e-mail with the confirmation number
     once the transaction has committed.

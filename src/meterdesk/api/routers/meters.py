@@ -221,13 +221,14 @@ def reading_preview(request: HttpRequest, payload: ReadingIn, meter_id: int = ME
     if not checked.ok:
         raise reading_error(ReadingInvalid(checked.errors), meter)
     charge = charge_preview(meter=meter, values=list(checked.values), period=period, earlier=earlier)
-    needed = checked.unconfirmed(frozenset(payload.confirm))
+    needed = checked.unconfirmed(payload.confirm)
     return {
         "period": present.month(period),
         "charge": present.charge_out(charge, meter),
         "confirmations_needed": [
             {
                 "code": issue.code,
+                "confirm": checked.token(issue),
                 "zone": issue.zone,
                 "zone_label": zone_label(meter.zones, issue.zone) if issue.zone else "",
                 "message": issue_message(issue),

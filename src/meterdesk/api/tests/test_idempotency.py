@@ -68,9 +68,9 @@ def test_errors_are_not_recorded_so_the_key_can_be_used_again(api, anna):
     asked = send(api, meter, body={"values": ["200"]}, key="round-trip")
     assert asked.json()["code"] == "needs_confirmation"
     assert not IdempotencyRecord.objects.exists()
-    done = send(api, meter, body={"values": ["200"], "confirm": ["rollover"]}, key="round-trip")
+    done = send(api, meter, body={"values": ["200"], "confirm": ["rollover:1=200"]}, key="round-trip")
     assert done.status_code == 201
-    replay = send(api, meter, body={"values": ["200"], "confirm": ["rollover"]}, key="round-trip")
+    replay = send(api, meter, body={"values": ["200"], "confirm": ["rollover:1=200"]}, key="round-trip")
     assert replay.json() == done.json()
     assert Reading.objects.count() == 1
 

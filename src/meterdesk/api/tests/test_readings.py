@@ -136,9 +136,10 @@ def test_rollover_needs_confirmation_then_is_accepted(api, anna):
     assert response.status_code == 422
     body = response.json()
     assert body["code"] == "needs_confirmation"
-    assert body["details"]["confirm"] == ["rollover"]
+    assert body["details"]["confirm"] == ["rollover:1=200"]
     (confirmation,) = body["details"]["confirmations"]
     assert confirmation["code"] == "rollover"
+    assert confirmation["confirm"] == "rollover:1=200"
     assert confirmation["zone"] == 1
     assert "700" in confirmation["message"]
     assert not Reading.objects.exists()
@@ -160,8 +161,32 @@ def test_high_consumption_needs_confirmation(api, anna):
     response = submit(api, meter.pk, ["9000"])
     assert response.status_code == 422
     assert response.json()["code"] == "needs_confirmation"
-    assert response.json()["details"]["confirm"] == ["high_consumption"]
-    assert submit(api, meter.pk, ["9000"], confirm=["high_consumption"]).status_code == 201
+    assert response.json()["details"]["confirm"] == ["high_consumption:1=9000"]
+    assert submit(api, meter.pk, ["9000"], confirm=["high_consumption:1=9000"]).status_code == 201
+
+
+def test_a_confirmation_of_one_value_does_not_pass_another(api, anna):
+    meter = MeterFactory(zones=1, initial_t1=Decimal(1000))
+    link(anna, meter.account)
+    now = _this_month()
+    ReadingFactory(meter=meter, period=add_months(now, -2), t1=Decimal(1100))
+    ReadingFactory(meter=meter, period=add_months(now, -1), t1=Decimal(1200))
+    first = submit(api, meter.pk, ["9000"]).json()
+    # Confirmed for 9000, sent with 90000: asked again, for 90000.
+    again = submit(api, meter.pk, ["90000"], confirm=first["details"]["confirm"])
+    assert again.status_code == 422
+    assert again.json()["code"] == "needs_confirmation"
+    assert again.json()["details"]["confirm"] == ["high_consumption:1=90000"]
+    preview = api.post_json(
+        f"/meters/{meter.pk}/readings/preview", {"values": ["90000"], "confirm": first["details"]["confirm"]}
+    ).json()
+    assert [c["confirm"] for c in preview["confirmations_needed"]] == ["high_consumption:1=90000"]
+    assert not Reading.objects.filter(period=now).exists()
+    # A bare code names no value: refused as invalid, not taken as a confirmation of anything.
+    bare = submit(api, meter.pk, ["9000"], confirm=["high_consumption"])
+    assert bare.status_code == 422
+    assert bare.json()["code"] == "validation_error"
+    assert submit(api, meter.pk, ["90000"], confirm=again.json()["details"]["confirm"]).status_code == 201
 
 
 def test_the_history_of_a_meter(api, meter):
@@ -200,9 +225,10 @@ def test_preview_lists_the_confirmations_and_refuses_errors(api, anna, meter):
     link(anna, rolled.account)
     body = api.post_json(f"/meters/{rolled.pk}/readings/preview", {"values": ["200"]}).json()
     assert [c["code"] for c in body["confirmations_needed"]] == ["rollover"]
+    assert [c["confirm"] for c in body["confirmations_needed"]] == ["rollover:1=200"]
     assert body["charge"]["consumption"][0]["kwh"] == "700"
     confirmed = api.post_json(
-        f"/meters/{rolled.pk}/readings/preview", {"values": ["200"], "confirm": ["rollover"]}
+        f"/meters/{rolled.pk}/readings/preview", {"values": ["200"], "confirm": ["rollover:1=200"]}
     )
     assert confirmed.json()["confirmations_needed"] == []
     refused = api.post_json(f"/meters/{meter.pk}/readings/preview", {"values": ["10", "560"]})
@@ -231,3 +257,14 @@ def test_the_body_is_validated(api, meter):
         assert response.status_code == 422, body
         assert response.json()["code"] == "validation_error"
         assert response.json()["details"]["errors"]
+
+
+@pytest.mark.parametrize("value", ["1" * 29, "9" * 40, 10**29, 10**30, "1" * 29 + ".5", "0" * 10 + "1" * 29])
+def test_a_value_of_29_digits_or_more_is_too_many_digits(api, meter, value):
+    for path in (f"/meters/{meter.pk}/readings", f"/meters/{meter.pk}/readings/preview"):
+        response = api.post_json(path, {"values": [value, "560"]})
+        assert response.status_code == 422, (path, response.content)
+        expected = "not_whole" if isinstance(value, str) and "." in value else "too_many_digits"
+        assert response.json()["code"] == expected
+        assert response.json()["details"]["issues"][0]["zone"] == 1
+    assert not Reading.objects.exists()

@@ -151,8 +151,9 @@ class TestCheckReading:
             "consumption": D(80),
         }
         assert [c.code for c in checked.unconfirmed(set())] == [rules.CONFIRM_ROLLOVER]
-        assert checked.unconfirmed({rules.CONFIRM_ROLLOVER}) == ()
-        assert checked.unconfirmed({rules.CONFIRM_HIGH}) == checked.confirmations
+        assert checked.unconfirmed({"rollover:1=30"}) == ()
+        assert checked.unconfirmed({rules.CONFIRM_ROLLOVER}) == checked.confirmations  # no value named
+        assert checked.unconfirmed({"high_consumption:1=30"}) == checked.confirmations
 
     def test_rollover_only_within_a_tenth_of_the_range(self):
         # 10,000 kWh on a five-digit meter is still a rollover ...
@@ -175,7 +176,7 @@ class TestCheckReading:
             "average": D(100),
             "factor": D(5),
         }
-        assert checked.unconfirmed({rules.CONFIRM_HIGH}) == ()
+        assert checked.unconfirmed({"high_consumption:1=1501"}) == ()
 
     def test_high_consumption_limit_scales_with_months(self):
         average = [D(100)]
@@ -317,3 +318,81 @@ class TestParseEdges:
         shape = MeterShape(zones=1, digits=5)
         assert parse_value("١٢٣", shape) == (None, rules.NOT_A_NUMBER)  # Arabic-Indic
         assert parse_value("１２３", shape) == (None, rules.NOT_A_NUMBER)  # full-width
+
+
+class TestLongValues:
+    """Values longer than Decimal's 28 significant digits are refused with their code, not a crash."""
+
+    @pytest.mark.parametrize("raw", ["1" * 29, "9" * 40, "0" * 5 + "1" * 30, 10**29, 10**30, D("1" * 35)])
+    def test_too_many_digits(self, raw):
+        assert parse_value(raw, FIVE) == (None, rules.TOO_MANY_DIGITS)
+
+    def test_a_long_fraction_is_not_rounded_away(self):
+        assert parse_value("1." + "0" * 30 + "1", FIVE) == (None, rules.NOT_WHOLE)
+        assert parse_value("1." + "0" * 30 + "1", ONE_DECIMAL) == (None, rules.TOO_MANY_DECIMALS)
+        assert parse_value("1." + "0" * 40, FIVE) == (D(1), None)
+
+    def test_huge_numbers_are_not_expanded(self):
+        assert parse_value(D("1E+999999999"), FIVE) == (None, rules.TOO_MANY_DIGITS)
+        assert parse_value(D("1E-999999999"), FIVE) == (None, rules.NOT_WHOLE)
+        assert parse_value(10**5000, FIVE) == (None, rules.TOO_MANY_DIGITS)
+        assert parse_value(-(10**5000), FIVE) == (None, rules.NEGATIVE)
+
+    def test_check_reading_reports_the_digits(self):
+        checked = check_reading(TWO_ZONE, ["1" * 29, "500"], [D(0), D(0)])
+        assert codes(checked) == [rules.TOO_MANY_DIGITS]
+        assert checked.errors[0].params == {"digits": 6}
+
+
+class TestConfirmationTokens:
+    """A confirmation names its code, zone and value: confirming one value does not confirm another."""
+
+    def test_the_token_names_the_value(self):
+        checked = check_reading(FIVE, ["1501"], [D(1000)], [D(100)])
+        (issue,) = checked.confirmations
+        assert checked.token(issue) == "high_consumption:1=1501"
+        assert checked.unconfirmed({"high_consumption:1=1501"}) == ()
+        assert checked.unconfirmed({"high_consumption:1=1501.0"}) == ()  # the same number
+        for other in (
+            "high_consumption:1=1500",
+            "high_consumption:2=1501",
+            "rollover:1=1501",
+            "high_consumption",
+        ):
+            assert checked.unconfirmed({other}) == checked.confirmations, other
+
+    def test_confirming_a_then_sending_b_asks_again(self):
+        first = check_reading(FIVE, ["1600"], [D(1000)], [D(100)])
+        token = first.token(first.confirmations[0])
+        second = check_reading(FIVE, ["9600"], [D(1000)], [D(100)])
+        assert [c.code for c in second.unconfirmed({token})] == [rules.CONFIRM_HIGH]
+
+    def test_rollover_tokens_and_decimals(self):
+        checked = check_reading(ONE_DECIMAL, ["30,5"], [D(99950)])
+        (issue,) = checked.confirmations
+        assert checked.token(issue) == "rollover:1=30.5"
+        assert checked.unconfirmed([checked.token(issue)]) == ()
+        assert checked.unconfirmed(["rollover:1=30"]) == checked.confirmations
+
+    def test_each_zone_is_confirmed_on_its_own(self):
+        checked = check_reading(TWO_ZONE, ["2000", "1000"], [D(1000), D(500)], [D(10), D(10)])
+        assert [checked.token(c) for c in checked.confirmations] == [
+            "high_consumption:1=2000",
+            "high_consumption:2=1000",
+        ]
+        assert [c.zone for c in checked.unconfirmed({"high_consumption:1=2000"})] == [2]
+
+    @pytest.mark.parametrize(
+        "text",
+        ["", "x", "rollover:1=", "rollover:0=5", "rollover:1=-5", "rollover:1=1e5", "rollover:1=5\x00"],
+    )
+    def test_malformed_tokens_confirm_nothing(self, text):
+        assert rules.confirmation_parse(text) is None
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.lists(st.text(max_size=40), max_size=5))
+    def test_any_text_confirms_nothing_unless_it_names_the_value(self, texts):
+        checked = check_reading(FIVE, ["1501"], [D(1000)], [D(100)])
+        needed = checked.unconfirmed(texts)
+        named = any(rules.confirmation_parse(t) == (rules.CONFIRM_HIGH, 1, D(1501)) for t in texts)
+        assert needed == (() if named else checked.confirmations)

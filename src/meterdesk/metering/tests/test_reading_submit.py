@@ -281,7 +281,8 @@ class TestConfirmations:
         assert "99,950" in text
         assert "80 kWh" in text
 
-        result = submit(meter, ["00030"], confirmed={rules.CONFIRM_ROLLOVER})
+        assert caught.value.checked.token(caught.value.issues[0]) == "rollover:1=30"
+        result = submit(meter, ["00030"], confirmed={"rollover:1=30"})
         result.reading.refresh_from_db()
         assert result.reading.t1 == D(30)
         assert result.reading.rolled_over is True
@@ -293,14 +294,16 @@ class TestConfirmations:
         meter = single_zone_meter()
         ReadingFactory(meter=meter, period=OCTOBER, t1=D(99950))
         with pytest.raises(NeedsConfirmation):
-            submit(meter, ["00030"], confirmed={rules.CONFIRM_HIGH})
+            submit(meter, ["00030"], confirmed={"high_consumption:1=30"})
+        with pytest.raises(NeedsConfirmation):
+            submit(meter, ["00030"], confirmed={rules.CONFIRM_ROLLOVER})  # which value?
         assert Reading.objects.count() == 1
 
     def test_far_below_previous_is_not_a_rollover(self, db):
         meter = single_zone_meter()
         ReadingFactory(meter=meter, period=OCTOBER, t1=D(50000))
         with pytest.raises(ReadingInvalid) as caught:
-            submit(meter, ["00030"], confirmed={rules.CONFIRM_ROLLOVER})
+            submit(meter, ["00030"], confirmed={"rollover:1=30"})
         assert caught.value.codes == {rules.BELOW_PREVIOUS}
         assert Reading.objects.count() == 1
 
@@ -319,9 +322,22 @@ class TestConfirmations:
         assert "5 times" in text
         assert "100 kWh" in text
 
-        result = submit(meter, ["1900", "650"], confirmed={rules.CONFIRM_HIGH})
+        result = submit(meter, ["1900", "650"], confirmed={"high_consumption:1=1900"})
         assert result.reading.confirmed == rules.CONFIRM_HIGH
         assert result.charge.consumption == (D(700), D(50))
+
+    def test_a_confirmation_of_one_value_does_not_pass_another(self, customer):
+        _, meter = customer
+        ReadingFactory(meter=meter, period=date(2026, 9, 1), t1=D(1100), t2=D(550))
+        ReadingFactory(meter=meter, period=OCTOBER, t1=D(1200), t2=D(600))
+        with pytest.raises(NeedsConfirmation) as caught:
+            submit(meter, ["1900", "650"])
+        token = caught.value.checked.token(caught.value.issues[0])
+        # The household confirms 1900, then sends a far higher value with that confirmation.
+        with pytest.raises(NeedsConfirmation) as again:
+            submit(meter, ["9900", "650"], confirmed={token})
+        assert again.value.checked.token(again.value.issues[0]) == "high_consumption:1=9900"
+        assert Reading.objects.count() == 2
 
     def test_five_times_the_average_needs_no_confirmation(self, customer):
         _, meter = customer

@@ -300,7 +300,11 @@ class TestCharges:
         make_tariff(prices=("7.87",))
         ReadingFactory(meter=meter, period=month(2026, 10), t1=D(99950))
         result = reading_submit(
-            meter=meter, values=["30"], channel=Channel.WEB, now=moscow(2026, 11, 20), confirmed={"rollover"}
+            meter=meter,
+            values=["30"],
+            channel=Channel.WEB,
+            now=moscow(2026, 11, 20),
+            confirmed={"rollover:1=30"},
         )
         assert reading_charge(result.reading).consumption == (D(80),)
         assert reading_charge(result.reading).total == D("629.60")

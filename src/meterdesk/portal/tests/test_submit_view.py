@@ -315,6 +315,17 @@ def test_too_long_input_is_refused(client, anna):
     assert Reading.objects.filter(period=date(2026, 11, 1)).count() == 0
 
 
+@pytest.mark.parametrize("t1", ["1" * 29, "9" * 40, "0" * 10 + "1" * 29])
+def test_a_value_of_29_digits_or_more_is_too_many_digits(client, anna, t1):
+    response = client.post(_url(anna[1]), {"t1": t1, "t2": "650"})
+    assert response.status_code == 422
+    assert (
+        _field_error(response.content.decode(), "t1")
+        == "This meter shows at most 5 digits before the decimal point."
+    )
+    assert Reading.objects.filter(period=date(2026, 11, 1)).count() == 0
+
+
 def test_a_meter_out_of_service_accepts_nothing(client, anna):
     meter = anna[1]
     meter.status = MeterStatus.REMOVED
@@ -339,14 +350,14 @@ def test_rollover_asks_for_confirmation_then_accepts_it(client, customer, clock)
     assert response.status_code == 200
     html = response.content.decode()
     assert 'id="confirm-box"' in html
-    assert re.search(r'<input type="checkbox" name="confirm" value="rollover" id="confirm-rollover">', html)
+    assert re.search(r'<input type="checkbox" name="confirm" value="rollover:1=30" id="confirm-1">', html)
     assert "the consumption is 80 kWh" in html
-    assert 'value="high_consumption"' not in html
+    assert 'value="high_consumption' not in html
     # The typed values stay in the form for the second submission.
     assert 'name="t1" value="30"' in html
     assert Reading.objects.count() == 0
 
-    response = client.post(_url(meter), {"t1": "30", "t2": "550", "confirm": "rollover"})
+    response = client.post(_url(meter), {"t1": "30", "t2": "550", "confirm": "rollover:1=30"})
     assert response.status_code == 302
     reading = Reading.objects.get()
     assert reading.rolled_over is True
@@ -364,12 +375,10 @@ def test_a_confirmation_for_the_wrong_thing_does_not_pass(client, customer, cloc
     meter = MeterFactory(zones=2, digits=5, initial_t1=Decimal(99950), initial_t2=Decimal(500))
     link(user, meter.account)
     client.force_login(user)
-    response = client.post(_url(meter), {"t1": "30", "t2": "550", "confirm": "high_consumption"})
-    assert response.status_code == 200
-    assert 'value="rollover"' in response.content.decode()
-    assert Reading.objects.count() == 0
-    response = client.post(_url(meter), {"t1": "30", "t2": "550", "confirm": "anything"})
-    assert response.status_code == 422
+    for wrong in ("high_consumption:1=30", "rollover", "rollover:2=30", "anything", "rollover:1=30\x00"):
+        response = client.post(_url(meter), {"t1": "30", "t2": "550", "confirm": wrong})
+        assert response.status_code == 200, wrong
+        assert 'value="rollover:1=30"' in response.content.decode()
     assert Reading.objects.count() == 0
 
 
@@ -387,16 +396,58 @@ def test_high_consumption_asks_for_confirmation_then_accepts_it(client, customer
     html = response.content.decode()
     assert 'id="confirm-box"' in html
     assert re.search(
-        r'<input type="checkbox" name="confirm" value="high_consumption" id="confirm-high_consumption">', html
+        r'<input type="checkbox" name="confirm" value="high_consumption:1=1800" id="confirm-1">', html
     )
     assert "a consumption of 600 kWh, more than 5 times your average of 100 kWh" in html
     assert Reading.objects.filter(period=date(2026, 11, 1)).count() == 0
 
-    response = client.post(_url(meter), {"t1": "1800", "t2": "650", "confirm": "high_consumption"})
+    response = client.post(_url(meter), {"t1": "1800", "t2": "650", "confirm": "high_consumption:1=1800"})
     assert response.status_code == 302
     reading = Reading.objects.get(period=date(2026, 11, 1))
     assert reading.confirmed == "high_consumption"
     assert reading.rolled_over is False
+
+
+def test_a_confirmed_value_changed_afterwards_is_asked_about_again(client, customer, clock):
+    user, meter = customer
+    ReadingFactory(meter=meter, period=date(2026, 9, 1), t1=1100, t2=550)
+    ReadingFactory(meter=meter, period=date(2026, 10, 1), t1=1200, t2=600)
+    client.force_login(user)
+    client.cookies["django_language"] = "en"
+    response = client.post(_url(meter), {"t1": "1800", "t2": "650"})
+    assert 'value="high_consumption:1=1800"' in response.content.decode()
+    # "Yes, the value is right" ticked for 1800, and the value changed to 9800 before sending.
+    response = client.post(_url(meter), {"t1": "9800", "t2": "650", "confirm": "high_consumption:1=1800"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="confirm-box"' in html
+    assert "a consumption of 8,600 kWh" in html
+    assert 'value="high_consumption:1=9800"' in html
+    assert 'value="high_consumption:1=1800"' not in html
+    assert Reading.objects.filter(period=date(2026, 11, 1)).count() == 0
+    response = client.post(_url(meter), {"t1": "9800", "t2": "650", "confirm": "high_consumption:1=9800"})
+    assert response.status_code == 302
+    assert Reading.objects.get(period=date(2026, 11, 1)).t1 == 9800
+
+
+def test_each_zone_asks_with_its_own_box(client, customer, clock):
+    user, meter = customer
+    ReadingFactory(meter=meter, period=date(2026, 9, 1), t1=1100, t2=550)
+    ReadingFactory(meter=meter, period=date(2026, 10, 1), t1=1200, t2=600)
+    client.force_login(user)
+    client.cookies["django_language"] = "en"
+    html = client.post(_url(meter), {"t1": "1800", "t2": "1650"}).content.decode()
+    assert 'value="high_consumption:1=1800" id="confirm-1"' in html
+    assert 'value="high_consumption:2=1650" id="confirm-2"' in html
+    assert '<label for="confirm-2">Yes, the value is right (T2 (night): 1,650)</label>' in html
+    response = client.post(_url(meter), {"t1": "1800", "t2": "1650", "confirm": "high_consumption:2=1650"})
+    assert 'value="high_consumption:1=1800" id="confirm-1"' in response.content.decode()
+    assert 'value="high_consumption:2=1650"' not in response.content.decode()
+    response = client.post(
+        _url(meter),
+        {"t1": "1800", "t2": "1650", "confirm": ["high_consumption:2=1650", "high_consumption:1=1800"]},
+    )
+    assert response.status_code == 302
 
 
 def test_ordinary_consumption_needs_no_confirmation(client, customer, clock):
