@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from meterdesk.dataio.cli import _period, _setup, export_group
+from meterdesk.dataio.cli import _period, _setup, export_group, output_open
 
 
 @export_group.command(
@@ -48,7 +48,8 @@ def export_bill(number: str, period: date, output: Path) -> None:
             f"account {number} has no statement for {period:%Y-%m} (it was not billed then)"
         )
     content = bill_pdf(data)
-    output.write_bytes(content)
+    with output_open(output, "wb") as out:
+        out.write(content)
     click.echo(
         f"The bill of account {number} for {period:%Y-%m} ({data.total_due} ₽ due) written to {output} "
         f"({len(content)} bytes)",
