@@ -87,8 +87,10 @@ def debt_month(detail: Any, period: date) -> date | None:
     none for a correction of a penalty (no penalty on a penalty). ``detail``: the entry's."""
     if isinstance(detail, str):
         detail = json.loads(detail)
-    if not isinstance(detail, dict) or detail.get("basis") == PENALTY:
-        return None if isinstance(detail, dict) else period
+    if not isinstance(detail, dict):
+        return period
+    if detail.get("basis") == PENALTY:
+        return None
     lowered = detail.get("debt_of")
     return _month(str(lowered)) if lowered else period
 
@@ -106,8 +108,8 @@ def rebill(
 ) -> list[LedgerEntry]:
     """Bill ``period`` of the account and every later closed month again; post the differences.
 
-    Returns the entries posted, by the month they correct (its lines, then its penalty); none when
-    nothing differs, so a rebill run again with the same data posts nothing."""
+    Returns the entries posted: the lines of each month in order, then the penalties of each;
+    none when nothing differs, so a rebill run again with the same data posts nothing."""
     from meterdesk.billing.services import _bill_again  # the month as the close computes it
 
     text = reason.strip()

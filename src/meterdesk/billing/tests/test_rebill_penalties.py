@@ -17,6 +17,7 @@ import pytest
 
 from meterdesk.billing.close import billing_close
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
+from meterdesk.billing.rebill import debt_month
 from meterdesk.billing.selectors import account_balance
 from meterdesk.billing.services import account_rebill
 from meterdesk.billing.tests.helpers import D, ledger_snapshot, month, reading
@@ -142,3 +143,17 @@ def test_only_the_months_accrual_is_compared_not_a_settlement_in_it(prices):
     corrected = entries[-1].corrects
     assert corrected is not None
     assert corrected.reason == "late_payment"
+
+
+@pytest.mark.parametrize(
+    ("detail", "month_of_debt"),
+    [
+        ({"period": "2025-08", "basis": "actual", "debt_of": "2025-08"}, AUG),  # lowered August
+        ('{"period": "2025-08", "basis": "actual", "debt_of": "2025-08"}', AUG),  # as SQLite gives it
+        ({"period": "2025-09", "basis": "actual"}, DEC),  # raised September: owed with December's bill
+        ({"period": "2025-10", "basis": "penalty"}, None),  # a penalty's correction: no debt at all
+        ("[]", DEC),  # not a rebill's detail: the entry's own month
+    ],
+)
+def test_which_months_debt_a_correction_posted_in_december_is_part_of(detail, month_of_debt):
+    assert debt_month(detail, DEC) == month_of_debt
