@@ -28,6 +28,7 @@ from meterdesk.billing.bulk import bulk_insert
 from meterdesk.billing.codec import EXTRA_FIELDS as _CODEC_EXTRA_FIELDS
 from meterdesk.billing.codec import db_money as _money
 from meterdesk.billing.codec import state_dumps, state_loads
+from meterdesk.billing.messages import R_LATE_PAYMENT, R_PENALTY_SETTLED
 from meterdesk.billing.models import (
     AccountClose,
     BillingChunk,
@@ -204,12 +205,14 @@ def close_accounts(
     fast_closed = 0
     # Penalties asked before anything is written (they read only earlier months and payments).
     known_penalties: dict[int, tuple[Decimal, list[Any]]] = {}
+    known_settled: dict[int, PenaltyEntries] = {}
     asked: set[int] = set()
     if fast_path_available(fast):
         with connection.cursor() as cur:
             candidates = _fast_penalty_candidates(cur, span, period, end)
         if candidates:
             known_penalties = _penalties(candidates, period, profile)
+            known_settled = _settlements(candidates, period, profile, known_penalties)
             asked = set(candidates)
         # A cursor with server-side binding: the fast path's arrays go as parameters, not as
         # literals quoted in Python (Django's cursors bind on the client).
@@ -223,6 +226,7 @@ def close_accounts(
                 profile=profile,
                 pricing=pricing,
                 penalties=known_penalties,
+                settlements=known_settled,
             )
     with connection.cursor() as cur:
         cur.execute(
@@ -378,11 +382,14 @@ def close_accounts(
             penalty_candidates.append(acc_id)
         results.append((acc_id, bill.basis, opening, charges, recalcs, payments))
 
-    penalties = known_penalties
+    penalties, settlements = known_penalties, known_settled
     unasked = [a for a in penalty_candidates if a not in asked]
     if unasked:
-        penalties = {**known_penalties, **_penalties(unasked, period, profile)}
+        more = _penalties(unasked, period, profile)
+        penalties = {**known_penalties, **more}
+        settlements = {**known_settled, **_settlements(unasked, period, profile, more)}
     no_penalty = (zero2, ())
+    no_settlement: PenaltyEntries = []
     for acc_id, basis, opening, charges, recalcs, payments in results:
         penalty, parts = penalties.get(acc_id, no_penalty)
         if penalty:
@@ -399,12 +406,34 @@ def close_accounts(
                     None,
                     None,
                     penalty,
-                    "late_payment",
+                    R_LATE_PAYMENT,
                     _json({"parts": parts}),
                     run_id,
                     moment,
                 )
             )
+        # A debt paid off: its penalty settled at the rate of the day of payment (the difference).
+        for amount, reason, detail in settlements.get(acc_id, no_settlement):
+            add_line(
+                (
+                    acc_id,
+                    period,
+                    end,
+                    "penalty",
+                    "",
+                    None,
+                    0,
+                    1,
+                    None,
+                    None,
+                    amount,
+                    reason,
+                    _json(detail),
+                    run_id,
+                    moment,
+                )
+            )
+            penalty += amount
         closing = opening + charges + recalcs + penalty + payments
         close_rows.append(
             (
@@ -545,7 +574,6 @@ def _penalties(
     account_ids: list[int], period: date, profile: RulesProfile
 ) -> dict[int, tuple[Decimal, list[Any]]]:
     """Penalty accrued in ``period`` for accounts that may hold overdue debt."""
-    from meterdesk.billing.rebill import R_REBILL, debt_month
     from meterdesk.domain.penalties import Payment, debts_for_month, key_rates_load, penalty_for_month
 
     rates = key_rates_load()
@@ -568,26 +596,7 @@ def _penalties(
     with connection.cursor() as cur:
         for start in range(0, len(account_ids), 500):
             part = as_param(account_ids[start : start + 500])
-            # A rebill's corrections (any month: one that lowers a past bill counts from that
-            # month) come on rows of their own, with their detail: ``rebill.debt_month``.
-            cur.execute(
-                f"SELECT account_id, period, SUM(amount), CASE WHEN reason = %s THEN detail END AS rebill "  # noqa: S608
-                f"FROM {t_ledger} WHERE {in_part} AND (period < %s OR reason = %s) "
-                f"AND kind IN ('charge', 'recalculation', 'correction') "
-                f"GROUP BY account_id, period, rebill ORDER BY account_id, period",
-                [R_REBILL, part, period, R_REBILL],
-            )
-            by_month: dict[int, dict[date, Decimal]] = defaultdict(dict)
-            for acc, p, amount, rebill in cur.fetchall():
-                p = _as_date(p) if rebill is None else debt_month(rebill, _as_date(p))
-                if p is not None and p < period:
-                    by_month[acc][p] = by_month[acc].get(p, Decimal(0)) + _money(amount)
-            for acc, months in by_month.items():
-                for p in sorted(months):
-                    due = dues.get(p)
-                    if due is None:
-                        due = dues[p] = due_date(p, profile)
-                    debts[acc].append((p, due, months[p]))
+            _debt_rows(cur, in_part, part, period, profile, dues, debts)
             # The payments made before the month count only as their sum (penalty_for_month and
             # its accrual add them up; only a payment inside the month is used by its day), and
             # those after it not at all: each such run is one summed row, dated the day before the
@@ -610,6 +619,180 @@ def _penalties(
         result = penalty_for_month(owed, paid, period, rates, profile.penalty)
         if result.amount:
             out[acc] = (result.amount, penalty_parts(result))
+    return out
+
+
+def _debt_rows(
+    cur: Any,
+    in_part: str,
+    part: Any,
+    period: date,
+    profile: RulesProfile,
+    dues: dict[date, date],
+    debts: dict[int, list[tuple[date, date, Decimal]]],
+) -> None:
+    """Add the (period, due date, amount) of each month's debt before ``period`` to ``debts``:
+    its charges, recalculations and corrections summed."""
+    from meterdesk.billing.rebill import R_REBILL, debt_month
+
+    t_ledger = LedgerEntry._meta.db_table
+    # A rebill's corrections (any month: one that lowers a past bill counts from that
+    # month) come on rows of their own, with their detail: ``rebill.debt_month``.
+    cur.execute(
+        f"SELECT account_id, period, SUM(amount), CASE WHEN reason = %s THEN detail END AS rebill "  # noqa: S608
+        f"FROM {t_ledger} WHERE {in_part} AND (period < %s OR reason = %s) "
+        f"AND kind IN ('charge', 'recalculation', 'correction') "
+        f"GROUP BY account_id, period, rebill ORDER BY account_id, period",
+        [R_REBILL, part, period, R_REBILL],
+    )
+    by_month: dict[int, dict[date, Decimal]] = defaultdict(dict)
+    for acc, p, amount, rebill in cur.fetchall():
+        p = _as_date(p) if rebill is None else debt_month(rebill, _as_date(p))
+        if p is not None and p < period:
+            by_month[acc][p] = by_month[acc].get(p, Decimal(0)) + _money(amount)
+    for acc, months in by_month.items():
+        for p in sorted(months):
+            due = dues.get(p)
+            if due is None:
+                due = dues[p] = due_date(p, profile)
+            debts[acc].append((p, due, months[p]))
+
+
+#: What the close posts as penalty for an account: (amount, reason, detail) entries.
+PenaltyEntries = list[tuple[Decimal, str, dict[str, Any]]]
+
+
+def _settlements(
+    account_ids: list[int],
+    period: date,
+    profile: RulesProfile,
+    accrued_now: Mapping[int, tuple[Decimal, list[Any]]],
+) -> dict[int, PenaltyEntries]:
+    """The penalties settled at the close of ``period`` (``domain.penalties.penalty_settlements``)
+    for accounts that may hold overdue debt: one entry per debt this close is the first to see paid
+    off, when the settlement differs from what was accrued on it. ``accrued_now``: the month's
+    penalties (``_penalties``), whose parts count as accrued too.
+
+    Only an account with a payment the close before did not see (posted to this month, or made in
+    it) or a credit issued on this month's first day can have a debt paid off now: the others
+    are not read further."""
+    from meterdesk.billing.rebill import PENALTY, R_REBILL
+    from meterdesk.domain.money import round_money
+    from meterdesk.domain.penalties import (
+        Debt,
+        Payment,
+        key_rates_load,
+        penalty_part_amount,
+        penalty_settlements,
+    )
+
+    t_ledger = LedgerEntry._meta.db_table
+    prev = add_months(period, -1)
+    as_param: Callable[[list[int]], Any]
+    if connection.vendor == "postgresql":
+        in_part, as_param = "account_id = ANY(%s)", list
+    else:
+        in_part, as_param = "account_id IN (SELECT value FROM json_each(%s))", json.dumps
+    dues: dict[date, date] = {}
+    debts: dict[int, list[tuple[date, date, Decimal]]] = defaultdict(list)
+    payments: dict[int, list[Payment]] = defaultdict(list)
+    entries: dict[int, list[tuple[date, str, str, Any]]] = defaultdict(list)
+    first_closed: dict[int, date] = {}
+    with connection.cursor() as cur:
+        for start in range(0, len(account_ids), 500):
+            ids = as_param(account_ids[start : start + 500])
+            cur.execute(
+                f"SELECT DISTINCT account_id FROM {t_ledger} WHERE {in_part} AND kind = 'payment' "  # noqa: S608
+                f"AND period <= %s AND (period = %s OR posted_on >= %s) "
+                f"UNION SELECT account_id FROM {t_ledger} WHERE {in_part} AND period = %s "
+                f"AND kind IN ('charge', 'recalculation', 'correction') GROUP BY account_id HAVING SUM(amount) < 0",
+                [ids, period, period, period, ids, prev],
+            )
+            paying = sorted(row[0] for row in cur.fetchall())
+            if not paying:
+                continue
+            part = as_param(paying)
+            _debt_rows(cur, in_part, part, period, profile, dues, debts)
+            cur.execute(
+                f"SELECT account_id, posted_on, period, SUM(amount) FROM {t_ledger} WHERE {in_part} "  # noqa: S608
+                f"AND kind = 'payment' AND period <= %s GROUP BY account_id, posted_on, period, amount > 0 "
+                f"ORDER BY account_id, posted_on, period",
+                [part, period],
+            )
+            for acc, posted_on, posted, amount in cur.fetchall():
+                payments[acc].append(Payment(_as_date(posted_on), -_money(amount), _as_date(posted)))
+            # What was accrued: each month's penalty, as its rebills recomputed it (the latest
+            # correction of a month's penalty holds its parts), and the debts settled already.
+            cur.execute(
+                f"SELECT account_id, period, kind, reason, detail FROM {t_ledger} WHERE {in_part} "  # noqa: S608
+                f"AND ((kind = 'penalty' AND period < %s) OR (kind = 'correction' AND reason = %s)) "
+                f"ORDER BY account_id, id",
+                [part, period, R_REBILL],
+            )
+            for acc, p, kind, reason, detail in cur.fetchall():
+                entries[acc].append((_as_date(p), kind, reason, detail))
+            # The first month closed here: the penalty of the days before it (an imported history)
+            # was charged elsewhere, and is not settled again.
+            cur.execute(
+                f"SELECT account_id, MIN(period) FROM {AccountClose._meta.db_table} WHERE {in_part} "  # noqa: S608
+                f"GROUP BY account_id",
+                [part],
+            )
+            first_closed.update((acc, _as_date(p)) for acc, p in cur.fetchall())
+    rates = key_rates_load()
+    out: dict[int, PenaltyEntries] = {}
+    for acc in sorted(payments.keys() | debts.keys()):
+        month_parts: dict[str, list[Any]] = {}
+        settled: set[date] = set()
+        for p, kind, reason, detail in entries.get(acc, ()):
+            data = json.loads(detail) if isinstance(detail, str) else detail
+            if not isinstance(data, dict):
+                continue
+            if kind == "penalty" and reason == R_PENALTY_SETTLED:
+                settled.add(_as_date(f"{data.get('debt')}-01"))
+            elif kind == "penalty":
+                month_parts.setdefault(f"{p:%Y-%m}", []).extend(data.get("parts") or [])
+            elif data.get("basis") == PENALTY and data.get("period"):
+                month_parts[str(data["period"])] = list(data.get("parts") or [])
+        now = accrued_now.get(acc)
+        accrued: dict[date, Decimal] = {}
+        for part_row in [*(x for parts in month_parts.values() for x in parts), *(now[1] if now else ())]:
+            debt_period = _as_date(f"{part_row['period']}-01")
+            accrued[debt_period] = accrued.get(debt_period, Decimal(0)) + penalty_part_amount(
+                Decimal(str(part_row["overdue"])),
+                Decimal(str(part_row["rate"])),
+                int(part_row["divisor"]),
+                int(part_row["days"]),
+            )
+        owed = [Debt(*row) for row in debts.get(acc, ())]
+        found = penalty_settlements(
+            owed,
+            payments.get(acc, []),
+            period,
+            rates,
+            profile.penalty,
+            accrued,
+            settled,
+            since=first_closed.get(acc, period),
+        )
+        lines = [
+            (
+                s.amount,
+                R_PENALTY_SETTLED,
+                {
+                    "debt": f"{s.period:%Y-%m}",
+                    "paid_off": s.paid_off.isoformat(),
+                    "key_rate": str(s.key_rate),
+                    "settled": str(round_money(s.settled)),
+                    "accrued": str(round_money(s.accrued)),
+                    "parts": penalty_parts(s),
+                },
+            )
+            for s in found
+            if s.amount
+        ]
+        if lines:
+            out[acc] = lines
     return out
 
 
@@ -915,11 +1098,13 @@ lines AS MATERIALIZED (
     CROSS JOIN LATERAL (VALUES (1, am.a1, am.p1), (2, am.a2, am.p2), (3, am.a3, am.p3)) AS z (zone, v, price)
     WHERE z.zone <= am.zones AND am.a1 + COALESCE(am.a2, 0) + COALESCE(am.a3, 0) > 0
 ),
--- the penalties computed in Python, as one JSON array of [account, "amount", detail] (one text
--- parameter: a text[] of the details cost psycopg a regex escape of every quote in them)
+-- the penalties computed in Python, as one JSON array of [account, "amount", detail, reason]
+-- (``_penalty_rows``: the month's penalty, then any settlements; one text parameter: a text[] of
+-- the details cost psycopg a regex escape of every quote in them)
 pen AS MATERIALIZED (
-    SELECT (p.e ->> 0)::bigint AS account_id, (p.e ->> 1)::numeric AS amount, p.e -> 2 AS detail
-    FROM jsonb_array_elements(%(pen)s::jsonb) AS p (e)
+    SELECT (p.e ->> 0)::bigint AS account_id, (p.e ->> 1)::numeric AS amount, p.e -> 2 AS detail,
+           p.e ->> 3 AS reason, p.n
+    FROM jsonb_array_elements(%(pen)s::jsonb) WITH ORDINALITY AS p (e, n)
 ),
 ins_lines AS (
     INSERT INTO {t_ledger} (account_id, period, posted_on, kind, basis, meter_id, zone, band, volume,
@@ -933,9 +1118,9 @@ ins_pen AS (
     INSERT INTO {t_ledger} (account_id, period, posted_on, kind, basis, meter_id, zone, band, volume,
                             price, amount, reason, detail, run_id, created_at)
     SELECT pen.account_id, %(period)s, %(end)s, 'penalty', '', NULL, 0, 1, NULL, NULL, pen.amount,
-           'late_payment', pen.detail, %(run)s, %(moment)s
+           pen.reason, pen.detail, %(run)s, %(moment)s
     FROM pen JOIN fa ON fa.account_id = pen.account_id
-    ORDER BY pen.account_id
+    ORDER BY pen.n
     RETURNING 1
 ),
 ins_states AS (
@@ -997,9 +1182,24 @@ LEFT JOIN (
 CROSS JOIN LATERAL (SELECT COALESCE(lc.charges, 0) AS charges,
                            COALESCE(lc.recalcs, 0) + COALESCE(pe.recalcs, 0) AS recalcs,
                            COALESCE(pe.payments, 0) AS payments) rc
-LEFT JOIN pen ON pen.account_id = fa.account_id
+-- the month's penalty and the settlements of debts paid off, as one sum
+LEFT JOIN (SELECT pen.account_id, SUM(pen.amount) AS amount FROM pen GROUP BY pen.account_id) pen
+    ON pen.account_id = fa.account_id
 ORDER BY fa.account_id
 """
+
+
+def _penalty_rows(
+    penalties: Mapping[int, tuple[Decimal, list[Any]]], settlements: Mapping[int, PenaltyEntries]
+) -> list[list[Any]]:
+    """The penalty entries for the fast path, [account, amount, detail, reason], as the engine's
+    loop writes them: by account, the month's penalty first, then the settlements."""
+    rows: list[list[Any]] = []
+    for acc in sorted(penalties.keys() | settlements.keys()):
+        if acc in penalties:
+            rows.append([acc, penalties[acc][0], {"parts": penalties[acc][1]}, R_LATE_PAYMENT])
+        rows.extend([acc, amount, detail, reason] for amount, reason, detail in settlements.get(acc, ()))
+    return rows
 
 
 def _fast_penalty_candidates(cur: Any, span: list[int], period: date, end: date) -> list[int]:
@@ -1027,6 +1227,7 @@ def _fast_close(
     profile: RulesProfile,
     pricing: engine.Pricing,
     penalties: Mapping[int, tuple[Decimal, list[Any]]],
+    settlements: Mapping[int, PenaltyEntries] | None = None,
 ) -> int:
     """Close the common-case accounts of the span in SQL; returns how many."""
     cats, zones, p1, p2, p3 = _fast_prices(pricing, period)
@@ -1034,7 +1235,6 @@ def _fast_close(
         return 0
     single_cats, single_prices = _fast_single_prices(pricing, period)
     end = engine.period_end(period)
-    pen_ids = sorted(penalties)
     sql = _FAST_SQL.format(
         t_acc=Account._meta.db_table,
         t_close=AccountClose._meta.db_table,
@@ -1072,7 +1272,7 @@ def _fast_close(
             "p_3": p3,
             "s_cat": single_cats,
             "s_price": single_prices,
-            "pen": _json([[a, penalties[a][0], {"parts": penalties[a][1]}] for a in pen_ids]),
+            "pen": _json(_penalty_rows(penalties, settlements or {})),
         },
     )
     return int(cur.rowcount)

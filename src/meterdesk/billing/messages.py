@@ -27,6 +27,8 @@ MINUS = "\u2212"  # a true minus sign: read as "minus" by screen readers, unlike
 
 # The reason codes of the penalty and of a payment (the ledger's, not the engine's).
 R_LATE_PAYMENT = "late_payment"
+#: the penalty of a debt paid off, settled at the rate of the day of payment (the difference)
+R_PENALTY_SETTLED = "penalty_settled"
 
 
 def money(amount: Decimal | int | None, *, symbol: bool = True) -> str:
@@ -298,6 +300,13 @@ def line_words(
         return _("correction of an earlier charge")
     if reason == R_LATE_PAYMENT:
         return _("penalty for late payment")
+    if reason == R_PENALTY_SETTLED:
+        month = detail.get("debt")
+        if month:
+            return _("penalty on the debt for %(month)s settled at the key rate of the day of payment") % {
+                "month": month_label(str(month))
+            }
+        return _("penalty settled at the key rate of the day of payment")
     return _("charge for electricity")
 
 
@@ -320,11 +329,39 @@ def entry_zone(entry: LedgerEntry) -> str:
     return zone_label(1, 1) if entry.volume is not None else ""
 
 
+def _settlement_words(detail: Mapping[str, Any]) -> str:
+    """The settlement of a debt's penalty when it was paid off (``penalty_settled``) in a sentence."""
+    try:
+        paid_off = date.fromisoformat(str(detail["paid_off"]))
+        values = {
+            "month": month_label(str(detail["debt"])),
+            "day": f"{paid_off:%d.%m.%Y}",
+            "rate": number_format(Decimal(str(detail["key_rate"])).normalize()),
+            "settled": money(Decimal(str(detail["settled"]))),
+            "accrued": money(Decimal(str(detail["accrued"]))),
+        }
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return ""
+    return (
+        _(
+            "The debt for %(month)s was paid off on %(day)s: its penalty for the whole overdue period is "
+            "settled at the key rate of that day (%(rate)s%%, capped where a cap is in force), "
+            "%(settled)s instead of the %(accrued)s charged month by month"
+        )
+        % values
+    )
+
+
 def penalty_words(detail: Mapping[str, Any] | None = None) -> list[str]:
     """One sentence per part of a late-payment penalty (a debt of a month, overdue for some days
-    at a fraction of the key rate), for the statement."""
+    at a fraction of the key rate), for the statement; a settlement of a debt paid off is first
+    summed up in a sentence of its own."""
     parts = (detail or {}).get("parts") or []
     out = []
+    if detail and detail.get("debt"):
+        summary = _settlement_words(detail)
+        if summary:
+            out.append(summary)
     for part in parts:
         try:
             days = int(part["days"])

@@ -16,13 +16,17 @@ In short, for the calendar month being closed:
   the debt paid within the month, the last day of the month for the part still unpaid -- lowered to
   the cap in force on that day, if any;
 * a payment on day ``d`` stops the accrual on the part it pays from ``d`` inclusive.
+
+When a debt is paid off, ``penalty_settlements`` recomputes its penalty over its whole overdue
+period with every part at the rate of the day it was paid, and gives the difference from what was
+accrued month by month: the correction the next bill posts (``penalty_settled``).
 """
 
 from __future__ import annotations
 
 import json
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Context, Decimal, InvalidOperation, localcontext
@@ -175,6 +179,10 @@ class Debt:
 class Payment:
     paid_on: date
     amount: Decimal
+    #: the billing month whose statement shows the payment (the ledger's period: a payment recorded
+    #: after its month was closed is posted to a later one); None: the month of ``paid_on``. Only
+    #: ``penalty_settlements`` asks: it tells which close first sees a debt paid off.
+    posted: date | None = None
 
     def __post_init__(self) -> None:
         if not self.amount.is_finite() or self.amount < 0:
@@ -473,3 +481,195 @@ def _penalty(
     if not parts:
         return NO_PENALTY
     return PenaltyResult(round_money(total), tuple(parts))
+
+
+# --- the settlement of a debt paid off -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The penalty of one debt paid off, settled over its whole overdue period.
+
+    ``settled`` is that penalty with each part of the debt at the rate of the day it was paid
+    (``parts``), ``accrued`` what the monthly bills charged on the debt (both unrounded), and
+    ``amount = settled - accrued`` rounded half up to the kopeck: the correction to post."""
+
+    period: date  # the debt's month
+    paid_off: date  # the day its last part was paid
+    key_rate: Decimal  # the key rate on that day, percent a year (before any cap)
+    settled: Decimal
+    accrued: Decimal
+    amount: Decimal
+    parts: tuple[PenaltyPart, ...]
+
+
+def penalty_part_amount(overdue: Decimal, rate_percent: Decimal, divisor: int, days: int) -> Decimal:
+    """``overdue * rate_percent / 100 / divisor * days``, unrounded: the amount of a ``PenaltyPart``
+    (and of one stored on a bill, to add up what was accrued on a debt)."""
+    with localcontext(_CONTEXT):
+        return overdue * rate_percent * days / (_HUNDRED * divisor)
+
+
+def _seen_by(debts: Sequence[Debt], payments: Sequence[Payment], month: date) -> list[tuple[int, Decimal]]:
+    """(day, amount) of what pays debts, as the close of ``month`` sees it: the payments posted to
+    that month or before and made by its end, and the credits issued by its end; by day."""
+    last = add_months(month, 1).toordinal() - 1
+    events: list[tuple[int, Decimal]] = []
+    for payment in payments:
+        posted = month_start(payment.posted or payment.paid_on)
+        day = payment.paid_on.toordinal()
+        if posted <= month and day <= last and payment.amount:
+            events.append((day, payment.amount))
+    for debt in debts:
+        if debt.amount < 0:
+            day = _credit_day(debt).toordinal()
+            if day <= last:
+                events.append((day, -debt.amount))
+    events.sort(key=itemgetter(0))
+    return events
+
+
+def _paid_slices(
+    owed: Sequence[Debt], events: Sequence[tuple[int, Decimal]]
+) -> list[list[tuple[int, Decimal]]]:
+    """For each debt (oldest first), the (day, amount) slices that paid it, oldest debts first."""
+    slices: list[list[tuple[int, Decimal]]] = [[] for _ in owed]
+    index = 0
+    left = owed[0].amount if owed else _ZERO
+    for day, amount in events:
+        while amount > 0 and index < len(owed):
+            take = min(amount, left)
+            slices[index].append((day, take))
+            amount -= take
+            left -= take
+            if left == 0:
+                index += 1
+                left = owed[index].amount if index < len(owed) else _ZERO
+        if index >= len(owed):
+            break
+    return slices
+
+
+def _settled_parts(
+    debt: Debt,
+    slices: Sequence[tuple[int, Decimal]],
+    rates: KeyRateTable,
+    rules: PenaltyRules,
+    since: date | None = None,
+) -> list[PenaltyPart]:
+    """The penalty of a debt paid in ``slices``, over its whole overdue period (from ``since``, if
+    given): each slice overdue until the day before it was paid, at the key rate of that day
+    (capped on the days a cap is in force), never on a moratorium day."""
+    calendar = _calendar(rules)
+    due = debt.due_date.toordinal()
+    start = due + rules.grace_days + 1
+    if since is not None:
+        start = max(start, since.toordinal())
+    end = max(day for day, _ in slices)  # the first day nothing is overdue any more
+    if end <= start:
+        return []
+    cuts = {start, end}
+    cuts.update(day for day, _ in slices if start < day < end)
+    second = due + rules.second_from_day
+    if start < second < end:
+        cuts.add(second)
+    cuts.update(b for b in calendar.boundaries if start < b < end)
+    runs: list[_Run] = []
+    open_runs: dict[tuple[Decimal, int, Decimal], _Run] = {}
+    for seg_start, seg_end in pairwise(sorted(cuts)):
+        if calendar.in_moratorium(seg_start):
+            continue
+        divisor = rules.first_divisor if seg_start - due < rules.second_from_day else rules.second_divisor
+        cap = calendar.cap_on(seg_start)
+        overdue_by_rate: dict[Decimal, Decimal] = {}
+        for day, amount in slices:
+            if day > seg_start:
+                rate = rates._rate_on_ordinal(day)
+                if cap is not None and cap < rate:
+                    rate = cap
+                overdue_by_rate[rate] = overdue_by_rate.get(rate, _ZERO) + amount
+        for rate, overdue in overdue_by_rate.items():
+            key = (rate, divisor, overdue)
+            run = open_runs.get(key)
+            if run is not None and run.last == seg_start - 1:
+                run.last = seg_end - 1
+            else:
+                run = open_runs[key] = _Run(seg_start, seg_end - 1, overdue, rate, divisor)
+                runs.append(run)
+    return [
+        PenaltyPart(
+            period=debt.period,
+            days=run.last - run.first + 1,
+            overdue=run.overdue,
+            rate_percent=run.rate,
+            divisor=run.divisor,
+            amount=run.overdue * run.rate * (run.last - run.first + 1) / (_HUNDRED * run.divisor),
+            first_day=date.fromordinal(run.first),
+            last_day=date.fromordinal(run.last),
+        )
+        for run in sorted(runs, key=lambda r: (r.first, r.rate))
+    ]
+
+
+def penalty_settlements(
+    debts: Sequence[Debt],
+    payments: Sequence[Payment],
+    month: date,
+    rates: KeyRateTable,
+    rules: PenaltyRules,
+    accrued: Mapping[date, Decimal] | None = None,
+    settled: Collection[date] = (),
+    since: date | None = None,
+) -> list[Settlement]:
+    """The settlements the close of ``month`` posts: one for every debt that this close is the
+    first to see paid off (the close of the month before, with what it saw, did not).
+
+    ``debts`` and ``payments`` are all of the account's (each payment with the month it is
+    ``posted`` to); ``accrued`` maps a debt's period to the penalty accrued on it so far, the
+    penalty of ``month`` included (unrounded; none: nothing); a debt whose period is in
+    ``settled`` was settled already and is skipped. A debt paid off that never had an overdue day
+    and accrued nothing gives no settlement; one whose difference rounds to 0.00 gives one of
+    ``amount`` 0.00 (nothing to post). ``since``: the first day whose penalty was accrued here (an
+    account whose history before was imported); earlier days are neither settled nor counted."""
+    month = month_start(month)
+    owed = sorted((d for d in debts if d.amount > 0), key=lambda d: (d.period, d.due_date))
+    if not owed:
+        return []
+    now = _paid_slices(owed, _seen_by(debts, payments, month))
+    before = _paid_slices(owed, _seen_by(debts, payments, add_months(month, -1)))
+    # A month's debt may be given in several parts (a charge, a correction): settled together.
+    by_period: dict[date, list[tuple[Debt, list[tuple[int, Decimal]], list[tuple[int, Decimal]]]]] = {}
+    for debt, paid, paid_before in zip(owed, now, before, strict=True):
+        by_period.setdefault(debt.period, []).append((debt, paid, paid_before))
+    accrued = accrued or {}
+    out: list[Settlement] = []
+    with localcontext(_CONTEXT):
+        for period, group in by_period.items():
+            if period in settled or any(_sum(paid) < debt.amount for debt, paid, _ in group):
+                continue  # settled already, or not paid off yet
+            if all(_sum(paid_before) >= debt.amount for debt, _, paid_before in group):
+                continue  # the close before saw it paid off: settled there
+            parts = [
+                part for debt, paid, _ in group for part in _settled_parts(debt, paid, rates, rules, since)
+            ]
+            was = accrued.get(period, _ZERO)
+            if not parts and not was:
+                continue
+            total = sum((part.amount for part in parts), _ZERO)
+            paid_off = date.fromordinal(max(day for _, paid, _ in group for day, _ in paid))
+            out.append(
+                Settlement(
+                    period=period,
+                    paid_off=paid_off,
+                    key_rate=rates.rate_on(paid_off),
+                    settled=total,
+                    accrued=was,
+                    amount=round_money(total - was),
+                    parts=tuple(parts),
+                )
+            )
+    return out
+
+
+def _sum(slices: Iterable[tuple[int, Decimal]]) -> Decimal:
+    return sum((amount for _, amount in slices), _ZERO)

@@ -26,11 +26,14 @@ from meterdesk.domain.penalties import (
     KeyRateTable,
     Payment,
     PenaltyResult,
+    Settlement,
     debts_for_month,
     due_date_for,
     key_rates_load,
     key_rates_parse,
     penalty_for_month,
+    penalty_part_amount,
+    penalty_settlements,
 )
 from meterdesk.domain.periods import add_months, month_from_index, month_index
 from meterdesk.domain.profiles import profile_load
@@ -600,3 +603,307 @@ class TestDebtsForMonth:
     def test_a_bad_row_is_refused_as_debt_refuses_it(self):
         with pytest.raises(ValueError, match="first day"):
             debts_for_month([(date(2025, 1, 2), date(2025, 2, 10), D("5"))], [], date(2025, 6, 1))
+
+
+# --- The settlement of a debt paid off (DOMAIN.md rule 7, docs/penalties.md) ----------------------
+
+
+def accrued_on(debts, payments, months):
+    """What the monthly bills of ``months`` ((year, month) pairs) accrue on each debt, unrounded."""
+    out: dict[date, Decimal] = {}
+    for year, number in months:
+        for part in close(debts, payments, year, number).parts:
+            out[part.period] = out.get(part.period, D(0)) + part.amount
+    return out
+
+
+def settle(debts, payments, year, month, accrued, rules=RULES, settled=()):
+    return penalty_settlements(debts, payments, date(year, month, 1), RATES, rules, accrued, settled)
+
+
+MAY_2023 = debt(2023, 5, "1000")  # due 10.06.2023; day 31 = 11.07.2023; key rate 7.5 % until 23.07.2023,
+# 8.5 % from 24.07.2023, 12 % from 15.08.2023 (capped at 9.5 %).
+
+
+class TestSettlement:
+    def test_paid_when_the_rate_is_higher_the_difference_is_charged(self):
+        # July 2023 accrues 11.07..31.07 = 21 days at the rate of 31.07 (8.5 %):
+        #   1000 * 8.5 * 21 / 30000 = 5.95.
+        # Paid on 16.08.2023 (key rate 12 %, capped at 9.5 %): August accrues 01.08..15.08 = 15 days
+        #   at 9.5 %: 1000 * 9.5 * 15 / 30000 = 4.75. Accrued on the debt: 10.70.
+        # Settled at the rate of the day of payment for the whole 11.07..15.08 (36 days):
+        #   1000 * 9.5 * 36 / 30000 = 11.40. The correction: 11.40 - 10.70 = +0.70
+        #   (= the 21 July days at 1 % more: 1000 * 1 * 21 / 30000).
+        payments = [pay(2023, 8, 16, "1000")]
+        assert close([MAY_2023], payments, 2023, 7).amount == D("5.95")
+        assert close([MAY_2023], payments, 2023, 8).amount == D("4.75")
+        accrued = accrued_on([MAY_2023], payments, [(2023, 7), (2023, 8)])
+        assert accrued == {date(2023, 5, 1): D("10.70")}
+        [settlement] = settle([MAY_2023], payments, 2023, 8, accrued)
+        assert settlement == Settlement(
+            period=date(2023, 5, 1),
+            paid_off=date(2023, 8, 16),
+            key_rate=D(12),
+            settled=D("11.40"),
+            accrued=D("10.70"),
+            amount=D("0.70"),
+            parts=settlement.parts,
+        )
+        assert summary(settlement) == [
+            (date(2023, 5, 1), date(2023, 7, 11), date(2023, 8, 15), 36, 1000, D("9.5"), 300)
+        ]
+
+    def test_paid_in_parts_each_part_at_the_rate_of_its_day(self):
+        # 400.00 paid on 20.07.2023 (key rate 7.5 %), the other 600.00 on 16.08.2023 (9.5 % under the cap).
+        # July accrues: 400 for 11.07..19.07 (9 days) at the rate of 20.07, 7.5 %: 400 * 7.5 * 9 / 30000 = 0.90;
+        #   600 for 11.07..31.07 (21 days) at the rate of 31.07, 8.5 %: 600 * 8.5 * 21 / 30000 = 3.57; 4.47.
+        # August accrues 600 for 01.08..15.08 (15 days) at 9.5 %: 600 * 9.5 * 15 / 30000 = 2.85.
+        # Settled: 0.90 (the 400 at the rate of its day) + 600 * 9.5 * 36 / 30000 = 6.84: 7.74.
+        # The correction: 7.74 - (4.47 + 2.85) = +0.42 (the 600's 21 July days at 1 % more).
+        payments = [pay(2023, 7, 20, "400"), pay(2023, 8, 16, "600")]
+        accrued = accrued_on([MAY_2023], payments, [(2023, 7), (2023, 8)])
+        assert accrued == {date(2023, 5, 1): D("7.32")}
+        assert settle([MAY_2023], payments, 2023, 7, accrued) == []  # not paid off in July
+        [settlement] = settle([MAY_2023], payments, 2023, 8, accrued)
+        assert (settlement.settled, settlement.amount) == (D("7.74"), D("0.42"))
+        assert summary(settlement) == [
+            (date(2023, 5, 1), date(2023, 7, 11), date(2023, 7, 19), 9, 400, D("7.50"), 300),
+            (date(2023, 5, 1), date(2023, 7, 11), date(2023, 8, 15), 36, 600, D("9.5"), 300),
+        ]
+
+    def test_paid_when_the_rate_is_lower_the_difference_is_a_credit(self):
+        # Debt of January 2022, 1000.00, due 10.02.2022: day 31 = 13.03.2022, day 91 = 12.05.2022.
+        # The cap (9.5 %) is in force from 28.02.2022; the key rate at the end of March to June was
+        # 20, 17, 11 and 9.5 %: those months accrue at 9.5 %:
+        #   13.03..11.05 (days 31..90, 60 days) at 1/300: 1000 * 9.5 * 60 / 30000 = 19.00
+        #   12.05..30.06 (50 days) at 1/130: 1000 * 9.5 * 50 / 13000 = 36.538461...
+        # Paid on 26.07.2022 (key rate 8 %): July accrues 01.07..25.07 (25 days) at 8 %:
+        #   1000 * 8 * 25 / 13000 = 15.384615... Accrued: 70.923076...
+        # Settled at 8 % throughout: 1000 * 8 * 60 / 30000 = 16.00 + 1000 * 8 * 75 / 13000 =
+        #   46.153846...: 62.153846... The correction: 62.153846... - 70.923076... = -8.769230... -> -8.77.
+        debts, payments = [debt(2022, 1, "1000")], [pay(2022, 7, 26, "1000")]
+        accrued = accrued_on(debts, payments, [(2022, m) for m in range(3, 8)])
+        [settlement] = settle(debts, payments, 2022, 7, accrued)
+        assert settlement.key_rate == D(8)
+        assert settlement.amount == D("-8.77")
+        assert round_money(settlement.settled) == D("62.15")
+        assert round_money(settlement.accrued) == D("70.92")
+        assert summary(settlement) == [
+            (date(2022, 1, 1), date(2022, 3, 13), date(2022, 5, 11), 60, 1000, D(8), 300),
+            (date(2022, 1, 1), date(2022, 5, 12), date(2022, 7, 25), 75, 1000, D(8), 130),
+        ]
+
+    def test_paid_within_the_grace_days_nothing_to_settle(self):
+        # Paid on 10.07.2023, day 30: no day overdue, nothing accrued.
+        assert settle([MAY_2023], [pay(2023, 7, 10, "1000")], 2023, 7, {}) == []
+
+    def test_a_payment_recorded_after_its_month_was_closed_is_settled_by_the_next_close(self):
+        # Paid on 16.08.2023 but recorded after August was closed: posted to September. The close of
+        # August did not see it (August accrued 31 days on the whole debt at the rate of 31.08,
+        # 12 % capped at 9.5 %: 1000 * 9.5 * 31 / 30000 = 9.816666...); the close of September sees
+        # the debt paid off and settles it: 11.40 - (5.95 + 9.816666...) = -4.366666... -> -4.37
+        # (the 16 August days billed after the payment are taken back).
+        late = [Payment(date(2023, 8, 16), D(1000), posted=date(2023, 9, 1))]
+        accrued = accrued_on([MAY_2023], [], [(2023, 7), (2023, 8)])  # August's close saw no payment
+        assert settle([MAY_2023], late, 2023, 8, accrued) == []
+        assert close([MAY_2023], late, 2023, 9) is NO_PENALTY
+        [settlement] = settle([MAY_2023], late, 2023, 9, accrued)
+        assert (settlement.paid_off, settlement.settled, settlement.amount) == (
+            date(2023, 8, 16),
+            D("11.40"),
+            D("-4.37"),
+        )
+
+    def test_settled_once_whatever_the_later_closes(self):
+        payments = [pay(2023, 8, 16, "1000")]
+        accrued = accrued_on([MAY_2023], payments, [(2023, 7), (2023, 8)])
+        assert len(settle([MAY_2023], payments, 2023, 8, accrued)) == 1
+        for month in (9, 10, 11):
+            assert settle([MAY_2023], payments, 2023, month, accrued) == []
+        # And a debt named as settled already is skipped, whatever the payments say.
+        assert settle([MAY_2023], payments, 2023, 8, accrued, settled={date(2023, 5, 1)}) == []
+
+    def test_a_credit_pays_off_the_oldest_debt_and_is_the_day_of_payment(self):
+        # July 2023 credits 1000.00 (a recalculation): from 01.08.2023, the day its bill is issued, it
+        # pays May. August accrues nothing on May; the settlement is at the rate of 01.08.2023 (8.5 %),
+        # that of July's accrual: 1000 * 8.5 * 21 / 30000 = 5.95 - 5.95 = 0.00.
+        debts = [MAY_2023, debt(2023, 7, "-1000")]
+        accrued = accrued_on(debts, [], [(2023, 7), (2023, 8)])
+        assert accrued == {date(2023, 5, 1): D("5.95")}
+        [settlement] = settle(debts, [], 2023, 8, accrued)
+        assert (settlement.paid_off, settlement.settled, settlement.amount) == (
+            date(2023, 8, 1),
+            D("5.95"),
+            D("0.00"),
+        )
+
+    def test_the_oldest_debt_is_settled_first_the_next_one_when_it_is_paid_off(self):
+        # May and June 2023, 1000.00 each; 1500.00 on 16.08.2023 pays off May and half of June;
+        # the rest of June on 20.09.2023. August settles May, September June.
+        debts = [MAY_2023, debt(2023, 6, "1000")]
+        payments = [pay(2023, 8, 16, "1500"), pay(2023, 9, 20, "500")]
+        accrued = accrued_on(debts, payments, [(2023, 7), (2023, 8), (2023, 9)])
+        assert [s.period for s in settle(debts, payments, 2023, 8, accrued)] == [date(2023, 5, 1)]
+        [june] = settle(debts, payments, 2023, 9, accrued)
+        # June is due 10.07.2023: day 31 = 10.08.2023. 500 paid on 16.08: 10.08..15.08 (6 days) at
+        # 9.5 %: 500 * 9.5 * 6 / 30000 = 0.95; 500 paid on 20.09 (13 %, capped 9.5 %): 10.08..19.09
+        # (41 days): 500 * 9.5 * 41 / 30000 = 6.491666...; settled 7.441666... August accrued
+        # 0.95 + 500 * 9.5 * 22 / 30000 (10.08..31.08 at the rate of 31.08, capped) = 3.483333...
+        # September 500 * 9.5 * 19 / 30000 = 3.008333...: the same rates, so nothing to correct.
+        assert june.period == date(2023, 6, 1)
+        assert round_money(june.settled) == D("7.44")
+        assert june.amount == D("0.00")
+
+    def test_days_before_the_history_kept_here_are_not_settled(self):
+        # The account's months before August 2023 were billed elsewhere (an imported history, with
+        # its penalty as a sum): only the days from 01.08.2023 are settled, 01.08..15.08 at 9.5 %:
+        # 1000 * 9.5 * 15 / 30000 = 4.75, as August accrued them: nothing to correct.
+        payments = [pay(2023, 8, 16, "1000")]
+        accrued = accrued_on([MAY_2023], payments, [(2023, 8)])
+        [settlement] = penalty_settlements(
+            [MAY_2023], payments, date(2023, 8, 1), RATES, RULES, accrued, since=date(2023, 8, 1)
+        )
+        assert (settlement.settled, settlement.amount) == (D("4.75"), D("0.00"))
+
+    def test_part_amount(self):
+        # 1000 * 9.5 * 36 / (100 * 300) = 11.40
+        assert penalty_part_amount(D(1000), D("9.5"), 300, 36) == D("11.40")
+
+
+FLAT_RATES = KeyRateTable([(date(2013, 9, 13), D("7.5"))])
+
+
+def reference_settled(debts, payments, debt_period, rates, rules, month):
+    """The penalty of a paid-off debt over its whole overdue period, day by day, as the close of
+    ``month`` sees the payments (those posted by then, made by its end): each part of the debt
+    overdue until the day before it was paid, at the key rate of that day, capped on the days a
+    cap is in force (a FIFO allocation, as ``reference_penalty``)."""
+    end = add_months(month, 1) - timedelta(days=1)
+    owed = sorted((d for d in debts if d.amount > 0), key=lambda d: (d.period, d.due_date))
+    remaining = [d.amount for d in owed]
+    allocations: list[list[tuple[date, Decimal]]] = [[] for _ in owed]
+    events = [
+        (p.paid_on, p.amount)
+        for p in payments
+        if (p.posted or month_start_of(p.paid_on)) <= month and p.paid_on <= end
+    ]
+    events += [
+        (add_months(d.period, 1), -d.amount) for d in debts if d.amount < 0 and add_months(d.period, 1) <= end
+    ]
+    for day, amount in sorted(events, key=lambda e: e[0]):
+        for i in range(len(owed)):
+            take = min(amount, remaining[i])
+            if take > 0:
+                allocations[i].append((day, take))
+                remaining[i] -= take
+                amount -= take
+    total = Decimal(0)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for i, d in enumerate(owed):
+            if d.period != debt_period:
+                continue
+            day = d.due_date + timedelta(days=rules.grace_days + 1)
+            while day < max(paid for paid, _ in allocations[i]):
+                n = (day - d.due_date).days
+                if not any(a <= day <= b for a, b in rules.moratoria):
+                    divisor = rules.first_divisor if n < rules.second_from_day else rules.second_divisor
+                    caps = [c.max_percent for c in rules.rate_caps if c.start <= day <= c.end]
+                    for paid, x in allocations[i]:
+                        if paid > day:
+                            total += x * min([rates.rate_on(paid), *caps]) / 100 / divisor
+                day += timedelta(days=1)
+    return total
+
+
+@st.composite
+def paying_accounts(draw, late=True):
+    """Up to 8 monthly bills from 2021 on (when the key rate moved most; a credit now and then),
+    paid over the next 16 months in up to 8 payments, late or not, some recorded after their
+    month was closed (``posted`` to the next month) when ``late``."""
+    base = draw(st.integers(month_index(date(2021, 1, 1)), month_index(date(2025, 3, 1))))
+    debts = []
+    for k in range(draw(st.integers(1, 8))):
+        period = month_from_index(base + k)
+        amount = draw(
+            st.one_of(st.decimals(min_value=D("100"), max_value=D("3000"), places=2), st.just(D("-500.00")))
+        )
+        debts.append(Debt(period, due_date_for(period, 10), amount))
+    start = month_from_index(base + 1)
+    payments = []
+    for _ in range(draw(st.integers(0, 8))):
+        day = start + timedelta(days=draw(st.integers(0, 16 * 31)))
+        amount = draw(st.decimals(min_value=D("50"), max_value=D("4000"), places=2))
+        posted = add_months(month_start_of(day), 1) if late and draw(st.integers(0, 4)) == 0 else None
+        payments.append(Payment(day, amount, posted))
+    return debts, payments, start
+
+
+def closes(debts, payments, rates, rules):
+    """Every month from the first debt to two months after the last event, closed in turn: the
+    penalty accrued on each debt (from the payments posted by then) and the settlements."""
+    days = [p.paid_on for p in payments] + [add_months(d.period, 1) for d in debts]
+    first = min(d.period for d in debts)
+    last = add_months(month_start_of(max(days)), 2)
+    accrued: dict[date, Decimal] = {}
+    out = []
+    month = first
+    while month <= last:
+        seen = [p for p in payments if (p.posted or month_start_of(p.paid_on)) <= month]
+        for part in penalty_for_month(debts, seen, month, rates, rules).parts:
+            accrued[part.period] = accrued.get(part.period, D(0)) + part.amount
+        out.append((month, penalty_settlements(debts, payments, month, rates, rules, accrued)))
+        month = add_months(month, 1)
+    return out
+
+
+def month_start_of(day):
+    return day.replace(day=1)
+
+
+class TestSettlementProperties:
+    @settings(max_examples=100, deadline=None)
+    @given(st.one_of(accounts(), paying_accounts()), RULE_SETS)
+    def test_each_debt_paid_off_is_settled_once_day_by_day(self, account, rules):
+        debts, payments, _month = account
+        settled: dict[date, Settlement] = {}
+        for month, settlements in closes(debts, payments, RATES, rules):
+            for settlement in settlements:
+                assert settlement.period not in settled  # never twice
+                settled[settlement.period] = settlement
+                expected = reference_settled(debts, payments, settlement.period, RATES, rules, month)
+                assert abs(settlement.settled - expected) < D("1e-20")
+                assert settlement.amount == round_money(settlement.settled - settlement.accrued)
+        # Every debt paid off with a day overdue was settled.
+        owed = sorted((d for d in debts if d.amount > 0), key=lambda d: (d.period, d.due_date))
+        last = month
+        for period in {d.period for d in owed} - set(settled):
+            if reference_paid_off(debts, payments, period):
+                assert reference_settled(debts, payments, period, RATES, rules, last) == 0
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.one_of(accounts(), paying_accounts(late=False)), RULE_SETS)
+    def test_with_a_key_rate_that_never_changes_there_is_nothing_to_correct(self, account, rules):
+        # The monthly accrual and the settlement then use the same rate for every day.
+        debts, payments, _month = account
+        for _month, settlements in closes(debts, payments, FLAT_RATES, rules):
+            for settlement in settlements:
+                assert abs(settlement.settled - settlement.accrued) < D("1e-20")
+                assert settlement.amount == D("0.00")
+
+
+def reference_paid_off(debts, payments, debt_period):
+    """Whether every debt of ``debt_period`` is paid off by all the payments and credits."""
+    owed = sorted((d for d in debts if d.amount > 0), key=lambda d: (d.period, d.due_date))
+    paid = sum((p.amount for p in payments), Decimal(0)) - sum(
+        (d.amount for d in debts if d.amount < 0), Decimal(0)
+    )
+    upto = sum(
+        (
+            d.amount
+            for d in owed
+            if (d.period, d.due_date) <= max((o.period, o.due_date) for o in owed if o.period == debt_period)
+        ),
+        Decimal(0),
+    )
+    return paid >= upto
