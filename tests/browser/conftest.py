@@ -62,11 +62,21 @@ def browser_page(request, transactional_db, live_server, monkeypatch):
             context = browser.new_context(locale="ru-RU", timezone_id="Europe/Moscow")
             context.set_default_timeout(TIMEOUT_MS)
             page = context.new_page()
+            # Whatever the Content-Security-Policy blocks is reported on the console: a journey
+            # that met a blocked script, style or image fails (docs/adr/0014).
+            blocked: list[str] = []
+            page.on(
+                "console",
+                lambda message: (
+                    blocked.append(message.text) if "Content Security Policy" in message.text else None
+                ),
+            )
             yield page
             report = request.node.stash.get(_report_key, None)
             if report is not None and report.failed:
                 _screenshot(page, request.node.name)
             context.close()
+            assert not blocked, f"the Content-Security-Policy blocked: {blocked}"
         finally:
             browser.close()
             # While Playwright's loop runs, Django keeps this thread's database connections apart

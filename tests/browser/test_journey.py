@@ -1,5 +1,5 @@
-"""A customer's whole journey in a real browser: register, log out, log in, submit readings, see
-the charge and the history.
+"""A customer's whole journey in a real browser: register, confirm the e-mail, log in, log out and
+in again, submit readings, see the charge and the history.
 
 Pages are in Russian (the site's default; the browser asks for ru-RU), so the test finds things by
 ids, names, hrefs and data-testid, never by translated text; numbers are checked in the Russian
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core import mail
 from django.utils import translation
 from django.utils.formats import date_format
 from playwright.sync_api import expect
@@ -46,6 +47,17 @@ def test_register_log_in_submit_readings_and_see_history(browser_page, live_serv
     page.locator("#id_password1").fill(PASSWORD)
     page.locator("#id_password2").fill(PASSWORD)
     page.locator('main form button[type="submit"]').click()
+
+    # "Check your e-mail": nothing of the account until the link in the letter is followed.
+    expect(page).to_have_url(f"{base}/register/sent/")
+    expect(page.get_by_test_id("check-mail")).to_contain_text(EMAIL)
+    assert not AccountLink.objects.filter(user__email=EMAIL).exists()
+    (letter,) = mail.outbox
+    link = re.search(r"https?://[^/\s]+(/register/confirm/\S+)", str(letter.body))
+    assert link, letter.body
+    page.goto(base + link.group(1))
+    expect(page).to_have_url(f"{base}/login/")
+    log_in(page, base, EMAIL, PASSWORD)
 
     # The dashboard, logged in, shows the account.
     expect(page).to_have_url(f"{base}/cabinet/")
