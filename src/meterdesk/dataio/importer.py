@@ -363,7 +363,14 @@ class Importer:
             self._accounts_resolve([number])
             rec = self.accounts.get(number)
         if rec is None:
-            self._problem(section, row, "account", "unknown account: not in accounts.csv nor stored", number)
+            self._problem(
+                section,
+                row,
+                "account",
+                "unknown account: not in accounts.csv nor stored",
+                number,
+                code="unknown_account",
+            )
         return rec
 
     def _accounts_resolve(self, numbers: Iterable[str]) -> None:
@@ -453,7 +460,13 @@ class Importer:
         }
         rows = list(self._rows("utility", spec))
         if len(rows) > 1:
-            self._problem("utility", rows[1][0], "", "the utility's settings are one row; found more")
+            self._problem(
+                "utility",
+                rows[1][0],
+                "",
+                "the utility's settings are one row; found more",
+                code="more_than_one_row",
+            )
         if not rows:
             return
         row, values = rows[0]
@@ -462,7 +475,12 @@ class Importer:
         end = parsed.get("window_end_day", self.utility.window_end_day)
         if start > end:
             self._problem(
-                "utility", row, "window_end_day", f"the window closes before it opens (day {start})", end
+                "utility",
+                row,
+                "window_end_day",
+                f"the window closes before it opens (day {start})",
+                end,
+                code="window_closes_before_it_opens",
             )
             ok = False
         if not ok:
@@ -497,7 +515,11 @@ class Importer:
                         continue  # reported by the parser
                     if zone <= zones and column not in values and zone > 1:  # t1: reported as required
                         self._problem(
-                            "tariffs", row, column, f"required: a {parsed['kind']} tariff has {zones} zone(s)"
+                            "tariffs",
+                            row,
+                            column,
+                            f"required: a {parsed['kind']} tariff has {zones} zone(s)",
+                            code="required",
                         )
                         ok = False
                     elif zone > zones and column in values:
@@ -507,10 +529,18 @@ class Importer:
                             column,
                             f"a {parsed['kind']} tariff has {zones} zone(s)",
                             values[column],
+                            code="wrong_zone_count",
                         )
                         ok = False
             if "valid_to" in parsed and "valid_from" in parsed and parsed["valid_to"] < parsed["valid_from"]:
-                self._problem("tariffs", row, "valid_to", "before valid_from", values["valid_to"])
+                self._problem(
+                    "tariffs",
+                    row,
+                    "valid_to",
+                    "before valid_from",
+                    values["valid_to"],
+                    code="before_valid_from",
+                )
                 ok = False
             if {"category", "kind", "valid_from"} <= parsed.keys():
                 key = (
@@ -544,6 +574,7 @@ class Importer:
                     "valid_to",
                     f"differs from row {first_row} of the same tariff",
                     _fmt(parsed.get("valid_to")),
+                    code="differs_within_tariff",
                 )
                 ok = False
         by_band: dict[int, tuple[int, dict[str, Any]]] = {}
@@ -556,7 +587,13 @@ class Importer:
                     message = (
                         f"the same tariff (region, category, kind, valid_from) as row {by_band[band][0]}"
                     )
-                self._problem("tariffs", row, "band" if "band" in parsed else "valid_from", message)
+                self._problem(
+                    "tariffs",
+                    row,
+                    "band" if "band" in parsed else "valid_from",
+                    message,
+                    code="duplicate_tariff",
+                )
                 ok = False
                 continue
             by_band[band] = (row, parsed)
@@ -565,7 +602,11 @@ class Importer:
         numbers = sorted(by_band)
         if numbers != list(range(1, len(numbers) + 1)):
             self._problem(
-                "tariffs", first_row, "band", f"bands must be numbered 1, 2, … without gaps; found {numbers}"
+                "tariffs",
+                first_row,
+                "band",
+                f"bands must be numbered 1, 2, … without gaps; found {numbers}",
+                code="band_gap",
             )
             return None
         zones = KIND_ZONES[TariffKind(key[2])]
@@ -582,10 +623,12 @@ class Importer:
                     if len(numbers) == 1
                     else "the last band is open: leave its upper limit empty"
                 )
-                self._problem("tariffs", row, "band_upper_kwh", message, _fmt(upper))
+                self._problem("tariffs", row, "band_upper_kwh", message, _fmt(upper), code="band_limit")
                 ok = False
             elif not last and upper is None:
-                self._problem("tariffs", row, "band_upper_kwh", "required for every band but the last")
+                self._problem(
+                    "tariffs", row, "band_upper_kwh", "required for every band but the last", code="required"
+                )
                 ok = False
             elif not last and upper is not None and upper <= previous_upper:
                 self._problem(
@@ -594,6 +637,7 @@ class Importer:
                     "band_upper_kwh",
                     f"must be above the previous band's {_fmt(previous_upper)}",
                     _fmt(upper),
+                    code="band_limit",
                 )
                 ok = False
             if upper is not None:
@@ -639,6 +683,7 @@ class Importer:
                         "this tariff (region, category, kind, valid_from) is already stored with other prices, "
                         "bands or valid_to; an import does not change stored tariffs",
                         _fmt(key[3]),
+                        code="stored_with_other_data",
                     )
                     del self.tariffs[key]
         for rec in self.tariffs.values():
@@ -655,6 +700,7 @@ class Importer:
                         "valid_from",
                         f"the {kind} tariff of {category} in {region} from {start_b} overlaps {where_a} "
                         f"(valid {start_a} to {end_a})",
+                        code="overlapping_tariffs",
                     )
         self.new_tariffs = list(self.tariffs.values())
 
@@ -672,7 +718,14 @@ class Importer:
         for row, values in self._rows("norms", spec):
             parsed, ok = self._clean("norms", row, values, spec)
             if "valid_to" in parsed and "valid_from" in parsed and parsed["valid_to"] < parsed["valid_from"]:
-                self._problem("norms", row, "valid_to", "before valid_from", values["valid_to"])
+                self._problem(
+                    "norms",
+                    row,
+                    "valid_to",
+                    "before valid_from",
+                    values["valid_to"],
+                    code="before_valid_from",
+                )
                 ok = False
             if not ok:
                 continue
@@ -690,6 +743,7 @@ class Importer:
                     row,
                     "valid_from",
                     f"the same norm (region, category, rooms, residents, valid_from) as row {seen[key][0]}",
+                    code="duplicate_norm",
                 )
                 continue
             seen[key] = (row, Norm(**parsed))
@@ -708,6 +762,7 @@ class Importer:
                         f"this norm is already stored with {_fmt(norm.kwh_per_person)} kWh, valid to "
                         f"{_fmt(norm.valid_to)}; an import does not change stored norms",
                         _fmt(new.kwh_per_person),
+                        code="stored_with_other_data",
                     )
         self.new_norms = [n for _row, n in seen.values()]
 
@@ -728,11 +783,23 @@ class Importer:
             parsed, ok = self._clean("accounts", row, values, spec)
             number = parsed.get("number")
             if "closed_on" in parsed and "opened_on" in parsed and parsed["closed_on"] < parsed["opened_on"]:
-                self._problem("accounts", row, "closed_on", "before opened_on", values["closed_on"])
+                self._problem(
+                    "accounts",
+                    row,
+                    "closed_on",
+                    "before opened_on",
+                    values["closed_on"],
+                    code="before_opened",
+                )
                 ok = False
             if number is not None and number in rows:
                 self._problem(
-                    "accounts", row, "number", f"the same account number as row {rows[number].row}", number
+                    "accounts",
+                    row,
+                    "number",
+                    f"the same account number as row {rows[number].row}",
+                    number,
+                    code="duplicate_account",
                 )
                 continue
             if not ok or number is None:
@@ -766,6 +833,7 @@ class Importer:
                         + "; ".join(differences)
                         + "); an import does not change stored accounts",
                         rec.number,
+                        code="stored_with_other_data",
                     )
                     self.bad_accounts.add(rec.number)
                     del rows[stored.number]
@@ -804,6 +872,7 @@ class Importer:
                     "effective_from",
                     f"the same account and date as row {seen[key]}",
                     _fmt(key[1]),
+                    code="duplicate_residents",
                 )
                 continue
             seen[key] = row
@@ -830,6 +899,7 @@ class Importer:
                         f"already stored for this date: {existing.residents} residents, reported on "
                         f"{_fmt(existing.reported_on)}",
                         _fmt(parsed["residents"]),
+                        code="stored_with_other_data",
                     )
                 continue
             self.new_residents.append(
@@ -873,7 +943,12 @@ class Importer:
             )
             if key in seen:
                 self._problem(
-                    "meters", row, "serial", f"the same account and serial as row {seen[key]}", key[1]
+                    "meters",
+                    row,
+                    "serial",
+                    f"the same account and serial as row {seen[key]}",
+                    key[1],
+                    code="duplicate_meter",
                 )
                 continue
             seen[key] = row
@@ -904,6 +979,7 @@ class Importer:
                         + "; ".join(differences)
                         + "); an import does not change stored meters",
                         rec.serial,
+                        code="stored_with_other_data",
                     )
                     self.bad_meters.add((rec.account.number, rec.serial))
                 else:
@@ -925,10 +1001,12 @@ class Importer:
         installed = parsed.get("installed_on")
         for column in ("removed_on", "failed_on"):
             if installed is not None and column in parsed and parsed[column] < installed:
-                problem(column, "before installed_on", values[column])
+                problem(column, "before installed_on", values[column], code="before_installed")
         manufactured = parsed.get("manufactured_on")
         if manufactured is not None and installed is not None and installed < manufactured:
-            problem("installed_on", "before manufactured_on", values["installed_on"])
+            problem(
+                "installed_on", "before manufactured_on", values["installed_on"], code="before_manufactured"
+            )
         due = parsed.get("verification_due")
         if due is not None and "account" in parsed and "serial" in parsed:
             self.given_dues[(parsed["account"], parsed["serial"])] = (row, due)
@@ -949,17 +1027,28 @@ class Importer:
             status = MeterStatus.REMOVED if removed else MeterStatus.FAILED if failed else MeterStatus.ACTIVE
         if "status" in parsed or "removed_on" in parsed or "failed_on" in parsed:
             if status == MeterStatus.REMOVED and removed is None and "removed_on" not in values:
-                problem("removed_on", "required for a removed meter")
+                problem("removed_on", "required for a removed meter", code="required")
             if removed is not None and status != MeterStatus.REMOVED:
-                problem("status", "removed_on is set: the status must be removed", status)
+                problem(
+                    "status", "removed_on is set: the status must be removed", status, code="status_mismatch"
+                )
             if (
                 status in (MeterStatus.FAILED, MeterStatus.LOST)
                 and failed is None
                 and "failed_on" not in values
             ):
-                problem("failed_on", f"required for a {status} meter (the day it was found {status})")
+                problem(
+                    "failed_on",
+                    f"required for a {status} meter (the day it was found {status})",
+                    code="required",
+                )
             if failed is not None and status == MeterStatus.ACTIVE:
-                problem("status", "failed_on is set: the status must be failed, lost or removed", status)
+                problem(
+                    "status",
+                    "failed_on is set: the status must be failed, lost or removed",
+                    status,
+                    code="status_mismatch",
+                )
         initial: list[Decimal] = []
         shape: rules.MeterShape | None = None
         if {"zones", "digits"} <= parsed.keys():
@@ -969,7 +1058,7 @@ class Importer:
                 raw = values.get(column)
                 if zone > shape.zones:
                     if raw is not None:
-                        problem(column, f"the meter has {shape.zones} zone(s)", raw)
+                        problem(column, f"the meter has {shape.zones} zone(s)", raw, code="wrong_zone_count")
                     continue
                 value, code = rules.parse_value(raw, shape)
                 if value is None:
@@ -1040,7 +1129,14 @@ class Importer:
                 raw = values.get(column)
                 if zone > shape.zones:
                     if raw is not None:
-                        self._problem("readings", row, column, f"the meter has {shape.zones} zone(s)", raw)
+                        self._problem(
+                            "readings",
+                            row,
+                            column,
+                            f"the meter has {shape.zones} zone(s)",
+                            raw,
+                            code="wrong_zone_count",
+                        )
                         ok = False
                     scaled.append(-1)
                     continue
@@ -1062,7 +1158,9 @@ class Importer:
                 index = month_index(period)
                 label = values["period"]
                 if index > this_month:
-                    self._problem("readings", row, "period", "a month in the future", label)
+                    self._problem(
+                        "readings", row, "period", "a month in the future", label, code="in_the_future"
+                    )
                     ok = False
                 if index < month_index(meter.installed):
                     self._problem(
@@ -1071,11 +1169,17 @@ class Importer:
                         "period",
                         f"before the meter was installed on {meter.installed}",
                         label,
+                        code="before_installed",
                     )
                     ok = False
                 if meter.removed is not None and index > month_index(meter.removed):
                     self._problem(
-                        "readings", row, "period", f"after the meter was removed on {meter.removed}", label
+                        "readings",
+                        row,
+                        "period",
+                        f"after the meter was removed on {meter.removed}",
+                        label,
+                        code="after_removed",
                     )
                     ok = False
                 if kind == ReadingKind.INITIAL and index != month_index(meter.installed):
@@ -1085,6 +1189,7 @@ class Importer:
                         "kind",
                         f"an initial reading is for the month of installation ({meter.installed:%Y-%m})",
                         kind,
+                        code="wrong_month_for_kind",
                     )
                     ok = False
                 if kind == ReadingKind.FINAL and (
@@ -1101,11 +1206,19 @@ class Importer:
                         "kind",
                         f"a final reading is for the month of removal ({where})",
                         kind,
+                        code="wrong_month_for_kind",
                     )
                     ok = False
             moment = parsed.get("submitted_at")
             if moment is not None and moment.date() > self.today:
-                self._problem("readings", row, "submitted_at", "in the future", values["submitted_at"])
+                self._problem(
+                    "readings",
+                    row,
+                    "submitted_at",
+                    "in the future",
+                    values["submitted_at"],
+                    code="in_the_future",
+                )
                 ok = False
             if not ok or period is None:
                 continue
@@ -1322,6 +1435,7 @@ class Importer:
                             "t1",
                             f"an initial reading must equal the meter's initial values ({_show(initial)})",
                             _show(values),
+                            code="initial_mismatch",
                         )
                     continue
                 if all(v >= p for v, p in zip(values, previous, strict=True)):
@@ -1343,6 +1457,7 @@ class Importer:
                         f"below the previous reading {_show(previous[zone - 1 : zone])} ({previous_where}) and "
                         f"too far below it for a rollover of a {meter.shape.digits}-digit meter",
                         _show(values[zone - 1 : zone]),
+                        code=rules.BELOW_PREVIOUS,
                     )
                 if checked.ok and any(checked.rolled_over):
                     self._mark(row, ROW_ROLLED)
@@ -1395,7 +1510,12 @@ class Importer:
             if ext is not None:
                 if ext in seen:
                     self._problem(
-                        "payments", row, "external_id", f"the same external id as row {seen[ext]}", ext
+                        "payments",
+                        row,
+                        "external_id",
+                        f"the same external id as row {seen[ext]}",
+                        ext,
+                        code="duplicate_external_id",
                     )
                     continue
                 seen[ext] = row
@@ -1716,7 +1836,7 @@ class Importer:
                     )
                 except PaymentError as exc:
                     raise ImportAborted(
-                        Problem(self.ds.display("payments"), row, "external_id", str(exc), ext)
+                        Problem(self.ds.display("payments"), row, "external_id", str(exc), ext, code=exc.code)
                     ) from exc
             done += len(part)
             self.progress("posted {n} payments", done, False)
@@ -1751,6 +1871,7 @@ def dataset_import(
             None,
             "",
             f"the database changed while the dataset was loading ({exc}); nothing was loaded: run the import again",
+            code="database_changed",
         )
         return ImportResult([problem], importer.warnings, importer.results, loaded=False, dry_run=dry_run)
     return ImportResult([], importer.warnings, results, loaded=not dry_run, dry_run=dry_run)

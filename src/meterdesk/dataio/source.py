@@ -128,13 +128,16 @@ def dataset_open(path: str | Path) -> Dataset:
                     None,
                     "",
                     f"the files must be in one folder of the archive, found {sorted(folders)}",
+                    code="files_in_several_folders",
                 )
             )
         for info in members:
             names.append((PurePosixPath(info.filename).name, _zip_opener(archive, info.filename)))
     else:
         dataset.problems.append(
-            Problem(path.name, None, "", "not a directory or a .zip archive of CSV files")
+            Problem(
+                path.name, None, "", "not a directory or a .zip archive of CSV files", code="not_a_dataset"
+            )
         )
         return dataset
     for name, opener in names:
@@ -150,16 +153,19 @@ def dataset_open(path: str | Path) -> Dataset:
                     None,
                     "",
                     f"unknown file: expected some of {', '.join(s + '.csv' for s in SECTIONS)}",
+                    code="unknown_file",
                 )
             )
             continue
         if section in dataset.files:
-            dataset.problems.append(Problem(name, None, "", "a second file for the same section"))
+            dataset.problems.append(
+                Problem(name, None, "", "a second file for the same section", code="second_file")
+            )
             continue
         dataset.files[section] = opener
         dataset.names[section] = name
     if not dataset.files and not dataset.problems:
-        dataset.problems.append(Problem(path.name, None, "", "no CSV files found"))
+        dataset.problems.append(Problem(path.name, None, "", "no CSV files found", code="no_csv_files"))
     return dataset
 
 
@@ -206,7 +212,11 @@ def rows_read(
         try:
             first = stream.readline()
             if not first.strip():
-                problems.append(Problem(name, 1, "", "the file is empty: the first row must be the header"))
+                problems.append(
+                    Problem(
+                        name, 1, "", "the file is empty: the first row must be the header", code="empty_file"
+                    )
+                )
                 return
             delimiter = _detect_delimiter(first)
             header_cells = next(csv.reader([first], delimiter=delimiter))
@@ -226,6 +236,7 @@ def rows_read(
                             "",
                             f"{len(cells)} values but the header has {header.width} columns "
                             f"(a '{delimiter}' inside a value must be in double quotes)",
+                            code="too_many_values",
                         )
                     )
                     continue
@@ -238,10 +249,18 @@ def rows_read(
                 yield row_no, values
         except UnicodeDecodeError:
             problems.append(
-                Problem(name, row_no + 1, "", "not UTF-8 text (in a spreadsheet, save as “CSV UTF-8”)")
+                Problem(
+                    name,
+                    row_no + 1,
+                    "",
+                    "not UTF-8 text (in a spreadsheet, save as “CSV UTF-8”)",
+                    code="not_utf8",
+                )
             )
         except csv.Error as exc:
-            problems.append(Problem(name, row_no + 1, "", f"not a readable CSV row: {exc}"))
+            problems.append(
+                Problem(name, row_no + 1, "", f"not a readable CSV row: {exc}", code="not_a_csv_row")
+            )
 
 
 def _header(name: str, cells: list[str], columns: Sequence[Column], problems: list[Problem]) -> Header | None:
@@ -264,16 +283,21 @@ def _header(name: str, cells: list[str], columns: Sequence[Column], problems: li
                     1,
                     label,
                     f"unknown column: expected some of {', '.join(c.name for c in columns)}",
+                    code="unknown_column",
                 )
             )
             ok = False
         elif column_name in index:
-            problems.append(Problem(name, 1, label, "the column appears twice"))
+            problems.append(Problem(name, 1, label, "the column appears twice", code="duplicate_column"))
             ok = False
         else:
             index[column_name] = position
     for column in columns:
         if column.required and column.name not in index:
-            problems.append(Problem(name, 1, column.name, "required column is missing from the header"))
+            problems.append(
+                Problem(
+                    name, 1, column.name, "required column is missing from the header", code="missing_column"
+                )
+            )
             ok = False
     return Header(index, len(cells)) if ok else None

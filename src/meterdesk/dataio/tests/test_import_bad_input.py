@@ -13,6 +13,34 @@ def _only(result):
     return result.problems[0]
 
 
+@pytest.mark.parametrize("digits", [29, 40, 400])
+def test_a_reading_of_very_many_digits_is_too_many_digits(run_import, tmp_path, digits):
+    ds = base()
+    ds["readings"][1]["t1"] = "9" * digits
+    before = counts()
+    problem = _only(run_import(write(tmp_path / "ds", ds)))
+    assert (problem.file, problem.row, problem.field, problem.code) == (
+        "readings.csv",
+        3,
+        "t1",
+        "too_many_digits",
+    )
+    assert counts() == before
+
+
+def test_an_initial_value_of_very_many_digits_is_too_many_digits(run_import, tmp_path):
+    ds = base()
+    ds["meters"][0]["initial_t2"] = "1" * 30
+    ds.pop("readings")
+    problem = _only(run_import(write(tmp_path / "ds", ds)))
+    assert (problem.file, problem.row, problem.field, problem.code) == (
+        "meters.csv",
+        2,
+        "initial_t2",
+        "too_many_digits",
+    )
+
+
 @pytest.mark.parametrize(
     ("section", "index", "column"),
     [

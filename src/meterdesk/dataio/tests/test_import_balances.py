@@ -167,7 +167,7 @@ def test_a_stored_balance_with_other_amounts_is_an_error(run_import, tmp_path):
         ({"account": NUMBER, "period": "2026-06", "amount": "9" * 40}, "amount", "too_many_digits"),
         ({"account": NUMBER, "period": "2026-06", "amount": "10", "penalty": "-1"}, "penalty", "negative"),
         ({"account": NUMBER, "period": "2026-06"}, "amount", "required"),
-        ({"account": "5000000077", "period": "2026-06", "amount": "10"}, "account", ""),
+        ({"account": "5000000077", "period": "2026-06", "amount": "10"}, "account", "unknown_account"),
     ],
 )
 def test_a_bad_balance_row_is_reported_and_nothing_is_loaded(run_import, tmp_path, row, column, code):

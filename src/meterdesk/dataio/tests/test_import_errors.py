@@ -453,6 +453,7 @@ def test_a_bad_row_is_reported_with_its_place_and_nothing_is_loaded(
         if (p.file, p.row, p.field) == (file, row, column) and fragment in p.message
     ]
     assert matches, _problems_text(result.problems)
+    assert all(p.code for p in result.problems), _problems_text(result.problems)  # every one has its code
     assert counts() == before
 
 
@@ -509,9 +510,10 @@ def test_unknown_file_and_not_utf8(run_import, tmp_path):
     before = counts()
     result = run_import(directory)
     text = _problems_text(result.problems)
-    assert any(p.file == "reading.csv" and "unknown file" in p.message for p in result.problems), text
+    assert any(p.file == "reading.csv" and p.code == "unknown_file" for p in result.problems), text
     assert any(
-        p.file == "accounts.csv" and p.row == 2 and "not UTF-8" in p.message for p in result.problems
+        p.file == "accounts.csv" and p.row == 2 and "not UTF-8" in p.message and p.code == "not_utf8"
+        for p in result.problems
     ), text
     assert counts() == before
 
@@ -539,7 +541,9 @@ def test_not_a_dataset(run_import, tmp_path):
     path = tmp_path / "data.json"
     path.write_text("{}", encoding="utf-8")
     result = run_import(path)
-    assert [str(p) for p in result.problems] == ["data.json: not a directory or a .zip archive of CSV files"]
+    assert [str(p) for p in result.problems] == [
+        "data.json: not a directory or a .zip archive of CSV files [not_a_dataset]"
+    ]
 
 
 # --- conflicts with what is stored ---------------------------------------------------------
