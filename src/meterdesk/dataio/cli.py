@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from meterdesk.cliutil import output_open
 from meterdesk.domain.periods import month_parse
 
 if TYPE_CHECKING:
@@ -66,13 +67,16 @@ def import_command(path: Path, dry_run: bool, report: Path | None, batch_size: i
     from meterdesk.dataio.source import dataset_open
 
     err = sys.stderr
+    # Opened first, so that a report that cannot be written stops the command before anything loads.
+    out = output_open(report, "w", encoding="utf-8-sig", newline="") if report is not None else None
     click.echo(f"Importing {path}{' (dry run)' if dry_run else ''}", err=True)
     with dataset_open(path) as dataset:
         result = dataset_import(dataset, dry_run=dry_run, batch_size=batch_size, progress=_Progress(err))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if report is not None:
-        _write_report(report, result)
+    if out is not None:
+        with out:
+            _write_report(out, result)
     if not result.ok:
         for problem in result.problems:
             click.echo(str(problem), err=True)
@@ -87,12 +91,11 @@ def import_command(path: Path, dry_run: bool, report: Path | None, batch_size: i
     _print_summary(result)
 
 
-def _write_report(report: Path, result: ImportResult) -> None:
-    with report.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out, delimiter=";")
-        writer.writerow(["file", "row", "column", "value", "problem", "code"])
-        for p in result.problems:
-            writer.writerow([p.file, p.row or "", p.field, p.shown_value, p.message, p.code])
+def _write_report(out: TextIO, result: ImportResult) -> None:
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(["file", "row", "column", "value", "problem", "code"])
+    for p in result.problems:
+        writer.writerow([p.file, p.row or "", p.field, p.shown_value, p.message, p.code])
 
 
 def _print_summary(result: ImportResult) -> None:
@@ -121,15 +124,6 @@ def _open_output(output: str, encoding: str, newline: str | None) -> TextIO:
     if output == "-":
         return sys.stdout
     return output_open(output, "w", encoding=encoding, newline=newline)
-
-
-def output_open(path: str | Path, mode: str, **kwargs: Any) -> Any:
-    """Open a file to write an export to, or stop with one clear line (a missing directory, a
-    directory, no permission …) instead of a traceback."""
-    try:
-        return open(path, mode, **kwargs)
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 @export_group.command(

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from meterdesk.dataio.cli import _period, _setup, export_group, output_open
+from meterdesk.cliutil import output_open
+from meterdesk.dataio.cli import _period, _setup, export_group
 
 
 @export_group.command(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from meterdesk.cliutil import output_open
 from meterdesk.payments.cli import payments_group
 
 if TYPE_CHECKING:
@@ -70,6 +71,9 @@ def import_registry(
 ) -> None:
     _setup()
     from meterdesk.registries.layouts import LayoutError, layout_get
+
+    # Opened first, so that a report that cannot be written stops the command before anything loads.
+    out = output_open(report, "w", encoding="utf-8-sig", newline="") if report is not None else None
     from meterdesk.registries.services import registry_load
 
     with _english():
@@ -82,8 +86,8 @@ def import_registry(
         result = registry_load(
             data=file.read_bytes(), name=file.name, layout=layout, dry_run=dry_run, user=user
         )
-    if report is not None:
-        with report.open("w", encoding="utf-8-sig", newline="") as out:
+    if out is not None:
+        with out:
             writer = csv.writer(out, delimiter=";")
             writer.writerow(["file", "line", "field", "value", "problem"])
             for p in result.problems:

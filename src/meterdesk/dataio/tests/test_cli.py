@@ -52,6 +52,19 @@ def test_import_again_changes_nothing(data_dir):
     assert "readings               0        87" in result.stdout
 
 
+def test_a_report_that_cannot_be_written_stops_before_anything_loads(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    assert run(["migrate"], data).returncode == 0
+    report = tmp_path / "no" / "such" / "report.csv"
+    result = run(["import", str(EXAMPLE), "--report", str(report)], data)
+    assert result.returncode == 1
+    assert f"Error: cannot write {report}: No such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    again = run(["import", str(EXAMPLE), "--dry-run"], data)
+    assert "readings              87         0" in again.stdout  # nothing was loaded the first time
+
+
 def test_import_with_problems_exits_non_zero_and_lists_them(data_dir, tmp_path):
     ds = base()
     ds["accounts"][0]["opened_on"] = "2024-02-30"

@@ -155,3 +155,19 @@ def test_resolve_to_an_unknown_account_or_by_an_unknown_person(accounts, registr
     assert "no active member of staff with the e-mail 'nobody@example.com'" in result.output
     row.refresh_from_db()
     assert row.status == RowStatus.UNMATCHED
+
+
+def test_a_report_that_cannot_be_written_stops_before_anything_loads(accounts, registry_file, tmp_path):
+    result = run(
+        "import-registry",
+        str(registry_file),
+        "--format",
+        "sberbank",
+        "--report",
+        str(tmp_path / "no" / "r.csv"),
+    )
+    assert result.exit_code == 1
+    assert f"cannot write {tmp_path / 'no' / 'r.csv'}: No such file or directory" in result.output
+    assert "Traceback" not in result.output
+    assert not Registry.objects.exists()
+    assert not LedgerEntry.objects.exists()
