@@ -205,9 +205,9 @@ def serve(host: str, port: int, workers: int | None, threads: int, mail_senders:
 
 def _sender_idle_class() -> bool:
     """Whether the mail senders run in Linux's idle scheduling class: they then run only when the
-    web workers leave a core free, and yield it the moment one wakes up (docs/benchmarks.md: +8 to
-    +20 % accepted readings a second under `bench api`; the backlog is sent within seconds after a
-    burst). Only on PostgreSQL, where a sender's transaction locks only the outbox rows it claimed.
+    web workers leave a core free, and yield it the moment one wakes up, so a burst of readings is
+    answered first and its confirmations are sent right after it (docs/benchmarks.md). Only on
+    PostgreSQL, where a sender's transaction locks only the outbox rows it claimed.
     On SQLite it would hold the database's one write lock while it waits for a core, and every web
     request that writes would wait behind it: there nice +10 alone."""
     from django.db import connection

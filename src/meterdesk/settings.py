@@ -141,7 +141,7 @@ else:
         DATABASES["default"]["CONN_MAX_AGE"] = 60
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Parameters bound by the server and statements prepared once a connection has run them 5 times:
-    # planning was ~60 % of PostgreSQL's CPU for an API submission (docs/benchmarks.md). Off with
+    # PostgreSQL then does not plan the API submission's statements again on every request. Off with
     # METERDESK_DB_PREPARED=0, e.g. behind a pooler in transaction mode (PgBouncer before 1.21).
     if os.environ.get("METERDESK_DB_PREPARED", "1") != "0":
         DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)

@@ -1,6 +1,6 @@
 """Model instances from hand-written SQL, for the few reads on the hottest path (the API's reading
-submission, docs/benchmarks.md "API"): building and compiling a queryset costs several times
-more CPU than the query itself, and a submission makes a handful of them.
+submission): building and compiling a queryset costs more CPU than running its query, and a
+submission makes a handful of them (docs/benchmarks.md).
 
 ``Rows(Model, "alias").columns`` is the model's column list for a SELECT; ``build(row, start)``
 turns the row's values from ``start`` into an instance, through the same converters as the ORM
@@ -64,7 +64,7 @@ class Rows(Generic[M]):
         if pre_init.has_listeners(model) or post_init.has_listeners(model):
             return model.from_db(using, None, values)  # type: ignore[arg-type]
         # What Model.__init__ does with one value per field and no signal receivers, without
-        # its per-field loop (a third of the cost of building a reading).
+        # its per-field loop, a large part of building each row's instance on the hot path.
         instance = model.__new__(model)
         state = instance._state = ModelState()
         state.adding = False

@@ -12,8 +12,8 @@ def bulk_insert(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
     """Insert rows (inside the caller's transaction). Returns how many.
 
     On PostgreSQL the rows go in one COPY through psycopg's ``write_row``, whose C dumpers format
-    Decimals, dates and strings faster than Python can (measured: 6-11 µs a ledger row against
-    13-15 µs for the same rows joined into text in Python)."""
+    Decimals, dates and strings faster than joining each row into text in Python
+    (docs/benchmarks.md)."""
     rows = list(rows)
     if not rows:
         return 0

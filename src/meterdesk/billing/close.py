@@ -143,9 +143,9 @@ def chunk_close(chunk_id: int) -> int:
             # lost chunk is lost with its "done" mark and closed again on resume; and whatever
             # commits durably after it (the task's result, the next chunk) flushes its WAL too.
             # And a chunk's queries are small: parallel workers cost more than they save, and so
-            # does JIT compilation (the fast path's statement is costed near jit_above_cost at
-            # 2 000 accounts a chunk and above it at 5 000, where compiling took ~140 ms of a
-            # ~450 ms statement). Neither changes a result. The connection prepares statements
+            # does JIT compilation (the fast path's statement is costed near jit_above_cost, and
+            # compiling it took a large share of running it: docs/benchmarks.md). Neither changes
+            # a result. The connection prepares statements
             # it runs often (settings: METERDESK_DB_PREPARED), but a chunk's statements are planned
             # for their own parameters every time (the chunk's accounts), never with a generic
             # plan cached for any chunk: the plans at scale depend on them (docs/billing.md).
@@ -915,8 +915,8 @@ single AS MATERIALIZED (
 -- The meters of the chunk's accounts, looked up account by account: joined directly, the planner
 -- estimates the join by the table's ids (a chunk's 2 000 accounts × 2 000 meters / N distinct
 -- account ids: 4 rows at N = 1 000 000), every estimate after it falls to 1 row, and the CTEs are
--- then joined by nested loops, quadratic in the chunk (ml × fa alone: 3.6 million comparisons a
--- chunk at 1 000 000). OFFSET 0 keeps the lookup a subquery, estimated at one meter an account.
+-- then joined by nested loops, quadratic in the chunk (docs/billing.md, "The statement's plan at
+-- scale"). OFFSET 0 keeps the lookup a subquery, estimated at one meter an account.
 mm AS MATERIALIZED (
     SELECT m.*, acc.category, tp.p1, tp.p2, tp.p3, single.price AS sp
     FROM acc CROSS JOIN LATERAL (SELECT * FROM {t_meter} m0 WHERE m0.account_id = acc.id OFFSET 0) m
@@ -1210,7 +1210,7 @@ def _fast_penalty_candidates(cur: Any, span: list[int], period: date, end: date)
         f"ON a.id = c.account_id WHERE c.account_id BETWEEN %s AND %s AND c.period = %s "
         f"AND c.closing_balance - (c.charges + c.recalculations) > 0 AND a.opened_on <= %s "
         # The accounts' own bounds too (the same rows: a.id = c.account_id): without them the
-        # planner hashed the whole accounts table (a sequential scan per chunk, 14 ms at 100 000).
+        # planner hashed the whole accounts table (a sequential scan per chunk, growing with N).
         f"AND a.id BETWEEN %s AND %s AND (a.closed_on IS NULL OR a.closed_on >= %s) ORDER BY c.account_id",
         [*span, add_months(period, -1), end, *span, period],
     )

@@ -117,8 +117,8 @@ class AccountClose(models.Model):
 class LedgerEntry(models.Model):
     # The account's index is (account, period); the run's lines are never looked up by run.
     # No database constraint on the account (nor on the meter and state references below): the
-    # close writes ~1.8 ledger lines, a statement and a meter state per account, and PostgreSQL's
-    # per-row foreign-key triggers on them were 27 % of its database CPU. Migration billing 0003
+    # close writes a statement, a meter state and a few ledger lines per account, and PostgreSQL's
+    # per-row foreign-key trigger on each was a large share of its database CPU. Migration billing 0003
     # checks these references once per INSERT statement instead (and refuses deleting what is still
     # referenced); on SQLite the native foreign keys stay. PROTECT still guards them in the ORM.
     # See docs/billing.md, "Referential integrity without per-row checks".
@@ -142,7 +142,7 @@ class LedgerEntry(models.Model):
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     # The close's own bookkeeping row: created before any of its chunks, never deleted (PROTECT
     # still guards it in the ORM). Without a database constraint: checking it cost the close a
-    # lookup and a share lock of that one hot row per line at commit (~20 µs an account).
+    # lookup and a share lock of that one hot row for every line, at commit.
     run = models.ForeignKey(
         BillingRun,
         on_delete=models.PROTECT,

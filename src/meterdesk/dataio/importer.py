@@ -1741,8 +1741,8 @@ class Importer:
     def _load_readings(self) -> None:
         """Second pass over readings.csv: insert the new rows in batches. The rows were checked,
         so values are read with a plain Decimal; the insert is ``billing.bulk.bulk_insert``
-        (executemany, COPY on PostgreSQL): Django's ``bulk_create`` spends ~300 µs a row
-        compiling SQL, which is most of the time for millions of readings."""
+        (executemany, COPY on PostgreSQL): Django's ``bulk_create`` compiles SQL for every batch
+        of model instances, which would be most of the time for millions of readings."""
         spec_columns = [Column(c) for c in READING_FILE_COLUMNS]
         submitted = f.a_datetime(self.zone)
         ops = connection.ops

@@ -3,7 +3,8 @@
 meters and corrected entries are checked once per statement instead of once per row.
 
 PostgreSQL's foreign keys check every inserted row with its own trigger call, a look-up and a
-KEY SHARE lock of the account or meter: 27 % of the database CPU of a monthly close. Here the
+KEY SHARE lock of the account or meter: a large share of the database CPU of a monthly close,
+which writes several such rows per account (docs/benchmarks.md). Here the
 foreign keys are dropped and replaced with
 
 * a statement-level AFTER INSERT trigger per table that finds, in one anti-join of the statement's
