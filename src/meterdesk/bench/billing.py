@@ -88,7 +88,7 @@ def machine_probe(steps: int = PROBE_STEPS, runs: int = PROBE_RUNS) -> dict[str,
     """What the figures of a run were measured on: the processor's model, the cores, and the seconds
     of a fixed pure-Python loop (``loop_seconds``).
 
-    The targets are for "this 2-core machine", and machines of the same kind differed up to 4× on this
+    The targets are for "this 2-core machine", and machines of the same kind differed widely on this
     loop from session to session (docs/benchmarks.md): with the probe in the JSON, figures from two
     machines can be told apart, and compared for what is CPU-bound.
 
@@ -397,8 +397,8 @@ WHERE r.period = %(period)s AND r.status = 'accepted' AND r.kind = 'customer'
 """
 
 
-#: How many times the floor is timed: its figure is the fastest run. On a shared machine one run of
-#: the same statement varied by ±15 %, and every other cost only adds to a run, never takes away.
+#: How many times the floor is timed: its figure is the fastest run. On a shared machine the same
+#: statement varies from run to run, and every other cost only adds to a run, never takes away.
 FLOOR_RUNS = 3
 
 
@@ -717,7 +717,8 @@ def bench_billing(
         "machine": machine,
         # What the server ran with: every figure says which settings it was measured with.
         "server_settings": server,
-        # Other work on the machine while the close ran shows here (the close itself adds ~2-3).
+        # Other work on the machine while the close ran shows here (beside the close's own workers
+        # and backends).
         "load_average_before_close": [round(x, 2) for x in load_before],
         "load_average_after_close": [round(x, 2) for x in os.getloadavg()],
         **({"fast_path_check": check} if check is not None else {}),
