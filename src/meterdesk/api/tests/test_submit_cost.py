@@ -1,5 +1,6 @@
-"""The submit path stays lean (docs/benchmarks.md, "API"): the statements of one submission are
-pinned here, so that a change that adds a query to the hot path shows up as a failing test.
+"""The submit path stays lean (docs/benchmarks-history.md, "`meterdesk bench api`"): the
+statements of one submission are pinned here, so that a change that adds a query to the hot path
+shows up as a failing test.
 
 The usual case: a meter with readings in the last months and a billed month before this one; the
 reference data (utility settings, tariffs, norms) already in this process's memory."""
