@@ -7,7 +7,9 @@ profile (``PenaltyRules``); the Bank of Russia key-rate history is data
 In short, for the calendar month being closed:
 
 * a debt of a billing month is due on ``due_date`` (the profile's due day of the next month);
-* payments, and credits from recalculations, pay the oldest debts first (by billing month);
+* a payment made for a month already billed (a stated period) pays that month's debt first; the
+  rest of it, the payments that state no month and credits from recalculations pay the oldest
+  debts first (by billing month): ``payments_allocate``;
 * a day ``t`` accrues a penalty on a debt's overdue amount when ``t - due_date`` is at least
   ``grace_days + 1`` days (the 31st day after the due date), at ``rate / 100 / first_divisor``, and
   from day ``second_from_day`` (the 91st) at ``rate / 100 / second_divisor``; never on a day inside
@@ -183,10 +185,16 @@ class Payment:
     #: after its month was closed is posted to a later one); None: the month of ``paid_on``. Only
     #: ``penalty_settlements`` asks: it tells which close first sees a debt paid off.
     posted: date | None = None
+    #: the month the payer said it pays (the first day of it: a bank registry's or an import's
+    #: ``period``); None: not said. It pays that month's debt first if that month was billed by
+    #: the day of payment (``stated_month``), else it is as if no month were said.
+    paid_for: date | None = None
 
     def __post_init__(self) -> None:
         if not self.amount.is_finite() or self.amount < 0:
             raise ValueError(f"a payment's amount must be a Decimal >= 0, got {self.amount!r}")
+        if self.paid_for is not None and self.paid_for.day != 1:
+            raise ValueError(f"the month a payment is for is its first day, got {self.paid_for}")
 
 
 @dataclass(frozen=True)
@@ -269,17 +277,104 @@ def _credit_day(debt: Debt) -> date:
     return add_months(debt.period, 1)
 
 
-def _paid_before(first: date, debts: Iterable[Debt], payments: Iterable[Payment]) -> Decimal:
-    """What pays debts before the month that starts on ``first``: the payments made before it and
-    the credits (negative debts) whose bill was issued before it (``_credit_day``)."""
-    paid = _ZERO
-    for debt in debts:
-        if debt.amount < 0 and _credit_day(debt) < first:
-            paid -= debt.amount
+#: (day ordinal, amount, the month it pays first or None): something that pays debts.
+_Event = tuple[int, Decimal, date | None]
+
+
+def stated_month(payment: Payment) -> date | None:
+    """The month whose debt ``payment`` pays first: the month it was made for (``paid_for``) if
+    that month's bill was issued by the day of payment (on the first day of the next month), that
+    is if the month is before the month of payment; otherwise None (no month said, or a month not
+    billed yet): it pays the oldest debts first."""
+    paid_for, day = payment.paid_for, payment.paid_on
+    if paid_for is not None and (paid_for.year, paid_for.month) < (day.year, day.month):
+        return paid_for
+    return None
+
+
+def _events(
+    debts: Iterable[Debt], payments: Iterable[Payment], last: int, posted_by: date | None = None
+) -> list[_Event]:
+    """What pays debts up to the day ``last`` (an ordinal), by day: the payments made by then
+    (with ``posted_by``, only those posted to that month or before: what its close sees) and the
+    credits (negative debts) issued by then (``_credit_day``)."""
+    events: list[_Event] = []
     for payment in payments:
-        if payment.paid_on < first:
-            paid += payment.amount
-    return paid
+        day = payment.paid_on.toordinal()
+        seen = posted_by is None or month_start(payment.posted or payment.paid_on) <= posted_by
+        if day <= last and payment.amount and seen:
+            events.append((day, payment.amount, stated_month(payment)))
+    for debt in debts:
+        if debt.amount < 0:
+            day = _credit_day(debt).toordinal()
+            if day <= last:
+                events.append((day, -debt.amount, None))
+    events.sort(key=itemgetter(0))
+    return events
+
+
+def _allocate(
+    periods: Sequence[date], amounts: Sequence[Decimal], events: Iterable[_Event]
+) -> list[list[tuple[int, Decimal]]]:
+    """What paid each debt (the month ``periods[i]``, ``amounts[i]`` > 0; oldest first), as
+    (day, amount) slices, one a day at most, by day.
+
+    The rule (DOMAIN.md rule 7): each event, in the order of the days, pays first the debts of the
+    month it states still owed (in order), then the oldest debts still owed; what is left when
+    every debt is paid pays none of these (a credit for the debts still to come). What each debt
+    is paid does not depend on the order of the events of one day (nor, in sum, on the order of
+    any events: a property test checks it, and the close sums the payments before the month)."""
+    count = len(amounts)
+    left = list(amounts)
+    slices: list[list[tuple[int, Decimal]]] = [[] for _ in range(count)]
+    months: dict[date, list[int]] | None = None
+    oldest = 0
+
+    def pay(index: int, day: int, amount: Decimal) -> Decimal:
+        take = left[index] if left[index] < amount else amount
+        left[index] -= take
+        paid = slices[index]
+        if paid and paid[-1][0] == day:
+            paid[-1] = (day, paid[-1][1] + take)
+        else:
+            paid.append((day, take))
+        return amount - take
+
+    for day, amount, month in events:
+        if month is not None:
+            if months is None:
+                months = {}
+                for index, period in enumerate(periods):
+                    months.setdefault(period, []).append(index)
+            for index in months.get(month, ()):
+                if amount <= 0:
+                    break
+                if left[index] > 0:
+                    amount = pay(index, day, amount)
+        while amount > 0 and oldest < count:
+            if left[oldest] > 0:
+                amount = pay(oldest, day, amount)
+            else:
+                oldest += 1
+    return slices
+
+
+def payments_allocate(
+    debts: Sequence[Debt], payments: Sequence[Payment], last: date | None = None
+) -> list[tuple[Debt, list[tuple[date, Decimal]]]]:
+    """Which debts the payments and credits made by the day ``last`` (default: all of them) pay,
+    and when: for each positive debt, oldest first (by ``(period, due_date)``), the (day, amount)
+    slices that paid it, one a day at most. A payment for a month billed by its day
+    (``stated_month``) pays that month's debt first; the rest of it, a payment for no month or
+    for a month not billed yet, and credits pay the oldest debts first. Nothing pays more than a
+    debt: what is left after every debt given is not in the result."""
+    owed = sorted((d for d in debts if d.amount > 0), key=lambda d: (d.period, d.due_date))
+    until = last.toordinal() if last is not None else date.max.toordinal()
+    with localcontext(_CONTEXT):
+        paid = _allocate([d.period for d in owed], [d.amount for d in owed], _events(debts, payments, until))
+    return [
+        (d, [(date.fromordinal(day), x) for day, x in slices]) for d, slices in zip(owed, paid, strict=True)
+    ]
 
 
 def debts_for_month(
@@ -290,11 +385,12 @@ def debts_for_month(
     credits made before the month pay off entirely are one Debt -- their sum, with the period and
     due date of the newest of them.
 
-    Such debts accrue nothing in the month, and (debts are paid oldest first) only move the debts
-    after them along by their sum, so ``penalty_for_month`` gives the same result with these debts
-    as with every row on its own (a property test checks it for any history). For the close,
-    which reads every month of an account's history: an account in arrears for a month after two
-    years of bills has ~24 debts, of which ~22 were paid long ago.
+    Such debts accrue nothing in the month, and only move the debts after them along by their
+    sum: a payment for one of their months finds nothing owed there (nor in their sum) and pays
+    the oldest debts, as it would with every row on its own. So ``penalty_for_month`` gives the
+    same result with these debts as with every row on its own (a property test checks it for any
+    history). For the close, which reads every month of an account's history: an account in
+    arrears for a month after two years of bills has ~24 debts, of which ~22 were paid long ago.
     """
     first = month_start(month)
     positive: list[tuple[date, date, Decimal]] = []
@@ -307,15 +403,17 @@ def debts_for_month(
             positive.append(row)
         else:
             others.append(Debt(*row))
-    before = _paid_before(first, others, payments)
     positive.sort(key=itemgetter(0, 1))  # by (period, due date), as penalty_for_month pays them
-    paid_off = 0
-    total = _ZERO
-    for _period, _due, amount in positive:
-        if total + amount > before:
-            break
-        total += amount
-        paid_off += 1
+    events = _events(others, payments, first.toordinal() - 1)
+    with localcontext(_CONTEXT):
+        paid = _allocate([row[0] for row in positive], [row[2] for row in positive], events)
+        paid_off = 0
+        total = _ZERO
+        for (_period, _due, amount), slices in zip(positive, paid, strict=True):
+            if _sum(slices) < amount:
+                break
+            total += amount
+            paid_off += 1
     if paid_off < 2:
         return [Debt(*row) for row in positive] + others
     newest = positive[paid_off - 1]
@@ -333,28 +431,42 @@ def penalty_for_month(
     """The penalty accrued on the days of ``month``'s calendar month.
 
     ``debts`` and ``payments`` are all of the account's, in any order; payments after the month
-    are ignored. Debts are paid oldest first, by ``(period, due_date)``.
+    are ignored. Which debts a payment pays: ``payments_allocate``.
     """
     first = month_start(month)
     first_ord = first.toordinal()
     last_ord = add_months(first, 1).toordinal() - 1
     # A debt can accrue in this month only if its first penalty day is not after the month's end.
     latest_due = last_ord - rules.grace_days - 1
-    latest: tuple[date, date] | None = None
+    latest: date | None = None  # the latest month of such a debt
     for debt in debts:
-        if debt.amount > 0 and debt.due_date.toordinal() <= latest_due:
-            key = (debt.period, debt.due_date)
-            if latest is None or key > latest:
-                latest = key
+        if (
+            debt.amount > 0
+            and debt.due_date.toordinal() <= latest_due
+            and (latest is None or debt.period > latest)
+        ):
+            latest = debt.period
     if latest is None:
         return NO_PENALTY
-    # Nothing accrues either when what was paid before the month covers every debt up to the
-    # latest one that could accrue (payments go to the oldest debts first).
+    # Nothing accrues either when what was paid before the month covers every debt of the months
+    # up to that one -- provided nothing of it paid a later month first: a payment for a later
+    # month does; the rest and credits pay the oldest debts first.
     owed = _ZERO
     for debt in debts:
-        if debt.amount > 0 and (debt.period, debt.due_date) <= latest:
+        if debt.amount > 0 and debt.period <= latest:
             owed += debt.amount
-    if _paid_before(first, debts, payments) >= owed:
+    paid = _ZERO
+    for debt in debts:
+        if debt.amount < 0 and _credit_day(debt) < first:
+            paid -= debt.amount
+    for payment in payments:
+        if payment.paid_on < first:
+            stated = stated_month(payment)
+            if stated is not None and stated > latest:
+                paid = _ZERO  # cannot tell without the allocation
+                break
+            paid += payment.amount
+    if paid >= owed:
         return NO_PENALTY
     with localcontext(_CONTEXT):
         return _penalty(debts, payments, first_ord, last_ord, rates, rules)
@@ -369,29 +481,6 @@ def _penalty(
     rules: PenaltyRules,
 ) -> PenaltyResult:
     calendar = _calendar(rules)
-    # What pays debts: payments, and credits from the day their bill is issued.
-    before = _ZERO
-    by_day: dict[int, Decimal] = {}
-    for payment in payments:
-        day = payment.paid_on.toordinal()
-        if day < first_ord:
-            before += payment.amount
-        elif day <= last_ord and payment.amount:
-            by_day[day] = by_day.get(day, _ZERO) + payment.amount
-    for debt in debts:
-        if debt.amount < 0:
-            day = _credit_day(debt).toordinal()
-            if day < first_ord:
-                before -= debt.amount
-            elif day <= last_ord:
-                by_day[day] = by_day.get(day, _ZERO) - debt.amount
-    # (day, everything paid up to and including that day), for the days of the month.
-    paid_by: list[tuple[int, Decimal]] = []
-    running = before
-    for day in sorted(by_day):
-        running += by_day[day]
-        paid_by.append((day, running))
-
     rate_cache: dict[int, Decimal] = {}
 
     def key_rate(ordinal: int) -> Decimal:
@@ -401,30 +490,28 @@ def _penalty(
         return rate
 
     owed = sorted((debt for debt in debts if debt.amount > 0), key=lambda debt: (debt.period, debt.due_date))
+    paid = _allocate([d.period for d in owed], [d.amount for d in owed], _events(debts, payments, last_ord))
     parts: list[PenaltyPart] = []
     total = _ZERO
-    upper = _ZERO  # the debts so far, oldest first, add up to `upper`
-    for debt in owed:
-        lower, upper = upper, upper + debt.amount
-        if before >= upper:
+    for debt, paid_slices in zip(owed, paid, strict=True):
+        before = _ZERO
+        for day, amount in paid_slices:
+            if day < first_ord:
+                before += amount
+        if before >= debt.amount:
             continue  # paid off before the month
         due = debt.due_date.toordinal()
         start = max(first_ord, due + rules.grace_days + 1)
         if start > last_ord:
             continue
-        # Split the debt still owed at `start` into slices by the day they are paid in the month.
-        covered = max(before, lower)
+        # The debt still owed at `start`, in slices by the day they are paid in the month.
         slices: list[tuple[int, Decimal]] = []  # (day paid, amount): overdue on the days before
-        for day, cumulative in paid_by:
-            if cumulative <= covered:
-                continue
-            now = min(cumulative, upper)
-            if day > start:
-                slices.append((day, now - covered))
-            covered = now
-            if covered >= upper:
-                break
-        unpaid = upper - covered  # still owed at the end of the month
+        unpaid = debt.amount - before  # still owed at the end of the month
+        for day, amount in paid_slices:
+            if day >= first_ord:
+                if day > start:
+                    slices.append((day, amount))
+                unpaid -= amount
 
         cuts = {start, last_ord + 1}
         second = due + rules.second_from_day
@@ -508,46 +595,6 @@ def penalty_part_amount(overdue: Decimal, rate_percent: Decimal, divisor: int, d
     (and of one stored on a bill, to add up what was accrued on a debt)."""
     with localcontext(_CONTEXT):
         return overdue * rate_percent * days / (_HUNDRED * divisor)
-
-
-def _seen_by(debts: Sequence[Debt], payments: Sequence[Payment], month: date) -> list[tuple[int, Decimal]]:
-    """(day, amount) of what pays debts, as the close of ``month`` sees it: the payments posted to
-    that month or before and made by its end, and the credits issued by its end; by day."""
-    last = add_months(month, 1).toordinal() - 1
-    events: list[tuple[int, Decimal]] = []
-    for payment in payments:
-        posted = month_start(payment.posted or payment.paid_on)
-        day = payment.paid_on.toordinal()
-        if posted <= month and day <= last and payment.amount:
-            events.append((day, payment.amount))
-    for debt in debts:
-        if debt.amount < 0:
-            day = _credit_day(debt).toordinal()
-            if day <= last:
-                events.append((day, -debt.amount))
-    events.sort(key=itemgetter(0))
-    return events
-
-
-def _paid_slices(
-    owed: Sequence[Debt], events: Sequence[tuple[int, Decimal]]
-) -> list[list[tuple[int, Decimal]]]:
-    """For each debt (oldest first), the (day, amount) slices that paid it, oldest debts first."""
-    slices: list[list[tuple[int, Decimal]]] = [[] for _ in owed]
-    index = 0
-    left = owed[0].amount if owed else _ZERO
-    for day, amount in events:
-        while amount > 0 and index < len(owed):
-            take = min(amount, left)
-            slices[index].append((day, take))
-            amount -= take
-            left -= take
-            if left == 0:
-                index += 1
-                left = owed[index].amount if index < len(owed) else _ZERO
-        if index >= len(owed):
-            break
-    return slices
 
 
 def _settled_parts(
@@ -635,8 +682,14 @@ def penalty_settlements(
     owed = sorted((d for d in debts if d.amount > 0), key=lambda d: (d.period, d.due_date))
     if not owed:
         return []
-    now = _paid_slices(owed, _seen_by(debts, payments, month))
-    before = _paid_slices(owed, _seen_by(debts, payments, add_months(month, -1)))
+    # What paid each debt as this close sees the payments (those posted to it or before and made
+    # by its end, and the credits issued by then), and as the close before saw them.
+    periods, amounts = [d.period for d in owed], [d.amount for d in owed]
+    last = add_months(month, 1).toordinal() - 1
+    now = _allocate(periods, amounts, _events(debts, payments, last, month))
+    before = _allocate(
+        periods, amounts, _events(debts, payments, month.toordinal() - 1, add_months(month, -1))
+    )
     # A month's debt may be given in several parts (a charge, a correction): settled together.
     by_period: dict[date, list[tuple[Debt, list[tuple[int, Decimal]], list[tuple[int, Decimal]]]]] = {}
     for debt, paid, paid_before in zip(owed, now, before, strict=True):
