@@ -1405,11 +1405,13 @@ class Importer:
             )
 
     def _check_sequence(self, meter: MeterRec, entries: list[Entry]) -> None:
-        """Each month's readings against the meter's position at the end of the month before:
-        a value below it is an error unless it fits a rollover past the meter's maximum (as
-        ``domain.readings.check_reading`` decides for a submission). An inspector's control
-        reading is not judged: it is what the meter showed. Values are in thousandths (ints);
-        the domain rule is asked only when a value goes down."""
+        """Each month's readings against the meter's position at the end of the month before
+        and, as a submission is checked (``metering.selectors.submission_check``), against the
+        month's own reading given before it that counts (an inspector's; never a household's):
+        a value below either is an error unless it fits a rollover past the meter's maximum (as
+        ``domain.readings.check_reading`` decides). An inspector's control reading is not
+        judged: it is what the meter showed. Values are in thousandths (ints); the domain rule is
+        asked only when a value goes down."""
         initial = tuple(_scaled(v) for v in meter.initial)
         previous = initial
         previous_period = month_index(meter.installed)
@@ -1423,7 +1425,7 @@ class Importer:
                 month.append(entries[index])
                 index += 1
             wrong: set[int] = set()
-            for _period, kind, row, values, _moment, _latest in month:
+            for _period, kind, row, values, moment, _latest in month:
                 if row == 0 or kind == control:
                     continue
                 if kind == first:
@@ -1438,7 +1440,10 @@ class Importer:
                             code="initial_mismatch",
                         )
                     continue
-                if all(v >= p for v, p in zip(values, previous, strict=True)):
+                floor = self._month_reading_before(month, kind, moment, wrong)
+                if all(v >= p for v, p in zip(values, previous, strict=True)) and (
+                    floor is None or all(v >= p for v, p in zip(values, floor.values, strict=True))
+                ):
                     continue
                 checked = rules.check_reading(
                     meter.shape,
@@ -1446,16 +1451,28 @@ class Importer:
                     [_unscaled(v) or Decimal(0) for v in previous],
                     None,
                     max(1, period - previous_period),
+                    latest=None if floor is None else [_unscaled(v) or Decimal(0) for v in floor.values],
+                    latest_params=None if floor is None else {"entry": floor},
                 )
                 for issue in checked.errors:
                     wrong.add(row)
                     zone = issue.zone or 1
+                    below = issue.params.get("entry")
+                    if isinstance(below, Entry):
+                        label = f"{month_from_index(period):%Y-%m}"
+                        what = f"the {KIND_NAMES[below.kind]} reading {_show(below.values[zone - 1 : zone])}"
+                        where = f"{label}, row {below.row}" if below.row else f"{label}, stored"
+                    else:
+                        what, where = (
+                            f"the previous reading {_show(previous[zone - 1 : zone])}",
+                            previous_where,
+                        )
                     self._problem(
                         "readings",
                         row,
                         f"t{zone}",
-                        f"below the previous reading {_show(previous[zone - 1 : zone])} ({previous_where}) and "
-                        f"too far below it for a rollover of a {meter.shape.digits}-digit meter",
+                        f"below {what} ({where}) and too far below it for a rollover of a "
+                        f"{meter.shape.digits}-digit meter",
                         _show(values[zone - 1 : zone]),
                         code=rules.BELOW_PREVIOUS,
                     )
@@ -1472,6 +1489,24 @@ class Importer:
             previous, previous_period, row = chosen.values, period, chosen.row
             label = f"{month_from_index(period):%Y-%m}"
             previous_where = f"{label}, row {row}" if row else f"{label}, stored"
+
+    def _month_reading_before(
+        self, month: list[Entry], kind: int, moment: int, wrong: set[int]
+    ) -> Entry | None:
+        """Of a month's entries, the one a reading of ``kind`` given at ``moment`` must go on
+        from (``metering.selectors.month_reading_before``): the one that counts among those of
+        other kinds than its own and the household's, given before it (not a wrong one)."""
+        household = KIND_CODES[ReadingKind.CUSTOMER]
+        candidates = [
+            e for e in month if e.kind not in (kind, household) and e.moment <= moment and e.row not in wrong
+        ]
+        if not candidates:
+            return None
+        counted = month_reading(
+            given_at(KIND_NAMES[e.kind], datetime.fromtimestamp(e.moment, self.zone), self.zone, source=e)
+            for e in candidates
+        )
+        return counted.source if counted is not None else None
 
     def _check_verifications(self) -> None:
         opening.verifications_check(self)

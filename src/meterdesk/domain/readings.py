@@ -183,13 +183,23 @@ def check_reading(
     high_factor: Decimal = HIGH_FACTOR,
     high_floor: Decimal = HIGH_FLOOR_KWH,
     rollover_max_share: Decimal = ROLLOVER_MAX_SHARE,
+    latest: Sequence[Decimal] | None = None,
+    latest_params: Mapping[str, object] | None = None,
 ) -> CheckedReading:
     """Check one reading of every zone of a meter against the previous accepted one.
 
-    ``previous`` holds the last accepted value of each zone (the meter's initial values when it
-    has no readings yet). ``average`` holds the average monthly consumption of each zone, or
-    None where there is no basis for one. ``months_since_previous`` is how many billing months
-    the consumption covers (at least 1).
+    ``previous`` holds the value of each zone that counted for the latest earlier month (the
+    meter's initial values when it has no readings yet): the month's consumption is measured
+    from it. ``average`` holds the average monthly consumption of each zone, or None where there
+    is no basis for one. ``months_since_previous`` is how many billing months the consumption
+    covers (at least 1).
+
+    ``latest`` holds the values of a reading of the same month given before this one that the
+    new one must go on from (an inspector's control reading), None if there is none. The value
+    must then be at least that reading's, or pass zero after it (a rollover, confirmed); an issue
+    about it carries ``latest_params`` (who gave it, when). And it must still go on from
+    ``previous``, which the month is billed against: below it only by a rollover, confirmed by
+    the submitter unless ``latest`` already shows the meter past zero.
     """
     errors: list[Issue] = []
     confirmations: list[Issue] = []
@@ -216,19 +226,31 @@ def check_reading(
             errors.append(Issue(zone, code, params))
             continue
         prev = previous[index]
-        used = value - prev
-        did_roll = False
-        if used < 0:
-            rollover_used = value + shape.capacity - prev
-            if rollover_used <= shape.capacity * rollover_max_share:
-                did_roll = True
-                used = rollover_used
-                confirmations.append(
-                    Issue(zone, CONFIRM_ROLLOVER, {"previous": prev, "value": value, "consumption": used})
-                )
-            else:
-                errors.append(Issue(zone, BELOW_PREVIOUS, {"previous": prev}))
+        # The month's consumption, since the previous month's value (past zero if below it).
+        did_roll = value < prev
+        used = value - prev + (shape.capacity if did_roll else 0)
+        # The value goes on from the latest reading before it: the month's own, if any.
+        floor = latest[index] if latest is not None else None
+        base, about = (prev, {}) if floor is None else (floor, dict(latest_params or {}))
+        if value < base:
+            since = value + shape.capacity - base
+            if since > shape.capacity * rollover_max_share:
+                errors.append(Issue(zone, BELOW_PREVIOUS, {"previous": base, **about}))
                 continue
+            confirmations.append(
+                Issue(
+                    zone, CONFIRM_ROLLOVER, {"previous": base, "value": value, "consumption": since, **about}
+                )
+            )
+        elif (
+            did_roll
+            and floor is not None
+            and floor + shape.capacity - prev > shape.capacity * rollover_max_share
+        ):
+            # At or above the month's reading but below what was billed, with no pass through zero
+            # between them: billed against ``prev`` it would count as one.
+            errors.append(Issue(zone, BELOW_PREVIOUS, {"previous": prev}))
+            continue
         avg = average[index] if average is not None and index < len(average) else None
         if avg is not None:
             limit = max(avg * high_factor * months, high_floor * months)

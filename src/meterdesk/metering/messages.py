@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from meterdesk.domain import readings as rules
+from meterdesk.domain.month_reading import CONTROL
 from meterdesk.domain.readings import Issue
 
 
@@ -27,6 +29,15 @@ def _kwh(value: object) -> str:
         value = value.normalize() if value == value.to_integral_value() else value
         return number_format(value, force_grouping=True)
     return str(value)
+
+
+def _inspector_day(params: Mapping[str, object]) -> str:
+    """The day of the inspector's control reading an issue is about (``metering.selectors.
+    submission_check``), as ``10.11.2026``; empty when it is about another reading."""
+    day = params.get("taken_on")
+    if params.get("kind") != CONTROL or not isinstance(day, date):
+        return ""
+    return f"{day:%d.%m.%Y}"
 
 
 def issue_message(issue: Issue) -> str:
@@ -55,10 +66,22 @@ def issue_message(issue: Issue) -> str:
             "This meter shows at most %(n)d digits before the decimal point.",
             digits,
         ) % {"n": digits}
+    inspector = _inspector_day(p)
+    if code == rules.BELOW_PREVIOUS and inspector:
+        return _(
+            "The value is lower than the inspector's control reading of %(day)s (%(previous)s). "
+            "Check the number."
+        ) % {"day": inspector, "previous": _kwh(p.get("previous"))}
     if code == rules.BELOW_PREVIOUS:
         return _("The value is lower than the previous reading (%(previous)s). Check the number.") % {
             "previous": _kwh(p.get("previous"))
         }
+    if code == rules.CONFIRM_ROLLOVER and inspector:
+        return _(
+            "The value is lower than the inspector's control reading of %(day)s (%(previous)s). If "
+            "the meter passed its maximum and started again from zero since then, the consumption "
+            "since then is %(consumption)s kWh. Confirm that this is so."
+        ) % {"day": inspector, "previous": _kwh(p.get("previous")), "consumption": _kwh(p.get("consumption"))}
     if code == rules.CONFIRM_ROLLOVER:
         return _(
             "The value is lower than the previous reading (%(previous)s). If the meter passed its "

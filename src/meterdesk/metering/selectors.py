@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,7 @@ from meterdesk.domain.month_reading import KINDS as MONTH_KINDS
 from meterdesk.domain.month_reading import given_at, month_reading
 from meterdesk.domain.periods import add_months, iter_months, month_index, months_between
 from meterdesk.domain.profiles import PROFILE_DIR, RulesProfile, profile_load
-from meterdesk.domain.readings import average_monthly
+from meterdesk.domain.readings import CheckedReading, average_monthly, check_reading
 from meterdesk.domain.tariffs import PricedLine, price_volumes, total_amount
 from meterdesk.metering.models import Meter, MeterStatus, Reading, ReadingKind, ReadingStatus
 from meterdesk.sqlrows import Rows
@@ -235,19 +235,79 @@ class PreviousValues:
     values: tuple[Decimal, ...]
     reading: Reading | None  # None: the meter's initial values
     period: date  # month of the previous reading (or of installation)
+    #: the reading of the month itself, given before, that a new one must also go on from (an
+    #: inspector's control reading: ``month_reading_before``); None if there is none
+    month_reading: Reading | None = None
 
 
 def meter_previous(meter: Meter, period: date, *, earlier: Sequence[Reading] | None = None) -> PreviousValues:
-    """The values a new reading for ``period`` is compared with: the last accepted actual reading
-    of an earlier month, or the meter's initial values. ``earlier``: the meter's
-    ``effective_readings`` before ``period``, if the caller has them (all, or at least the last;
-    see ``submission_history``)."""
+    """The values the month's consumption is measured from: the reading that counted for the
+    latest earlier month, or the meter's initial values (what a new reading is checked against
+    besides: ``submission_check``). ``earlier``: the meter's ``effective_readings`` before
+    ``period``, if the caller has them (all, or at least the last; see ``submission_history``)."""
     if earlier is None:
         earlier = effective_readings(meter, before=period)
     if earlier:
         last = earlier[-1]
         return PreviousValues(last.values, last, last.period)
     return PreviousValues(meter.initial_values, None, meter.installed_on.replace(day=1))
+
+
+def month_reading_before(
+    accepted: Iterable[Reading], period: date, *, kind: str, at: datetime
+) -> Reading | None:
+    """The reading of ``period`` that a new one of ``kind`` given at ``at`` must go on from (as
+    well as from the previous month's): of the month's accepted readings given before it, the
+    one that counts (``reading_that_counts``), never one of its own kind (the new one replaces
+    it) nor a household's (for a household that is its own, which it may correct; an inspector's
+    reading is what the meter showed, whatever the household said). ``accepted``: the meter's
+    accepted readings of the month (others are skipped)."""
+    skipped = {kind, ReadingKind.CUSTOMER}
+    candidates = [
+        r
+        for r in accepted
+        if r.period == period
+        and r.status == ReadingStatus.ACCEPTED
+        and r.kind not in skipped
+        and r.submitted_at <= at
+    ]
+    return reading_that_counts(candidates) if candidates else None
+
+
+def submission_check(
+    *,
+    meter: Meter,
+    values: Sequence[str | int | Decimal | None],
+    period: date,
+    at: datetime,
+    kind: str = ReadingKind.CUSTOMER,
+    history: tuple[Sequence[Reading], Sequence[Reading]] | None = None,
+) -> tuple[CheckedReading, PreviousValues]:
+    """``values`` checked as a reading of ``kind`` for ``period`` given at ``at``, by
+    ``domain.readings.check_reading``: against the reading that counted for the latest earlier
+    month (the month is billed from it) and the month's own reading given before
+    (``month_reading_before``: an inspector's), with the average of the months before. The
+    submission and the preview both ask here. ``history``: the meter's ``submission_history`` of
+    ``period``, if the caller has it. Returns the outcome and what it was checked against."""
+    accepted, earlier = history if history is not None else submission_history(meter, period)
+    previous = meter_previous(meter, period, earlier=earlier)
+    before = month_reading_before(accepted, period, kind=kind, at=at)
+    about: dict[str, object] | None = None
+    if before is not None:
+        before.meter = meter
+        previous = replace(previous, month_reading=before)
+        taken_on = before.submitted_at.astimezone(utility_zone(reference_peek().utility)).date()
+        about = {"kind": before.kind, "taken_on": taken_on}
+    checked = check_reading(
+        meter.shape,
+        list(values),
+        list(previous.values),
+        meter_average(meter, period, earlier=earlier),
+        max(1, months_between(previous.period, period)),
+        latest=None if before is None else before.values,
+        latest_params=about,
+    )
+    return checked, previous
 
 
 def meter_average(
@@ -576,12 +636,14 @@ def charge_preview(
     period: date,
     kind: str = ReadingKind.CUSTOMER,
     earlier: Sequence[Reading] | None = None,
+    accepted: Sequence[Reading] | None = None,
 ) -> ChargePreview:
     """The month's charge of a meter if ``values`` are its reading of ``period``, given now: the
     lines of the billing engine (the consumption since the last actual reading and, when earlier
     months were estimated, their recalculation), at the prices of ``period``, from the reading
     that then counts for the month (this one, or the inspector's of the same day). ``earlier`` as
-    for ``meter_previous``."""
+    for ``meter_previous``; ``accepted``: the meter's accepted readings of ``period``, if the
+    caller has them (``submission_history``)."""
     period = period.replace(day=1)
     padded: list[Decimal | None] = [*values, None, None]
     given = Reading(
@@ -595,7 +657,7 @@ def charge_preview(
         status=ReadingStatus.ACCEPTED,
         submitted_at=timezone.now(),
     )
-    return _preview(meter, period, tuple(values), _month_reading(given), earlier=earlier)
+    return _preview(meter, period, tuple(values), _month_reading(given, accepted), earlier=earlier)
 
 
 def _preview(

@@ -16,19 +16,18 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from meterdesk.customers.models import User
-from meterdesk.domain.periods import add_months, months_between
+from meterdesk.domain.periods import add_months
 from meterdesk.domain.profiles import CLOSED_MONTH_NEXT, RulesProfile, profile_load
-from meterdesk.domain.readings import CheckedReading, Issue, check_reading
+from meterdesk.domain.readings import CheckedReading, Issue
 from meterdesk.domain.window import ReadingWindow
 from meterdesk.metering.models import Meter, MeterStatus, Reading, ReadingKind, ReadingStatus
 from meterdesk.metering.selectors import (
     ChargePreview,
     Prefetched,
-    meter_average,
-    meter_previous,
     month_closed,
     month_closed_sql,
     reading_charge,
+    submission_check,
     submission_history,
 )
 from meterdesk.sqlrows import Rows
@@ -217,14 +216,8 @@ def reading_submit(
         # The meter's readings, read once (under the meter's lock) for the previous values, the
         # average, the month's reading to supersede and the charge.
         accepted, earlier = submission_history(meter, period)
-        previous = meter_previous(meter, period, earlier=earlier)
-        months = max(1, months_between(previous.period, period))
-        checked = check_reading(
-            meter.shape,
-            list(values),
-            list(previous.values),
-            meter_average(meter, period, earlier=earlier),
-            months,
+        checked, previous = submission_check(
+            meter=meter, values=values, period=period, at=moment, kind=kind, history=(accepted, earlier)
         )
         if not checked.ok:
             raise ReadingInvalid(checked.errors)

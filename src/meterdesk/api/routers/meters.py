@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import get_language
 from ninja import Path, Query, Router
 from pydantic_core import to_jsonable_python
@@ -43,17 +44,14 @@ from meterdesk.api.schemas import (
     ReadingPage,
     SubmissionOut,
 )
-from meterdesk.domain.periods import months_between
-from meterdesk.domain.readings import check_reading
 from meterdesk.metering.messages import issue_message, zone_label
 from meterdesk.metering.models import Channel, Meter, MeterStatus
 from meterdesk.metering.selectors import (
     charge_preview,
-    effective_readings,
-    meter_average,
     meter_for_user,
     meter_lock_for_user,
-    meter_previous,
+    submission_check,
+    submission_history,
 )
 from meterdesk.metering.services import (
     MeterNotInService,
@@ -207,20 +205,18 @@ def reading_preview(request: HttpRequest, payload: ReadingIn, meter_id: int = ME
     meter = _meter(request, meter_id)
     if meter.status in (MeterStatus.REMOVED, MeterStatus.LOST):
         raise reading_error(MeterNotInService(meter), meter)
-    period = utility_now().date().replace(day=1)
-    earlier = effective_readings(meter, before=period)
-    previous = meter_previous(meter, period, earlier=earlier)
-    months = max(1, months_between(previous.period, period))
-    checked = check_reading(
-        meter.shape,
-        _raw(payload.values),
-        list(previous.values),
-        meter_average(meter, period, earlier=earlier),
-        months,
+    now = timezone.now()
+    period = utility_now(None, now).date().replace(day=1)
+    # Checked as a submission given now is (the same readings of the month and before).
+    accepted, earlier = history = submission_history(meter, period)
+    checked, _previous = submission_check(
+        meter=meter, values=_raw(payload.values), period=period, at=now, history=history
     )
     if not checked.ok:
         raise reading_error(ReadingInvalid(checked.errors), meter)
-    charge = charge_preview(meter=meter, values=list(checked.values), period=period, earlier=earlier)
+    charge = charge_preview(
+        meter=meter, values=list(checked.values), period=period, earlier=earlier, accepted=accepted
+    )
     needed = checked.unconfirmed(payload.confirm)
     return {
         "period": present.month(period),

@@ -8,18 +8,20 @@ reference data (utility settings, tariffs, norms) already in this process's memo
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from meterdesk.billing.codec import state_dumps
 from meterdesk.billing.models import MeterBillingState
 from meterdesk.billing.pricing import pricing_get
 from meterdesk.domain.periods import add_months
 from meterdesk.domain.profiles import profile_load
-from meterdesk.metering.models import Channel, ConfirmationMail, Reading, ReadingStatus
+from meterdesk.metering.models import Channel, ConfirmationMail, Reading, ReadingKind, ReadingStatus
 from meterdesk.metering.selectors import meter_state_before
 from meterdesk.metering.services import reading_submit
 from meterdesk.testing import MeterFactory, ReadingFactory, link
@@ -98,6 +100,31 @@ def test_a_second_reading_of_the_month_adds_only_the_update_of_the_first(api, an
     first, second = Reading.objects.filter(meter=meter).order_by("pk")[2:]
     assert (first.status, second.status) == (ReadingStatus.SUPERSEDED, ReadingStatus.ACCEPTED)
     assert second.replaces_id == first.pk
+
+
+def test_an_inspectors_reading_of_the_month_adds_no_statement(api, anna, meters):
+    """The month's readings are read with the recent ones: checking against the inspector's
+    reading given earlier in the month (submission_check) costs no query of its own."""
+    meter = meters[0]
+    ReadingFactory(
+        meter=meter,
+        period=utility_now().date().replace(day=1),
+        t1=Decimal(1050),
+        t2=Decimal(520),
+        kind=ReadingKind.CONTROL,
+        channel=Channel.INSPECTOR,
+        submitted_at=timezone.now() - timedelta(hours=1),
+    )
+    with CaptureQueriesContext(connection) as below:
+        response = api.post_json(f"/meters/{meter.pk}/readings", {"values": ["1040", "560"]})
+        assert response.status_code == 422
+        assert response.json()["code"] == "reading_below_previous"
+    with CaptureQueriesContext(connection) as accepted:
+        response = api.post_json(f"/meters/{meter.pk}/readings", {"values": ["1100", "560"]})
+        assert response.status_code == 201
+    # The token, the meter locked, its recent readings; then the transaction is rolled back.
+    assert len([sql for sql in _statements(below) if not sql.startswith("ROLLBACK")]) == 3
+    assert len(_statements(accepted)) == 4
 
 
 def test_with_the_database_task_backend_the_confirmation_is_one_outbox_insert_in_the_transaction(
