@@ -29,6 +29,10 @@ MINUS = "\u2212"  # a true minus sign: read as "minus" by screen readers, unlike
 R_LATE_PAYMENT = "late_payment"
 #: the penalty of a debt paid off, settled at the rate of the day of payment (the difference)
 R_PENALTY_SETTLED = "penalty_settled"
+#: The basis and reason of a balance carried over from the previous system (``meterdesk import``,
+#: balances.csv: ``dataio.opening``); its penalty is a ``late_payment`` line marked ``opening``.
+B_OPENING = "opening"
+R_OPENING_BALANCE = "opening_balance"
 
 
 def money(amount: Decimal | int | None, *, symbol: bool = True) -> str:
@@ -298,6 +302,11 @@ def line_words(
         if month:
             return _("correction of the charge for %(month)s") % {"month": month_label(str(month))}
         return _("correction of an earlier charge")
+    if basis == B_OPENING:
+        # A debt or, negative, a credit: the amount's sign tells which.
+        return _("balance carried over from the previous system")
+    if reason == R_LATE_PAYMENT and detail.get("opening"):
+        return _("penalty carried over from the previous system")
     if reason == R_LATE_PAYMENT:
         return _("penalty for late payment")
     if reason == R_PENALTY_SETTLED:
@@ -358,6 +367,8 @@ def penalty_words(detail: Mapping[str, Any] | None = None) -> list[str]:
     summed up in a sentence of its own."""
     parts = (detail or {}).get("parts") or []
     out = []
+    if detail and detail.get("opening"):
+        out.append(_("penalty carried over from the previous system"))
     if detail and detail.get("debt"):
         summary = _settlement_words(detail)
         if summary:

@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from meterdesk.billing.messages import R_LATE_PAYMENT
+from meterdesk.billing.messages import B_OPENING, R_LATE_PAYMENT, R_OPENING_BALANCE
 from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.dataio import fields as f
 from meterdesk.domain.billing import period_end
@@ -33,9 +33,9 @@ from meterdesk.metering.models import Meter, MeterVerification, VerificationResu
 if TYPE_CHECKING:
     from meterdesk.dataio.importer import Importer, MeterRec
 
-#: The ``basis`` and ``reason`` of a balance's charge line.
-OPENING_BASIS = "opening"
-OPENING_REASON = "opening_balance"
+#: The ``basis`` and ``reason`` of a balance's charge line (the bill's words name them).
+OPENING_BASIS = B_OPENING
+OPENING_REASON = R_OPENING_BALANCE
 
 _VERIFICATION_FIELDS = ("result", "next_due", "verified_by", "note")
 _CHUNK = 500
