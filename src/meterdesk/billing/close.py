@@ -42,7 +42,7 @@ from meterdesk.customers.models import Account, PremisesCategory, ResidentsChang
 from meterdesk.domain import billing as engine
 from meterdesk.domain.bootstrap import state_from_history
 from meterdesk.domain.month_reading import given_at, month_reading
-from meterdesk.domain.periods import add_months, month_start
+from meterdesk.domain.periods import add_months, month_parse, month_start
 from meterdesk.domain.profiles import RulesProfile, profile_load
 from meterdesk.domain.tariffs import TariffSpec
 from meterdesk.domain.window import ReadingWindow
@@ -593,25 +593,30 @@ def _penalties(
         in_part, as_param = "account_id = ANY(%s)", list
     else:
         in_part, as_param = "account_id IN (SELECT value FROM json_each(%s))", json.dumps
+    paid_for = _paid_for_sql()
     with connection.cursor() as cur:
         for start in range(0, len(account_ids), 500):
             part = as_param(account_ids[start : start + 500])
             _debt_rows(cur, in_part, part, period, profile, dues, debts)
-            # The payments made before the month count only as their sum (penalty_for_month and
-            # its accrual add them up; only a payment inside the month is used by its day), and
-            # those after it not at all: each such run is one summed row, dated the day before the
-            # month (after it: the day after), instead of a row per payment (~20 per account in
-            # arrears). Rows of either sign are summed apart, so that a payment entry with a
-            # positive amount is still refused by Payment as it was on its own.
+            # The payments made before the month for no stated month count only as their sum
+            # (what each debt was paid before the month does not depend on the order of the
+            # payments: domain.penalties._allocate), and those after it not at all: each such run
+            # is one summed row, dated the day before the month (after it: the day after), instead
+            # of a row per payment (~20 per account in arrears). A payment for a month keeps its
+            # day and month (it pays that month first). Rows of either sign are summed apart, so
+            # that a payment entry with a positive amount is still refused by Payment.
             cur.execute(
-                f"SELECT account_id, CASE WHEN posted_on < %s THEN %s WHEN posted_on > %s THEN %s "  # noqa: S608
-                f"ELSE posted_on END AS day, SUM(amount) FROM {t_ledger} WHERE {in_part} "
-                f"AND period <= %s AND kind = 'payment' GROUP BY account_id, day, amount > 0 "
-                f"ORDER BY account_id, day",
-                [period, day_before, end, day_after, part, period],
+                f"SELECT account_id, CASE WHEN posted_on > %s THEN %s WHEN posted_on < %s AND {paid_for} = '' "  # noqa: S608
+                f"THEN %s ELSE posted_on END AS day, CASE WHEN posted_on > %s THEN '' ELSE {paid_for} END "
+                f"AS paid_for, SUM(amount) FROM {t_ledger} WHERE {in_part} AND period <= %s "
+                f"AND kind = 'payment' GROUP BY account_id, day, paid_for, amount > 0 "
+                f"ORDER BY account_id, day, paid_for",
+                [end, day_after, period, day_before, end, part, period],
             )
-            for acc, posted_on, amount in cur.fetchall():
-                payments[acc].append(Payment(_as_date(posted_on), -_money(amount)))
+            for acc, posted_on, month, amount in cur.fetchall():
+                payments[acc].append(
+                    Payment(_as_date(posted_on), -_money(amount), paid_for=_month_or_none(month))
+                )
     out: dict[int, tuple[Decimal, list[Any]]] = {}
     for acc in account_ids:
         paid = payments.get(acc, [])
@@ -620,6 +625,25 @@ def _penalties(
         if result.amount:
             out[acc] = (result.amount, penalty_parts(result))
     return out
+
+
+def _paid_for_sql() -> str:
+    """The month a payment entry was made for (its detail's ``period``, ``YYYY-MM``, as a bank
+    registry or an import keeps it), '' when none: an SQL expression."""
+    if connection.vendor == "postgresql":
+        return "COALESCE(detail ->> 'period', '')"
+    return "COALESCE(json_extract(detail, '$.period'), '')"
+
+
+def _month_or_none(value: Any) -> date | None:
+    """A payment's stated month (``_paid_for_sql``) as its first day; None when there is none or
+    it is not a month (such a payment pays the oldest debts, as one without)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return month_parse(value)
+    except ValueError:
+        return None
 
 
 def _debt_rows(
@@ -698,6 +722,7 @@ def _settlements(
     payments: dict[int, list[Payment]] = defaultdict(list)
     entries: dict[int, list[tuple[date, str, str, Any]]] = defaultdict(list)
     first_closed: dict[int, date] = {}
+    paid_for = _paid_for_sql()
     with connection.cursor() as cur:
         for start in range(0, len(account_ids), 500):
             ids = as_param(account_ids[start : start + 500])
@@ -714,13 +739,16 @@ def _settlements(
             part = as_param(paying)
             _debt_rows(cur, in_part, part, period, profile, dues, debts)
             cur.execute(
-                f"SELECT account_id, posted_on, period, SUM(amount) FROM {t_ledger} WHERE {in_part} "  # noqa: S608
-                f"AND kind = 'payment' AND period <= %s GROUP BY account_id, posted_on, period, amount > 0 "
-                f"ORDER BY account_id, posted_on, period",
+                f"SELECT account_id, posted_on, period, {paid_for} AS paid_for, SUM(amount) "  # noqa: S608
+                f"FROM {t_ledger} WHERE {in_part} AND kind = 'payment' AND period <= %s "
+                f"GROUP BY account_id, posted_on, period, paid_for, amount > 0 "
+                f"ORDER BY account_id, posted_on, period, paid_for",
                 [part, period],
             )
-            for acc, posted_on, posted, amount in cur.fetchall():
-                payments[acc].append(Payment(_as_date(posted_on), -_money(amount), _as_date(posted)))
+            for acc, posted_on, posted, month, amount in cur.fetchall():
+                payments[acc].append(
+                    Payment(_as_date(posted_on), -_money(amount), _as_date(posted), _month_or_none(month))
+                )
             # What was accrued: each month's penalty, as its rebills recomputed it (the latest
             # correction of a month's penalty holds its parts), and the debts settled already.
             cur.execute(

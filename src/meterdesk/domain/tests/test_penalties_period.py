@@ -284,7 +284,7 @@ def reference_slices(debts, payments, last=None):
     of payment, then to the oldest debts. Per debt (oldest first), the (day, amount) it was paid."""
     owed = sorted((d for d in debts if d.amount > 0), key=lambda d: (d.period, d.due_date))
     remaining = [d.amount for d in owed]
-    slices = [[] for _ in owed]
+    slices: list[list[tuple[date, Decimal]]] = [[] for _ in owed]
     events = [
         (p.paid_on, p.amount, p.paid_for if p.paid_for and p.paid_for < p.paid_on.replace(day=1) else None)
         for p in payments
