@@ -405,15 +405,23 @@ def debts_for_month(
             others.append(Debt(*row))
     positive.sort(key=itemgetter(0, 1))  # by (period, due date), as penalty_for_month pays them
     events = _events(others, payments, first.toordinal() - 1)
+    paid_off = 0
+    total = _ZERO
     with localcontext(_CONTEXT):
-        paid = _allocate([row[0] for row in positive], [row[2] for row in positive], events)
-        paid_off = 0
-        total = _ZERO
-        for (_period, _due, amount), slices in zip(positive, paid, strict=True):
-            if _sum(slices) < amount:
-                break
-            total += amount
-            paid_off += 1
+        if any(event[2] is not None for event in events):
+            paid = _allocate([row[0] for row in positive], [row[2] for row in positive], events)
+            for (_period, _due, amount), slices in zip(positive, paid, strict=True):
+                if _sum(slices) < amount:
+                    break
+                total += amount
+                paid_off += 1
+        else:  # no payment for a month: all of it pays the oldest first, as a running sum
+            before = sum((event[1] for event in events), _ZERO)
+            for _period, _due, amount in positive:
+                if total + amount > before:
+                    break
+                total += amount
+                paid_off += 1
     if paid_off < 2:
         return [Debt(*row) for row in positive] + others
     newest = positive[paid_off - 1]
