@@ -31,7 +31,7 @@ import calendar
 import hashlib
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
@@ -73,7 +73,6 @@ KIND_CODES = {
 }
 KIND_NAMES = {code: kind for kind, code in KIND_CODES.items()}
 VALUE_SCALE = 1000  # readings are kept as integers of thousandths during validation
-ROW_NEW, ROW_SKIP, ROW_ROLLED = 0, 1, 2
 READING_FILE_COLUMNS = ("account", "serial", "period", "t1", "t2", "t3", "kind", "channel", "submitted_at")
 READING_DB_COLUMNS = (
     "meter_id",
@@ -102,11 +101,70 @@ _VALUE_MESSAGES = {
 }
 
 Spec = dict[str, tuple[f.Parser, bool]]
-#: Per reading in ``MeterRec.readings``: month index, kind code, row, t1, t2, t3 (thousandths, -1:
-#: none), submitted_at (seconds since the epoch, -1: not given).
-READING_SLOTS = 7
 #: Kinds of which a month may have several readings, told apart by their time (the latest counts).
 REPEATABLE = (KIND_CODES[ReadingKind.CUSTOMER.value], KIND_CODES[ReadingKind.CONTROL.value])
+
+
+class PackedReading(NamedTuple):
+    """One reading of ``ReadingSlots``, unpacked."""
+
+    period: int  # month index
+    kind: int  # KIND_CODES
+    row: int
+    values: tuple[int, ...]  # the meter's zones, in thousandths
+    moment: int  # submitted_at, seconds since the epoch; -1: not given
+
+
+class ReadingSlots:
+    """The readings of one meter from readings.csv, as validation keeps them until the meter's
+    history is checked: seven integers each, one after another in one ``array("q")`` -- not a
+    Python object per reading, so that a million meters' years of readings fit in memory."""
+
+    __slots__ = ("_data", "zones")
+    _PERIOD, _KIND, _ROW, _T1, _MOMENT = 0, 1, 2, 3, 6
+    _STRIDE = 7
+
+    def __init__(self, zones: int) -> None:
+        self._data = array("q")
+        self.zones = zones
+
+    def add(self, period: int, kind: int, row: int, values: Sequence[int], moment: int) -> None:
+        """``values``: t1, t2, t3 in thousandths (-1: none); ``moment``: -1 when not given."""
+        self._data.extend((period, kind, row, *values, moment))
+
+    def __len__(self) -> int:
+        return len(self._data) // self._STRIDE
+
+    def __iter__(self) -> Iterator[PackedReading]:
+        data, zones, t1 = self._data, self.zones, self._T1
+        for i in range(0, len(data), self._STRIDE):
+            yield PackedReading(
+                data[i + self._PERIOD],
+                data[i + self._KIND],
+                data[i + self._ROW],
+                tuple(data[i + t1 : i + t1 + zones]),
+                data[i + self._MOMENT],
+            )
+
+
+class RowMarks:
+    """How the load treats each row of readings.csv, one byte per row (``NEW`` unless marked)."""
+
+    NEW, SKIP, ROLLED = 0, 1, 2  # SKIP: already stored; ROLLED: passed the meter's maximum
+    _GROWTH = 100_000  # rows added at a time
+
+    __slots__ = ("_marks",)
+
+    def __init__(self) -> None:
+        self._marks = bytearray()
+
+    def __getitem__(self, row: int) -> int:
+        return self._marks[row] if row < len(self._marks) else self.NEW
+
+    def __setitem__(self, row: int, mark: int) -> None:
+        if row >= len(self._marks):
+            self._marks.extend(bytes(row + 1 - len(self._marks) + self._GROWTH))
+        self._marks[row] = mark
 
 
 class Entry(NamedTuple):
@@ -171,7 +229,7 @@ class MeterRec:
     removed: date | None
     initial: tuple[Decimal, ...]
     new: dict[str, Any] | None = None
-    readings: array[int] | None = None  # (period index, kind code, row, t1, t2, t3) × n
+    readings: ReadingSlots | None = None  # from readings.csv, until its history is checked
 
 
 @dataclass(slots=True)
@@ -298,7 +356,7 @@ class Importer:
         self.meters: dict[tuple[str, str], MeterRec] = {}
         self.bad_meters: set[tuple[str, str]] = set()
         self._meters_loaded: set[str] = set()  # accounts whose stored meters are in self.meters
-        self.row_marks = bytearray()  # readings.csv: ROW_NEW / ROW_SKIP / ROW_ROLLED by row number
+        self.row_marks = RowMarks()  # readings.csv
         self.superseded: dict[int, int] = {}  # readings.csv rows not the latest of their month: row -> n
         self.replaced_by: dict[int, int] = {}  # such a row -> the row of the next reading of its month
         self.now = timezone.now()
@@ -1223,9 +1281,9 @@ class Importer:
             if not ok or period is None:
                 continue
             if meter.readings is None:
-                meter.readings = array("q")
+                meter.readings = ReadingSlots(shape.zones)
             given = -1 if moment is None else _epoch(moment)
-            meter.readings.extend((month_index(period), KIND_CODES[kind], row, *scaled, given))
+            meter.readings.add(month_index(period), KIND_CODES[kind], row, scaled, given)
 
     def _reading_meter(self, row: int, parsed: dict[str, Any], section: str = "readings") -> MeterRec | None:
         """The meter a row of ``section`` names (in this dataset or stored); reports an unknown one.
@@ -1272,11 +1330,6 @@ class Importer:
             self.progress("checked the reading history of {n} meters", done, False)
         self.progress("checked the reading history of {n} meters", done, True)
 
-    def _mark(self, row: int, mark: int) -> None:
-        if row >= len(self.row_marks):
-            self.row_marks.extend(bytes(row + 1 - len(self.row_marks) + 100_000))
-        self.row_marks[row] = mark
-
     def _default_moment(self, period: int) -> int:
         """When a reading without ``submitted_at`` was given: noon of its month's last day (or
         now, for the current month)."""
@@ -1289,12 +1342,9 @@ class Importer:
         readings of one month and kind (each with its time), the latest is accepted and the
         others are kept as superseded, as a resubmission does; a month and kind with stored
         readings takes none from the file (an import adds history, it does not change it)."""
-        data = meter.readings or array("q")
-        zones = meter.shape.zones
         groups: dict[tuple[int, int], list[tuple[int, tuple[int, ...], int]]] = defaultdict(list)
-        for i in range(0, len(data), READING_SLOTS):
-            period, kind, row = data[i], data[i + 1], data[i + 2]
-            groups[(period, kind)].append((row, tuple(data[i + 3 : i + 3 + zones]), data[i + 6]))
+        for period, kind, row, values, moment in meter.readings or ():
+            groups[(period, kind)].append((row, values, moment))
         stored_groups: dict[tuple[int, int], list[Entry]] = defaultdict(list)
         for entry in stored:
             stored_groups[(entry.period, entry.kind)].append(entry)
@@ -1391,7 +1441,7 @@ class Importer:
                     )
                     continue
             if same:
-                self._mark(row, ROW_SKIP)
+                self.row_marks[row] = RowMarks.SKIP
                 self.results["readings"].skipped += 1
                 continue
             self._problem(
@@ -1477,7 +1527,7 @@ class Importer:
                         code=rules.BELOW_PREVIOUS,
                     )
                 if checked.ok and any(checked.rolled_over):
-                    self._mark(row, ROW_ROLLED)
+                    self.row_marks[row] = RowMarks.ROLLED
             good = [e for e in month if e.row not in wrong and e.latest]  # the superseded never count
             if not good:
                 continue
@@ -1789,8 +1839,8 @@ class Importer:
         created = 0
         table = Reading._meta.db_table
         for row, values in rows_read(self.ds, "readings", spec_columns, ignored):
-            mark = self.row_marks[row] if row < len(self.row_marks) else ROW_NEW
-            if mark == ROW_SKIP:
+            mark = self.row_marks[row]
+            if mark == RowMarks.SKIP:
                 continue
             meter = self.meters[(values["account"], values["serial"])]
             meter_id = self._db_id(meter)
@@ -1823,7 +1873,7 @@ class Importer:
                     ops.adapt_datetimefield_value(moment),
                     confirmation,
                     "",
-                    mark == ROW_ROLLED,
+                    mark == RowMarks.ROLLED,
                 )
             )
             if len(batch) >= self.batch_size:
