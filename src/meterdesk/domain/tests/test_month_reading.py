@@ -4,8 +4,8 @@ final reading always, an initial one only alone."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -82,7 +82,8 @@ def test_the_day_of_a_moment_is_the_utilitys():
     """22:30 UTC on the 20th is already the 21st in Moscow: the same day as a control reading
     taken on the 21st, which then wins; naive moments (SQLite) are in UTC."""
     moscow = ZoneInfo("Europe/Moscow")
-    household = given_at(CUSTOMER, datetime(2026, 10, 20, 22, 30), moscow, (D(1300),), "household")
+    naive = datetime(2026, 10, 20, 22, 30)  # noqa: DTZ001 - as SQLite returns it
+    household = given_at(CUSTOMER, naive, moscow, (D(1300),), "household")
     assert household.taken_on == day(21)
     assert given_at(CUSTOMER, "2026-10-20T20:59:00+00:00", moscow).taken_on == day(20)
     control = given_at(CONTROL, datetime(2026, 10, 21, 6, tzinfo=moscow), moscow, (D(1250),), "control")

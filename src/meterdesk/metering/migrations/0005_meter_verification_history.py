@@ -5,28 +5,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('metering', '0004_confirmation_outbox'),
+        ("metering", "0004_confirmation_outbox"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MeterVerification',
+            name="MeterVerification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('verified_on', models.DateField(verbose_name='verified on')),
-                ('result', models.CharField(choices=[('passed', 'passed'), ('failed', 'failed')], max_length=10, verbose_name='result')),
-                ('next_due', models.DateField(blank=True, help_text='after a passed verification', null=True, verbose_name='next verification due')),
-                ('verified_by', models.CharField(blank=True, default='', max_length=200, verbose_name='verified by')),
-                ('note', models.CharField(blank=True, default='', max_length=500, verbose_name='note')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='recorded at')),
-                ('meter', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='verifications', to='metering.meter')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("verified_on", models.DateField(verbose_name="verified on")),
+                (
+                    "result",
+                    models.CharField(
+                        choices=[("passed", "passed"), ("failed", "failed")],
+                        max_length=10,
+                        verbose_name="result",
+                    ),
+                ),
+                (
+                    "next_due",
+                    models.DateField(
+                        blank=True,
+                        help_text="after a passed verification",
+                        null=True,
+                        verbose_name="next verification due",
+                    ),
+                ),
+                (
+                    "verified_by",
+                    models.CharField(blank=True, default="", max_length=200, verbose_name="verified by"),
+                ),
+                ("note", models.CharField(blank=True, default="", max_length=500, verbose_name="note")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="recorded at")),
+                (
+                    "meter",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="verifications",
+                        to="metering.meter",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'meter verification',
-                'verbose_name_plural': 'meter verifications',
-                'constraints': [models.UniqueConstraint(fields=('meter', 'verified_on'), name='meter_verification_once_a_day'), models.CheckConstraint(condition=models.Q(models.Q(('next_due__isnull', False), ('result', 'passed')), models.Q(('next_due__isnull', True), ('result', 'failed')), _connector='OR'), name='meter_verification_due_if_passed')],
+                "verbose_name": "meter verification",
+                "verbose_name_plural": "meter verifications",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("meter", "verified_on"), name="meter_verification_once_a_day"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("next_due__isnull", False), ("result", "passed")),
+                            models.Q(("next_due__isnull", True), ("result", "failed")),
+                            _connector="OR",
+                        ),
+                        name="meter_verification_due_if_passed",
+                    ),
+                ],
             },
         ),
     ]
