@@ -1,55 +1,51 @@
-"""The ``meterdesk`` command: demo, serve, seed, migrate, manage."""
+"""The ``meterdesk`` command: demo, serve, seed, migrate, bill, manage, and the subcommands of the
+apps (each app's cli.py), registered at the end. Every subcommand sets Django up itself
+(meterdesk.cliutil), so that ``meterdesk --help`` starts fast."""
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import os
 import secrets
+import subprocess
 import sys
+import threading
+import time
+from datetime import date
 from typing import Any
 
 import click
+from django.conf import settings
+from django.core.management import execute_from_command_line
+from django.db import connection, transaction
 
+from meterdesk.api.cli import api_purge
+from meterdesk.bench.cli import bench_group
+from meterdesk.billing.cli import rebill_command
+from meterdesk.cliutil import database_current, django_setup, migrate, period_option
+from meterdesk.customers.cli import issue_registration_codes
+from meterdesk.dataio.cli import export_group, import_command
+from meterdesk.documents.cli import documents_group
+from meterdesk.metering.cli import send_confirmations
 
-def _django_setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meterdesk.settings")
-    import django
-    from django.core.exceptions import ImproperlyConfigured
+# These add their subcommands to `payments` (reconcile; import-registry, unmatched, resolve …).
+from meterdesk.payments import commands as _payments_commands  # noqa: F401
+from meterdesk.payments.cli import payments_group
+from meterdesk.registries import cli as _registries_cli  # noqa: F401
 
-    try:
-        django.setup()
-    except ImproperlyConfigured as error:  # a setting from the environment: say which, no traceback
-        raise click.ClickException(f"configuration: {error}") from error
-
-
-def _database_current() -> bool:
-    """True if every migration has been applied (after ``_django_setup``)."""
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    executor = MigrationExecutor(connection)
-    return not executor.migration_plan(executor.loader.graph.leaf_nodes())
-
-
-def django_setup_migrated() -> None:
-    """Set Django up for a command that works on the data: refused while migrations are pending."""
-    _django_setup()
-    if not _database_current():
-        raise click.ClickException("the database is not up to date: run `meterdesk migrate` first")
-
-
-def _migrate(verbosity: int = 0) -> None:
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=verbosity)
+#: The commands that were Django management commands (`meterdesk manage NAME`): still run by that
+#: name, with a note.
+FORMER_MANAGEMENT_COMMANDS = {
+    "send_confirmations": "send-confirmations",
+    "issue_registration_codes": "issue-registration-codes",
+    "api_purge": "api-purge",
+}
 
 
 def _serve(host: str, port: int, workers: int | None, threads: int, mail_senders: int = 1) -> None:
     """Run gunicorn (the production WSGI server) in this process, and ``mail_senders`` senders of
-    the readings' confirmation e-mails beside it (``manage send_confirmations``)."""
-    import contextlib
-    import subprocess
-    import threading
-
+    the readings' confirmation e-mails beside it (``meterdesk send-confirmations``)."""
     from gunicorn.app.base import BaseApplication
 
     from meterdesk.wsgi import application
@@ -58,7 +54,7 @@ def _serve(host: str, port: int, workers: int | None, threads: int, mail_senders
 
     # --parent: a sender stops by itself when this process dies, even by kill -9 (no on_exit then).
     command = [
-        *(sys.executable, "-m", "meterdesk.cli", "manage", "send_confirmations"),
+        *(sys.executable, "-m", "meterdesk.cli", "send-confirmations"),
         *("--parent", str(os.getpid())),
     ]
     stopping = threading.Event()
@@ -113,7 +109,7 @@ def _serve(host: str, port: int, workers: int | None, threads: int, mail_senders
                 "accesslog": "-",
                 "timeout": 60,
                 "graceful_timeout": 20,
-                "forwarded_allow_ips": os.environ.get("METERDESK_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+                "forwarded_allow_ips": settings.METERDESK_FORWARDED_ALLOW_IPS,
                 "when_ready": start_senders,
                 "on_exit": stop_senders,
             }
@@ -142,15 +138,13 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=None, type=int, help="Server worker processes (default 2 × cores).")
 def demo(no_serve: bool, host: str, port: int, workers: int | None) -> None:
-    _django_setup()
-    from django.conf import settings
-
+    django_setup()
     from meterdesk import seed
 
     click.echo(f"Database: {settings.DATABASES['default']['NAME']}")
-    _migrate()
-    demo_password = os.environ.get("METERDESK_DEMO_PASSWORD") or secrets.token_urlsafe(9)
-    admin_password = os.environ.get("METERDESK_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+    migrate()
+    demo_password = settings.METERDESK_DEMO_PASSWORD or secrets.token_urlsafe(9)
+    admin_password = settings.METERDESK_ADMIN_PASSWORD or secrets.token_urlsafe(12)
     seed.demo_load(demo_password, admin_password, open_window=not settings.METERDESK_READING_WINDOW)
     closed = seed.demo_bill_history()
     if closed:
@@ -184,13 +178,11 @@ def demo(no_serve: bool, host: str, port: int, workers: int | None) -> None:
     show_default=True,
     type=click.IntRange(0, 64),
     help="Senders of the readings' confirmation e-mails started beside the server; 0 if they run "
-    "elsewhere (`meterdesk manage send_confirmations`). --task-workers is the former name.",
+    "elsewhere (`meterdesk send-confirmations`). --task-workers is the former name.",
 )
 def serve(host: str, port: int, workers: int | None, threads: int, mail_senders: int) -> None:
-    _django_setup()
-    from django.db import connection
-
-    if not _database_current():
+    django_setup()
+    if not database_current():
         click.echo("The database is not up to date: run `meterdesk migrate` first.", err=True)
         sys.exit(2)
     connection.close()  # the workers open their own; none is shared across the fork
@@ -210,8 +202,6 @@ def _sender_idle_class() -> bool:
     PostgreSQL, where a sender's transaction locks only the outbox rows it claimed.
     On SQLite it would hold the database's one write lock while it waits for a core, and every web
     request that writes would wait behind it: there nice +10 alone."""
-    from django.db import connection
-
     return hasattr(os, "SCHED_IDLE") and connection.vendor == "postgresql"
 
 
@@ -219,10 +209,10 @@ def _default_workers() -> int:
     return max(2, (os.cpu_count() or 1) * 2)
 
 
-@main.command(help="Apply database migrations.")
-def migrate() -> None:
-    _django_setup()
-    _migrate(verbosity=1)
+@main.command(name="migrate", help="Apply database migrations.")
+def migrate_command() -> None:
+    django_setup()
+    migrate(verbosity=1)
 
 
 @main.command(help="Create N realistic synthetic accounts with two years of readings.")
@@ -230,8 +220,8 @@ def migrate() -> None:
 @click.option("--seed", "rng_seed", default=1, show_default=True, help="Random seed (same seed, same data).")
 @click.option("--months", default=24, show_default=True, type=click.IntRange(1, 120))
 def seed(count: int, rng_seed: int, months: int) -> None:
-    _django_setup()
-    _migrate()
+    django_setup()
+    migrate()
     from meterdesk.seed import seed_accounts
 
     with click.progressbar(length=count, label="Creating accounts", show_pos=True) as bar:
@@ -239,17 +229,8 @@ def seed(count: int, rng_seed: int, months: int) -> None:
     click.echo(f"Created {accounts} accounts with {readings} readings.")
 
 
-def _parse_period(value: str) -> Any:
-    from meterdesk.domain.periods import month_parse
-
-    try:
-        return month_parse(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"expected YYYY-MM, got {value!r}") from exc
-
-
 @main.command(help="Close a month: bill every account for it (idempotent and resumable).")
-@click.option("--period", required=True, help="The month to close, YYYY-MM.")
+@click.option("--period", "month", required=True, callback=period_option, help="The month to close, YYYY-MM.")
 @click.option(
     "--workers",
     default=None,
@@ -265,7 +246,7 @@ def _parse_period(value: str) -> Any:
     "recorded on the run with who and when.",
 )
 @click.option("--reason", default="", help="Why the close is forced (with --force; recorded on the run).")
-def bill(period: str, workers: int | None, chunk_size: int, force: bool, reason: str) -> None:
+def bill(month: date, workers: int | None, chunk_size: int, force: bool, reason: str) -> None:
     reason = reason.strip()
     if force and not reason:
         raise click.UsageError(
@@ -273,10 +254,9 @@ def bill(period: str, workers: int | None, chunk_size: int, force: bool, reason:
         )
     if reason and not force:
         raise click.UsageError("--reason goes with --force")
-    _django_setup()
+    django_setup()
     from meterdesk.billing.close import CloseError
 
-    month = _parse_period(period)
     forcing = (reason, _operator()) if force else None
     try:
         summary = _bill(month, workers if workers is not None else (os.cpu_count() or 1), chunk_size, forcing)
@@ -303,8 +283,6 @@ def bill(period: str, workers: int | None, chunk_size: int, force: bool, reason:
 
 def _operator() -> str:
     """Who runs the command (the operating system's user), for the record of a forced close."""
-    import getpass
-
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no user name for this uid (a container)
@@ -314,9 +292,6 @@ def _operator() -> str:
 def _bill(month: Any, workers: int, chunk_size: int, forcing: tuple[str, str] | None) -> Any:
     """Prepare the run, let task workers close its chunks, show progress, summarise.
     ``forcing``: (reason, operator) to close past the guard (``--force``)."""
-    import subprocess
-    import time
-
     from meterdesk.billing.close import billing_close, run_finish, run_prepare, run_summary
     from meterdesk.billing.models import BillingChunk
     from meterdesk.billing.tasks import close_chunk_task
@@ -335,8 +310,6 @@ def _bill(month: Any, workers: int, chunk_size: int, forcing: tuple[str, str] | 
         with click.progressbar(length=total, label=f"Closing {month:%Y-%m}", show_pos=True) as bar:
             bar.update(done_before)
             return billing_close(month, chunk_size=chunk_size, progress=lambda chunks, _n: bar.update(chunks))
-    from django.db import transaction
-
     with transaction.atomic():  # one commit for all the chunks' tasks, not one each
         for chunk_id in pending:
             close_chunk_task.enqueue(chunk_id)
@@ -353,8 +326,6 @@ def _bill(month: Any, workers: int, chunk_size: int, forcing: tuple[str, str] | 
         "--interval",
         "0.2",
     ]
-    from django.conf import settings
-
     logs = settings.DATA_DIR / "logs"
     logs.mkdir(exist_ok=True)
     procs = []
@@ -392,32 +363,28 @@ def _bill(month: Any, workers: int, chunk_size: int, forcing: tuple[str, str] | 
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def manage(args: tuple[str, ...]) -> None:
-    _django_setup()
-    from django.core.management import execute_from_command_line
-
+    if args and args[0] in FORMER_MANAGEMENT_COMMANDS:
+        name = FORMER_MANAGEMENT_COMMANDS[args[0]]
+        click.echo(f"note: `meterdesk manage {args[0]}` is now `meterdesk {name}`", err=True)
+        command = main.commands[name]
+        command.main(list(args[1:]), prog_name=f"meterdesk {name}")
+        return
+    django_setup()
     execute_from_command_line(["meterdesk manage", *args])
 
 
-from meterdesk.bench.cli import bench_group  # noqa: E402 - subcommands register on the group above
-from meterdesk.billing.cli import rebill_command  # noqa: E402
-from meterdesk.dataio.cli import export_group, import_command  # noqa: E402
-from meterdesk.documents.cli import documents_group  # noqa: E402
-from meterdesk.payments.cli import payments_group  # noqa: E402
-
-# Modules that add subcommands to the groups above (export bill, payments reconcile, import-registry).
-for _module in ("meterdesk.documents.cli", "meterdesk.payments.commands", "meterdesk.registries.cli"):
-    try:
-        __import__(_module)
-    except ModuleNotFoundError as _exc:  # pragma: no cover - only while a module is being written
-        if _exc.name != _module:
-            raise
-
-main.add_command(import_command)
-main.add_command(export_group)
-main.add_command(bench_group)
-main.add_command(rebill_command)
-main.add_command(payments_group)
-main.add_command(documents_group)
+for _command in (
+    import_command,
+    export_group,
+    bench_group,
+    rebill_command,
+    payments_group,
+    documents_group,
+    send_confirmations,
+    issue_registration_codes,
+    api_purge,
+):
+    main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

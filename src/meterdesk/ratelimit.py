@@ -1,8 +1,8 @@
 """Rate limits: fixed-window counters in Django's cache, shared by every server process.
 
 Each limit is ``<requests>/<period>`` (period ``s``, ``m``, ``h`` or ``d``; ``off`` disables it),
-read on every request from the Django setting of its name if defined, else from the environment
-variable of the same name, else ``DEFAULTS``. Counters live in the Django cache named by
+read on every request from the Django setting of its name (``LIMITS``; settings.py makes them from
+the environment variables of the same names, with their defaults). Counters live in the Django cache named by
 ``METERDESK_API_CACHE`` (default ``default``), which settings.py makes, from ``METERDESK_CACHE_URL``:
 
 * nothing (the default): Django's database cache, in the table ``meterdesk_cache`` (made by a
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 import weakref
 from collections.abc import Sequence
@@ -42,19 +41,14 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
-DEFAULTS = {
-    # A phone app reading its dashboards, or a hub submitting every meter of a house.
-    "METERDESK_API_RATE_TOKEN": "120/m",
-    # Many devices of a household (or an office) behind one address.
-    "METERDESK_API_RATE_ADDRESS": "600/m",
-    # Linking an account through the API takes a number and a meter serial: slow down guessing.
-    "METERDESK_API_RATE_LINK": "10/h",
-    # Registration and linking (web and API), per account number: a household registers a few
-    # people, each may mistype; an attacker guessing one account's serial gets 10 tries a day.
-    "METERDESK_LINK_RATE_ACCOUNT": "10/d",
-    # ... and per client address (an office helping its customers register stays under it).
-    "METERDESK_LINK_RATE_ADDRESS": "30/h",
-}
+#: The settings that hold a limit (their defaults, and why, are in settings.ENVIRONMENT).
+LIMITS = (
+    "METERDESK_API_RATE_TOKEN",
+    "METERDESK_API_RATE_ADDRESS",
+    "METERDESK_API_RATE_LINK",
+    "METERDESK_LINK_RATE_ACCOUNT",
+    "METERDESK_LINK_RATE_ADDRESS",
+)
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -71,8 +65,7 @@ def parse_rate(text: str) -> tuple[int, int] | None:
 
 
 def rate_setting(name: str) -> tuple[int, int] | None:
-    value = getattr(settings, name, None) or os.environ.get(name) or DEFAULTS[name]
-    return parse_rate(str(value))
+    return parse_rate(str(getattr(settings, name)))
 
 
 def client_address(request: HttpRequest) -> str:
@@ -258,7 +251,7 @@ def serving_warning(processes: int) -> str | None:
     """What the server should say when it starts ``processes`` workers and its rate limits would not
     be what they say: counted by each process on its own, or in a Redis that does not answer.
     None when all is well (or every limit is off)."""
-    if all(rate_setting(name) is None for name in DEFAULTS):
+    if all(rate_setting(name) is None for name in LIMITS):
         return None
     cache = _cache()
     if isinstance(cache, RedisCache):

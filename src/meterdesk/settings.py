@@ -1,27 +1,15 @@
 """meterdesk settings: one module, everything from the environment, safe defaults.
 
-Environment variables (all optional):
-  METERDESK_DATA_DIR        where the SQLite database, generated and uploaded files live (./var)
-  DATABASE_URL              e.g. postgres://user@127.0.0.1:5432/meterdesk; default SQLite in the data dir
-  METERDESK_SECRET_KEY      the signing key; default: generated once and kept in the data dir
-  METERDESK_DEBUG           1 to run in debug mode (never in production)
-  METERDESK_ALLOWED_HOSTS   comma-separated host names (127.0.0.1,localhost)
-  METERDESK_HTTPS           1 when served over HTTPS: secure cookies, HSTS, redirect to https
-  METERDESK_READING_WINDOW  the submission window, e.g. 15-26 (overrides the utility's setting)
-  METERDESK_SMTP_HOST/PORT/USER/PASSWORD/TLS   outgoing mail; without a host, mail is written
-                            as files to <data dir>/mail
-  METERDESK_FROM_EMAIL      sender of outgoing mail
-  METERDESK_CACHE_URL       where the rate-limit counters are shared by every server process:
-                            default the database; redis://127.0.0.1:6379/0 is faster; locmem://
-                            each process its own memory
-  METERDESK_REGISTRATION_CODE  1 to also ask, at registration and linking, for a one-time code
-                            printed on the bill
+The environment is read here and nowhere else, and only the variables declared in ENVIRONMENT
+(name, default, meaning): the code reads the Django settings made from them. The README's
+configuration table lists exactly these variables (tests/test_environment.py checks both).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,15 +18,166 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 
-def _env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+@dataclass(frozen=True)
+class Variable:
+    """An environment variable meterdesk reads: unset or empty, it has its default."""
+
+    name: str
+    default: str
+    meaning: str
+
+
+ENVIRONMENT: tuple[Variable, ...] = (
+    Variable(
+        "METERDESK_DATA_DIR",
+        "var",
+        "where the SQLite database, the secret key, generated files and mail files live",
+    ),
+    Variable(
+        "DATABASE_URL",
+        "",
+        "the database, e.g. postgres://meterdesk@127.0.0.1:5432/meterdesk; unset: SQLite in the data dir",
+    ),
+    Variable(
+        "METERDESK_DB_PREPARED",
+        "1",
+        "PostgreSQL: server-side parameters and prepared statements; 0 behind a pooler in transaction mode",
+    ),
+    Variable("METERDESK_SECRET_KEY", "", "Django's signing key; unset: generated once into the data dir"),
+    Variable("METERDESK_DEBUG", "", "1: debug mode (never in production)"),
+    Variable(
+        "METERDESK_ALLOWED_HOSTS",
+        "127.0.0.1,localhost,[::1]",
+        "comma-separated host names the site answers to",
+    ),
+    Variable("METERDESK_HTTPS", "", "1 when served over HTTPS: secure cookies, HSTS, redirect to https"),
+    Variable(
+        "METERDESK_CSRF_TRUSTED_ORIGINS",
+        "",
+        "comma-separated origins trusted for unsafe requests, e.g. https://lk.example.ru",
+    ),
+    Variable("METERDESK_PROXY_COUNT", "0", "the number of reverse proxies in front (for client addresses)"),
+    Variable(
+        "METERDESK_FORWARDED_ALLOW_IPS",
+        "127.0.0.1",
+        "comma-separated addresses of the proxies whose X-Forwarded-* headers `meterdesk serve` trusts",
+    ),
+    Variable(
+        "METERDESK_LOGIN_FAILURE_LIMIT", "5", "failed logins before a lockout, per login and per address"
+    ),
+    Variable("METERDESK_LOGIN_COOLOFF_MINUTES", "15", "minutes a lockout lasts"),
+    Variable(
+        "METERDESK_REGISTRATION_CODE",
+        "",
+        "1: registration and linking also ask for a one-time code printed on the bill",
+    ),
+    Variable(
+        "METERDESK_CACHE_URL",
+        "",
+        "where the rate-limit counters are shared by every server process: unset, the database; redis://127.0.0.1:6379/0; locmem:// each process alone",
+    ),
+    # A phone app reading its dashboards, or a hub submitting every meter of a house.
+    Variable(
+        "METERDESK_API_RATE_TOKEN", "120/m", "API requests per device token (or session login); off: no limit"
+    ),
+    # Many devices of a household (or an office) behind one address.
+    Variable("METERDESK_API_RATE_ADDRESS", "600/m", "API requests per client address"),
+    # Linking an account through the API takes a number and a meter serial: slow down guessing.
+    Variable("METERDESK_API_RATE_LINK", "10/h", "API account links per login"),
+    # A household registers a few people, each may mistype; a guesser gets 10 tries a day.
+    Variable(
+        "METERDESK_LINK_RATE_ACCOUNT",
+        "10/d",
+        "registration and linking attempts (web and API) per account number",
+    ),
+    # An office helping its customers register stays under it.
+    Variable(
+        "METERDESK_LINK_RATE_ADDRESS",
+        "30/h",
+        "registration and linking attempts (web and API) per client address",
+    ),
+    Variable("METERDESK_TIME_ZONE", "Europe/Moscow", "the time zone of the server's clock and logs"),
+    Variable(
+        "METERDESK_READING_WINDOW",
+        "",
+        "days of the month readings are accepted, e.g. 15-26; unset: the utility's setting",
+    ),
+    Variable(
+        "METERDESK_FROM_EMAIL", "meterdesk <no-reply@meterdesk.localhost>", "the sender of outgoing mail"
+    ),
+    Variable(
+        "METERDESK_SMTP_HOST",
+        "",
+        "the SMTP server of outgoing mail; unset: mail is written as files to <data dir>/mail",
+    ),
+    Variable("METERDESK_SMTP_PORT", "25", "its port"),
+    Variable("METERDESK_SMTP_USER", "", "its login"),
+    Variable("METERDESK_SMTP_PASSWORD", "", "its password"),
+    Variable("METERDESK_SMTP_TLS", "", "1: STARTTLS"),
+    Variable(
+        "METERDESK_TASKS",
+        "",
+        "immediate: background tasks run inline (tests, one-off scripts); unset: stored in the database for the workers",
+    ),
+    Variable(
+        "METERDESK_BILLING_FAST_PATH",
+        "1",
+        "0: the monthly close bills every account through the Python engine, not the SQL fast path",
+    ),
+    Variable(
+        "METERDESK_REGISTRY_LAYOUTS", "", "a directory of the utility's own bank-registry layouts (JSON)"
+    ),
+    Variable(
+        "METERDESK_PAYMENT_PROVIDER", "sandbox", "card payments: sandbox (the built-in test bank) or yookassa"
+    ),
+    Variable("METERDESK_YOOKASSA_SHOP_ID", "", "YooKassa: the shop's id"),
+    Variable("METERDESK_YOOKASSA_SECRET_KEY", "", "YooKassa: the shop's secret key"),
+    Variable("METERDESK_YOOKASSA_API_URL", "https://api.yookassa.ru/v3", "YooKassa: the API's address"),
+    Variable("METERDESK_YOOKASSA_TIMEOUT", "10", "YooKassa: seconds to wait for an answer"),
+    Variable("METERDESK_PAYMENT_MAX", "500000", "the largest card payment, in roubles"),
+    Variable(
+        "METERDESK_SANDBOX_BANK_DELAY", "60", "seconds the sandbox's late-bank test card takes to succeed"
+    ),
+    Variable("METERDESK_LOG_LEVEL", "INFO", "the level of the log on standard error"),
+    Variable(
+        "METERDESK_DEMO_PASSWORD",
+        "",
+        "`meterdesk demo`: the demo customer's password; unset: a random one, printed",
+    ),
+    Variable(
+        "METERDESK_ADMIN_PASSWORD",
+        "",
+        "`meterdesk demo`: the administrator's password; unset: a random one, printed",
+    ),
+)
+_DECLARED = {variable.name: variable for variable in ENVIRONMENT}
+
+
+def _env(name: str) -> str:
+    """The value of a declared variable, as given (a password may hold spaces); its default when
+    it is unset or empty."""
+    return os.environ.get(name) or _DECLARED[name].default
+
+
+def _env_text(name: str) -> str:
+    """The value of a declared variable without surrounding blanks; its default when none is left."""
+    return _env(name).strip() or _DECLARED[name].default
+
+
+def _env_bool(name: str) -> bool:
+    return _env_text(name).lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str) -> int:
+    value = _env_text(name)
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: expected a whole number, got {value!r}") from None
 
 
 BASE_DIR = Path(__file__).resolve().parent
-DATA_DIR = Path(os.environ.get("METERDESK_DATA_DIR", "var")).resolve()
+DATA_DIR = Path(_env_text("METERDESK_DATA_DIR")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = DATA_DIR / "files"
 STATIC_ROOT = DATA_DIR / "static"
@@ -46,7 +185,7 @@ STATIC_ROOT.mkdir(exist_ok=True)
 
 
 def _secret_key() -> str:
-    key = os.environ.get("METERDESK_SECRET_KEY")
+    key = _env("METERDESK_SECRET_KEY")
     if key:
         return key
     path = DATA_DIR / "secret_key"
@@ -58,9 +197,7 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = _env_bool("METERDESK_DEBUG")
-ALLOWED_HOSTS = [
-    h.strip() for h in os.environ.get("METERDESK_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h
-]
+ALLOWED_HOSTS = [h.strip() for h in _env("METERDESK_ALLOWED_HOSTS").split(",") if h.strip()]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -124,7 +261,7 @@ TEMPLATES = [
 
 # --- database -------------------------------------------------------------------------------
 _default_sqlite = f"sqlite:///{DATA_DIR / 'meterdesk.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL") or _default_sqlite)}
+DATABASES = {"default": dj_database_url.parse(_env_text("DATABASE_URL") or _default_sqlite)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN
@@ -143,7 +280,7 @@ else:
     # Parameters bound by the server and statements prepared once a connection has run them 5 times:
     # PostgreSQL then does not plan the API submission's statements again on every request. Off with
     # METERDESK_DB_PREPARED=0, e.g. behind a pooler in transaction mode (PgBouncer before 1.21).
-    if os.environ.get("METERDESK_DB_PREPARED", "1") != "0":
+    if _env_text("METERDESK_DB_PREPARED") != "0":
         DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -190,7 +327,14 @@ def _caches(url: str) -> dict[str, dict[str, object]]:
     )
 
 
-CACHES = _caches(os.environ.get("METERDESK_CACHE_URL", ""))
+CACHES = _caches(_env_text("METERDESK_CACHE_URL"))
+
+# Rate limits, ``<requests>/<period>`` or ``off``, counted in that cache (meterdesk.ratelimit).
+METERDESK_API_RATE_TOKEN = _env_text("METERDESK_API_RATE_TOKEN")
+METERDESK_API_RATE_ADDRESS = _env_text("METERDESK_API_RATE_ADDRESS")
+METERDESK_API_RATE_LINK = _env_text("METERDESK_API_RATE_LINK")
+METERDESK_LINK_RATE_ACCOUNT = _env_text("METERDESK_LINK_RATE_ACCOUNT")
+METERDESK_LINK_RATE_ADDRESS = _env_text("METERDESK_LINK_RATE_ADDRESS")
 
 # --- auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "customers.User"
@@ -214,20 +358,25 @@ LOGOUT_REDIRECT_URL = "portal:login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
 # Registration and linking also ask for the one-time code printed on the bill (docs/security.md).
 METERDESK_REGISTRATION_CODE = _env_bool("METERDESK_REGISTRATION_CODE")
+# `meterdesk demo`'s passwords (a random one each when unset).
+METERDESK_DEMO_PASSWORD = _env("METERDESK_DEMO_PASSWORD")
+METERDESK_ADMIN_PASSWORD = _env("METERDESK_ADMIN_PASSWORD")
 
 # Lockout after repeated failed logins: per login name and, separately, per client address.
-AXES_FAILURE_LIMIT = int(os.environ.get("METERDESK_LOGIN_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("METERDESK_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_FAILURE_LIMIT = _env_int("METERDESK_LOGIN_FAILURE_LIMIT")
+AXES_COOLOFF_TIME = timedelta(minutes=_env_int("METERDESK_LOGIN_COOLOFF_MINUTES"))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # The login form and authenticate() call the e-mail "username" (axes would look for "email").
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "portal/locked.html"
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("METERDESK_PROXY_COUNT", "0")) or None
+AXES_IPWARE_PROXY_COUNT = _env_int("METERDESK_PROXY_COUNT") or None
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
     ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
 )
+# The proxies whose X-Forwarded-* headers gunicorn trusts (`meterdesk serve`).
+METERDESK_FORWARDED_ALLOW_IPS = _env_text("METERDESK_FORWARDED_ALLOW_IPS")
 
 # --- security -------------------------------------------------------------------------------
 HTTPS = _env_bool("METERDESK_HTTPS")
@@ -259,16 +408,14 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
-CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in os.environ.get("METERDESK_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
-]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in _env("METERDESK_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
 
 # --- i18n and time --------------------------------------------------------------------------
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", _("Russian")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
-TIME_ZONE = os.environ.get("METERDESK_TIME_ZONE", "Europe/Moscow")
+TIME_ZONE = _env_text("METERDESK_TIME_ZONE")
 USE_TZ = True
 
 # --- static files ---------------------------------------------------------------------------
@@ -282,14 +429,14 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- mail -----------------------------------------------------------------------------------
-DEFAULT_FROM_EMAIL = os.environ.get("METERDESK_FROM_EMAIL", "meterdesk <no-reply@meterdesk.localhost>")
+DEFAULT_FROM_EMAIL = _env_text("METERDESK_FROM_EMAIL")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-if os.environ.get("METERDESK_SMTP_HOST"):
+if _env_text("METERDESK_SMTP_HOST"):
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_HOST = os.environ["METERDESK_SMTP_HOST"]
-    EMAIL_PORT = int(os.environ.get("METERDESK_SMTP_PORT", "25"))
-    EMAIL_HOST_USER = os.environ.get("METERDESK_SMTP_USER", "")
-    EMAIL_HOST_PASSWORD = os.environ.get("METERDESK_SMTP_PASSWORD", "")
+    EMAIL_HOST = _env_text("METERDESK_SMTP_HOST")
+    EMAIL_PORT = _env_int("METERDESK_SMTP_PORT")
+    EMAIL_HOST_USER = _env_text("METERDESK_SMTP_USER")
+    EMAIL_HOST_PASSWORD = _env("METERDESK_SMTP_PASSWORD")
     EMAIL_USE_TLS = _env_bool("METERDESK_SMTP_TLS")
     EMAIL_TIMEOUT = 20
 else:
@@ -300,40 +447,41 @@ else:
 # Tasks are stored in the database and run by `meterdesk manage db_worker` processes (the monthly
 # close starts its own). METERDESK_TASKS=immediate runs them inline (tests, one-off scripts). With
 # the database backend, the readings' confirmation e-mails go through their own outbox, sent in
-# batches by `meterdesk manage send_confirmations` (metering.outbox); otherwise on commit.
+# batches by `meterdesk send-confirmations` (metering.outbox); otherwise on commit.
 TASKS = {
     "default": (
         {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default", "billing"]}
-        if os.environ.get("METERDESK_TASKS") == "immediate"
+        if _env_text("METERDESK_TASKS") == "immediate"
         else {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "billing"]}
     )
 }
 
 # --- the utility ----------------------------------------------------------------------------
-METERDESK_READING_WINDOW = os.environ.get("METERDESK_READING_WINDOW", "").strip() or None
+METERDESK_READING_WINDOW = _env_text("METERDESK_READING_WINDOW") or None
+
+# --- the monthly close ----------------------------------------------------------------------
+# Off: every account goes through the Python engine (billing.close.fast_path_available).
+METERDESK_BILLING_FAST_PATH = _env_text("METERDESK_BILLING_FAST_PATH").lower() not in {
+    "0",
+    "false",
+    "no",
+    "off",
+}
 
 # --- bank registries (meterdesk.registries) --------------------------------------------------
 # A directory of the utility's own registry layouts (JSON files, see docs/registries.md), read
 # beside the shipped ones; a layout there with a shipped layout's name replaces it.
-METERDESK_REGISTRY_LAYOUTS = os.environ.get("METERDESK_REGISTRY_LAYOUTS", "").strip() or None
+METERDESK_REGISTRY_LAYOUTS = _env_text("METERDESK_REGISTRY_LAYOUTS") or None
 # --- end of bank registries -----------------------------------------------------------------
 
 # --- card payments --------------------------------------------------------------------------
-# METERDESK_PAYMENT_PROVIDER   sandbox (default: the built-in test provider) or yookassa
-# METERDESK_YOOKASSA_SHOP_ID / METERDESK_YOOKASSA_SECRET_KEY   the shop's credentials (Basic auth)
-# METERDESK_YOOKASSA_API_URL   https://api.yookassa.ru/v3 unless set
-# METERDESK_YOOKASSA_TIMEOUT   seconds to wait for YooKassa (10)
-# METERDESK_PAYMENT_MAX        the largest card payment in roubles (500000)
-# METERDESK_SANDBOX_BANK_DELAY seconds the sandbox's "late bank" test card takes to succeed (60)
-METERDESK_PAYMENT_PROVIDER = os.environ.get("METERDESK_PAYMENT_PROVIDER", "").strip().lower() or "sandbox"
-METERDESK_YOOKASSA_SHOP_ID = os.environ.get("METERDESK_YOOKASSA_SHOP_ID", "").strip()
-METERDESK_YOOKASSA_SECRET_KEY = os.environ.get("METERDESK_YOOKASSA_SECRET_KEY", "").strip()
-METERDESK_YOOKASSA_API_URL = (
-    os.environ.get("METERDESK_YOOKASSA_API_URL", "").strip() or "https://api.yookassa.ru/v3"
-)
-METERDESK_YOOKASSA_TIMEOUT = float(os.environ.get("METERDESK_YOOKASSA_TIMEOUT", "") or "10")
-METERDESK_PAYMENT_MAX = os.environ.get("METERDESK_PAYMENT_MAX", "").strip() or "500000"
-METERDESK_SANDBOX_BANK_DELAY = int(os.environ.get("METERDESK_SANDBOX_BANK_DELAY", "") or "60")
+METERDESK_PAYMENT_PROVIDER = _env_text("METERDESK_PAYMENT_PROVIDER").lower()
+METERDESK_YOOKASSA_SHOP_ID = _env_text("METERDESK_YOOKASSA_SHOP_ID")
+METERDESK_YOOKASSA_SECRET_KEY = _env_text("METERDESK_YOOKASSA_SECRET_KEY")
+METERDESK_YOOKASSA_API_URL = _env_text("METERDESK_YOOKASSA_API_URL")
+METERDESK_YOOKASSA_TIMEOUT = float(_env_text("METERDESK_YOOKASSA_TIMEOUT"))
+METERDESK_PAYMENT_MAX = _env_text("METERDESK_PAYMENT_MAX")
+METERDESK_SANDBOX_BANK_DELAY = _env_int("METERDESK_SANDBOX_BANK_DELAY")
 # --- end of card payments -------------------------------------------------------------------
 
 LOGGING = {
@@ -341,6 +489,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("METERDESK_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": _env_text("METERDESK_LOG_LEVEL").upper()},
     "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
+import dj_database_url
 import factory
+import psycopg
+from django.conf import settings
 
-from meterdesk.bench.api import DEFAULT_URL as BENCH_API_URL
-from meterdesk.bench.api import free_port as free_port  # re-exported: one helper for the benchmarks and tests
 from meterdesk.customers.models import Account, AccountLink, PremisesCategory, User
+from meterdesk.devtools import database_url
+from meterdesk.devtools import free_port as free_port  # re-exported: the tests' servers take theirs here
 from meterdesk.metering.models import Channel, Meter, Reading, ReadingKind, ReadingStatus
 from meterdesk.tariffs.models import Tariff, TariffBand, TariffKind, TariffPrice
 
 MOSCOW = ZoneInfo("Europe/Moscow")
+#: The PostgreSQL server of the tests that need one when the test run's database is SQLite.
+LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432"
 PASSWORD = "correct-horse-battery-9"
 
 
@@ -157,20 +160,21 @@ def smtp_settings(settings: Any, port: int, host: str = "127.0.0.1", timeout: in
 @contextlib.contextmanager
 def scratch_postgres(name: str, *, create: bool, server: str | None = None) -> Iterator[str]:
     """The URL of a database ``name`` of its own on the PostgreSQL server of ``server`` or else of
-    DATABASE_URL (else the local one that `bench api` uses), created first if ``create`` (else its
-    user creates it), dropped after. For tests that always run on PostgreSQL, in the SQLite pass of
+    the test run's database (else the local one), created first if ``create`` (else its user
+    creates it), dropped after. For tests that always run on PostgreSQL, in the SQLite pass of
     the suite too."""
-    import psycopg
-
-    env = server or os.environ.get("DATABASE_URL", "")
-    parts = urlsplit(env if env.startswith(("postgres://", "postgresql://")) else BENCH_API_URL)
+    database = settings.DATABASES["default"]
+    if server:
+        database = dj_database_url.parse(server)
+    elif "postgresql" not in str(database.get("ENGINE", "")):
+        database = dj_database_url.parse(f"{LOCAL_POSTGRES}/postgres")
 
     def admin() -> psycopg.Connection[Any]:
         return psycopg.connect(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 5432,
-            user=parts.username or "postgres",
-            password=parts.password,
+            host=str(database.get("HOST") or "127.0.0.1"),
+            port=int(database.get("PORT") or 5432),
+            user=str(database.get("USER") or "postgres"),
+            password=str(database["PASSWORD"]) if database.get("PASSWORD") else None,
             dbname="postgres",
             autocommit=True,
         )
@@ -180,7 +184,7 @@ def scratch_postgres(name: str, *, create: bool, server: str | None = None) -> I
             db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
             db.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
     try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
+        yield database_url({**database, "NAME": name})
     finally:
         with admin() as db:
             db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ WAIT_SECONDS = 60
 
 
 def _senders(parent: int) -> list[int]:
-    """The pids of the `send_confirmations` processes whose parent is ``parent`` (read from /proc)."""
+    """The pids of the `send-confirmations` processes whose parent is ``parent`` (read from /proc)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -35,7 +35,7 @@ def _senders(parent: int) -> list[int]:
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == parent and b"send_confirmations" in cmdline:
+        if ppid == parent and b"send-confirmations" in cmdline:
             found.append(int(entry.name))
     return found
 

@@ -3,12 +3,10 @@ interactive docs at /api/v1/docs). docs/api.md walks through it."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import URLPattern, URLResolver, re_path
 from django.utils.translation import gettext as _
@@ -181,9 +179,3 @@ api.add_router("/accounts", accounts_router)
 api.add_router("/meters", meters_router)
 api.add_router("/tariffs", tariffs_router)
 api.add_router("/accounts", "meterdesk.api.routers.documents.router")  # bill and receipt PDFs
-
-# Only for `meterdesk bench api` (its two floors); never mounted in a normal deployment.
-if getattr(settings, "METERDESK_BENCH_ENDPOINTS", None) or os.environ.get("METERDESK_BENCH_ENDPOINTS") == "1":
-    from meterdesk.bench.api_floor import router as bench_router
-
-    api.add_router("/bench", bench_router)

@@ -3,11 +3,10 @@ address, and per login for linking an account, counted by meterdesk.ratelimit (i
 cache: the database by default, Redis with ``METERDESK_CACHE_URL``).
 
 The limits are the settings ``METERDESK_API_RATE_TOKEN``, ``METERDESK_API_RATE_ADDRESS`` and
-``METERDESK_API_RATE_LINK`` (or the environment variables of the same names, else the defaults of
-meterdesk.ratelimit). A refused request gets 429 ``rate_limited`` with ``Retry-After`` (the seconds
-to the next window). Every counted answer says where the request left its tightest limit:
-``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` (seconds until that limit's
-window ends).
+``METERDESK_API_RATE_LINK`` (from the environment variables of the same names: settings.py). A
+refused request gets 429 ``rate_limited`` with ``Retry-After`` (the seconds to the next window).
+Every counted answer says where the request left its tightest limit: ``RateLimit-Limit``,
+``RateLimit-Remaining`` and ``RateLimit-Reset`` (seconds until that limit's window ends).
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from ninja.throttling import BaseThrottle
 
 from meterdesk.api.auth import client_address, request_token
 from meterdesk.ratelimit import (
-    DEFAULTS,
+    LIMITS,
     Standing,
     count,
     hit,
@@ -30,7 +29,7 @@ from meterdesk.ratelimit import (
 )
 
 __all__ = [
-    "DEFAULTS",
+    "LIMITS",
     "AddressLimit",
     "FixedWindowLimit",
     "Limits",

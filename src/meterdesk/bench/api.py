@@ -8,7 +8,7 @@
 2. The production server, ``meterdesk serve`` (gunicorn gthread, and the mail sender it starts
    beside it, which sends the confirmation e-mails from the outbox), runs as a child process on that database
    with the reading window open (``METERDESK_READING_WINDOW=1-31``), the rate limits off and the
-   benchmark's endpoints mounted (``METERDESK_BENCH_ENDPOINTS=1``).
+   benchmark's endpoints mounted (its settings, bench/settings.py, load bench/urls.py).
 3. A separate load process (``python -m meterdesk.bench.api PLAN``: threads, one keep-alive
    ``http.client`` connection per simulated client) drives four phases, each after a short
    warm-up: the trivial endpoint, the one-write endpoint, the mix: submissions of readings
@@ -25,7 +25,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -37,27 +36,30 @@ from dataclasses import dataclass, field
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from meterdesk.bench.billing import BenchError, _children, _Conn, _proc_cpu, machine_probe
+from django.conf import settings
+from django.db import connections
 
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/meterdesk_bench_api"
+from meterdesk.bench.billing import (
+    SETTINGS,
+    BenchError,
+    _children,
+    _Conn,
+    _proc_cpu,
+    bench_django,
+    machine_probe,
+)
+from meterdesk.cliutil import migrate
+from meterdesk.devtools import LOCALHOST as HOST
+from meterdesk.devtools import free_port
+from meterdesk.domain.periods import add_months
+
+#: The database `bench api` measures on, on the product's PostgreSQL server unless given.
+DATABASE_NAME = "meterdesk_bench_api"
 #: Share of the mixed phase's requests that read the dashboard (the rest submit readings).
 DASHBOARD_SHARE = 0.1
 #: Seconds of traffic before each phase's measurement starts (connections opened, caches warm).
 WARMUP = 1.0
-HOST = "127.0.0.1"
-
-
-def bench_api_database_url(explicit: str | None = None) -> str:
-    """The database: the one given, else DATABASE_URL's PostgreSQL server (any test run's too) with
-    the database ``meterdesk_bench_api``, else the local server. Never DATABASE_URL's own database."""
-    if explicit:
-        return explicit
-    env = os.environ.get("DATABASE_URL", "")
-    if env.startswith(("postgres://", "postgresql://")):
-        return urlunsplit(urlsplit(env)._replace(path="/meterdesk_bench_api"))
-    return DEFAULT_URL
 
 
 # --- setup -----------------------------------------------------------------------------------
@@ -195,13 +197,6 @@ def _ceiling_check(port: int, plan: list[dict[str, Any]], conn: _Conn) -> None:
         raise BenchError("the ceiling endpoint: " + "; ".join(problems))
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on (bound, then released); the tests' too."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_up(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -253,7 +248,7 @@ class _CpuTimeline:
                     tree.append(pid)
                     todo += _children(pid)
                 for pid in tree:
-                    kind = "mail" if "send_confirmations" in _cmdline(pid) else "server"
+                    kind = "mail" if "send-confirmations" in _cmdline(pid) else "server"
                     seen[pid] = (kind, max(_proc_cpu(pid), seen.get(pid, ("", 0.0))[1]))
                 for pid in backends:
                     seen[-pid] = ("postgres", max(_proc_cpu(pid), seen.get(-pid, ("", 0.0))[1]))
@@ -311,25 +306,14 @@ def bench_api(
 ) -> dict[str, Any]:
     if ceiling and accounts < 2:
         raise BenchError(CEILING_NEEDS_TWO)
-    url = bench_api_database_url(database_url)
-    conn = _Conn.parse(url)
+    conn = bench_django(database_url, DATABASE_NAME)
     _recreate(conn)
-    os.environ["DATABASE_URL"] = url
-    os.environ.pop("METERDESK_TASKS", None)
-    from meterdesk.cli import _django_setup
-
-    _django_setup()
-    from django.conf import settings
-    from django.db import connections
-
     from meterdesk.bench.synth import synth_build
-    from meterdesk.cli import _migrate
-    from meterdesk.domain.periods import add_months
     from meterdesk.seed import reference_load
     from meterdesk.utility.selectors import utility_now
 
     started = time.perf_counter()
-    _migrate()
+    migrate()
     reference_load()
     connections.close_all()
     month = utility_now().date().replace(day=1)
@@ -360,11 +344,11 @@ def bench_api(
     )
     env = {
         **os.environ,
-        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": SETTINGS,  # the benchmark's endpoints beside the product's
+        "DATABASE_URL": conn.url,
         "METERDESK_READING_WINDOW": "1-31",
         "METERDESK_API_RATE_TOKEN": "off",
         "METERDESK_API_RATE_ADDRESS": "off",
-        "METERDESK_BENCH_ENDPOINTS": "1",
         "METERDESK_ALLOWED_HOSTS": f"{HOST},localhost",
         "METERDESK_DEBUG": "",
     }

@@ -1,7 +1,7 @@
 """Two endpoints that exist only for `meterdesk bench api`: the floors its figures are compared with.
 
-Mounted at ``/api/v1/bench/`` by ``meterdesk.api.api`` only when ``METERDESK_BENCH_ENDPOINTS=1`` (the
-setting or the environment variable); never in a normal deployment.
+Mounted at ``/api/v1/bench/`` only by the benchmark's own URLconf (bench/urls.py), which the server
+that `bench api` starts loads (bench/settings.py); the product's API has no such route.
 
 * ``GET /api/v1/bench/trivial``: no authentication, no database: the cost of the server, Django and
   django-ninja for one request (the rate limits are off for it too).

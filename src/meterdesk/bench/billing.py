@@ -28,14 +28,28 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/meterdesk_bench"
+import dj_database_url
+import psycopg
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from meterdesk.bench.database import database_choose
+from meterdesk.cliutil import SETTINGS_MODULE as PRODUCT_SETTINGS
+from meterdesk.cliutil import django_setup, migrate
+from meterdesk.devtools import database_url
+
+#: The database `bench billing` measures on, on the product's PostgreSQL server unless given.
+DATABASE_NAME = "meterdesk_bench"
+#: The settings of the benchmark's processes (its database; bench/settings.py).
+SETTINGS = "meterdesk.bench.settings"
 DEFAULT_PERIOD = date(2026, 10, 1)
 
 
@@ -115,15 +129,14 @@ def machine_probe(steps: int = PROBE_STEPS, runs: int = PROBE_RUNS) -> dict[str,
     }
 
 
-def bench_database_url(explicit: str | None = None) -> str:
-    """The database to use: the one given, else DATABASE_URL's server with the database
-    ``meterdesk_bench`` (never DATABASE_URL's own database: it is dropped), else the default."""
-    if explicit:
-        return explicit
-    env = os.environ.get("DATABASE_URL", "")
-    if env.startswith(("postgres://", "postgresql://")):
-        return urlunsplit(urlsplit(env)._replace(path="/meterdesk_bench"))
-    return DEFAULT_URL
+def bench_django(url: str | None, name: str) -> _Conn:
+    """Set Django up on the benchmark's database: ``url`` if given, else the database ``name`` on
+    the product's PostgreSQL server (never the product's own database: it is dropped), else on
+    the local one. Nothing connects to it yet; returns how to reach it."""
+    os.environ.pop("METERDESK_TASKS", None)  # the close as an operator runs it: tasks in the database
+    database_choose(url=url, name=name)
+    django_setup(SETTINGS)
+    return _Conn.from_settings(settings.DATABASES["default"])
 
 
 @dataclass
@@ -136,11 +149,13 @@ class _Conn:
 
     @classmethod
     def parse(cls, url: str) -> _Conn:
-        import dj_database_url
+        return cls.from_settings(dj_database_url.parse(url))
 
-        c = dj_database_url.parse(url)
+    @classmethod
+    def from_settings(cls, c: Mapping[str, Any]) -> _Conn:
+        """A database of Django's settings; refused unless it is PostgreSQL and named for a benchmark."""
         if "postgresql" not in str(c.get("ENGINE", "")):
-            raise BenchError(f"the billing benchmark needs PostgreSQL, got {url!r}")
+            raise BenchError(f"a benchmark needs PostgreSQL, got the database {c.get('NAME')!r}")
         name = str(c["NAME"])
         if "bench" not in name:
             raise BenchError(
@@ -154,9 +169,20 @@ class _Conn:
             name,
         )
 
-    def connect(self, dbname: str | None = None) -> Any:
-        import psycopg
+    @property
+    def url(self) -> str:
+        """The database as the DATABASE_URL of a child process."""
+        return database_url(
+            {
+                "USER": self.user,
+                "PASSWORD": self.password,
+                "HOST": self.host,
+                "PORT": self.port,
+                "NAME": self.name,
+            }
+        )
 
+    def connect(self, dbname: str | None = None) -> Any:
         return psycopg.connect(
             host=self.host,
             port=self.port,
@@ -295,20 +321,10 @@ def _reopen_month(conn: _Conn, period: date) -> None:
         db.execute("CHECKPOINT")
 
 
-def _django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.pop("METERDESK_TASKS", None)
-    from meterdesk.cli import _django_setup
-
-    _django_setup()
-
-
 def _close(
     period: date, workers: int, chunk_size: int, env: dict[str, str], conn: _Conn | None = None
 ) -> dict[str, Any]:
     """Run `meterdesk bill` for the month in a child process; time it and sample its memory."""
-    from django.conf import settings
-
     log = Path(settings.DATA_DIR) / "logs" / f"bench-bill-{period:%Y-%m}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [
@@ -499,11 +515,6 @@ def fast_path_check(period: date, chunk_size: int = 2000, every: int = 1) -> dic
     """Close every ``every``-th chunk of ``period`` twice, with and without the SQL fast path (each
     in a transaction rolled back), and compare every ledger line, meter state and statement they
     write. Needs Django set up on a database where the month is open."""
-    from collections import Counter
-
-    from django.db import connection, transaction
-    from django.utils import timezone
-
     from meterdesk.billing import close as billing_close
     from meterdesk.billing.pricing import DbPricing
     from meterdesk.domain.profiles import profile_load
@@ -602,27 +613,22 @@ def bench_billing(
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, Any]:
     """Build (or reuse) the synthetic utility, time the close of ``period`` and the SQL floor."""
-    url = bench_database_url(database_url)
-    conn = _Conn.parse(url)
+    conn = bench_django(database_url, DATABASE_NAME)
     ready = _database_ready(conn, accounts, period, seed, keep, say)
-    _django(url)
-    from django.db import connections
-
     from meterdesk.bench.synth import synth_build
-    from meterdesk.cli import _migrate
     from meterdesk.seed import reference_load
 
     setup: dict[str, float] = {}
     started = time.perf_counter()
     if ready:
         # Kept data: bring its schema up to date (e.g. an index dropped since it was built).
-        _migrate()
+        migrate()
         connections.close_all()
         if not build_only:
             _reopen_month(conn, period)
         setup["reopen"] = time.perf_counter() - started
     else:
-        _migrate()
+        migrate()
         utility = reference_load()
         connections.close_all()
         say(f"Building {accounts} accounts with two years of history in {conn.name} …")
@@ -655,7 +661,8 @@ def bench_billing(
         }
 
     machine = machine_probe()
-    env = dict(os.environ)
+    # The close as an operator runs it: the product's settings, on the benchmark's database.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": PRODUCT_SETTINGS, "DATABASE_URL": conn.url}
     say(f"Closing {period:%Y-%m} with {workers} worker(s), {chunk_size} accounts a chunk …")
     load_before = os.getloadavg()
     close = _close(period, workers, chunk_size, env, conn)

@@ -8,20 +8,12 @@ from datetime import date
 
 import click
 
+from meterdesk.cliutil import period_option
+
 
 @click.group(name="bench", help="Benchmarks that print figures (never timed assertions).")
 def bench_group() -> None:
     pass
-
-
-def _month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        year, month = value.split("-")
-        return date(int(year), int(month), 1)
-    except ValueError as exc:
-        raise click.BadParameter(f"expected YYYY-MM, got {value!r}") from exc
 
 
 @bench_group.command(
@@ -55,7 +47,9 @@ def _month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> d
 )
 @click.option("--workers", default=None, type=click.IntRange(1, 64), help="Task workers (default: cores).")
 @click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--period", callback=_month, default=None, help="The month closed, YYYY-MM (default 2026-10).")
+@click.option(
+    "--period", callback=period_option, default=None, help="The month closed, YYYY-MM (default 2026-10)."
+)
 @click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same data.")
 @click.option(
     "--database-url",

@@ -4,41 +4,27 @@ months (docs/billing.md, "Rebilling a past month"). Django is set up inside; out
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from datetime import date
+from typing import TYPE_CHECKING
 
 import click
 
+from meterdesk.cliutil import django_setup_migrated, money, period_option, staff_get
 from meterdesk.domain.billing import REBILL_CAUSES
 
 if TYPE_CHECKING:
     from meterdesk.billing.models import LedgerEntry
-    from meterdesk.customers.models import User
-
-
-def _staff(email: str | None) -> User | None:
-    if not email:
-        return None
-    from meterdesk.customers.models import User
-
-    user = User.objects.filter(email__iexact=email.strip(), is_staff=True, is_active=True).first()
-    if user is None:
-        raise click.BadParameter(f"no active member of staff with the e-mail {email!r}", param_hint="--by")
-    return user
-
-
-def _money(value: Any) -> str:
-    return f"{value:,.2f}".replace(",", " ")
 
 
 def _line(entry: LedgerEntry) -> str:
     detail = entry.detail if isinstance(entry.detail, dict) else {}
     basis = str(detail.get("basis", ""))
     if entry.volume is None:
-        return f"  {basis:<15}{'':<28}{_money(entry.amount):>14} ₽"
+        return f"  {basis:<15}{'':<28}{money(entry.amount):>14} ₽"
     meter = f"meter {entry.meter.serial}" if entry.meter is not None else "no meter"
     zone = f"T{entry.zone}" if entry.zone else "single"
     volume = f"{entry.volume:+} kWh × {entry.price}"
-    return f"  {basis:<15}{meter + ' ' + zone:<28}{_money(entry.amount):>14} ₽   {volume}"
+    return f"  {basis:<15}{meter + ' ' + zone:<28}{money(entry.amount):>14} ₽   {volume}"
 
 
 @click.command(
@@ -49,7 +35,13 @@ def _line(entry: LedgerEntry) -> str:
     "month's prices, on the next bill. Run again with the same data, it posts nothing.",
 )
 @click.option("--account", "number", required=True, help="The account number (10 digits).")
-@click.option("--period", required=True, help="The first month to bill again, YYYY-MM (closed).")
+@click.option(
+    "--period",
+    "month",
+    required=True,
+    callback=period_option,
+    help="The first month to bill again, YYYY-MM (closed).",
+)
 @click.option("--reason", required=True, help="Why, in words (shown with the corrections on the bill).")
 @click.option(
     "--cause", type=click.Choice(REBILL_CAUSES), default="other", show_default=True, help="What changed."
@@ -57,11 +49,8 @@ def _line(entry: LedgerEntry) -> str:
 @click.option("--by", "by_email", default=None, help="The e-mail of the member of staff who asked.")
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; post nothing.")
 def rebill_command(
-    number: str, period: str, reason: str, cause: str, by_email: str | None, dry_run: bool
+    number: str, month: date, reason: str, cause: str, by_email: str | None, dry_run: bool
 ) -> None:
-    from meterdesk.cli import _parse_period, django_setup_migrated
-
-    month = _parse_period(period)
     if not reason.strip():
         raise click.BadParameter("give the reason in words", param_hint="--reason")
     django_setup_migrated()
@@ -74,7 +63,7 @@ def rebill_command(
     account = Account.objects.filter(number=number.strip()).first()
     if account is None:
         raise click.BadParameter(f"no account {number!r}", param_hint="--account")
-    user = _staff(by_email)
+    user = staff_get(by_email)
     try:
         with transaction.atomic():
             entries = account_rebill(account=account, period=month, reason=reason, cause=cause, user=user)
@@ -92,12 +81,12 @@ def rebill_command(
         by_month[str(entry.detail["period"])].append(entry)
     for label in sorted(by_month):
         lines = by_month[label]
-        click.echo(f"{label}: {_money(sum(e.amount for e in lines))} ₽")
+        click.echo(f"{label}: {money(sum(e.amount for e in lines))} ₽")
         for entry in lines:
             click.echo(_line(entry))
     total = sum(e.amount for e in entries)
     click.echo(
-        f"Total {_money(total)} ₽ in {len(entries)} corrections, {posted} to {entries[0].period:%Y-%m} "
+        f"Total {money(total)} ₽ in {len(entries)} corrections, {posted} to {entries[0].period:%Y-%m} "
         "(the next bill)."
     )
     if dry_run:

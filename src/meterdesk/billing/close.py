@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -850,21 +850,13 @@ def penalty_parts(result: Any) -> list[dict[str, Any]]:
 # account (tests/test_fast_path.py closes the same data both ways and compares every row); any
 # account outside that case goes through the engine, in the same transaction.
 
-#: Off: every account goes through the Python engine (``METERDESK_BILLING_FAST_PATH=0``).
-FAST_PATH = os.environ.get("METERDESK_BILLING_FAST_PATH", "1").strip().lower() not in (
-    "0",
-    "false",
-    "no",
-    "off",
-)
-
 
 def fast_path_available(wanted: bool | None = None) -> bool:
-    """Whether the chunks' common case goes through the SQL fast path: asked for (``wanted``;
-    by default ``FAST_PATH``), on PostgreSQL (on SQLite every account goes through the engine),
-    and with no field in ``MeterState`` beyond those the SQL writes."""
+    """Whether the chunks' common case goes through the SQL fast path: asked for (``wanted``; by
+    default the setting METERDESK_BILLING_FAST_PATH), on PostgreSQL (on SQLite every account goes
+    through the engine), and with no field in ``MeterState`` beyond those the SQL writes."""
     return (
-        (FAST_PATH if wanted is None else wanted)
+        (settings.METERDESK_BILLING_FAST_PATH if wanted is None else wanted)
         and connection.vendor == "postgresql"
         and not _CODEC_EXTRA_FIELDS
     )

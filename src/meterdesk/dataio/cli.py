@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from meterdesk.cliutil import output_open
-from meterdesk.domain.periods import month_parse
+from meterdesk.cliutil import django_setup_migrated, output_open, period_option
 
 if TYPE_CHECKING:
     from meterdesk.dataio.importer import ImportResult
-
-
-def _setup() -> None:
-    from meterdesk.cli import django_setup_migrated
-
-    django_setup_migrated()
-
-
-def _period(_ctx: Any, _param: Any, value: str) -> date:
-    try:
-        return month_parse(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"expected a month YYYY-MM, e.g. 2025-10; got {value!r}") from exc
 
 
 class _Progress:
@@ -62,7 +49,7 @@ class _Progress:
 )
 @click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(100, 100_000))
 def import_command(path: Path, dry_run: bool, report: Path | None, batch_size: int) -> None:
-    _setup()
+    django_setup_migrated()
     from meterdesk.dataio.importer import dataset_import
     from meterdesk.dataio.source import dataset_open
 
@@ -132,7 +119,7 @@ def _open_output(output: str, encoding: str, newline: str | None) -> TextIO:
     "price, amount, reason. CSV is ';'-separated UTF-8 with a header (and a byte-order mark when "
     "written to a file, for Excel); JSON is one array, JSONL one object per line.",
 )
-@click.option("--period", required=True, callback=_period, help="The closed month, YYYY-MM.")
+@click.option("--period", required=True, callback=period_option, help="The closed month, YYYY-MM.")
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv", show_default=True
 )
@@ -141,7 +128,7 @@ def _open_output(output: str, encoding: str, newline: str | None) -> TextIO:
     "--decimal-comma", is_flag=True, help="CSV: write 12,34 instead of 12.34 (Russian-locale Excel)."
 )
 def export_charges(period: date, fmt: str, output: str, decimal_comma: bool) -> None:
-    _setup()
+    django_setup_migrated()
     from meterdesk.dataio.exporter import ExportError, charges_write, month_closed_check
 
     try:
@@ -164,7 +151,7 @@ def export_charges(period: date, fmt: str, output: str, decimal_comma: bool) -> 
 
 @export_group.command(name="statement", help="One account's monthly statement (a closed month).")
 @click.option("--account", "number", required=True, help="The 10-digit account number.")
-@click.option("--period", required=True, callback=_period, help="The closed month, YYYY-MM.")
+@click.option("--period", required=True, callback=period_option, help="The closed month, YYYY-MM.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("-o", "--output", default="-", show_default=True, help="File to write ('-': standard output).")
 def export_statement(number: str, period: date, fmt: str, output: str) -> None:
@@ -172,9 +159,7 @@ def export_statement(number: str, period: date, fmt: str, output: str) -> None:
         raise click.BadParameter(
             f"an account number has exactly 10 digits; got {number!r}", param_hint="--account"
         )
-    _setup()
-    import json
-
+    django_setup_migrated()
     from meterdesk.dataio.exporter import ExportError, statement_data, statement_text
 
     try:

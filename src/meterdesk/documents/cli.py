@@ -9,15 +9,15 @@ from pathlib import Path
 
 import click
 
-from meterdesk.cliutil import output_open
-from meterdesk.dataio.cli import _period, _setup, export_group
+from meterdesk.cliutil import django_setup_migrated, output_open, period_option
+from meterdesk.dataio.cli import export_group
 
 
 @export_group.command(
     name="bill", help="One account's monthly bill (ЕПД) of a closed month as a PDF, with the payment QR code."
 )
 @click.option("--account", "number", required=True, help="The 10-digit account number.")
-@click.option("--period", required=True, callback=_period, help="The closed month, YYYY-MM.")
+@click.option("--period", required=True, callback=period_option, help="The closed month, YYYY-MM.")
 @click.option(
     "-o",
     "--output",
@@ -31,7 +31,7 @@ def export_bill(number: str, period: date, output: Path) -> None:
         raise click.BadParameter(
             f"an account number has exactly 10 digits; got {number!r}", param_hint="--account"
         )
-    _setup()
+    django_setup_migrated()
     from meterdesk.dataio.exporter import ExportError, month_closed_check
     from meterdesk.documents.render import bill_pdf
     from meterdesk.documents.selectors import account_by_number, bill_data
@@ -68,9 +68,9 @@ def documents_group() -> None:
     help="E-mail the bill (PDF) of a closed month to every customer who chose bills by e-mail. Each "
     "bill goes once to each address: run it again and only what was not sent yet is sent.",
 )
-@click.option("--period", required=True, callback=_period, help="The closed month, YYYY-MM.")
+@click.option("--period", required=True, callback=period_option, help="The closed month, YYYY-MM.")
 def send_bills(period: date) -> None:
-    _setup()
+    django_setup_migrated()
     from meterdesk.documents.services import MonthNotClosed, ebill_send
 
     try:

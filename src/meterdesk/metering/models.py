@@ -207,8 +207,8 @@ class Reading(models.Model):
 class ConfirmationMail(models.Model):
     """The e-mailed confirmation of an accepted reading, waiting to be sent or sent: a transactional
     outbox (docs/adr/0010-confirmation-outbox.md). Stored in the submission's own transaction, so
-    it exists if and only if the reading does; sent in batches by ``meterdesk manage
-    send_confirmations`` (which ``meterdesk serve`` starts), retried with a growing delay when the
+    it exists if and only if the reading does; sent in batches by ``meterdesk
+    send-confirmations`` (which ``meterdesk serve`` starts), retried with a growing delay when the
     mail server refuses or is down, and given up after ``outbox.MAX_ATTEMPTS`` tries."""
 
     # No index of its own: the outbox is read by the pending index below, never by reading (a

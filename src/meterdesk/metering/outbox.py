@@ -1,8 +1,8 @@
 """The confirmation e-mails' outbox (docs/adr/0010-confirmation-outbox.md).
 
 A submission stores its confirmation (``outbox_add``: one insert, in the submission's own
-transaction, so the mail exists if and only if the reading does). Senders (``meterdesk manage
-send_confirmations``, started by ``meterdesk serve``) take the mails due in batches:
+transaction, so the mail exists if and only if the reading does). Senders (``meterdesk
+send-confirmations``, started by ``meterdesk serve``) take the mails due in batches:
 
 1. **Claim** up to ``batch`` mails in one short transaction (PostgreSQL: ``FOR UPDATE SKIP
    LOCKED``, so several senders share the queue without waiting for each other; SQLite

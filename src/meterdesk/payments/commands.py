@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import click
 
+from meterdesk.cliutil import django_setup
 from meterdesk.payments.cli import payments_group
 
 
@@ -25,9 +26,7 @@ from meterdesk.payments.cli import payments_group
     help="Only payments started at least this many minutes ago.",
 )
 def reconcile(older_than: int | None) -> None:
-    from meterdesk.cli import _django_setup
-
-    _django_setup()
+    django_setup()
     from meterdesk.payments.services import payments_reconcile
 
     summary = payments_reconcile(older_than=timedelta(minutes=older_than) if older_than is not None else None)

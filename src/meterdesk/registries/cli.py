@@ -7,43 +7,20 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
+from django.utils import translation
 
-from meterdesk.cliutil import output_open
+from meterdesk.cliutil import django_setup_migrated, money, output_open, staff_get
 from meterdesk.payments.cli import payments_group
 
 if TYPE_CHECKING:
-    from meterdesk.customers.models import User
     from meterdesk.registries.services import LoadResult
 
 
-def _setup() -> None:
-    from meterdesk.cli import django_setup_migrated
-
-    django_setup_migrated()
-
-
-def _english() -> Any:
-    from django.utils import translation
-
+def _english() -> translation.override:
     return translation.override("en")
-
-
-def _staff(email: str | None) -> User | None:
-    if not email:
-        return None
-    from meterdesk.customers.models import User
-
-    user = User.objects.filter(email__iexact=email.strip(), is_staff=True, is_active=True).first()
-    if user is None:
-        raise click.BadParameter(f"no active member of staff with the e-mail {email!r}", param_hint="--by")
-    return user
-
-
-def _money(value: Any) -> str:
-    return f"{value:,.2f}".replace(",", " ")
 
 
 @payments_group.command(
@@ -69,7 +46,7 @@ def _money(value: Any) -> str:
 def import_registry(
     file: Path, layout_name: str, dry_run: bool, report: Path | None, by_email: str | None
 ) -> None:
-    _setup()
+    django_setup_migrated()
     from meterdesk.registries.layouts import LayoutError, layout_get
 
     # Opened first, so that a report that cannot be written stops the command before anything loads.
@@ -81,7 +58,7 @@ def import_registry(
             layout = layout_get(layout_name)
         except LayoutError as exc:
             raise click.ClickException(str(exc)) from exc
-        user = _staff(by_email)
+        user = staff_get(by_email)
         click.echo(f"Loading {file.name} as {layout.name}{' (dry run)' if dry_run else ''}", err=True)
         result = registry_load(
             data=file.read_bytes(), name=file.name, layout=layout, dry_run=dry_run, user=user
@@ -116,12 +93,12 @@ def _print_summary(result: LoadResult) -> None:
         click.echo("Dry run: the file is good; nothing was kept. It would load:")
     elif result.registry is not None:
         click.echo(f"Loaded as registry #{result.registry.pk}:")
-    click.echo(f"  rows            {s.rows:>8}   {_money(s.amount):>16} ₽")
-    click.echo(f"  matched         {s.matched:>8}   {_money(s.matched_amount):>16} ₽")
-    click.echo(f"  unmatched       {s.unmatched:>8}   {_money(s.unmatched_amount):>16} ₽")
+    click.echo(f"  rows            {s.rows:>8}   {money(s.amount):>16} ₽")
+    click.echo(f"  matched         {s.matched:>8}   {money(s.matched_amount):>16} ₽")
+    click.echo(f"  unmatched       {s.unmatched:>8}   {money(s.unmatched_amount):>16} ₽")
     if s.duplicate:
-        click.echo(f"  already loaded  {s.duplicate:>8}   {_money(s.duplicate_amount):>16} ₽")
-    click.echo(f"  bank commission {'':>8}   {_money(s.commission):>16} ₽")
+        click.echo(f"  already loaded  {s.duplicate:>8}   {money(s.duplicate_amount):>16} ₽")
+    click.echo(f"  bank commission {'':>8}   {money(s.commission):>16} ₽")
     with _english():
         for reason, count in sorted(s.by_reason.items()):
             click.echo(f"    {UnmatchedReason(reason).label}: {count}")
@@ -133,7 +110,7 @@ def _print_summary(result: LoadResult) -> None:
 
 @payments_group.command(name="registry-formats", help="List the registry layouts (--format) known.")
 def registry_formats() -> None:
-    _setup()
+    django_setup_migrated()
     from meterdesk.registries.layouts import LayoutError, layouts_available
 
     try:
@@ -148,7 +125,7 @@ def registry_formats() -> None:
 @payments_group.command(name="unmatched", help="List the registry rows waiting for an account.")
 @click.option("--registry", "registry_id", type=int, help="Only the rows of this registry (its #).")
 def unmatched(registry_id: int | None) -> None:
-    _setup()
+    django_setup_migrated()
     from meterdesk.registries.selectors import unmatched_rows
 
     rows = list(unmatched_rows(registry=registry_id))
@@ -162,12 +139,12 @@ def unmatched(registry_id: int | None) -> None:
         for row in rows:
             click.echo(
                 f"{row.pk:>7}  {('#' + str(row.registry_id) + ' ' + row.registry.name)[:24]:<24} {row.line:>5}  "
-                f"{row.paid_on:%d.%m.%Y}  {row.account_number[:12]:<12} {_money(row.amount):>12}  "
+                f"{row.paid_on:%d.%m.%Y}  {row.account_number[:12]:<12} {money(row.amount):>12}  "
                 f"{row.get_reason_display()}, {row.payer}"
             )
     total = sum(r.amount for r in rows)
     click.echo(
-        f"{len(rows)} row(s), {_money(total)} ₽. Resolve one: meterdesk payments resolve ROW --account N"
+        f"{len(rows)} row(s), {money(total)} ₽. Resolve one: meterdesk payments resolve ROW --account N"
     )
 
 
@@ -186,7 +163,7 @@ def unmatched(registry_id: int | None) -> None:
 def resolve(row_id: int, number: str | None, reason: str | None, note: str, by_email: str | None) -> None:
     if (number is None) == (reason is None):
         raise click.UsageError("give either --account N or --reject REASON")
-    _setup()
+    django_setup_migrated()
     from meterdesk.customers.models import Account
     from meterdesk.registries.selectors import row_get
     from meterdesk.registries.services import RowResolveError, row_assign, row_reject
@@ -195,7 +172,7 @@ def resolve(row_id: int, number: str | None, reason: str | None, note: str, by_e
         row = row_get(row_id)
         if row is None:
             raise click.ClickException(f"no registry row {row_id}")
-        user = _staff(by_email)
+        user = staff_get(by_email)
         try:
             if number is not None:
                 account = Account.objects.filter(number=number.strip()).first()
@@ -203,7 +180,7 @@ def resolve(row_id: int, number: str | None, reason: str | None, note: str, by_e
                     raise click.ClickException(f"no account {number}")
                 entry = row_assign(row=row, account=account, user=user, note=note)
                 click.echo(
-                    f"Row {row.pk} (line {row.line} of registry #{row.registry_id}): {_money(row.amount)} ₽ "
+                    f"Row {row.pk} (line {row.line} of registry #{row.registry_id}): {money(row.amount)} ₽ "
                     f"posted to account {account.number} on {entry.posted_on:%d.%m.%Y} (ledger entry {entry.pk})."
                 )
                 if account.closed_on is not None:
@@ -212,7 +189,7 @@ def resolve(row_id: int, number: str | None, reason: str | None, note: str, by_e
                 row_reject(row=row, reason=reason, user=user)
                 click.echo(
                     f"Row {row.pk} (line {row.line} of registry #{row.registry_id}) rejected: "
-                    f"{_money(row.amount)} ₽ to be returned to the bank."
+                    f"{money(row.amount)} ₽ to be returned to the bank."
                 )
         except RowResolveError as exc:
             raise click.ClickException(str(exc)) from exc

@@ -161,15 +161,16 @@ def test_concurrent_different_bodies_with_one_key(customer, token):
 
 def test_old_answers_are_purged(api, meter):
     from datetime import timedelta
-    from io import StringIO
 
-    from django.core.management import call_command
+    from click.testing import CliRunner
     from django.utils import timezone
+
+    from meterdesk.cli import main
 
     send(api, meter, key="old")
     send(api, meter, key="new", body={"values": ["1200", "600"]})
     IdempotencyRecord.objects.filter(key="old").update(created_at=timezone.now() - timedelta(days=8))
-    out = StringIO()
-    call_command("api_purge", "--days", "7", stdout=out)
-    assert "deleted 1 " in out.getvalue()
+    done = CliRunner().invoke(main, ["api-purge", "--days", "7"])
+    assert done.exit_code == 0, done.output
+    assert "deleted 1 " in done.stdout
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]

@@ -143,4 +143,4 @@ def test_a_month_after_a_gap_is_refused(prices):
 def test_a_malformed_period_is_refused(period):
     result = CliRunner().invoke(main, ["bill", "--period", period, "--workers", "0"])
     assert result.exit_code == 2
-    assert "expected YYYY-MM" in result.output
+    assert "expected a month YYYY-MM" in result.output

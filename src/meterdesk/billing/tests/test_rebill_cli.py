@@ -80,7 +80,7 @@ def test_it_posts_once_with_who_asked(meter):
     [
         (("--account", "0000000000", "--period", "2025-06", "--reason", "x"), "no account '0000000000'"),
         (("--account", "{number}", "--period", "2025-08", "--reason", "x"), "2025-08 is not closed"),
-        (("--account", "{number}", "--period", "2025-13", "--reason", "x"), "expected YYYY-MM"),
+        (("--account", "{number}", "--period", "2025-13", "--reason", "x"), "expected a month YYYY-MM"),
         (("--account", "{number}", "--period", "2025-06", "--reason", "  "), "give the reason in words"),
         (
             ("--account", "{number}", "--period", "2025-06", "--reason", "x", "--cause", "whim"),

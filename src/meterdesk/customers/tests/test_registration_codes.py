@@ -3,13 +3,12 @@ issued per account, stored only as a hash, asked for by registration and linking
 
 from __future__ import annotations
 
-from io import StringIO
-
 import pytest
+from click.testing import CliRunner
 from django.core import mail
-from django.core.management import CommandError, call_command
 from django.test import Client
 
+from meterdesk.cli import main
 from meterdesk.customers.models import AccountLink, PendingLink, RegistrationCode
 from meterdesk.customers.services import (
     AccountMismatch,
@@ -121,18 +120,22 @@ def test_the_command_issues_codes_for_accounts_without_an_unused_one(codes_on, m
     has_one = MeterFactory().account
     kept = registration_code_issue(account=has_one)
     closed = AccountFactory(closed_on="2025-01-01")
-    out = StringIO()
-    call_command("issue_registration_codes", stdout=out)
-    assert "1 registration code(s) issued" in out.getvalue()  # the account without one
+
+    def issue(*args: str) -> str:
+        done = CliRunner().invoke(main, ["issue-registration-codes", *args])
+        assert done.exit_code == 0, done.output
+        return done.stdout
+
+    assert "1 registration code(s) issued" in issue()  # the account without one
     assert RegistrationCode.objects.filter(account=meter.account).exists()
     assert not RegistrationCode.objects.filter(account=closed).exists()
     assert registration_code_for_bill(has_one) == kept  # left as it was
-    call_command("issue_registration_codes", "--account", has_one.number, stdout=out)
+    issue("--account", has_one.number)
     assert registration_code_for_bill(has_one) not in (None, kept)  # replaced
-    call_command("issue_registration_codes", "--all", stdout=out)
-    assert "2 registration code(s) issued" in out.getvalue()
-    with pytest.raises(CommandError, match="no such account: 9999999999"):
-        call_command("issue_registration_codes", "--account", "9999999999")
+    assert "2 registration code(s) issued" in issue("--all")
+    refused = CliRunner().invoke(main, ["issue-registration-codes", "--account", "9999999999"])
+    assert refused.exit_code == 1
+    assert "no such account: 9999999999" in refused.stderr
 
 
 def test_the_admin_action_issues_codes(meter):

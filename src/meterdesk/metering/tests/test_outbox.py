@@ -10,14 +10,15 @@ from decimal import Decimal
 
 import pytest
 from aiosmtpd.controller import Controller
+from click.testing import CliRunner, Result
 from django.apps import apps as django_apps
 from django.core import mail
-from django.core.management import CommandError, call_command
 from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from meterdesk.cli import main
 from meterdesk.metering import outbox
 from meterdesk.metering.models import Channel, ConfirmationMail, Reading
 from meterdesk.metering.outbox import (
@@ -316,17 +317,36 @@ def test_prune_deletes_only_mails_sent_long_ago(db_tasks, customer, smtp):
     assert set(ConfirmationMail.objects.values_list("pk", flat=True)) == {pending_one.pk, given_up.pk}
 
 
-def test_the_command_sends_what_is_due_and_prunes(db_tasks, customer, smtp, capsys):
+def _command(*args: str) -> Result:
+    return CliRunner().invoke(main, ["send-confirmations", *args])
+
+
+def test_the_command_sends_what_is_due_and_prunes(db_tasks, customer, smtp):
     _customers_with_mails(3)
-    call_command("send_confirmations", "--once", "--batch", "2")
-    assert "sent 3, to try again 0, given up 0" in capsys.readouterr().out
+    done = _command("--once", "--batch", "2")
+    assert done.exit_code == 0, done.output
+    assert "sent 3, to try again 0, given up 0" in done.stdout
     assert len(smtp.messages) == 3
-    call_command("send_confirmations", "--prune", "1")
-    assert "deleted 0 confirmation e-mails sent more than 1 days ago" in capsys.readouterr().out
-    with pytest.raises(CommandError, match="--batch"):
-        call_command("send_confirmations", "--batch", "0")
-    with pytest.raises(CommandError, match="--prune"):
-        call_command("send_confirmations", "--prune", "0")
+    done = _command("--prune", "1")
+    assert "deleted 0 confirmation e-mails sent more than 1 days ago" in done.stdout
+    for option in ("--batch", "--prune"):
+        refused = _command(option, "0")
+        assert refused.exit_code == 2
+        assert f"Invalid value for '{option}'" in refused.stderr
+
+
+def test_the_command_says_the_outbox_defaults():
+    shown = " ".join(CliRunner().invoke(main, ["send-confirmations", "--help"]).stdout.split())
+    assert f"(default {outbox.DEFAULT_BATCH})" in shown
+    assert f"(default {outbox.KEEP_SENT.days};" in shown
+
+
+def test_the_former_management_command_still_runs_with_a_note(db_tasks, customer, smtp):
+    _customers_with_mails(1)
+    done = CliRunner().invoke(main, ["manage", "send_confirmations", "--once"])
+    assert done.exit_code == 0, done.output
+    assert "sent 1, to try again 0, given up 0" in done.stdout
+    assert "`meterdesk manage send_confirmations` is now `meterdesk send-confirmations`" in done.stderr
 
 
 def test_the_upgrade_moves_the_waiting_confirmation_tasks_into_the_outbox(db_tasks, priced_customer):
@@ -440,8 +460,9 @@ def test_the_running_sender_sends_and_deletes_mails_sent_long_ago(db_tasks, cust
 
 
 def test_the_command_refuses_a_negative_keep(db_tasks):
-    with pytest.raises(CommandError, match="--keep-days"):
-        call_command("send_confirmations", "--keep-days", "-1")
+    refused = _command("--keep-days", "-1")
+    assert refused.exit_code == 2
+    assert "Invalid value for '--keep-days'" in refused.stderr
 
 
 def test_an_idle_sender_opens_no_write_transaction(db_tasks, customer, smtp):
