@@ -392,28 +392,11 @@ def close_accounts(
     no_settlement: PenaltyEntries = []
     for acc_id, basis, opening, charges, recalcs, payments in results:
         penalty, parts = penalties.get(acc_id, no_penalty)
-        if penalty:
-            add_line(
-                (
-                    acc_id,
-                    period,
-                    end,
-                    "penalty",
-                    "",
-                    None,
-                    0,
-                    1,
-                    None,
-                    None,
-                    penalty,
-                    R_LATE_PAYMENT,
-                    _json({"parts": parts}),
-                    run_id,
-                    moment,
-                )
-            )
-        # A debt paid off: its penalty settled at the rate of the day of payment (the difference).
-        for amount, reason, detail in settlements.get(acc_id, no_settlement):
+        # The month's accrual, then each debt paid off: its penalty settled at the rate of the day
+        # of payment (the difference).
+        entries = [(penalty, R_LATE_PAYMENT, {"parts": parts})] if penalty else []
+        entries += settlements.get(acc_id, no_settlement)
+        for amount, reason, detail in entries:
             add_line(
                 (
                     acc_id,
@@ -433,7 +416,7 @@ def close_accounts(
                     moment,
                 )
             )
-            penalty += amount
+        penalty += sum((amount for amount, _, _ in settlements.get(acc_id, no_settlement)), zero2)
         closing = opening + charges + recalcs + penalty + payments
         close_rows.append(
             (
