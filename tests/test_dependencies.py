@@ -90,8 +90,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("meterdesk.bench.api_floor", "meterdesk.api.auth"): "bench api: the floor authenticates as the API",
     ("meterdesk.bench.api_floor", "meterdesk.api.idempotency"): "bench api: the floor's key look-up",
     ("meterdesk.bench.api_floor", "meterdesk.api.schemas"): "bench api: the floor's body",
-    # The charge preview moves to billing (issue 17 item 2).
-    ("meterdesk.metering.selectors", "meterdesk.billing"): "the charge preview, moving to billing",
+    # The confirmation e-mail shows the charge (billing's); it moves up out of metering next.
+    ("meterdesk.metering.outbox", "meterdesk.billing.preview"): "the e-mail renders the charge",
 }
 
 

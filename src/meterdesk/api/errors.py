@@ -22,9 +22,7 @@ from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationEr
 
 from meterdesk.customers.services import AccountMismatch, AlreadyLinked
 from meterdesk.domain.readings import Issue
-from meterdesk.metering.messages import issue_message, month_closed_message, window_message, zone_label
-from meterdesk.metering.models import Meter
-from meterdesk.metering.services import (
+from meterdesk.metering.check import (
     MeterNotInService,
     MonthClosed,
     NeedsConfirmation,
@@ -32,6 +30,8 @@ from meterdesk.metering.services import (
     ReadingInvalid,
     WindowClosed,
 )
+from meterdesk.metering.messages import issue_message, month_closed_message, window_message, zone_label
+from meterdesk.metering.models import Meter
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,8 @@ def _issue(meter: Meter, issue: Issue) -> dict[str, Any]:
     }
 
 
-def reading_error(error: ReadingError, meter: Meter) -> ApiError:
-    """The API's answer to a reading that ``reading_submit`` did not accept."""
+def reading_error(error: ReadingError) -> ApiError:
+    """The API's answer to a reading that ``reading_check`` or ``reading_submit`` refused."""
     if isinstance(error, WindowClosed):
         window = error.window
         return ApiError(
@@ -130,12 +130,12 @@ def reading_error(error: ReadingError, meter: Meter) -> ApiError:
             },
         )
     if isinstance(error, ReadingInvalid):
-        issues = [_issue(meter, i) for i in error.issues]
+        issues = [_issue(error.meter, i) for i in error.issues]
         first = issues[0]
         return ApiError(422, first["code"], first["message"], {"issues": issues})
     if isinstance(error, NeedsConfirmation):
         # Each confirmation names the value it confirms: sent with another value, it is asked again.
-        confirmations = [{**_issue(meter, i), "confirm": error.checked.token(i)} for i in error.issues]
+        confirmations = [{**_issue(error.meter, i), "confirm": error.checked.token(i)} for i in error.issues]
         return ApiError(
             422,
             "needs_confirmation",

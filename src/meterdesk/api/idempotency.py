@@ -1,20 +1,22 @@
 """``Idempotency-Key``: a retried submission gets the first answer instead of a second reading.
 
-The first accepted answer is stored with the key, in the same transaction as the reading, under a
-unique (scope, key) constraint: of two concurrent duplicates only one can commit; the other's
-transaction (its reading included) rolls back and it answers with the stored result. Answers that
-stored nothing (an error) are not recorded, so a client may fix the request and send it again with
-the same key — a needs_confirmation round trip included.
+``idempotent`` wraps a handler that writes: the first accepted answer is stored with the key, in
+the same transaction as what the handler wrote, under a unique (scope, key) constraint: of two
+concurrent duplicates only one can commit; the other's transaction (its reading included) rolls
+back and it answers with the stored result. Answers that stored nothing (an error) are not
+recorded, so a client may fix the request and send it again with the same key — a
+needs_confirmation round trip included.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -46,17 +48,6 @@ def request_digest(path: str, body: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-#: The record of (scope, key) joined to another statement's row (``record_join``): its columns,
-#: the LEFT JOIN (with the parameters scope and key), and the record built from those columns.
-RECORD_COLUMNS = f", {_RECORD.columns}"
-RECORD_JOIN = f"LEFT JOIN {IdempotencyRecord._meta.db_table} r ON r.scope = %s AND r.key = %s"
-
-
-def record_from(values: tuple[Any, ...]) -> IdempotencyRecord | None:
-    """The record from the values of ``RECORD_COLUMNS`` (None if the join found none)."""
-    return None if values[0] is None else _RECORD.build(values)
-
-
 def record_get(scope: str, key: str) -> IdempotencyRecord | None:
     """The stored answer of (scope, key), if any (one indexed read, by hand: on the hot path)."""
     with connection.cursor() as cursor:
@@ -73,6 +64,49 @@ def record_store(*, scope: str, key: str, user_id: int, digest: str, status: int
             scope=scope, key=key, user_id=user_id, request_hash=digest, status_code=status, response=body
         )
     )
+
+
+def idempotent(
+    request: HttpRequest,
+    key: str | None,
+    *,
+    path: str,
+    payload: Any,
+    answer: Callable[[], Any],
+    status: int = 201,
+) -> HttpResponse:
+    """``answer()``'s body as JSON with ``status``. ``answer`` writes, in the transaction this opens
+    when a ``key`` is sent, and raises ApiError to refuse. With the key, its answer is stored
+    under it in that transaction, and a request whose key was already answered gets the stored
+    answer (``replay``: the same one for the same ``path`` and ``payload``, else
+    idempotency_conflict).
+
+    The stored answer is looked for only when this request cannot be answered afresh: when it is
+    refused, or when its answer cannot be stored because an answer is already (the unique
+    constraint; its work is then rolled back). So a request with a new key costs one statement
+    more than one without (the insert of its answer); a retry does its work again, rolls it back
+    and answers what was stored."""
+    if key is None:
+        return json_response(answer(), status)
+    scope = scope_of(request)
+    digest = request_digest(path, payload)
+    try:
+        with transaction.atomic():
+            body = answer()
+            record_store(
+                scope=scope,
+                key=key,
+                user_id=request_user(request).pk,
+                digest=digest,
+                status=status,
+                body=body,
+            )
+    except (ApiError, IntegrityError):
+        record = record_get(scope, key)
+        if record is None:
+            raise
+        return replay(record, digest)
+    return json_response(body, status)
 
 
 def replay(record: IdempotencyRecord, digest: str) -> HttpResponse:

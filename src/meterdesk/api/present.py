@@ -10,11 +10,11 @@ from django.utils import timezone
 
 from meterdesk.billing.messages import entry_zone, line_words
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
+from meterdesk.billing.preview import ChargePreview
 from meterdesk.customers.models import Account, PremisesCategory
 from meterdesk.domain import billing as engine
 from meterdesk.metering.messages import window_message, zone_label
 from meterdesk.metering.models import Meter, MeterStatus, Reading
-from meterdesk.metering.selectors import ChargePreview
 from meterdesk.tariffs.models import Tariff, TariffKind
 from meterdesk.tariffs.selectors import tariff_spec
 from meterdesk.utility.selectors import reading_window_get, utility_now

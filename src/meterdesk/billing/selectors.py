@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import QuerySet, Sum
 
 from meterdesk.billing.codec import db_money
-from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
+from meterdesk.billing.models import AccountClose, BillingRun, EntryKind, LedgerEntry, RunStatus
 from meterdesk.customers.models import Account, User
 from meterdesk.sqlrows import Rows
 
@@ -79,6 +79,27 @@ def account_overview(user: User, number: str) -> AccountOverview | None:
     zones = [n for n, present in zip((1, 2, 3), row[at : at + 3], strict=True) if present]
     stamp = row[at + 3]
     return AccountOverview(account, balance, payment, latest, zones, None if stamp is None else int(stamp))
+
+
+def month_closed_sql(account_column: str) -> str:
+    """An SQL expression, true when the month (two parameters: the month, twice) is closed for the
+    account ``account_column``: its statement of the month exists, or the month's run has finished.
+    A column of a statement that reads the account for another purpose, as well as ``month_closed``."""
+    return (
+        f"(EXISTS (SELECT 1 FROM {AccountClose._meta.db_table} c "  # noqa: S608 - names from the models
+        f"WHERE c.account_id = {account_column} AND c.period = %s) "
+        f"OR EXISTS (SELECT 1 FROM {BillingRun._meta.db_table} b "
+        f"WHERE b.period = %s AND b.status = '{RunStatus.DONE.value}'))"
+    )
+
+
+def month_closed(account_id: int, period: date) -> bool:
+    """Whether ``period`` is closed (billed) for the account: a reading for it is not accepted."""
+    day = connection.ops.adapt_datefield_value(period)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {month_closed_sql('%s')}", [account_id, day, day])
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 def account_balance(account: Account) -> Decimal:

@@ -29,6 +29,7 @@ from reportlab.platypus.doctemplate import BaseDocTemplate
 
 from meterdesk.billing.messages import entry_words, penalty_words
 from meterdesk.billing.models import EntryKind, LedgerEntry
+from meterdesk.billing.preview import ChargePreview, reading_charge
 from meterdesk.customers.models import Account
 from meterdesk.customers.services import registration_code_for_bill
 from meterdesk.documents.pdf import (
@@ -53,7 +54,6 @@ from meterdesk.domain import billing as engine
 from meterdesk.domain.gostqr import QrPayloadError, payment_payload
 from meterdesk.metering.messages import zone_label
 from meterdesk.metering.models import Channel, Reading, ReadingKind, ReadingStatus
-from meterdesk.metering.selectors import ChargePreview, reading_charge
 from meterdesk.utility.models import UtilitySettings
 from meterdesk.utility.selectors import utility_get, utility_now
 

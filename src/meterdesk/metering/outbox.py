@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import logging
 import os
 import signal
@@ -32,8 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.mail import EmailMessage, get_connection
@@ -43,8 +41,8 @@ from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from meterdesk.billing.preview import ChargePreview, charge_loads
 from meterdesk.metering.models import ConfirmationMail, Reading
-from meterdesk.metering.selectors import ChargePreview, PreviewLine
 from meterdesk.sqlrows import Rows
 from meterdesk.utility.selectors import reference_get, utility_now
 
@@ -72,63 +70,9 @@ PRUNE_EVERY = 3600.0
 _MAILS = Rows(ConfirmationMail, "c")
 
 
-def charge_dumps(charge: ChargePreview) -> str:
-    """The charge shown on submitting, as JSON text (for the e-mail, which shows the same figures;
-    one string is the cheapest task argument to store)."""
-    data = {
-        "consumption": [str(v) for v in charge.consumption],
-        "months": charge.months,
-        "lines": [
-            {
-                "zone": line.zone,
-                "band": line.band,
-                "volume": str(line.volume),
-                "price": str(line.price),
-                "amount": str(line.amount),
-                "basis": line.basis,
-                "reason": line.reason,
-                "detail": dict(line.detail),
-                "after_control": line.after_control,
-            }
-            for line in charge.lines
-        ],
-        "total": None if charge.total is None else str(charge.total),
-        "period": None if charge.period is None else charge.period.isoformat(),
-        "basis": charge.basis,
-    }
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def charge_loads(text: str | dict[str, Any]) -> ChargePreview:
-    """``charge_dumps`` read back (without the tariff record, which the e-mail does not show)."""
-    data: dict[str, Any] = json.loads(text) if isinstance(text, str) else text
-    return ChargePreview(
-        consumption=tuple(Decimal(v) for v in data["consumption"]),
-        months=data["months"],
-        tariff=None,
-        lines=tuple(
-            PreviewLine(
-                zone=line["zone"],
-                band=line["band"],
-                volume=Decimal(line["volume"]),
-                price=Decimal(line["price"]),
-                amount=Decimal(line["amount"]),
-                basis=line["basis"],
-                reason=line["reason"],
-                detail=line["detail"],
-                after_control=line["after_control"],
-            )
-            for line in data["lines"]
-        ),
-        total=None if data["total"] is None else Decimal(data["total"]),
-        period=None if data["period"] is None else date.fromisoformat(data["period"]),
-        basis=data["basis"],
-    )
-
-
 def outbox_add(reading: Reading, charge: str, email: str, language: str, now: datetime | None = None) -> None:
     """Store the confirmation of ``reading`` (already inserted, in the caller's transaction) for
-    the senders. ``charge``: ``charge_dumps`` of the month's charge."""
+    the senders. ``charge``: ``billing.preview.charge_dumps`` of the month's charge."""
     moment = now or timezone.now()
     _MAILS.insert(
         ConfirmationMail(

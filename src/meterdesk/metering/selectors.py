@@ -2,46 +2,30 @@
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
-from django.utils import timezone
 
-from meterdesk.billing.codec import state_loads
-from meterdesk.billing.messages import line_words
-from meterdesk.billing.models import AccountClose, BillingRun, MeterBillingState, RunStatus
-from meterdesk.billing.pricing import MissingPrice, pricing_get
-from meterdesk.customers.models import Account, AccountLink, User
-from meterdesk.domain import billing as engine
-from meterdesk.domain.bootstrap import state_from_history
+from meterdesk.customers.models import Account, User
 from meterdesk.domain.month_reading import KINDS as MONTH_KINDS
 from meterdesk.domain.month_reading import given_at, month_reading
 from meterdesk.domain.periods import add_months, iter_months, month_index, months_between
-from meterdesk.domain.profiles import PROFILE_DIR, RulesProfile, profile_load
 from meterdesk.domain.readings import CheckedReading, average_monthly, check_reading
 from meterdesk.domain.tariffs import PricedLine, price_volumes, total_amount
 from meterdesk.metering.models import Meter, MeterStatus, Reading, ReadingKind, ReadingStatus
 from meterdesk.sqlrows import Rows
-from meterdesk.tariffs.models import Tariff
 from meterdesk.tariffs.selectors import NoTariffError, tariff_in_force
 from meterdesk.utility.selectors import (
-    REFERENCE_STAMP_SUBQUERY,
-    Reference,
-    reference_get,
     reference_peek,
     utility_get,
     utility_now,
     utility_zone,
 )
-
-log = logging.getLogger(__name__)
 
 #: Kinds of reading that count as actual values of a meter.
 ACTUAL_KINDS = (ReadingKind.CUSTOMER, ReadingKind.CONTROL, ReadingKind.INITIAL)
@@ -64,102 +48,12 @@ def meter_for_user(user: User, meter_id: int) -> Meter:
 
 
 # Hand-written reads of the reading submission's hot path (see meterdesk.sqlrows).
-_METER = Rows(Meter, "m")
-_ACCOUNT = Rows(Account, "a")
 _READING = Rows(Reading, "r")
 _READINGS_SQL = (
     f"SELECT {_READING.columns} FROM {Reading._meta.db_table} r "  # noqa: S608 - names from the model
     "WHERE r.meter_id = %s AND r.status = %s AND r.period >= %s AND r.period <= %s "
     "ORDER BY r.period, r.submitted_at"
 )
-_STATE_SQL = (
-    f"SELECT data FROM {MeterBillingState._meta.db_table} "  # noqa: S608 - names from the model
-    "WHERE meter_id = %s AND period < %s ORDER BY period DESC LIMIT 1"
-)
-
-
-@dataclass(frozen=True)
-class Prefetched:
-    """What a submission needs besides the meter, read by the statement that locked the meter:
-    the meter's stored billing state before ``period`` (its JSON, None if none is stored), the
-    reference data's stamp and whether ``period`` is closed for the account (``month_closed``)."""
-
-    period: date
-    state_data: Any
-    stamp: int | None
-    month_closed: bool = False
-
-
-def month_closed_sql(account_column: str) -> str:
-    """An SQL expression, true when the month (two parameters: the month, twice) is closed for the
-    account ``account_column``: its statement of the month exists, or the month's run has finished.
-    A column of a hot-path statement (``meter_lock_for_user``) as well as ``month_closed``."""
-    return (
-        f"(EXISTS (SELECT 1 FROM {AccountClose._meta.db_table} c "  # noqa: S608 - names from the models
-        f"WHERE c.account_id = {account_column} AND c.period = %s) "
-        f"OR EXISTS (SELECT 1 FROM {BillingRun._meta.db_table} b "
-        f"WHERE b.period = %s AND b.status = '{RunStatus.DONE.value}'))"
-    )
-
-
-def month_closed(account_id: int, period: date) -> bool:
-    """Whether ``period`` is closed (billed) for the account: a reading for it is not accepted."""
-    day = connection.ops.adapt_datefield_value(period)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {month_closed_sql('%s')}", [account_id, day, day])
-        row = cursor.fetchone()
-    return bool(row and row[0])
-
-
-_STATE_BEFORE_SUBQUERY = (
-    f"(SELECT s.data FROM {MeterBillingState._meta.db_table} s "  # noqa: S608 - names from the model
-    "WHERE s.meter_id = m.id AND s.period < %s ORDER BY s.period DESC LIMIT 1)"
-)
-
-
-def meter_lock_for_user(
-    user: User,
-    meter_id: int,
-    *,
-    period: date,
-    extra_columns: str = "",
-    extra_join: str = "",
-    extra_params: Sequence[Any] = (),
-) -> tuple[Meter, Prefetched, tuple[Any, ...]]:
-    """The meter with its account, locked (``SELECT … FOR UPDATE`` of the meter's row) for the
-    rest of the caller's transaction, if its account is linked to the user; else
-    Meter.DoesNotExist. The same statement reads what a submission of ``period`` needs besides
-    (``Prefetched``: the billing state, the reference stamp, whether the month is closed), and
-    whatever the caller adds: ``extra_columns`` (a select list starting with a comma) from
-    ``extra_join`` (a LEFT JOIN, with ``extra_params``), whose values come back as the third
-    item. One statement where the submission took five."""
-    # Names from the models; the caller's parts are constants of its own.
-    sql = (
-        f"SELECT {_METER.columns}, {_ACCOUNT.columns}, {_STATE_BEFORE_SUBQUERY}, "  # noqa: S608
-        f"{REFERENCE_STAMP_SUBQUERY}, {month_closed_sql('m.account_id')}{extra_columns} "
-        f"FROM {Meter._meta.db_table} m "
-        f"JOIN {Account._meta.db_table} a ON a.id = m.account_id {extra_join} "
-        f"WHERE m.id = %s AND EXISTS (SELECT 1 FROM {AccountLink._meta.db_table} l "
-        "WHERE l.account_id = m.account_id AND l.user_id = %s)"
-    )
-    if connection.features.has_select_for_update_of:
-        sql += " FOR UPDATE OF m"
-    elif connection.features.has_select_for_update:  # pragma: no cover - no such backend in use
-        sql += " FOR UPDATE"
-    day = connection.ops.adapt_datefield_value(period)
-    params = [day, day, day, *extra_params, meter_id, user.pk]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        raise Meter.DoesNotExist(f"no meter {meter_id} of the login's accounts")
-    meter = _METER.build(row)
-    meter.account = _ACCOUNT.build(row, _METER.width)
-    at = _METER.width + _ACCOUNT.width
-    prefetched = Prefetched(
-        period, row[at], None if row[at + 1] is None else int(row[at + 1]), bool(row[at + 2])
-    )
-    return meter, prefetched, tuple(row[at + 3 :])
 
 
 def meters_of(account: Account) -> list[Meter]:
@@ -441,295 +335,3 @@ def account_history(account: Account, until: date | None = None) -> list[MonthRo
 
 def readings_of(meters: Iterable[Meter]) -> QuerySet[Reading]:
     return Reading.objects.filter(meter__in=list(meters)).order_by("-submitted_at")
-
-
-@dataclass(frozen=True)
-class PreviewLine:
-    """One line of the month's charge for a meter, as the bill will show it."""
-
-    zone: int  # 1..3, or 0 for a single-rate volume (the norm)
-    band: int
-    volume: Decimal
-    price: Decimal
-    amount: Decimal
-    basis: str = engine.ACTUAL
-    reason: str = ""
-    detail: Mapping[str, str] = field(default_factory=dict)
-    after_control: bool = False  # the month's values come from an inspector's control reading
-
-    @property
-    def words(self) -> str:
-        """The basis of the line in plain words, in the active language."""
-        return line_words(self.basis, self.reason, self.detail, after_control=self.after_control)
-
-    @property
-    def is_reading_line(self) -> bool:
-        """The line bills the consumption measured by the reading (not an estimate or a reversal)."""
-        return self.basis in READING_BASES
-
-
-#: Bases whose lines bill the consumption the month's reading measured.
-READING_BASES = (engine.ACTUAL, engine.CONTROL, engine.REPLACEMENT)
-
-
-@dataclass(frozen=True)
-class ChargePreview:
-    """What the customer sees at once after submitting: the consumption since the previous actual
-    reading, and the lines the bill of the month will show for the meter (the same engine as the
-    monthly close, from the meter's state after the last closed month)."""
-
-    consumption: tuple[Decimal, ...]
-    months: int
-    tariff: Tariff | None
-    lines: tuple[PreviewLine, ...]
-    total: Decimal | None  # None: no price is set for the month, so nothing could be computed
-    period: date | None = None
-    #: the meter's basis for the month (actual, control, average, norm, …); None when the meter
-    #: does not bill this month (a new meter bills from the 1st of the month after installation)
-    basis: str | None = engine.ACTUAL
-
-    @property
-    def reading_lines(self) -> tuple[PreviewLine, ...]:
-        return tuple(line for line in self.lines if line.is_reading_line)
-
-    @property
-    def other_lines(self) -> tuple[PreviewLine, ...]:
-        """Recalculations of estimated months, and estimates when the reading cannot be used."""
-        return tuple(line for line in self.lines if not line.is_reading_line)
-
-    @property
-    def has_recalculation(self) -> bool:
-        return any(line.basis == engine.RECALCULATION for line in self.lines)
-
-
-#: The kinds a month is billed from, as the engine names them.
-_ENGINE_KIND = {
-    ReadingKind.CONTROL: engine.CONTROL_READING,
-    ReadingKind.FINAL: engine.FINAL,
-    ReadingKind.CUSTOMER: engine.CUSTOMER,
-}
-
-
-def meter_info(meter: Meter) -> engine.MeterInfo:
-    """The engine's view of a meter (as the monthly close builds it)."""
-    return engine.MeterInfo(
-        meter_id=meter.pk,
-        zones=meter.zones,
-        digits=meter.digits,
-        installed_on=meter.installed_on,
-        initial=meter.initial_values,
-        removed_on=meter.removed_on,
-        failed_from=meter.failed_from,
-    )
-
-
-def meter_state_before(
-    meter: Meter, period: date, profile: RulesProfile, prefetched: Prefetched | None = None
-) -> engine.MeterState:
-    """The meter's billing state after the last closed month before ``period``: the state the close
-    stored for the latest earlier month, or, for a meter never billed here, one built from its
-    accepted actual readings before ``period`` (as ``billing.close`` does). ``prefetched``: the
-    stored state as ``meter_lock_for_user`` read it, if it was for ``period``."""
-    if prefetched is not None and prefetched.period == period:
-        row: Any = None if prefetched.state_data is None else (prefetched.state_data,)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(_STATE_SQL, [meter.pk, connection.ops.adapt_datefield_value(period)])
-            row = cursor.fetchone()
-    if row is not None:
-        return state_loads(row[0])
-    points = [(r.period, r.values) for r in effective_readings(meter, before=period)]
-    return state_from_history(meter_info(meter), points, profile)
-
-
-def _account_info(account: Account) -> engine.AccountInfo:
-    history = [(c.effective_from, c.residents) for c in account.residents_history.order_by("effective_from")]
-    return engine.AccountInfo(
-        account.pk,
-        account.category,
-        account.rooms,
-        tuple(history or [(account.opened_on, account.residents)]),
-        account.meter_required,
-    )
-
-
-def _month_reading(reading: Reading, accepted: Sequence[Reading] | None = None) -> engine.MonthReading | None:
-    """The reading the bill of the month will use for the meter, ``reading`` given: it, or an
-    accepted reading of another kind of the month that counts instead (``reading_that_counts``).
-    ``accepted``: the meter's accepted readings of that month and before, if the caller has them."""
-    if reading.kind not in _ENGINE_KIND:
-        return None  # an initial reading of a new meter is not a month's reading
-    if accepted is None:
-        others: Iterable[Reading] = Reading.objects.filter(
-            meter_id=reading.meter_id,
-            period=reading.period,
-            status=ReadingStatus.ACCEPTED,
-            kind__in=list(_ENGINE_KIND),
-        ).exclude(kind=reading.kind)
-    else:
-        others = [
-            r
-            for r in accepted
-            if r.period == reading.period
-            and r.status == ReadingStatus.ACCEPTED
-            and r.kind in _ENGINE_KIND
-            and r.kind != reading.kind
-        ]
-    best = reading_that_counts([reading, *others]) or reading
-    best.meter = reading.meter
-    return engine.MonthReading(best.values, _ENGINE_KIND[ReadingKind(best.kind)])
-
-
-def _profile(code: str) -> RulesProfile:
-    """The rules profile ``code``, parsed once per process and per change of its file."""
-    path = PROFILE_DIR / f"{code}.json"
-    try:
-        key = (code, path.stat().st_mtime_ns)
-    except OSError:
-        return profile_load(code)  # raises the unknown-profile error
-    found = _PROFILES.get(key)
-    if found is None:
-        found = _PROFILES[key] = profile_load(code)
-    return found
-
-
-_PROFILES: dict[tuple[str, int], RulesProfile] = {}
-
-
-def _engine_lines(
-    meter: Meter,
-    period: date,
-    month_reading: engine.MonthReading | None,
-    *,
-    reference: Reference | None = None,
-    prefetched: Prefetched | None = None,
-) -> tuple[list[engine.ChargeLine], str | None]:
-    """The meter's lines of the month by the billing engine, and its basis (None: not billing).
-    Raises MissingPrice when a price or a norm the month needs is not set."""
-    ref = reference or reference_get()
-    utility = ref.utility
-    profile = _profile(utility.rules_profile)
-    pricing = pricing_get(utility.tariff_region, ref)
-    account = meter.account
-    info = meter_info(meter)
-    state = meter_state_before(meter, period, profile, prefetched)
-    spec = pricing.tariff(account.category, meter.zones, period)
-    single = spec
-    if meter.zones > 1 and state.estimated_norm:
-        single = pricing.tariff(account.category, 1, period)
-    result = engine.bill_meter(info, state, month_reading, period, spec, profile, single)
-    if result.basis is None:
-        return [], None
-    if result.needs_norm is None:
-        return list(result.lines), result.basis
-    # The meter falls back to the norm, which is the account's (priced at the single rate).
-    bill = engine.bill_account(
-        _account_info(account), [(info, state, month_reading)], period, pricing, profile
-    )
-    return list(bill.lines), bill.basis
-
-
-def charge_preview(
-    *,
-    meter: Meter,
-    values: Sequence[Decimal],
-    period: date,
-    kind: str = ReadingKind.CUSTOMER,
-    earlier: Sequence[Reading] | None = None,
-    accepted: Sequence[Reading] | None = None,
-) -> ChargePreview:
-    """The month's charge of a meter if ``values`` are its reading of ``period``, given now: the
-    lines of the billing engine (the consumption since the last actual reading and, when earlier
-    months were estimated, their recalculation), at the prices of ``period``, from the reading
-    that then counts for the month (this one, or the inspector's of the same day). ``earlier`` as
-    for ``meter_previous``; ``accepted``: the meter's accepted readings of ``period``, if the
-    caller has them (``submission_history``)."""
-    period = period.replace(day=1)
-    padded: list[Decimal | None] = [*values, None, None]
-    given = Reading(
-        meter=meter,
-        account_id=meter.account_id,
-        period=period,
-        t1=values[0],
-        t2=padded[1],
-        t3=padded[2],
-        kind=kind,
-        status=ReadingStatus.ACCEPTED,
-        submitted_at=timezone.now(),
-    )
-    return _preview(meter, period, tuple(values), _month_reading(given, accepted), earlier=earlier)
-
-
-def _preview(
-    meter: Meter,
-    period: date,
-    values: tuple[Decimal, ...],
-    month_reading: engine.MonthReading | None,
-    *,
-    earlier: Sequence[Reading] | None = None,
-    reference: Reference | None = None,
-    prefetched: Prefetched | None = None,
-) -> ChargePreview:
-    ref = reference or reference_get()
-    # The consumption shown per zone is the one since the previous actual reading.
-    previous = meter_previous(meter, period, earlier=earlier)
-    capacity = meter.shape.capacity
-    consumption = tuple(
-        (v - p) if v >= p else (v + capacity - p) for v, p in zip(values, previous.values, strict=False)
-    )
-    months = max(1, months_between(previous.period, period))
-    utility = ref.utility
-    tariff: Tariff | None
-    try:
-        tariff = pricing_get(utility.tariff_region, ref).tariff_record(
-            meter.account.category, meter.zones, period
-        )[1]
-    except MissingPrice:
-        tariff = None
-    try:
-        lines, basis = _engine_lines(meter, period, month_reading, reference=ref, prefetched=prefetched)
-    except MissingPrice as error:
-        log.warning("no price to preview the charge of meter %s for %s: %s", meter.pk, period, error)
-        return ChargePreview(consumption, months, None, (), None, period, None)
-    control = month_reading is not None and month_reading.kind == engine.CONTROL_READING
-    preview_lines = tuple(
-        PreviewLine(
-            zone=line.zone,
-            band=line.band,
-            volume=line.volume,
-            price=line.price,
-            amount=line.amount,
-            basis=line.basis,
-            reason=line.reason,
-            detail=dict(line.detail),
-            after_control=control,
-        )
-        for line in lines
-    )
-    total = sum((line.amount for line in preview_lines), Decimal("0.00"))
-    return ChargePreview(consumption, months, tariff, preview_lines, total, period, basis)
-
-
-def reading_charge(
-    reading: Reading,
-    *,
-    history: tuple[Sequence[Reading], Sequence[Reading]] | None = None,
-    reference: Reference | None = None,
-    prefetched: Prefetched | None = None,
-) -> ChargePreview:
-    """The charge of the month that a reading implies, by the billing engine: what the customer
-    is shown on submitting, and again on the receipt page. ``history``: the meter's
-    ``submission_history`` of the reading's month as it is now, if the caller has it;
-    ``reference``: the reference data to price with; ``prefetched``: as ``meter_lock_for_user``
-    read it."""
-    period = reading.period.replace(day=1)
-    accepted, earlier = history if history is not None else (None, None)
-    return _preview(
-        reading.meter,
-        period,
-        reading.values,
-        _month_reading(reading, accepted),
-        earlier=earlier,
-        reference=reference,
-        prefetched=prefetched,
-    )

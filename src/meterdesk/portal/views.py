@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,16 +25,25 @@ from meterdesk.billing.messages import (
     penalty_words,
 )
 from meterdesk.billing.models import AccountClose, LedgerEntry
+from meterdesk.billing.preview import reading_charge
 from meterdesk.billing.selectors import (
     Statement,
     account_overview,
     statement_get,
     statements_of,
 )
+from meterdesk.core.readings import reading_submit
 from meterdesk.customers.models import Account, User
 from meterdesk.domain import billing as engine
 from meterdesk.domain.periods import month_parse
 from meterdesk.domain.profiles import profile_load
+from meterdesk.metering.check import (
+    MeterNotInService,
+    MonthClosed,
+    NeedsConfirmation,
+    ReadingInvalid,
+    WindowClosed,
+)
 from meterdesk.metering.messages import (
     issue_message,
     month_closed_message,
@@ -50,15 +60,6 @@ from meterdesk.metering.selectors import (
     meter_is_failed,
     meter_last_reading,
     meters_of,
-    reading_charge,
-)
-from meterdesk.metering.services import (
-    MeterNotInService,
-    MonthClosed,
-    NeedsConfirmation,
-    ReadingInvalid,
-    WindowClosed,
-    reading_submit,
 )
 from meterdesk.portal.charts import history_chart
 from meterdesk.portal.forms import ReadingForm
@@ -201,19 +202,23 @@ def submit_reading(request: HttpRequest, meter_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             result = reading_submit(
-                meter=meter,
+                meter_id=meter.pk,
+                login=user,
                 values=form.raw_values(),
                 channel=Channel.WEB,
                 submitted_by=user,
                 confirmed=form.cleaned_data.get("confirm") or (),
                 language=get_language(),
             )
+        except Meter.DoesNotExist as exc:  # unlinked since the page was read
+            raise Http404 from exc
         except WindowClosed:
             state = window_state()
             context["window"] = state
         except ReadingInvalid as error:
             for issue in error.issues:
-                form.add_error(f"t{issue.zone}" if issue.zone else None, issue_message(issue))
+                field = f"t{issue.zone}" if issue.zone else None
+                form.add_error(field, ValidationError(issue_message(issue), code=issue.code))
         except NeedsConfirmation as needs:
             # Each box confirms its zone's value as sent now (a token naming it): a value changed
             # after ticking the box is asked about again.
@@ -227,10 +232,11 @@ def submit_reading(request: HttpRequest, meter_id: int) -> HttpResponse:
                 }
                 for issue in needs.issues
             ]
-        except MeterNotInService:
-            form.add_error(None, _("This meter is no longer in service; readings are not accepted for it."))
+        except MeterNotInService as error:
+            message = _("This meter is no longer in service; readings are not accepted for it.")
+            form.add_error(None, ValidationError(message, code=error.code))
         except MonthClosed as closed:
-            form.add_error(None, month_closed_message(closed.period))
+            form.add_error(None, ValidationError(month_closed_message(closed.period), code=closed.code))
         else:
             if result.moved_from is not None:
                 messages.info(request, month_moved_message(result.moved_from, result.reading.period))

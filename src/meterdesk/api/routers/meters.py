@@ -1,12 +1,12 @@
 """Readings of a meter: the history, a submission (idempotent with ``Idempotency-Key``) and the
 charge a reading would give, without saving it.
 
-The submission goes through ``metering.services.reading_submit`` like every other channel, tagged
-with the channel ``api``. It is the hot path of the API (docs/benchmarks.md): one query for the
-token; then, in one transaction, the meter read and locked together with the check that the
-login may see it, the look-up of the Idempotency-Key if one is sent (under the meter's lock, so a
-concurrent duplicate waits for the first and then replays its answer), the service's own queries,
-and the insert of the idempotency record.
+The submission and the preview go through ``core.readings`` like every other channel
+(``reading_submit``, tagged with the channel ``api``, and ``reading_check``). The submission is
+the hot path of the API (docs/benchmarks.md): one query for the token; then, in one transaction,
+the meter read and locked together with the check that the login may see it and what the check
+needs besides, the meter's recent readings, the insert of the reading and, with an
+Idempotency-Key, the insert of the answer (``api.idempotency.idempotent``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import get_language
 from ninja import Path, Query, Router
 from pydantic_core import to_jsonable_python
@@ -24,17 +22,7 @@ from pydantic_core import to_jsonable_python
 from meterdesk.api import present
 from meterdesk.api.auth import request_user
 from meterdesk.api.errors import not_found, reading_error
-from meterdesk.api.idempotency import (
-    RECORD_COLUMNS,
-    RECORD_JOIN,
-    json_response,
-    record_from,
-    record_get,
-    record_store,
-    replay,
-    request_digest,
-    scope_of,
-)
+from meterdesk.api.idempotency import idempotent
 from meterdesk.api.routers import errors, idempotency_key_header, page
 from meterdesk.api.schemas import (
     MAX_ID,
@@ -44,23 +32,11 @@ from meterdesk.api.schemas import (
     ReadingPage,
     SubmissionOut,
 )
+from meterdesk.core.readings import SubmissionResult, reading_check, reading_submit
+from meterdesk.metering.check import ReadingError
 from meterdesk.metering.messages import issue_message, zone_label
-from meterdesk.metering.models import Channel, Meter, MeterStatus
-from meterdesk.metering.selectors import (
-    charge_preview,
-    meter_for_user,
-    meter_lock_for_user,
-    submission_check,
-    submission_history,
-)
-from meterdesk.metering.services import (
-    MeterNotInService,
-    ReadingError,
-    ReadingInvalid,
-    SubmissionResult,
-    reading_submit,
-)
-from meterdesk.utility.selectors import reference_peek, utility_now
+from meterdesk.metering.models import Channel, Meter
+from meterdesk.metering.selectors import meter_for_user
 
 router = Router(tags=["readings"])
 
@@ -101,10 +77,11 @@ def reading_list(request: HttpRequest, params: Query[PageQuery], meter_id: int =
     }
 
 
-def _submission_body(result: SubmissionResult, meter: Meter) -> dict[str, Any]:
+def _submission_body(result: SubmissionResult) -> dict[str, Any]:
     """The answer of an accepted submission as JSON values, in the shape of ``SubmissionOut``.
     Converted by pydantic-core's serializer without validating it against the schema again (the
     hot path; the tests compare it with ``SubmissionOut``'s own dump)."""
+    meter = result.reading.meter
     data = {
         **present.reading_out(result.reading, meter),
         "replaced": result.replaced.confirmation if result.replaced is not None else None,
@@ -133,62 +110,31 @@ def reading_create(
     idempotency_key: str | None = IDEMPOTENCY_KEY,
 ) -> Any:
     user = request_user(request)
-    scope = digest = ""
-    if idempotency_key is not None:
-        scope = scope_of(request)
-        digest = request_digest(f"meters/{meter_id}/readings", payload.model_dump(mode="json"))
-    keyed = idempotency_key is not None
-    try:
-        with transaction.atomic():
-            # The meter, if the login may see it (else 404, before anything else), locked until
-            # the commit: submissions for one meter, and duplicates of one key, queue here. The
-            # same statement reads the key's stored answer, if any, and what the service needs
-            # besides the meter (Prefetched). A duplicate that was waiting for the lock does not
-            # see the first one's answer in it (the statement's snapshot is older): its insert of
-            # the answer then fails on the key's unique constraint, below.
-            try:
-                meter, prefetched, extra = meter_lock_for_user(
-                    user,
-                    meter_id,
-                    period=utility_now(reference_peek().utility).date().replace(day=1),
-                    extra_columns=RECORD_COLUMNS if keyed else "",
-                    extra_join=RECORD_JOIN if keyed else "",
-                    extra_params=(scope, idempotency_key) if keyed else (),
-                )
-            except Meter.DoesNotExist as exc:
-                raise not_found() from exc
-            if keyed:
-                record = record_from(extra)
-                if record is not None:
-                    return replay(record, digest)
-            try:
-                result = reading_submit(
-                    meter=meter,
-                    values=_raw(payload.values),
-                    channel=Channel.API,
-                    submitted_by=user,
-                    confirmed=payload.confirm,
-                    language=get_language(),
-                    locked=True,
-                    prefetched=prefetched,
-                )
-            except ReadingError as error:
-                raise reading_error(error, meter) from error
-            body = _submission_body(result, meter)
-            if idempotency_key is not None:
-                record_store(
-                    scope=scope, key=idempotency_key, user_id=user.pk, digest=digest, status=201, body=body
-                )
-    except IntegrityError:
-        # A concurrent duplicate (of another meter's request with the same key) committed first:
-        # this one's reading has been rolled back.
-        if idempotency_key is None:
-            raise
-        record = record_get(scope, idempotency_key)
-        if record is None:
-            raise
-        return replay(record, digest)
-    return json_response(body, 201)
+
+    def submit() -> dict[str, Any]:
+        try:
+            result = reading_submit(
+                meter_id=meter_id,
+                login=user,
+                values=_raw(payload.values),
+                channel=Channel.API,
+                submitted_by=user,
+                confirmed=payload.confirm,
+                language=get_language(),
+            )
+        except Meter.DoesNotExist as exc:  # no such meter, or not the login's
+            raise not_found() from exc
+        except ReadingError as error:
+            raise reading_error(error) from error
+        return _submission_body(result)
+
+    return idempotent(
+        request,
+        idempotency_key,
+        path=f"meters/{meter_id}/readings",
+        payload=payload.model_dump(mode="json"),
+        answer=submit,
+    )
 
 
 @router.post(
@@ -202,25 +148,22 @@ def reading_create(
     ),
 )
 def reading_preview(request: HttpRequest, payload: ReadingIn, meter_id: int = METER_ID) -> Any:
-    meter = _meter(request, meter_id)
-    if meter.status in (MeterStatus.REMOVED, MeterStatus.LOST):
-        raise reading_error(MeterNotInService(meter), meter)
-    now = timezone.now()
-    period = utility_now(None, now).date().replace(day=1)
-    # Checked as a submission given now is (the same readings of the month and before).
-    accepted, earlier = history = submission_history(meter, period)
-    checked, _previous = submission_check(
-        meter=meter, values=_raw(payload.values), period=period, at=now, history=history
-    )
-    if not checked.ok:
-        raise reading_error(ReadingInvalid(checked.errors), meter)
-    charge = charge_preview(
-        meter=meter, values=list(checked.values), period=period, earlier=earlier, accepted=accepted
-    )
-    needed = checked.unconfirmed(payload.confirm)
+    try:
+        outcome = reading_check(
+            meter_id=meter_id,
+            login=request_user(request),
+            values=_raw(payload.values),
+            confirmed=payload.confirm,
+        )
+    except Meter.DoesNotExist as exc:
+        raise not_found() from exc
+    if outcome.error is not None:
+        raise reading_error(outcome.error)
+    meter, checked = outcome.meter, outcome.checked
+    assert checked is not None and outcome.charge is not None  # noqa: S101 - no rule broken
     return {
-        "period": present.month(period),
-        "charge": present.charge_out(charge, meter),
+        "period": present.month(outcome.period),
+        "charge": present.charge_out(outcome.charge, meter),
         "confirmations_needed": [
             {
                 "code": issue.code,
@@ -229,7 +172,7 @@ def reading_preview(request: HttpRequest, payload: ReadingIn, meter_id: int = ME
                 "zone_label": zone_label(meter.zones, issue.zone) if issue.zone else "",
                 "message": issue_message(issue),
             }
-            for issue in needed
+            for issue in outcome.needed
         ],
         "window": present.window_out(),
     }

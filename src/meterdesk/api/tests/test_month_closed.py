@@ -13,7 +13,7 @@ from django.utils import timezone
 from meterdesk.api.schemas import SubmissionOut
 from meterdesk.billing.models import AccountClose
 from meterdesk.domain.periods import add_months
-from meterdesk.metering import services
+from meterdesk.metering import check
 from meterdesk.metering.models import Reading
 from meterdesk.utility.selectors import utility_now
 
@@ -77,9 +77,9 @@ def test_an_open_month_answers_without_moved_from(api, meter):
 
 
 def test_with_next_month_it_counts_for_the_next_month(api, meter, monkeypatch):
-    real = services.profile_load
+    real = check.profile_load
     monkeypatch.setattr(
-        services,
+        check,
         "profile_load",
         lambda code: dataclasses.replace(real(code), closed_month_readings="next_month"),
     )
@@ -92,3 +92,32 @@ def test_with_next_month_it_counts_for_the_next_month(api, meter, monkeypatch):
     assert body["moved_from"] == f"{month:%Y-%m}"
     SubmissionOut.model_validate(body)
     assert Reading.objects.get().period == add_months(month, 1)
+
+
+def _preview(api, meter):
+    return api.post_json(f"/meters/{meter.pk}/readings/preview", {"values": ["1100", "560"]})
+
+
+def test_the_preview_answers_as_the_submission_would(api, meter):
+    """The preview is the submission's own check (core.readings.reading_check): a closed month is
+    month_closed there too, not a charge for a month that takes no more readings."""
+    month = _this_month()
+    _close(meter.account, month)
+    response = _preview(api, meter)
+    assert response.status_code == 422
+    assert response.json()["code"] == "month_closed"
+
+
+def test_with_next_month_the_preview_prices_the_next_month(api, meter, monkeypatch):
+    real = check.profile_load
+    monkeypatch.setattr(
+        check,
+        "profile_load",
+        lambda code: dataclasses.replace(real(code), closed_month_readings="next_month"),
+    )
+    month = _this_month()
+    _close(meter.account, month)
+    response = _preview(api, meter)
+    assert response.status_code == 200, response.json()
+    assert response.json()["period"] == f"{add_months(month, 1):%Y-%m}"
+    assert not Reading.objects.exists()

@@ -18,12 +18,12 @@ from django.utils import timezone
 
 from meterdesk.billing.codec import state_dumps
 from meterdesk.billing.models import MeterBillingState
+from meterdesk.billing.preview import meter_state_before
 from meterdesk.billing.pricing import pricing_get
+from meterdesk.core.readings import reading_submit
 from meterdesk.domain.periods import add_months
 from meterdesk.domain.profiles import profile_load
 from meterdesk.metering.models import Channel, ConfirmationMail, Reading, ReadingKind, ReadingStatus
-from meterdesk.metering.selectors import meter_state_before
-from meterdesk.metering.services import reading_submit
 from meterdesk.testing import MeterFactory, ReadingFactory, link
 from meterdesk.utility.selectors import utility_get, utility_now
 
@@ -63,7 +63,9 @@ def meters(anna, api):
 def test_queries_of_a_submission(api, anna, meters):
     direct_meter, plain_meter, keyed_meter = meters
     with CaptureQueriesContext(connection) as direct:
-        reading_submit(meter=direct_meter, values=["1100", "560"], channel=Channel.API, submitted_by=anna)
+        reading_submit(
+            meter_id=direct_meter.pk, values=["1100", "560"], channel=Channel.API, submitted_by=anna
+        )
     with CaptureQueriesContext(connection) as plain:
         response = api.post_json(f"/meters/{plain_meter.pk}/readings", {"values": ["1100", "560"]})
         assert response.status_code == 201
@@ -72,19 +74,19 @@ def test_queries_of_a_submission(api, anna, meters):
             f"/meters/{keyed_meter.pk}/readings", {"values": ["1100", "560"]}, HTTP_IDEMPOTENCY_KEY="k"
         )
         assert response.status_code == 201
-    # reading_submit: the reference data's stamp, the meter locked, its recent readings, the
-    # insert (which skips a confirmation number already taken), the meter's billing state.
-    assert len(_statements(direct)) == 5
-    # The API: the token; then the meter locked together with the ownership check, the reference
-    # data's stamp and the meter's billing state (the service reads none of them again); its
-    # recent readings; the insert.
+    # reading_submit: the meter locked, read with its account, the reference data's stamp, the
+    # meter's billing state and whether the month is closed; its recent readings; the insert
+    # (which skips a confirmation number already taken).
+    assert len(_statements(direct)) == 3
+    # The API: the token, then the same three (the ownership check is in the first).
     assert len(_statements(plain)) == 4
     lock = _statements(plain)[1]
     assert "FOR UPDATE" in lock or connection.vendor == "sqlite"
     assert "utility_referencestamp" in lock and "billing_meterbillingstate" in lock
-    # … and the key's look-up, in the same statement, and the insert of the answer.
+    assert "customers_accountlink" in lock
+    # … and the insert of the answer under the key, last, in the same transaction.
     assert len(_statements(keyed)) == 4 + 1
-    assert "api_idempotencyrecord" in _statements(keyed)[1]
+    assert _statements(keyed)[-1].startswith("INSERT") and "api_idempotencyrecord" in _statements(keyed)[-1]
 
 
 def test_a_second_reading_of_the_month_adds_only_the_update_of_the_first(api, anna, meters):
@@ -122,8 +124,8 @@ def test_an_inspectors_reading_of_the_month_adds_no_statement(api, anna, meters)
     with CaptureQueriesContext(connection) as accepted:
         response = api.post_json(f"/meters/{meter.pk}/readings", {"values": ["1100", "560"]})
         assert response.status_code == 201
-    # The token, the meter locked, its recent readings; then the transaction is rolled back.
-    assert len([sql for sql in _statements(below) if not sql.startswith("ROLLBACK")]) == 3
+    # The token, the meter locked, its recent readings; then the transaction ends, nothing written.
+    assert len([sql for sql in _statements(below) if not sql.startswith(("ROLLBACK", "COMMIT"))]) == 3
     assert len(_statements(accepted)) == 4
 
 
@@ -173,25 +175,25 @@ def test_a_confirmation_number_already_taken_is_replaced_by_another(api, anna, m
 
 
 def test_the_state_read_with_the_lock_is_used_only_for_its_own_month(anna, meters):
-    from meterdesk.metering.selectors import Prefetched
+    from meterdesk.billing.preview import StoredState
 
     meter = meters[0]
     profile = profile_load(utility_get().rules_profile)
     this_month = utility_now().date().replace(day=1)
     stored = meter_state_before(meter, this_month, profile)
-    # Prefetched for this month: the stored state is not read again; one that is absent is built
-    # from the readings (here the same as the stored one, which was built from them).
+    # Read with the meter for this month: the stored state is not read again; one that is absent
+    # is built from the readings (here the same as the stored one, which was built from them).
     with CaptureQueriesContext(connection) as ctx:
-        assert meter_state_before(meter, this_month, profile, Prefetched(this_month, None, 1)) == stored
+        assert meter_state_before(meter, this_month, profile, StoredState(this_month, None)) == stored
     assert not any("billing_meterbillingstate" in sql for sql in _statements(ctx))
     assert any("metering_reading" in sql for sql in _statements(ctx))
     data = MeterBillingState.objects.get(meter=meter).data
     with CaptureQueriesContext(connection) as ctx:
-        assert meter_state_before(meter, this_month, profile, Prefetched(this_month, data, 1)) == stored
+        assert meter_state_before(meter, this_month, profile, StoredState(this_month, data)) == stored
     assert _statements(ctx) == []
-    # Prefetched for another month (the month turned between the lock and the pricing): read again.
+    # Read for another month (the month turned between the lock and the pricing): read again.
     with CaptureQueriesContext(connection) as ctx:
-        other = Prefetched(add_months(this_month, 1), None, 1)
+        other = StoredState(add_months(this_month, 1), None)
         assert meter_state_before(meter, this_month, profile, other) == stored
     assert len(_statements(ctx)) == 1
 

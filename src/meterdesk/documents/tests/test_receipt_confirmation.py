@@ -9,10 +9,10 @@ import pytest
 
 from meterdesk.billing.models import LedgerEntry
 from meterdesk.billing.services import payment_post
+from meterdesk.core.readings import reading_submit
 from meterdesk.documents.render import confirmation_pdf, receipt_number, receipt_pdf
 from meterdesk.documents.tests.helpers import base_fonts, embedded_font_files, pdf_qr_codes, pdf_text
 from meterdesk.metering.models import Channel, Reading, ReadingStatus
-from meterdesk.metering.services import reading_submit
 from meterdesk.testing import ReadingFactory, moscow
 
 pytestmark = pytest.mark.django_db
@@ -87,7 +87,7 @@ def test_confirmation_of_a_submission_in_moscow_time(customer):
     user, meter = customer
     ReadingFactory(meter=meter, period=date(2026, 10, 1), t1=D(1100), t2=D(550))
     result = reading_submit(
-        meter=meter,
+        meter_id=meter.pk,
         values=["1300", "650"],
         channel=Channel.API,
         submitted_by=user,

@@ -13,8 +13,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.core import mail
 
+from meterdesk.core.readings import reading_submit
+from meterdesk.metering.check import ReadingInvalid
 from meterdesk.metering.models import Channel, Reading, ReadingStatus
-from meterdesk.metering.services import ReadingInvalid, reading_submit
 from meterdesk.testing import ReadingFactory, free_port, moscow, smtp_settings
 
 D = Decimal
@@ -31,7 +32,7 @@ def priced_customer(customer):
 
 def submit(user, meter, values=("1300", "650"), **kwargs):
     return reading_submit(
-        meter=meter, values=list(values), channel=Channel.WEB, submitted_by=user, now=NOW, **kwargs
+        meter_id=meter.pk, values=list(values), channel=Channel.WEB, submitted_by=user, now=NOW, **kwargs
     )
 
 
@@ -100,7 +101,7 @@ def test_no_mail_for_a_refused_reading(priced_customer, django_capture_on_commit
 def test_no_mail_without_a_submitter(priced_customer, django_capture_on_commit_callbacks):
     _, meter = priced_customer
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        reading_submit(meter=meter, values=["1300", "650"], channel=Channel.OPERATOR, now=NOW)
+        reading_submit(meter_id=meter.pk, values=["1300", "650"], channel=Channel.OPERATOR, now=NOW)
     assert callbacks == []
     assert mail.outbox == []
 

@@ -12,11 +12,12 @@ import pytest
 from django.utils import timezone, translation
 
 from meterdesk.billing.models import AccountClose, BillingRun, RunStatus
+from meterdesk.core.readings import reading_submit
 from meterdesk.domain.profiles import PROFILE_DIR, ProfileError, profile_codes, profile_load, profile_parse
-from meterdesk.metering import services
+from meterdesk.metering import check
+from meterdesk.metering.check import MonthClosed
 from meterdesk.metering.messages import month_closed_message, month_moved_message
 from meterdesk.metering.models import Channel, Reading, ReadingKind, ReadingStatus
-from meterdesk.metering.services import MonthClosed, reading_submit
 from meterdesk.testing import AccountFactory, MeterFactory, ReadingFactory, moscow
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,7 @@ OCTOBER, NOVEMBER, DECEMBER, JANUARY = (
 def submit(meter, values, **kwargs):
     kwargs.setdefault("channel", Channel.WEB)
     kwargs.setdefault("now", NOW)
-    return reading_submit(meter=meter, values=values, **kwargs)
+    return reading_submit(meter_id=meter.pk, values=values, **kwargs)
 
 
 def close_account(account, period):
@@ -69,12 +70,12 @@ def meter(customer):
 @pytest.fixture
 def next_month(monkeypatch):
     """The utility's rules profile with ``closed_month_readings: next_month``."""
-    real = services.profile_load
+    real = check.profile_load
 
     def load(code: str):
         return dataclasses.replace(real(code), closed_month_readings="next_month")
 
-    monkeypatch.setattr(services, "profile_load", load)
+    monkeypatch.setattr(check, "profile_load", load)
 
 
 class TestRefused:

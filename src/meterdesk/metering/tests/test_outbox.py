@@ -18,20 +18,19 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from meterdesk.billing.preview import ChargePreview, PreviewLine, charge_dumps, charge_loads
 from meterdesk.cli import main
+from meterdesk.core.readings import reading_submit
 from meterdesk.metering import outbox
+from meterdesk.metering.check import ReadingInvalid
 from meterdesk.metering.models import Channel, ConfirmationMail, Reading
 from meterdesk.metering.outbox import (
     LEASE,
     MAX_ATTEMPTS,
     RETRY_DELAYS,
-    charge_dumps,
-    charge_loads,
     confirmations_send,
     outbox_prune,
 )
-from meterdesk.metering.selectors import ChargePreview, PreviewLine
-from meterdesk.metering.services import ReadingInvalid, reading_submit
 from meterdesk.metering.tests.test_confirmation_email import message_text
 from meterdesk.testing import (
     MeterFactory,
@@ -61,7 +60,9 @@ def priced_customer(customer):
 
 
 def submit(user, meter, values=("1300", "650")):
-    return reading_submit(meter=meter, values=list(values), channel=Channel.WEB, submitted_by=user, now=NOW)
+    return reading_submit(
+        meter_id=meter.pk, values=list(values), channel=Channel.WEB, submitted_by=user, now=NOW
+    )
 
 
 def at(moment):

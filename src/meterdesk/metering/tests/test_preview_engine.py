@@ -11,11 +11,11 @@ from django.utils import translation
 
 from meterdesk.billing.close import billing_close
 from meterdesk.billing.models import LedgerEntry, MeterBillingState
+from meterdesk.billing.preview import meter_state_before, reading_charge
+from meterdesk.core.readings import reading_submit
 from meterdesk.customers.models import PremisesCategory
 from meterdesk.domain.profiles import profile_load
 from meterdesk.metering.models import Channel, ReadingKind
-from meterdesk.metering.selectors import meter_state_before, reading_charge
-from meterdesk.metering.services import reading_submit
 from meterdesk.metering.tests.scenarios import three_estimated_months
 from meterdesk.tariffs.models import Norm
 from meterdesk.testing import ReadingFactory, make_tariff, moscow
@@ -38,7 +38,7 @@ def test_three_estimated_months_then_a_reading_shows_the_actual_and_the_recalcul
         .values_list("basis", "volume", "amount")
     ) == [("average", D("103.333"), D("976.50")), ("average", D("50.000"), D("204.00"))]
 
-    result = reading_submit(meter=case.meter, values=["2000", "1000"], channel=Channel.WEB, now=NOW)
+    result = reading_submit(meter_id=case.meter.pk, values=["2000", "1000"], channel=Channel.WEB, now=NOW)
     charge = result.charge
     # Shown per zone: the consumption since the last actual reading (July), over four months.
     assert charge.consumption == (D(380), D(200))
@@ -76,7 +76,7 @@ def test_three_estimated_months_then_a_reading_shows_the_actual_and_the_recalcul
 
 def test_the_preview_is_what_the_close_then_bills():
     case = three_estimated_months()
-    result = reading_submit(meter=case.meter, values=["2000", "1000"], channel=Channel.WEB, now=NOW)
+    result = reading_submit(meter_id=case.meter.pk, values=["2000", "1000"], channel=Channel.WEB, now=NOW)
     billing_close(date(2026, 11, 1))
     billed = list(
         LedgerEntry.objects.filter(account=case.account, period=date(2026, 11, 1))
@@ -111,7 +111,7 @@ def test_an_inspector_control_reading_of_the_month_wins_on_the_bill():
         kind=ReadingKind.CONTROL,
         channel=Channel.INSPECTOR,
     )
-    result = reading_submit(meter=case.meter, values=["2000", "1000"], channel=Channel.WEB, now=NOW)
+    result = reading_submit(meter_id=case.meter.pk, values=["2000", "1000"], channel=Channel.WEB, now=NOW)
     charge = result.charge
     assert charge.basis == "control"
     # The customer's own consumption is still shown per zone...
@@ -134,7 +134,7 @@ def test_a_meter_past_its_verification_is_billed_by_the_average_not_by_the_readi
     meter.verification_due = date(2026, 10, 31)  # failed from 1 November
     meter.save()
     ReadingFactory(meter=meter, period=date(2026, 10, 1), t1=D(1340), t2=D(560))
-    result = reading_submit(meter=meter, values=["1400", "580"], channel=Channel.WEB, now=NOW)
+    result = reading_submit(meter_id=meter.pk, values=["1400", "580"], channel=Channel.WEB, now=NOW)
     charge = result.charge
     assert charge.consumption == (D(60), D(20))
     assert charge.basis == "average"
@@ -163,7 +163,7 @@ def test_a_failed_meter_without_a_basis_for_the_average_is_billed_by_the_norm(cu
     )
     meter.verification_due = date(2026, 10, 31)
     meter.save()
-    result = reading_submit(meter=meter, values=["1100", "550"], channel=Channel.WEB, now=NOW)
+    result = reading_submit(meter_id=meter.pk, values=["1100", "550"], channel=Channel.WEB, now=NOW)
     # Two residents × 78 kWh at the single rate: 156 × 7.87 = 1227.72.
     assert lines_of(result.charge) == [("norm", 0, D("156.000"), D("7.87"), D("1227.72"))]
     assert result.charge.basis == "norm"
@@ -177,7 +177,7 @@ def test_no_single_rate_price_for_a_norm_means_no_amount_but_the_reading_is_kept
     _user, meter = customer  # only the two-zone tariff exists
     meter.verification_due = date(2026, 10, 31)
     meter.save()
-    result = reading_submit(meter=meter, values=["1100", "550"], channel=Channel.WEB, now=NOW)
+    result = reading_submit(meter_id=meter.pk, values=["1100", "550"], channel=Channel.WEB, now=NOW)
     assert result.charge.total is None
     assert result.charge.lines == ()
     assert result.reading.pk is not None
@@ -187,7 +187,7 @@ def test_a_new_meter_does_not_bill_in_the_month_of_its_installation(customer):
     _user, meter = customer
     meter.installed_on = date(2026, 11, 3)
     meter.save()
-    result = reading_submit(meter=meter, values=["1010", "505"], channel=Channel.WEB, now=NOW)
+    result = reading_submit(meter_id=meter.pk, values=["1010", "505"], channel=Channel.WEB, now=NOW)
     assert result.charge.basis is None
     assert result.charge.lines == ()
     assert result.charge.total == D("0.00")

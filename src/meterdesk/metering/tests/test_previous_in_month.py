@@ -11,11 +11,12 @@ from decimal import Decimal
 import pytest
 from django.utils import translation
 
+from meterdesk.core.readings import reading_submit
 from meterdesk.domain import readings as rules
+from meterdesk.metering.check import NeedsConfirmation, ReadingInvalid
 from meterdesk.metering.messages import issue_message
 from meterdesk.metering.models import Channel, Reading, ReadingKind, ReadingStatus
 from meterdesk.metering.selectors import submission_check
-from meterdesk.metering.services import NeedsConfirmation, ReadingInvalid, reading_submit
 from meterdesk.metering.tests.scenarios import three_estimated_months
 from meterdesk.testing import MeterFactory, ReadingFactory, moscow
 
@@ -29,7 +30,7 @@ INSPECTED = moscow(2026, 11, 10, 11)
 def submit(meter, values, **kwargs):
     kwargs.setdefault("channel", Channel.WEB)
     kwargs.setdefault("now", NOW)
-    return reading_submit(meter=meter, values=values, **kwargs)
+    return reading_submit(meter_id=meter.pk, values=values, **kwargs)
 
 
 def control(meter, t1, t2=None, at=INSPECTED):

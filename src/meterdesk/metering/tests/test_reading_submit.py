@@ -9,17 +9,12 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import translation
 
+from meterdesk.core.readings import reading_submit
 from meterdesk.customers.models import PremisesCategory
 from meterdesk.domain import readings as rules
+from meterdesk.metering.check import MeterNotInService, NeedsConfirmation, ReadingInvalid, WindowClosed
 from meterdesk.metering.messages import issue_message, window_message
 from meterdesk.metering.models import Channel, MeterStatus, Reading, ReadingKind, ReadingStatus
-from meterdesk.metering.services import (
-    MeterNotInService,
-    NeedsConfirmation,
-    ReadingInvalid,
-    WindowClosed,
-    reading_submit,
-)
 from meterdesk.testing import AccountFactory, MeterFactory, ReadingFactory, make_tariff, moscow
 from meterdesk.utility.selectors import utility_get
 
@@ -32,7 +27,7 @@ OCTOBER = date(2026, 10, 1)
 def submit(meter, values, **kwargs):
     kwargs.setdefault("channel", Channel.WEB)
     kwargs.setdefault("now", NOW)
-    return reading_submit(meter=meter, values=values, **kwargs)
+    return reading_submit(meter_id=meter.pk, values=values, **kwargs)
 
 
 def en(issue):

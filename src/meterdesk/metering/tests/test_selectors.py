@@ -7,19 +7,18 @@ from decimal import Decimal
 
 import pytest
 
+from meterdesk.billing.preview import charge_preview, reading_charge
+from meterdesk.core.readings import reading_submit
 from meterdesk.customers.models import PremisesCategory
 from meterdesk.metering.models import Channel, MeterStatus, ReadingKind, ReadingStatus
 from meterdesk.metering.selectors import (
     account_history,
-    charge_preview,
     effective_readings,
     meter_average,
     meter_is_failed,
     meter_last_reading,
     meter_previous,
-    reading_charge,
 )
-from meterdesk.metering.services import reading_submit
 from meterdesk.testing import AccountFactory, MeterFactory, ReadingFactory, make_tariff, moscow
 
 D = Decimal
@@ -288,7 +287,7 @@ class TestCharges:
         _, meter = customer
         ReadingFactory(meter=meter, period=month(2026, 10), t1=D(1100), t2=D(550))
         result = reading_submit(
-            meter=meter, values=["1300", "650"], channel=Channel.WEB, now=moscow(2026, 11, 20)
+            meter_id=meter.pk, values=["1300", "650"], channel=Channel.WEB, now=moscow(2026, 11, 20)
         )
         again = reading_charge(result.reading)
         assert again.total == result.charge.total == D("2298.00")
@@ -300,7 +299,7 @@ class TestCharges:
         make_tariff(prices=("7.87",))
         ReadingFactory(meter=meter, period=month(2026, 10), t1=D(99950))
         result = reading_submit(
-            meter=meter,
+            meter_id=meter.pk,
             values=["30"],
             channel=Channel.WEB,
             now=moscow(2026, 11, 20),

@@ -10,15 +10,10 @@ from decimal import Decimal
 
 import pytest
 
+from meterdesk.billing.preview import charge_preview, reading_charge
+from meterdesk.core.readings import reading_submit
 from meterdesk.metering.models import Channel, ReadingKind
-from meterdesk.metering.selectors import (
-    charge_preview,
-    effective_readings,
-    meter_last_reading,
-    meter_previous,
-    reading_charge,
-)
-from meterdesk.metering.services import reading_submit
+from meterdesk.metering.selectors import effective_readings, meter_last_reading, meter_previous
 from meterdesk.metering.tests.scenarios import three_estimated_months
 from meterdesk.testing import MeterFactory, ReadingFactory, moscow
 
@@ -60,7 +55,7 @@ BY_THE_INSPECTOR = [
 def test_a_control_reading_before_the_households_leaves_the_households_to_bill():
     case = three_estimated_months()
     control(case.meter, NOV, 1990, 990, moscow(2026, 11, 10))
-    result = reading_submit(meter=case.meter, values=["2000", "1000"], channel=Channel.WEB, now=NOW)
+    result = reading_submit(meter_id=case.meter.pk, values=["2000", "1000"], channel=Channel.WEB, now=NOW)
     assert result.charge.basis == "actual"
     assert lines_of(result.charge)[:2] == BY_THE_HOUSEHOLD
     assert lines_of(reading_charge(result.reading))[:2] == BY_THE_HOUSEHOLD  # the receipt
@@ -72,7 +67,7 @@ def test_a_control_reading_before_the_households_leaves_the_households_to_bill()
 def test_a_control_reading_of_the_same_day_is_billed():
     case = three_estimated_months()
     control(case.meter, NOV, 1990, 990, moscow(2026, 11, 20, 9))
-    result = reading_submit(meter=case.meter, values=["2000", "1000"], channel=Channel.WEB, now=NOW)
+    result = reading_submit(meter_id=case.meter.pk, values=["2000", "1000"], channel=Channel.WEB, now=NOW)
     assert result.charge.basis == "control"
     assert lines_of(result.charge)[:2] == BY_THE_INSPECTOR
     assert lines_of(reading_charge(result.reading))[:2] == BY_THE_INSPECTOR
@@ -80,7 +75,7 @@ def test_a_control_reading_of_the_same_day_is_billed():
 
 def test_the_receipt_of_the_households_reading_shows_a_later_control_reading_billed():
     case = three_estimated_months()
-    result = reading_submit(meter=case.meter, values=["2000", "1000"], channel=Channel.WEB, now=NOW)
+    result = reading_submit(meter_id=case.meter.pk, values=["2000", "1000"], channel=Channel.WEB, now=NOW)
     control(case.meter, NOV, 1990, 990, moscow(2026, 11, 22))
     assert lines_of(reading_charge(result.reading))[:2] == BY_THE_INSPECTOR
 

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from meterdesk.billing.models import AccountClose
-from meterdesk.metering import services
+from meterdesk.metering import check
 from meterdesk.metering.models import Reading
 from meterdesk.testing import ReadingFactory, moscow
 
@@ -67,9 +67,9 @@ def test_in_russian(client, anna):
 
 
 def test_with_next_month_it_is_accepted_for_december_and_says_so(client, anna, monkeypatch):
-    real = services.profile_load
+    real = check.profile_load
     monkeypatch.setattr(
-        services,
+        check,
         "profile_load",
         lambda code: dataclasses.replace(real(code), closed_month_readings="next_month"),
     )

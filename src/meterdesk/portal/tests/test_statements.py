@@ -16,8 +16,8 @@ from django.core import mail
 from meterdesk.billing.close import billing_close
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
 from meterdesk.billing.services import payment_post
+from meterdesk.core.readings import reading_submit
 from meterdesk.metering.models import Channel
-from meterdesk.metering.services import reading_submit
 from meterdesk.metering.tests.scenarios import three_estimated_months
 from meterdesk.testing import ReadingFactory, UserFactory, link, make_tariff, moscow
 
@@ -190,7 +190,9 @@ def test_a_month_with_a_late_payment_penalty(client, statements_case):
 
 def test_a_month_with_the_recalculation_after_readings(client, statements_case, clock):
     _user, case = statements_case
-    reading_submit(meter=case.meter, values=["2000", "1000"], channel=Channel.WEB, now=moscow(2026, 11, 20))
+    reading_submit(
+        meter_id=case.meter.pk, values=["2000", "1000"], channel=Channel.WEB, now=moscow(2026, 11, 20)
+    )
     billing_close(date(2026, 11, 1), now=moscow(2026, 11, 27, 9))  # once November's window has ended
     html = _get(client, f"/accounts/{case.account.number}/statements/2026-11/")
     text = _text(html)
