@@ -90,8 +90,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("meterdesk.bench.api_floor", "meterdesk.api.auth"): "bench api: the floor authenticates as the API",
     ("meterdesk.bench.api_floor", "meterdesk.api.idempotency"): "bench api: the floor's key look-up",
     ("meterdesk.bench.api_floor", "meterdesk.api.schemas"): "bench api: the floor's body",
-    # The confirmation e-mail shows the charge (billing's); it moves up out of metering next.
-    ("meterdesk.metering.outbox", "meterdesk.billing.preview"): "the e-mail renders the charge",
 }
 
 

@@ -24,10 +24,10 @@ from meterdesk.api.cli import api_purge
 from meterdesk.bench.cli import bench_group
 from meterdesk.billing.cli import rebill_command
 from meterdesk.cliutil import database_current, django_setup, migrate, period_option
+from meterdesk.core.cli import send_confirmations
 from meterdesk.customers.cli import issue_registration_codes
 from meterdesk.dataio.cli import export_group, import_command
 from meterdesk.documents.cli import documents_group
-from meterdesk.metering.cli import send_confirmations
 
 # These add their subcommands to `payments` (reconcile; import-registry, unmatched, resolve …).
 from meterdesk.payments import commands as _payments_commands  # noqa: F401

@@ -447,7 +447,7 @@ else:
 # Tasks are stored in the database and run by `meterdesk manage db_worker` processes (the monthly
 # close starts its own). METERDESK_TASKS=immediate runs them inline (tests, one-off scripts). With
 # the database backend, the readings' confirmation e-mails go through their own outbox, sent in
-# batches by `meterdesk send-confirmations` (metering.outbox); otherwise on commit.
+# batches by `meterdesk send-confirmations` (core.confirmations); otherwise on commit.
 TASKS = {
     "default": (
         {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default", "billing"]}

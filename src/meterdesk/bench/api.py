@@ -441,7 +441,7 @@ def bench_api(
         **({"ceiling": ceiling_figures} if ceiling_figures is not None else {}),
         "errors": load["errors"],
         "readings_stored": stored,
-        # The confirmation e-mails (metering.outbox): the backlog the mail sender (at a lower CPU
+        # The confirmation e-mails (core.confirmations): the backlog the mail sender (at a lower CPU
         # priority than the web workers) had left when the load stopped, how long it took to send
         # it with the machine to itself, and what was sent, waiting or given up in the end.
         "confirmations_backlog_after_load": drain["backlog"],

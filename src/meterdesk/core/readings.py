@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from meterdesk.billing.preview import ChargePreview, StoredState, charge_preview, state_before_sql
 from meterdesk.billing.selectors import month_closed, month_closed_sql
-from meterdesk.core.confirmation import confirmation_enqueue
+from meterdesk.core.confirmations import confirmation_enqueue
 from meterdesk.customers.models import Account, AccountLink, User
 from meterdesk.domain.readings import CheckedReading, Issue
 from meterdesk.metering.check import ReadingError, Ruling, reading_rules

@@ -209,14 +209,14 @@ class ConfirmationMail(models.Model):
     outbox (docs/adr/0010-confirmation-outbox.md). Stored in the submission's own transaction, so
     it exists if and only if the reading does; sent in batches by ``meterdesk
     send-confirmations`` (which ``meterdesk serve`` starts), retried with a growing delay when the
-    mail server refuses or is down, and given up after ``outbox.MAX_ATTEMPTS`` tries."""
+    mail server refuses or is down, and given up after ``core.confirmations.MAX_ATTEMPTS`` tries."""
 
     # No index of its own: the outbox is read by the pending index below, never by reading (a
     # reading is never deleted; were one, the cascade would scan this small, pruned table).
     reading = models.ForeignKey(Reading, on_delete=models.CASCADE, related_name="+", db_index=False)
     email = models.CharField(_("e-mail"), max_length=254)
     language = models.CharField(_("language"), max_length=10)
-    # The month's charge as shown on submitting (``metering.outbox.charge_dumps``): the e-mail
+    # The month's charge as shown on submitting (``billing.preview.charge_dumps``): the e-mail
     # shows the same figures, whatever is billed later.
     charge = models.TextField(_("charge"))
     created_at = models.DateTimeField(_("created at"))

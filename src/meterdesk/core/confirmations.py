@@ -1,7 +1,10 @@
-"""The confirmation e-mails' outbox (docs/adr/0010-confirmation-outbox.md).
+"""The e-mailed confirmation of an accepted reading (its number, its values and the month's charge),
+and the outbox it waits in (docs/adr/0010-confirmation-outbox.md). It shows billing's charge, so
+it is composed here, above metering and billing; its table, ``metering.ConfirmationMail``, goes
+with the reading.
 
-A submission stores its confirmation (``outbox_add``: one insert, in the submission's own
-transaction, so the mail exists if and only if the reading does). Senders (``meterdesk
+A submission stores its confirmation (``confirmation_enqueue`` → ``outbox_add``: one insert, in
+the submission's own transaction, so the mail exists if and only if the reading does). Senders (``meterdesk
 send-confirmations``, started by ``meterdesk serve``) take the mails due in batches:
 
 1. **Claim** up to ``batch`` mails in one short transaction (PostgreSQL: ``FOR UPDATE SKIP
@@ -40,8 +43,10 @@ from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
+from django_tasks_db import DatabaseBackend
 
-from meterdesk.billing.preview import ChargePreview, charge_loads
+from meterdesk.billing.preview import ChargePreview, charge_dumps, charge_loads
 from meterdesk.metering.models import ConfirmationMail, Reading
 from meterdesk.sqlrows import Rows
 from meterdesk.utility.selectors import reference_get, utility_now
@@ -68,6 +73,31 @@ KEEP_SENT = timedelta(days=30)
 PRUNE_EVERY = 3600.0
 
 _MAILS = Rows(ConfirmationMail, "c")
+
+
+def confirmation_enqueue(reading: Reading, charge: ChargePreview, email: str, language: str) -> None:
+    """Have the confirmation e-mailed once the transaction has committed.
+
+    Where tasks run on workers (the database task backend: production), the mail is stored in the
+    outbox in this very transaction: it exists if and only if the reading does, costs one insert
+    instead of rendering and sending the mail while the customer waits, and the senders send it
+    in a batch, retrying if the mail server refuses. With any other backend (the immediate one of
+    the tests and one-off scripts) it is sent on commit, so a reading that is rolled back never
+    sends a mail.
+    """
+    if isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend):
+        outbox_add(reading, charge_dumps(charge), email, language, now=reading.submitted_at)
+    else:
+        transaction.on_commit(lambda: confirmation_send(reading, charge, email, language))
+
+
+def confirmation_send(reading: Reading, charge: ChargePreview, email: str, language: str) -> None:
+    """E-mail the customer's proof of submission at once (without the outbox: tests, one-off
+    scripts). A mail failure never undoes the reading: it is logged."""
+    try:
+        confirmation_message(reading, charge, email, language).send()
+    except Exception:
+        log.exception("could not e-mail the confirmation of reading %s", reading.pk)
 
 
 def outbox_add(reading: Reading, charge: str, email: str, language: str, now: datetime | None = None) -> None:

@@ -1,5 +1,5 @@
 """`meterdesk send-confirmations`: the sender of the confirmation e-mails' outbox
-(``metering.outbox``). ``meterdesk serve`` starts one beside the web server."""
+(``core.confirmations``). ``meterdesk serve`` starts one beside the web server."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def send_confirmations(
     batch: int | None, idle: float, once: bool, prune: int | None, parent: int | None, keep_days: int | None
 ) -> None:
     django_setup()
-    from meterdesk.metering.outbox import (
+    from meterdesk.core.confirmations import (
         DEFAULT_BATCH,
         KEEP_SENT,
         SendSummary,

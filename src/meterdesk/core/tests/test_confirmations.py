@@ -20,17 +20,17 @@ from django_tasks_db.models import DBTaskResult
 
 from meterdesk.billing.preview import ChargePreview, PreviewLine, charge_dumps, charge_loads
 from meterdesk.cli import main
-from meterdesk.core.readings import reading_submit
-from meterdesk.metering import outbox
-from meterdesk.metering.check import ReadingInvalid
-from meterdesk.metering.models import Channel, ConfirmationMail, Reading
-from meterdesk.metering.outbox import (
+from meterdesk.core import confirmations as outbox
+from meterdesk.core.confirmations import (
     LEASE,
     MAX_ATTEMPTS,
     RETRY_DELAYS,
     confirmations_send,
     outbox_prune,
 )
+from meterdesk.core.readings import reading_submit
+from meterdesk.metering.check import ReadingInvalid
+from meterdesk.metering.models import Channel, ConfirmationMail, Reading
 from meterdesk.metering.tests.test_confirmation_email import message_text
 from meterdesk.testing import (
     MeterFactory,
@@ -482,7 +482,7 @@ def test_parent_watch_asks_the_kernel_and_stops_when_the_parent_is_not_ours(monk
     import signal
     import threading
 
-    from meterdesk.metering import outbox
+    from meterdesk.core import confirmations as outbox
 
     calls = []
 
