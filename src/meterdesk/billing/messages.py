@@ -30,7 +30,7 @@ R_LATE_PAYMENT = "late_payment"
 #: the penalty of a debt paid off, settled at the rate of the day of payment (the difference)
 R_PENALTY_SETTLED = "penalty_settled"
 #: The basis and reason of a balance carried over from the previous system (``meterdesk import``,
-#: balances.csv: ``dataio.opening``); its penalty is a ``late_payment`` line marked ``opening``.
+#: balances.csv: ``dataio.importer.balances``); its penalty is a ``late_payment`` line marked ``opening``.
 B_OPENING = "opening"
 R_OPENING_BALANCE = "opening_balance"
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from meterdesk.billing.models import EntryKind, LedgerEntry
-from meterdesk.dataio.opening import OPENING_BASIS, OPENING_REASON, opening_id
+from meterdesk.dataio.importer.balances import OPENING_BASIS, OPENING_REASON, opening_id
 
 pytestmark = pytest.mark.django_db
 

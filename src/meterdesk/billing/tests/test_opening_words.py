@@ -11,7 +11,7 @@ from django.utils import translation
 
 from meterdesk.billing.messages import entry_words, line_words, penalty_words
 from meterdesk.billing.models import EntryKind, LedgerEntry
-from meterdesk.dataio.opening import OPENING_BASIS, OPENING_REASON
+from meterdesk.dataio.importer.balances import OPENING_BASIS, OPENING_REASON
 
 CARRIED = {
     "en": "balance carried over from the previous system",
