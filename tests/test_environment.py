@@ -171,7 +171,7 @@ def test_the_check_allows_what_is_not_a_read():
 def test_the_fast_path_follows_its_setting(settings):
     from django.db import connection
 
-    from meterdesk.billing.close import fast_path_available
+    from meterdesk.billing.fast_path import fast_path_available
 
     settings.METERDESK_BILLING_FAST_PATH = False
     assert fast_path_available() is False

@@ -460,7 +460,7 @@ TASKS = {
 METERDESK_READING_WINDOW = _env_text("METERDESK_READING_WINDOW") or None
 
 # --- the monthly close ----------------------------------------------------------------------
-# Off: every account goes through the Python engine (billing.close.fast_path_available).
+# Off: every account goes through the Python engine (billing.fast_path.fast_path_available).
 METERDESK_BILLING_FAST_PATH = _env_text("METERDESK_BILLING_FAST_PATH").lower() not in {
     "0",
     "false",

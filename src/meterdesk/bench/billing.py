@@ -515,7 +515,7 @@ def fast_path_check(period: date, chunk_size: int = 2000, every: int = 1) -> dic
     """Close every ``every``-th chunk of ``period`` twice, with and without the SQL fast path (each
     in a transaction rolled back), and compare every ledger line, meter state and statement they
     write. Needs Django set up on a database where the month is open."""
-    from meterdesk.billing import close as billing_close
+    from meterdesk.billing import close_engine, fast_path
     from meterdesk.billing.pricing import DbPricing
     from meterdesk.domain.profiles import profile_load
     from meterdesk.utility.selectors import utility_get
@@ -532,7 +532,7 @@ def fast_path_check(period: date, chunk_size: int = 2000, every: int = 1) -> dic
         )
         chunks = cur.fetchall()[::every]
     fast_closed = 0
-    real_fast = billing_close._fast_close
+    real_fast = fast_path._fast_close
 
     def counting_fast(*args: Any, **kwargs: Any) -> int:
         nonlocal fast_closed
@@ -547,7 +547,7 @@ def fast_path_check(period: date, chunk_size: int = 2000, every: int = 1) -> dic
         result: tuple[int, list[Counter[tuple[Any, ...]]]] = (0, [])
         try:
             with transaction.atomic():
-                n = billing_close.close_accounts(
+                n = close_engine.close_accounts(
                     run=None,
                     first_id=lo,
                     last_id=hi,
@@ -570,7 +570,7 @@ def fast_path_check(period: date, chunk_size: int = 2000, every: int = 1) -> dic
 
     accounts = rows_compared = 0
     differences: list[str] = []
-    billing_close._fast_close = counting_fast  # type: ignore[assignment]
+    fast_path._fast_close = counting_fast  # type: ignore[assignment]
     try:
         for lo, hi in chunks:
             n_slow, slow = closed(lo, hi, False)
@@ -588,7 +588,7 @@ def fast_path_check(period: date, chunk_size: int = 2000, every: int = 1) -> dic
                         f"only with {list((b - a).elements())[:2]}"
                     )
     finally:
-        billing_close._fast_close = real_fast  # type: ignore[assignment]
+        fast_path._fast_close = real_fast  # type: ignore[assignment]
     return {
         "chunks": len(chunks),
         "accounts": accounts,

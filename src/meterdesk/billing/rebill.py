@@ -274,7 +274,7 @@ def _states_store(account: Account, period: date, states: Mapping[int, engine.Me
 def _penalty_again(account: Account, period: date, profile: RulesProfile) -> tuple[Decimal, list[Any]]:
     """The penalty of the month computed again, by the close's own function, on the debts as
     corrected (the corrections just posted are in the ledger, read in this transaction)."""
-    from meterdesk.billing.close import _penalties
+    from meterdesk.billing.close_penalties import _penalties
 
     return _penalties([account.pk], period, profile).get(account.pk, (Decimal("0.00"), []))
 

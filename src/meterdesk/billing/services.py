@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
-from meterdesk.billing.close import MONTH_KINDS, _bootstrap, _meter_info, month_readings
+from meterdesk.billing.close_read import MONTH_KINDS, _bootstrap, _meter_info, month_readings
 from meterdesk.billing.codec import state_loads
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry, MeterBillingState
 from meterdesk.billing.pricing import DbPricing

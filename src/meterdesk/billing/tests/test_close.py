@@ -313,7 +313,7 @@ class TestIdempotency:
 
         Fails while ``run_prepare`` adds chunks for new accounts to a done run whatever months
         were closed after it, and ``close_accounts`` closes an account that has a later close
-        (close.py: the accounts query needs ``AND NOT EXISTS (SELECT 1 FROM <close> c2 WHERE
+        (close_read.py: the accounts query needs ``AND NOT EXISTS (SELECT 1 FROM <close> c2 WHERE
         c2.account_id = a.id AND c2.period > %s)``, or ``run_prepare`` must not reopen a run
         older than the last closed month)."""
         AccountFactory(meter_required=False)

@@ -24,8 +24,9 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from meterdesk.billing import close as close_module
-from meterdesk.billing.close import close_accounts, fast_path_available
+from meterdesk.billing import fast_path as fast_path_module
+from meterdesk.billing.close_engine import close_accounts
+from meterdesk.billing.fast_path import fast_path_available
 from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.billing.pricing import DbPricing
 from meterdesk.billing.tests.helpers import GAS, RURAL, D
@@ -78,14 +79,14 @@ class _FastCounter:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.closed = 0
-        real = close_module._fast_close
+        real = fast_path_module._fast_close
 
         def counting(*args: Any, **kwargs: Any) -> int:
             n = real(*args, **kwargs)
             self.closed += n
             return n
 
-        monkeypatch.setattr(close_module, "_fast_close", counting)
+        monkeypatch.setattr(fast_path_module, "_fast_close", counting)
 
 
 def _close(period: date, fast: bool, chunks: list[tuple[int, int]]) -> int:

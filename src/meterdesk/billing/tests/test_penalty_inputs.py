@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from meterdesk.billing import close as close_module
+from meterdesk.billing import close_penalties
 from meterdesk.billing.models import LedgerEntry
 from meterdesk.domain.penalties import Debt, Payment, key_rates_load, penalty_for_month
 from meterdesk.domain.periods import add_months
@@ -47,14 +47,14 @@ def _expected(account_ids: list[int], period: date, profile) -> dict[int, tuple[
     ):
         sums[(e.account_id, e.period)] += e.amount
     for (acc, p), amount in sorted(sums.items()):
-        debts[acc].append(Debt(p, close_module.due_date(p, profile), amount))
+        debts[acc].append(Debt(p, close_penalties.due_date(p, profile), amount))
     for e in LedgerEntry.objects.filter(account_id__in=account_ids, period__lte=period, kind="payment"):
         payments[e.account_id].append(Payment(e.posted_on, -e.amount))
     out = {}
     for acc in account_ids:
         result = penalty_for_month(debts[acc], payments[acc], period, key_rates_load(), profile.penalty)
         if result.amount:
-            out[acc] = (result.amount, close_module.penalty_parts(result))
+            out[acc] = (result.amount, close_penalties.penalty_parts(result))
     return out
 
 
@@ -103,7 +103,7 @@ def test_summed_payments_give_the_penalties_of_every_payment_on_its_own(prices):
     expected = _expected(ids, MONTH, profile)
     assert len(expected) >= 10  # the data does accrue penalties
     assert exact.pk in expected
-    assert close_module._penalties(ids, MONTH, profile) == expected
+    assert close_penalties._penalties(ids, MONTH, profile) == expected
 
 
 def test_a_positive_payment_entry_is_still_refused(prices):
@@ -119,7 +119,7 @@ def test_a_positive_payment_entry_is_still_refused(prices):
         ]
     )
     with pytest.raises(ValueError, match="payment's amount"):
-        close_module._penalties([account.pk], MONTH, profile)
+        close_penalties._penalties([account.pk], MONTH, profile)
 
 
 def test_the_penalties_at_the_edges_of_what_is_paid_before_the_month(prices):
@@ -149,4 +149,4 @@ def test_the_penalties_at_the_edges_of_what_is_paid_before_the_month(prices):
     ]
     expected = _expected(ids, MONTH, profile)
     assert set(expected) == set(ids)  # each still owes debts that accrue in the month
-    assert close_module._penalties(ids, MONTH, profile) == expected
+    assert close_penalties._penalties(ids, MONTH, profile) == expected

@@ -39,7 +39,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from meterdesk.billing import close as close_module
+from meterdesk.billing import close_penalties
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
 from meterdesk.billing.services import account_rebill, payment_post
 from meterdesk.billing.tests.helpers import GAS, D, reading
@@ -199,7 +199,7 @@ def _expected(account_ids, period, profile, months=True):
     ):
         sums[(e.account_id, e.period)] += e.amount
     for (acc, p), amount in sorted(sums.items()):
-        debts[acc].append(Debt(p, close_module.due_date(p, profile), amount))
+        debts[acc].append(Debt(p, close_penalties.due_date(p, profile), amount))
     for e in LedgerEntry.objects.filter(account_id__in=account_ids, period__lte=period, kind="payment"):
         label = e.detail.get("period") if months else None
         paid_for = date(int(label[:4]), int(label[5:7]), 1) if label and label[4:5] == "-" else None
@@ -208,7 +208,7 @@ def _expected(account_ids, period, profile, months=True):
     for acc in account_ids:
         result = penalty_for_month(debts[acc], payments[acc], period, key_rates_load(), profile.penalty)
         if result.amount:
-            out[acc] = (result.amount, close_module.penalty_parts(result))
+            out[acc] = (result.amount, close_penalties.penalty_parts(result))
     return out
 
 
@@ -250,4 +250,4 @@ def test_the_close_reads_each_payments_month(prices):
     assert len(expected) >= 10  # the data does accrue penalties
     # ... and the months said change them: not the penalties of every payment for no month.
     assert _expected(ids, MONTH, profile, months=False) != expected
-    assert close_module._penalties(ids, MONTH, profile) == expected
+    assert close_penalties._penalties(ids, MONTH, profile) == expected

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from meterdesk.billing import close as close_module
+from meterdesk.billing import close_engine
 from meterdesk.billing.close import billing_close
 from meterdesk.billing.models import (
     AccountClose,
@@ -112,7 +112,7 @@ class TestFailureInProcess:
     def test_a_failure_after_the_lines_are_written_rolls_them_back(self, prices, monkeypatch):
         """The chunk fails between writing its ledger lines and its statements."""
         accounts = _accounts(8)
-        real = close_module.bulk_insert
+        real = close_engine.bulk_insert
         failed: list[str] = []
 
         def failing(table, columns, rows):
@@ -121,7 +121,7 @@ class TestFailureInProcess:
                 raise OSError("disk full")
             return real(table, columns, rows)
 
-        monkeypatch.setattr(close_module, "bulk_insert", failing)
+        monkeypatch.setattr(close_engine, "bulk_insert", failing)
         with pytest.raises(OSError, match="disk full"):
             billing_close(AUG, chunk_size=4)
         assert failed

@@ -1,0 +1,312 @@
+"""The close's penalties: the month's accrual on overdue debt and the settlements of debts paid off
+(``domain.penalties``), read for many accounts at once. The rebill computes a month's penalty again
+with ``_penalties``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+from meterdesk.billing.close_read import _as_date
+from meterdesk.billing.codec import db_money as _money
+from meterdesk.billing.messages import R_PENALTY_SETTLED
+from meterdesk.billing.models import AccountClose, LedgerEntry
+from meterdesk.domain import billing as engine
+from meterdesk.domain.periods import add_months, month_parse
+from meterdesk.domain.profiles import RulesProfile
+
+
+def due_date(period: date, profile: RulesProfile) -> date:
+    return add_months(period, 1).replace(day=profile.due_day)
+
+
+def _json(data: Any) -> str:
+    """JSON text as the ledger's details keep it (the engine's lines and the fast path's alike)."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _penalties(
+    account_ids: list[int], period: date, profile: RulesProfile
+) -> dict[int, tuple[Decimal, list[Any]]]:
+    """Penalty accrued in ``period`` for accounts that may hold overdue debt."""
+    from meterdesk.domain.penalties import Payment, debts_for_month, key_rates_load, penalty_for_month
+
+    rates = key_rates_load()
+    t_ledger = LedgerEntry._meta.db_table
+    end = engine.period_end(period)
+    day_before, day_after = date.fromordinal(period.toordinal() - 1), date.fromordinal(end.toordinal() + 1)
+    # (period, due date, amount) of each month's charges: debts_for_month makes the Debts, those
+    # paid off before the month summed into one.
+    debts: dict[int, list[tuple[date, date, Decimal]]] = defaultdict(list)
+    payments: dict[int, list[Payment]] = defaultdict(list)
+    dues: dict[date, date] = {}
+    # The accounts as one parameter: the statements' text is the same for any number of them, so
+    # psycopg keeps it parsed and PostgreSQL prepared (psycopg parses a text with a list of
+    # placeholders anew on every call: about a tenth of the penalties' Python in a profile).
+    as_param: Callable[[list[int]], Any]
+    if connection.vendor == "postgresql":
+        in_part, as_param = "account_id = ANY(%s)", list
+    else:
+        in_part, as_param = "account_id IN (SELECT value FROM json_each(%s))", json.dumps
+    paid_for = _paid_for_sql()
+    with connection.cursor() as cur:
+        for start in range(0, len(account_ids), 500):
+            part = as_param(account_ids[start : start + 500])
+            _debt_rows(cur, in_part, part, period, profile, dues, debts)
+            # The payments made before the month for no stated month count only as their sum
+            # (what each debt was paid before the month does not depend on the order of the
+            # payments: domain.penalties._allocate), and those after it not at all: each such run
+            # is one summed row, dated the day before the month (after it: the day after), instead
+            # of a row per payment (~20 per account in arrears). A payment for a month keeps its
+            # day and month (it pays that month first). Rows of either sign are summed apart, so
+            # that a payment entry with a positive amount is still refused by Payment.
+            cur.execute(
+                f"SELECT account_id, CASE WHEN posted_on > %s THEN %s WHEN posted_on < %s AND {paid_for} = '' "  # noqa: S608
+                f"THEN %s ELSE posted_on END AS day, CASE WHEN posted_on > %s THEN '' ELSE {paid_for} END "
+                f"AS paid_for, SUM(amount) FROM {t_ledger} WHERE {in_part} AND period <= %s "
+                f"AND kind = 'payment' GROUP BY account_id, day, paid_for, amount > 0 "
+                f"ORDER BY account_id, day, paid_for",
+                [end, day_after, period, day_before, end, part, period],
+            )
+            for acc, posted_on, month, amount in cur.fetchall():
+                payments[acc].append(
+                    Payment(_as_date(posted_on), -_money(amount), paid_for=_month_or_none(month))
+                )
+    out: dict[int, tuple[Decimal, list[Any]]] = {}
+    for acc in account_ids:
+        paid = payments.get(acc, [])
+        owed = debts_for_month(debts.get(acc, ()), paid, period)
+        result = penalty_for_month(owed, paid, period, rates, profile.penalty)
+        if result.amount:
+            out[acc] = (result.amount, penalty_parts(result))
+    return out
+
+
+def _paid_for_sql() -> str:
+    """The month a payment entry was made for (its detail's ``period``, ``YYYY-MM``, as a bank
+    registry or an import keeps it), '' when none: an SQL expression."""
+    if connection.vendor == "postgresql":
+        return "COALESCE(detail ->> 'period', '')"
+    return "COALESCE(json_extract(detail, '$.period'), '')"
+
+
+def _month_or_none(value: Any) -> date | None:
+    """A payment's stated month (``_paid_for_sql``) as its first day; None when there is none or
+    it is not a month (such a payment pays the oldest debts, as one without)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return month_parse(value)
+    except ValueError:
+        return None
+
+
+def _debt_rows(
+    cur: Any,
+    in_part: str,
+    part: Any,
+    period: date,
+    profile: RulesProfile,
+    dues: dict[date, date],
+    debts: dict[int, list[tuple[date, date, Decimal]]],
+) -> None:
+    """Add the (period, due date, amount) of each month's debt before ``period`` to ``debts``:
+    its charges, recalculations and corrections summed."""
+    from meterdesk.billing.rebill import R_REBILL, debt_month
+
+    t_ledger = LedgerEntry._meta.db_table
+    # A rebill's corrections (any month: one that lowers a past bill counts from that
+    # month) come on rows of their own, with their detail: ``rebill.debt_month``.
+    cur.execute(
+        f"SELECT account_id, period, SUM(amount), CASE WHEN reason = %s THEN detail END AS rebill "  # noqa: S608
+        f"FROM {t_ledger} WHERE {in_part} AND (period < %s OR reason = %s) "
+        f"AND kind IN ('charge', 'recalculation', 'correction') "
+        f"GROUP BY account_id, period, rebill ORDER BY account_id, period",
+        [R_REBILL, part, period, R_REBILL],
+    )
+    by_month: dict[int, dict[date, Decimal]] = defaultdict(dict)
+    for acc, p, amount, rebill in cur.fetchall():
+        p = _as_date(p) if rebill is None else debt_month(rebill, _as_date(p))
+        if p is not None and p < period:
+            by_month[acc][p] = by_month[acc].get(p, Decimal(0)) + _money(amount)
+    for acc, months in by_month.items():
+        for p in sorted(months):
+            due = dues.get(p)
+            if due is None:
+                due = dues[p] = due_date(p, profile)
+            debts[acc].append((p, due, months[p]))
+
+
+#: What the close posts as penalty for an account: (amount, reason, detail) entries.
+PenaltyEntries = list[tuple[Decimal, str, dict[str, Any]]]
+
+
+def _settlements(
+    account_ids: list[int],
+    period: date,
+    profile: RulesProfile,
+    accrued_now: Mapping[int, tuple[Decimal, list[Any]]],
+) -> dict[int, PenaltyEntries]:
+    """The penalties settled at the close of ``period`` (``domain.penalties.penalty_settlements``)
+    for accounts that may hold overdue debt: one entry per debt this close is the first to see paid
+    off, when the settlement differs from what was accrued on it. ``accrued_now``: the month's
+    penalties (``_penalties``), whose parts count as accrued too.
+
+    Only an account with a payment the close before did not see (posted to this month, or made in
+    it) or a credit issued on this month's first day can have a debt paid off now: the others
+    are not read further."""
+    from meterdesk.billing.rebill import PENALTY, R_REBILL
+    from meterdesk.domain.money import round_money
+    from meterdesk.domain.penalties import (
+        Debt,
+        Payment,
+        key_rates_load,
+        penalty_part_amount,
+        penalty_settlements,
+    )
+
+    t_ledger = LedgerEntry._meta.db_table
+    prev = add_months(period, -1)
+    as_param: Callable[[list[int]], Any]
+    if connection.vendor == "postgresql":
+        in_part, as_param = "account_id = ANY(%s)", list
+    else:
+        in_part, as_param = "account_id IN (SELECT value FROM json_each(%s))", json.dumps
+    dues: dict[date, date] = {}
+    debts: dict[int, list[tuple[date, date, Decimal]]] = defaultdict(list)
+    payments: dict[int, list[Payment]] = defaultdict(list)
+    entries: dict[int, list[tuple[date, str, str, Any]]] = defaultdict(list)
+    first_closed: dict[int, date] = {}
+    paid_for = _paid_for_sql()
+    with connection.cursor() as cur:
+        for start in range(0, len(account_ids), 500):
+            ids = as_param(account_ids[start : start + 500])
+            cur.execute(
+                f"SELECT DISTINCT account_id FROM {t_ledger} WHERE {in_part} AND kind = 'payment' "  # noqa: S608
+                f"AND period <= %s AND (period = %s OR posted_on >= %s) "
+                f"UNION SELECT account_id FROM {t_ledger} WHERE {in_part} AND period = %s "
+                f"AND kind IN ('charge', 'recalculation', 'correction') GROUP BY account_id HAVING SUM(amount) < 0",
+                [ids, period, period, period, ids, prev],
+            )
+            paying = sorted(row[0] for row in cur.fetchall())
+            if not paying:
+                continue
+            part = as_param(paying)
+            _debt_rows(cur, in_part, part, period, profile, dues, debts)
+            cur.execute(
+                f"SELECT account_id, posted_on, period, {paid_for} AS paid_for, SUM(amount) "  # noqa: S608
+                f"FROM {t_ledger} WHERE {in_part} AND kind = 'payment' AND period <= %s "
+                f"GROUP BY account_id, posted_on, period, paid_for, amount > 0 "
+                f"ORDER BY account_id, posted_on, period, paid_for",
+                [part, period],
+            )
+            for acc, posted_on, posted, month, amount in cur.fetchall():
+                payments[acc].append(
+                    Payment(_as_date(posted_on), -_money(amount), _as_date(posted), _month_or_none(month))
+                )
+            # What was accrued: each month's penalty, as its rebills recomputed it (the latest
+            # correction of a month's penalty holds its parts), and the debts settled already.
+            cur.execute(
+                f"SELECT account_id, period, kind, reason, detail FROM {t_ledger} WHERE {in_part} "  # noqa: S608
+                f"AND ((kind = 'penalty' AND period < %s) OR (kind = 'correction' AND reason = %s)) "
+                f"ORDER BY account_id, id",
+                [part, period, R_REBILL],
+            )
+            for acc, p, kind, reason, detail in cur.fetchall():
+                entries[acc].append((_as_date(p), kind, reason, detail))
+            # The first month closed here: the penalty of the days before it (an imported history)
+            # was charged elsewhere, and is not settled again.
+            cur.execute(
+                f"SELECT account_id, MIN(period) FROM {AccountClose._meta.db_table} WHERE {in_part} "  # noqa: S608
+                f"GROUP BY account_id",
+                [part],
+            )
+            first_closed.update((acc, _as_date(p)) for acc, p in cur.fetchall())
+    rates = key_rates_load()
+    out: dict[int, PenaltyEntries] = {}
+    for acc in sorted(payments.keys() | debts.keys()):
+        month_parts: dict[str, list[Any]] = {}
+        settled: set[date] = set()
+        for p, kind, reason, detail in entries.get(acc, ()):
+            data = json.loads(detail) if isinstance(detail, str) else detail
+            if not isinstance(data, dict):
+                continue
+            if kind == "penalty" and reason == R_PENALTY_SETTLED:
+                settled.add(_as_date(f"{data.get('debt')}-01"))
+            elif kind == "penalty":
+                month_parts.setdefault(f"{p:%Y-%m}", []).extend(data.get("parts") or [])
+            elif data.get("basis") == PENALTY and data.get("period"):
+                month_parts[str(data["period"])] = list(data.get("parts") or [])
+        now = accrued_now.get(acc)
+        accrued: dict[date, Decimal] = {}
+        for part_row in [*(x for parts in month_parts.values() for x in parts), *(now[1] if now else ())]:
+            debt_period = _as_date(f"{part_row['period']}-01")
+            accrued[debt_period] = accrued.get(debt_period, Decimal(0)) + penalty_part_amount(
+                Decimal(str(part_row["overdue"])),
+                Decimal(str(part_row["rate"])),
+                int(part_row["divisor"]),
+                int(part_row["days"]),
+            )
+        owed = [Debt(*row) for row in debts.get(acc, ())]
+        found = penalty_settlements(
+            owed,
+            payments.get(acc, []),
+            period,
+            rates,
+            profile.penalty,
+            accrued,
+            settled,
+            since=first_closed.get(acc, period),
+        )
+        lines = [
+            (
+                s.amount,
+                R_PENALTY_SETTLED,
+                {
+                    "debt": f"{s.period:%Y-%m}",
+                    "paid_off": s.paid_off.isoformat(),
+                    "key_rate": str(s.key_rate),
+                    "settled": str(round_money(s.settled)),
+                    "accrued": str(round_money(s.accrued)),
+                    "parts": penalty_parts(s),
+                },
+            )
+            for s in found
+            if s.amount
+        ]
+        if lines:
+            out[acc] = lines
+    return out
+
+
+def penalty_parts(result: Any) -> list[dict[str, Any]]:
+    """The parts of a month's penalty (``domain.penalties``) as the ledger line's detail stores them."""
+    return [
+        {
+            "period": f"{p.period:%Y-%m}",
+            "days": p.days,
+            "overdue": str(p.overdue),
+            "rate": str(p.rate_percent),
+            "divisor": p.divisor,
+        }
+        for p in result.parts
+    ]
+
+
+# --- the set-based fast path (PostgreSQL) ----------------------------------------------------
+#
+# The common case — every meter of the account has exactly one accepted customer reading in the
+# month (no control or final reading: which of several readings counts is domain.month_reading's
+# to say, so such a month goes through the engine), works (not failed, not removed, billing since before the
+# month), has the state of the month before with no estimates to true up, no rollover, a tariff
+# without volume bands; and the account has the statement of the month before — is billed by a
+# few INSERT … SELECT per chunk instead of the Python engine. What they write is exactly what
+# ``domain.billing.bill_account``, the codec and the loop of ``close_accounts`` write for such an
+# account (tests/test_fast_path.py closes the same data both ways and compares every row); any
