@@ -8,16 +8,14 @@ from typing import Any
 
 from django.utils import timezone
 
-from meterdesk.billing.messages import entry_zone, line_words
-from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
+from meterdesk.billing.models import AccountClose, LedgerEntry
 from meterdesk.billing.preview import ChargePreview
+from meterdesk.core.accounts import StatementLine, statement_line, window_state
 from meterdesk.customers.models import Account, PremisesCategory
-from meterdesk.domain import billing as engine
-from meterdesk.metering.messages import window_message, zone_label
+from meterdesk.metering.messages import zone_label
 from meterdesk.metering.models import Meter, MeterStatus, Reading
 from meterdesk.tariffs.models import Tariff, TariffKind
 from meterdesk.tariffs.selectors import tariff_spec
-from meterdesk.utility.selectors import reading_window_get, utility_now
 
 KOPECK = Decimal("0.01")
 
@@ -117,17 +115,15 @@ def payment_out(entry: LedgerEntry) -> dict[str, Any]:
 
 
 def window_out() -> dict[str, Any]:
-    """The submission window as the customer sees it today (in the utility's zone)."""
-    window = reading_window_get()
-    today = utility_now().date()
-    opens = window.next_opening(today)
+    """The submission window as the customer sees it today (``core.accounts.window_state``)."""
+    state = window_state()
     return {
-        "start_day": window.start_day,
-        "end_day": window.end_day,
-        "open_now": window.is_open(today),
-        "opens_on": opens,
-        "closes_on": window.bounds(opens.year, opens.month)[1],
-        "message": window_message(window.start_day, window.end_day),
+        "start_day": state.start_day,
+        "end_day": state.end_day,
+        "open_now": state.open,
+        "opens_on": state.opens_on,
+        "closes_on": state.closes_on,
+        "message": state.text,
     }
 
 
@@ -216,32 +212,29 @@ def charge_out(charge: ChargePreview, meter: Meter) -> dict[str, Any]:
 # --- the ledger -----------------------------------------------------------------------------------
 
 
-def ledger_line_out(entry: LedgerEntry, control_meters: set[tuple[date, int | None]]) -> dict[str, Any]:
-    """One line of the ledger with its basis in words (as the statement page shows it)."""
-    basis = entry.basis or (engine.CORRECTION if entry.kind == EntryKind.CORRECTION else "")
-    words = line_words(
-        basis,
-        entry.reason,
-        entry.detail or {},
-        after_control=(entry.period, entry.meter_id) in control_meters,
-    )
-    zone = entry_zone(entry)
+def ledger_line_out(entry: LedgerEntry, control: set[tuple[date, int | None]]) -> dict[str, Any]:
+    """One line of the ledger with its basis in words; ``control`` from ``core.accounts.control_months``."""
+    return statement_line_out(statement_line(entry, control))
+
+
+def statement_line_out(line: StatementLine) -> dict[str, Any]:
+    entry = line.entry
     return {
         "id": entry.pk,
         "period": month(entry.period),
         "posted_on": entry.posted_on,
         "kind": entry.kind,
-        "basis": basis,
+        "basis": line.basis,
         "reason": entry.reason,
-        "words": words,
+        "words": line.words,
         "meter_id": entry.meter_id,
-        "meter_serial": entry.meter.serial if entry.meter is not None else "",
+        "meter_serial": line.meter,
         "zone": entry.zone,
-        "zone_label": zone,
-        "band": entry.band,
-        "volume": kwh(entry.volume) if entry.volume is not None else None,
-        "price": money(entry.price) if entry.price is not None else None,
-        "amount": money(entry.amount),
+        "zone_label": line.zone,
+        "band": line.band,
+        "volume": kwh(line.volume) if line.volume is not None else None,
+        "price": money(line.price) if line.price is not None else None,
+        "amount": money(line.amount),
     }
 
 

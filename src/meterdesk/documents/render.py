@@ -27,9 +27,10 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
 from reportlab.platypus.doctemplate import BaseDocTemplate
 
-from meterdesk.billing.messages import entry_words, penalty_words
+from meterdesk.billing.messages import penalty_words
 from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.billing.preview import ChargePreview, reading_charge
+from meterdesk.core.accounts import StatementLine, statement_lines
 from meterdesk.customers.models import Account
 from meterdesk.customers.services import registration_code_for_bill
 from meterdesk.documents.pdf import (
@@ -50,7 +51,6 @@ from meterdesk.documents.pdf import (
     rub_sign,
 )
 from meterdesk.documents.selectors import READING_BASES, BillData
-from meterdesk.domain import billing as engine
 from meterdesk.domain.gostqr import QrPayloadError, payment_payload
 from meterdesk.metering.messages import zone_label
 from meterdesk.metering.models import Channel, Reading, ReadingKind, ReadingStatus
@@ -160,8 +160,9 @@ def bill_payload(data: BillData) -> str:
     )
 
 
-def _line_basis(entry: LedgerEntry, control_meters: set[int | None]) -> str:
-    words = entry_words(entry, after_control=entry.meter_id in control_meters)
+def _line_basis(line: StatementLine) -> str:
+    """The line's basis in words (``core.accounts``), with a correction's reason, capitalised."""
+    entry, words = line.entry, line.words
     detail = entry.detail if isinstance(entry.detail, dict) else {}
     if entry.kind == EntryKind.CORRECTION and detail.get("reason"):
         words += f" ({detail['reason']})"
@@ -170,7 +171,6 @@ def _line_basis(entry: LedgerEntry, control_meters: set[int | None]) -> str:
 
 def _charges_table(data: BillData) -> Table:
     statement = data.statement
-    control_meters = {e.meter_id for e in statement.lines if e.basis == engine.CONTROL}
     header = [
         p("Прибор учёта", 7, bold=True),
         p("Зона", 7, bold=True),
@@ -183,7 +183,8 @@ def _charges_table(data: BillData) -> Table:
     ]
     rows: list[list[Any]] = [header]
     shown: set[tuple[int, int]] = set()
-    for entry in sorted(statement.lines, key=lambda e: e.pk):
+    for line in statement_lines(statement):
+        entry = line.entry
         meter = entry.meter
         zone = ""
         if meter is not None and entry.zone:
@@ -217,7 +218,7 @@ def _charges_table(data: BillData) -> Table:
                 p(kwh(entry.volume), 7, right=True),
                 p(price_text(entry.price), 7, right=True),
                 p(rub(entry.amount), 7, right=True),
-                p(_line_basis(entry, control_meters), 6.5),
+                p(_line_basis(line), 6.5),
             ]
         )
     total = sum((e.amount for e in statement.lines), Decimal("0.00"))

@@ -17,24 +17,19 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from meterdesk.billing.messages import (
-    balance_words,
-    entry_words,
-    entry_zone,
-    month_label,
-    penalty_words,
-)
-from meterdesk.billing.models import AccountClose, LedgerEntry
+from meterdesk.billing.messages import month_label, penalty_words
+from meterdesk.billing.models import AccountClose
 from meterdesk.billing.preview import reading_charge
-from meterdesk.billing.selectors import (
-    Statement,
-    account_overview,
-    statement_get,
-    statements_of,
+from meterdesk.billing.selectors import statement_get, statements_of
+from meterdesk.core.accounts import (
+    MoneySummary,
+    meter_card,
+    money_summary,
+    statement_lines,
+    window_state,
 )
 from meterdesk.core.readings import reading_submit
 from meterdesk.customers.models import Account, User
-from meterdesk.domain import billing as engine
 from meterdesk.domain.periods import month_parse
 from meterdesk.domain.profiles import profile_load
 from meterdesk.metering.check import (
@@ -48,7 +43,6 @@ from meterdesk.metering.messages import (
     issue_message,
     month_closed_message,
     month_moved_message,
-    window_message,
     zone_label,
 )
 from meterdesk.metering.models import Channel, Meter, Reading
@@ -57,16 +51,13 @@ from meterdesk.metering.selectors import (
     account_history,
     accounts_for_user,
     meter_for_user,
-    meter_is_failed,
     meter_last_reading,
     meters_of,
 )
 from meterdesk.portal.charts import history_chart
 from meterdesk.portal.forms import ReadingForm
 from meterdesk.portal.registration import check_mail
-from meterdesk.tariffs.models import Tariff
-from meterdesk.tariffs.selectors import NoTariffError, tariff_in_force
-from meterdesk.utility.selectors import reading_window_get, utility_get, utility_now
+from meterdesk.utility.selectors import utility_get, utility_now
 
 
 def _customer(request: HttpRequest) -> User:
@@ -74,99 +65,11 @@ def _customer(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
-@dataclass
-class WindowState:
-    open: bool
-    opens_on: date
-    closes_on: date
-    text: str
-
-
-def window_state() -> WindowState:
-    utility = utility_get()
-    window = reading_window_get(utility)
-    today = utility_now(utility).date()
-    opens = window.next_opening(today)
-    closes = window.bounds(opens.year, opens.month)[1]
-    return WindowState(window.is_open(today), opens, closes, window_message(window.start_day, window.end_day))
-
-
-@dataclass
-class PriceRow:
-    label: str
-    band: int
-    upper_kwh: Any
-    price: Any
-
-
-@dataclass
-class MeterCard:
-    meter: Meter
-    last: Reading | None
-    last_values: list[tuple[str, Any]]
-    tariff: Tariff | None
-    prices: list[PriceRow]
-    failed: bool
-
-
-def _meter_card(meter: Meter, account: Account, today: date) -> MeterCard:
-    utility = utility_get()
-    last = meter_last_reading(meter)
-    labels = [zone_label(meter.zones, z) for z in range(1, meter.zones + 1)]
-    tariff = None
-    prices: list[PriceRow] = []
-    try:
-        in_force = tariff_in_force(
-            region=utility.tariff_region, category=account.category, zones=meter.zones, on=today
-        )
-        tariff = in_force.tariff
-        limits = in_force.spec.band_limits
-        for (zone, band), price in sorted(in_force.spec.prices.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            prices.append(
-                PriceRow(labels[zone - 1], band, limits[band - 1] if in_force.spec.has_bands else None, price)
-            )
-    except NoTariffError:
-        pass
-    return MeterCard(
-        meter=meter,
-        last=last,
-        last_values=list(zip(labels, last.values, strict=False)) if last else [],
-        tariff=tariff,
-        prices=prices,
-        failed=meter_is_failed(meter, today),
-    )
-
-
-@dataclass
-class MoneySummary:
-    """An account's money at a glance: the balance, the last payment and the latest bill."""
-
-    balance: Decimal
-    balance_text: str
-    last_payment: LedgerEntry | None
-    latest: AccountClose | None
-
-    @property
-    def last_payment_amount(self) -> Decimal | None:
-        return -self.last_payment.amount if self.last_payment is not None else None
-
-    @property
-    def latest_due(self) -> Decimal:
-        return max(self.latest.closing_balance, Decimal("0.00")) if self.latest is not None else Decimal(0)
-
-
-def _money_summary(user: User, account: Account) -> MoneySummary:
-    """The balance, last payment and latest statement of one of the user's accounts, in one
-    statement (``account_overview``, as the API's dashboard reads them)."""
-    overview = account_overview(user, account.number)
-    if overview is None:  # unlinked since the page looked it up
+def _money(user: User, account: Account) -> MoneySummary:
+    money = money_summary(user, account.number)
+    if money is None:  # unlinked since the page looked it up
         raise Http404
-    return MoneySummary(
-        balance=overview.balance,
-        balance_text=balance_words(overview.balance),
-        last_payment=overview.payment,
-        latest=overview.latest,
-    )
+    return money
 
 
 @login_required
@@ -177,8 +80,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     today = utility_now().date()
     accounts = []
     for account in accounts_for_user(user):
-        cards = [_meter_card(m, account, today) for m in meters_of(account) if m.removed_on is None]
-        accounts.append({"account": account, "meters": cards, "money": _money_summary(user, account)})
+        cards = [meter_card(m, account, today) for m in meters_of(account) if m.removed_on is None]
+        accounts.append({"account": account, "meters": cards, "money": _money(user, account)})
     return render(request, "portal/dashboard.html", {"accounts": accounts, "window": window_state()})
 
 
@@ -344,42 +247,8 @@ def statements(request: HttpRequest, number: str) -> HttpResponse:
     return render(
         request,
         "portal/statements.html",
-        {"account": account, "rows": rows, "money": _money_summary(_customer(request), account)},
+        {"account": account, "rows": rows, "money": _money(_customer(request), account)},
     )
-
-
-@dataclass
-class StatementLine:
-    words: str
-    meter: str
-    zone: str
-    band: int
-    volume: Decimal | None
-    price: Decimal | None
-    amount: Decimal
-
-
-def _statement_lines(statement: Statement) -> list[StatementLine]:
-    control_meters = {e.meter_id for e in statement.lines if e.basis == engine.CONTROL}
-    out = []
-    # In the order the close wrote them (each meter's lines, its recalculation next to them),
-    # then the corrections posted later.
-    for entry in sorted(statement.lines, key=lambda e: e.pk):
-        words = entry_words(entry, after_control=entry.meter_id in control_meters)
-        zone = entry_zone(entry)
-        meter = entry.meter
-        out.append(
-            StatementLine(
-                words=words,
-                meter=meter.serial if meter is not None else "",
-                zone=zone,
-                band=entry.band,
-                volume=entry.volume,
-                price=entry.price,
-                amount=entry.amount,
-            )
-        )
-    return out
 
 
 def _period_from(text: str) -> date:
@@ -416,7 +285,7 @@ def statement_detail(request: HttpRequest, number: str, period: str) -> HttpResp
             "statement": statement,
             "close": close,
             "month": month_label(month),
-            "lines": _statement_lines(statement),
+            "lines": statement_lines(statement),
             "lines_total": sum((e.amount for e in statement.lines), Decimal("0.00")),
             "billed": close.charges + close.recalculations,
             "penalty_rules": _penalty_rules(),

@@ -7,7 +7,6 @@ like an account that does not exist.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
@@ -32,7 +31,7 @@ from meterdesk.api.schemas import (
     StatementOut,
     StatementPage,
 )
-from meterdesk.billing.messages import balance_words, penalty_words
+from meterdesk.billing.messages import penalty_words
 from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.billing.pricing import MissingPrice, pricing_get
 from meterdesk.billing.selectors import (
@@ -40,6 +39,7 @@ from meterdesk.billing.selectors import (
     statement_get,
     statements_of,
 )
+from meterdesk.core.accounts import money_of, statement_lines
 from meterdesk.customers.models import Account
 from meterdesk.customers.services import (
     AccountMismatch,
@@ -113,7 +113,7 @@ def account_detail(request: HttpRequest, number: str = NUMBER) -> Any:
     overview = account_overview(request_user(request), number)
     if overview is None:
         raise not_found()
-    account, balance, payment, latest = overview.account, overview.balance, overview.payment, overview.latest
+    account, money = overview.account, money_of(overview)
     reference = reference_get(stamp=overview.stamp)
     utility = reference.utility
     today = utility_now(utility).date()
@@ -131,18 +131,18 @@ def account_detail(request: HttpRequest, number: str = NUMBER) -> Any:
         "residents": account.residents,
         "opened_on": account.opened_on,
         "closed_on": account.closed_on,
-        "balance": present.money(balance),
-        "debt": present.money(max(balance, Decimal(0))),
-        "credit": present.money(max(-balance, Decimal(0))),
-        "balance_text": balance_words(balance),
-        "last_payment": present.payment_out(payment) if payment is not None else None,
+        "balance": present.money(money.balance),
+        "debt": present.money(money.debt),
+        "credit": present.money(money.credit),
+        "balance_text": money.balance_text,
+        "last_payment": present.payment_out(money.last_payment) if money.last_payment is not None else None,
         "latest_statement": (
             {
-                "period": present.month(latest.period),
-                "total_due": present.money(max(latest.closing_balance, Decimal(0))),
-                "due_date": latest.due_date,
+                "period": present.month(money.latest.period),
+                "total_due": present.money(money.latest_due),
+                "due_date": money.latest.due_date,
             }
-            if latest is not None
+            if money.latest is not None
             else None
         ),
         "tariffs": [present.tariff_out(t) for t in tariffs],
@@ -235,10 +235,9 @@ def statement_detail(request: HttpRequest, number: str = NUMBER, period: str = P
     statement = statement_get(account, month_parse(period))
     if statement is None:
         raise not_found()
-    control = {(e.period, e.meter_id) for e in statement.lines if e.basis == engine.CONTROL}
     return {
         **present.statement_summary(statement.close),
-        "lines": [present.ledger_line_out(e, control) for e in sorted(statement.lines, key=lambda e: e.pk)],
+        "lines": [present.statement_line_out(line) for line in statement_lines(statement)],
         "payments_received": [present.payment_out(e) for e in statement.payments],
         "penalties": [
             {"amount": present.money(e.amount), "parts": penalty_words(e.detail or {})}

@@ -21,9 +21,9 @@ from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
 from meterdesk.billing.selectors import statement_get
 from meterdesk.billing.services import account_rebill
 from meterdesk.billing.tests.helpers import D, lines, month
+from meterdesk.core.accounts import statement_lines
 from meterdesk.documents.render import _line_basis
 from meterdesk.metering.models import Meter, Reading, ReadingKind
-from meterdesk.portal.views import _statement_lines
 from meterdesk.testing import MOSCOW, MeterFactory, ReadingFactory
 
 pytestmark = pytest.mark.django_db
@@ -50,9 +50,9 @@ def words(meter: Meter, period: date, language: str = "en") -> list[tuple[str, s
     entries = sorted(found.lines, key=lambda e: e.pk)
     control = {(e.period, e.meter_id) for e in entries if e.basis == "control"}
     with translation.override(language):
-        portal = [line.words for line in _statement_lines(found)]
+        portal = [line.words for line in statement_lines(found)]
         assert [ledger_line_out(e, control)["words"] for e in entries] == portal
-        assert [_line_basis(e, {m for _p, m in control}) for e in entries] == [
+        assert [_line_basis(line) for line in statement_lines(found)] == [
             w[:1].upper() + w[1:] for w in portal
         ]
     return [(e.kind, w, e.amount) for e, w in zip(entries, portal, strict=True)]
