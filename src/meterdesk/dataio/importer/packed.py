@@ -9,7 +9,6 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
-from typing import NamedTuple
 
 from meterdesk.metering.models import ReadingKind
 
@@ -36,14 +35,10 @@ def show(values: Iterable[int]) -> str:
     return ", ".join(format(Decimal(v).scaleb(-3).normalize(), "f") for v in values)
 
 
-class PackedReading(NamedTuple):
-    """One reading of ``ReadingSlots``, unpacked."""
-
-    period: int  # month index
-    kind: int  # KIND_CODES
-    row: int
-    values: tuple[int, ...]  # the meter's zones, in thousandths
-    moment: int  # submitted_at, seconds since the epoch; -1: not given
+#: One reading of ``ReadingSlots``, unpacked: (month index, kind code, row, the meter's zones'
+#: values in thousandths, submitted_at in seconds since the epoch or -1). A plain tuple, not a
+#: named one: it is built once per reading of the dataset.
+PackedReading = tuple[int, int, int, tuple[int, ...], int]
 
 
 class ReadingSlots:
@@ -66,14 +61,15 @@ class ReadingSlots:
         return len(self._data) // self._STRIDE
 
     def __iter__(self) -> Iterator[PackedReading]:
-        data, zones, t1 = self._data, self.zones, self._T1
+        data, zones = self._data, self.zones
+        period, kind, row, t1, moment = self._PERIOD, self._KIND, self._ROW, self._T1, self._MOMENT
         for i in range(0, len(data), self._STRIDE):
-            yield PackedReading(
-                data[i + self._PERIOD],
-                data[i + self._KIND],
-                data[i + self._ROW],
+            yield (
+                data[i + period],
+                data[i + kind],
+                data[i + row],
                 tuple(data[i + t1 : i + t1 + zones]),
-                data[i + self._MOMENT],
+                data[i + moment],
             )
 
 

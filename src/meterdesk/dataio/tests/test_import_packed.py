@@ -6,7 +6,6 @@ from decimal import Decimal
 
 from meterdesk.dataio.importer.packed import (
     KIND_CODES,
-    PackedReading,
     ReadingSlots,
     RowMarks,
     scaled,
@@ -24,10 +23,10 @@ def test_reading_slots_give_back_each_reading_with_the_meters_zones():
 
     assert len(slots) == 2
     assert list(slots) == [
-        PackedReading(300, KIND_CODES["customer"], 2, (1_100_500, 550_000), 1_760_000_000),
-        PackedReading(301, KIND_CODES["control"], 7, (1_200_000, 600_000), -1),
+        (300, KIND_CODES["customer"], 2, (1_100_500, 550_000), 1_760_000_000),
+        (301, KIND_CODES["control"], 7, (1_200_000, 600_000), -1),
     ]
-    assert show(next(iter(slots)).values) == "1100.5, 550"
+    assert show(next(iter(slots))[3]) == "1100.5, 550"
 
 
 def test_values_scale_to_thousandths_and_back():
