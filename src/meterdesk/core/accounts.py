@@ -167,6 +167,15 @@ def control_months(entries: Iterable[LedgerEntry]) -> set[tuple[date, int | None
     return {(e.period, e.meter_id) for e in entries if e.basis == engine.CONTROL}
 
 
+def control_months_of(account: Account, periods: Iterable[date]) -> set[tuple[date, int | None]]:
+    """``control_months`` of the account's whole ledger in ``periods``: for a page of lines that
+    may not hold the control reading's own line."""
+    rows = LedgerEntry.objects.filter(
+        account=account, period__in=set(periods), basis=engine.CONTROL
+    ).values_list("period", "meter_id")
+    return set(rows)
+
+
 def line_words(entry: LedgerEntry, control: set[tuple[date, int | None]]) -> str:
     """The basis of a ledger line in words; ``control`` from ``control_months``."""
     return entry_words(entry, after_control=(entry.period, entry.meter_id) in control)

@@ -6,7 +6,6 @@ like an account that does not exist.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django.http import HttpRequest
@@ -39,8 +38,7 @@ from meterdesk.billing.selectors import (
     statement_get,
     statements_of,
 )
-from meterdesk.core.accounts import money_of, statement_lines
-from meterdesk.customers.models import Account
+from meterdesk.core.accounts import control_months_of, money_of, statement_lines
 from meterdesk.customers.services import (
     AccountMismatch,
     AlreadyLinked,
@@ -48,7 +46,6 @@ from meterdesk.customers.services import (
     TooManyAttempts,
     account_link,
 )
-from meterdesk.domain import billing as engine
 from meterdesk.domain.periods import month_parse
 from meterdesk.metering.selectors import accounts_for_user, meter_last_reading, meters_of
 from meterdesk.utility.selectors import reference_get, utility_now
@@ -178,14 +175,6 @@ class ChargesQuery(PageQuery):
 CHARGE_KINDS = (EntryKind.CHARGE, EntryKind.RECALCULATION, EntryKind.CORRECTION, EntryKind.PENALTY)
 
 
-def _control_meters(account: Account, periods: set[date]) -> set[tuple[date, int | None]]:
-    """(month, meter) pairs whose month's values came from an inspector's control reading."""
-    rows = LedgerEntry.objects.filter(account=account, period__in=periods, basis=engine.CONTROL).values_list(
-        "period", "meter_id"
-    )
-    return set(rows)
-
-
 @router.get(
     "/{number}/charges",
     response={200: LedgerPage, **errors(401, 404, 422, 429)},
@@ -200,7 +189,7 @@ def charge_list(request: HttpRequest, params: Query[ChargesQuery], number: str =
     if params.to:
         entries = entries.filter(period__lte=month_parse(params.to))
     items, total = page(entries.order_by("-period", "pk"), params.limit, params.offset)
-    control = _control_meters(account, {e.period for e in items})
+    control = control_months_of(account, {e.period for e in items})
     return {
         "items": [present.ledger_line_out(e, control) for e in items],
         "total": total,

@@ -11,15 +11,18 @@ import pytest
 from django.utils import translation
 
 from meterdesk.billing.close import billing_close
+from meterdesk.billing.models import LedgerEntry
 from meterdesk.billing.selectors import statement_get
 from meterdesk.billing.services import payment_post
 from meterdesk.core.accounts import (
     control_months,
+    control_months_of,
     meter_card,
     money_summary,
     statement_lines,
     window_state,
 )
+from meterdesk.domain import billing as engine
 from meterdesk.metering.messages import window_message
 from meterdesk.testing import ReadingFactory, UserFactory, make_tariff, moscow
 from meterdesk.utility.selectors import reading_window_get
@@ -119,3 +122,14 @@ def test_statement_lines_in_the_order_written_with_their_basis_in_words(july_bil
     assert all(line.words == "by your readings" for line in lines)
     assert len({line.zone for line in lines}) == 2
     assert control_months(statement.lines) == set()
+
+
+def test_control_months_of_the_ledger_in_the_periods_asked(july_billed):
+    _user, meter = july_billed
+    july = date(2026, 7, 1)
+    assert control_months_of(meter.account, [july]) == set()
+    LedgerEntry.objects.filter(account=meter.account, period=july).update(basis=engine.CONTROL)
+    assert control_months_of(meter.account, [july]) == {(july, meter.pk)}
+    assert control_months_of(meter.account, [date(2026, 6, 1)]) == set()
+    statement = statement_get(meter.account, july)
+    assert statement is not None and control_months(statement.lines) == {(july, meter.pk)}
