@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Context, Decimal, InvalidOperation, localcontext
@@ -270,6 +270,47 @@ class _Run:
     overdue: Decimal
     rate: Decimal
     divisor: int
+
+
+def _overdue_runs(
+    cuts: Iterable[int],
+    slices: Sequence[tuple[int, Decimal]],
+    due: int,
+    rules: PenaltyRules,
+    calendar: _Calendar,
+    rate_on: Callable[[int], Decimal],
+    unpaid: Decimal = _ZERO,
+    unpaid_rate_day: int = 0,
+) -> list[_Run]:
+    """The runs of days between ``cuts`` over which the same amount is overdue at the same rate and
+    divisor: each slice (day paid, amount) is overdue on the days before it was paid, at the key
+    rate of that day (capped where a cap is in force), ``unpaid`` at the rate of
+    ``unpaid_rate_day``; moratorium days count nothing."""
+    runs: list[_Run] = []
+    open_runs: dict[tuple[Decimal, int, Decimal], _Run] = {}
+    for seg_start, seg_end in pairwise(sorted(cuts)):
+        if calendar.in_moratorium(seg_start):
+            continue
+        divisor = rules.first_divisor if seg_start - due < rules.second_from_day else rules.second_divisor
+        cap = calendar.cap_on(seg_start)
+        overdue_by_rate: dict[Decimal, Decimal] = {}
+        owed = [(day, amount) for day, amount in slices if day > seg_start]
+        if unpaid > 0:
+            owed.append((unpaid_rate_day, unpaid))
+        for day, amount in owed:
+            rate = rate_on(day)
+            if cap is not None and cap < rate:
+                rate = cap
+            overdue_by_rate[rate] = overdue_by_rate.get(rate, _ZERO) + amount
+        for rate, overdue in overdue_by_rate.items():
+            key = (rate, divisor, overdue)
+            run = open_runs.get(key)
+            if run is not None and run.last == seg_start - 1:
+                run.last = seg_end - 1
+            else:
+                run = open_runs[key] = _Run(seg_start, seg_end - 1, overdue, rate, divisor)
+                runs.append(run)
+    return runs
 
 
 def _credit_day(debt: Debt) -> date:
@@ -527,36 +568,7 @@ def _penalty(
             cuts.add(second)
         cuts.update(day for day, _ in slices)
         cuts.update(b for b in calendar.boundaries if start < b <= last_ord)
-        ordered = sorted(cuts)
-
-        runs: list[_Run] = []
-        open_runs: dict[tuple[Decimal, int, Decimal], _Run] = {}
-        for seg_start, seg_end in pairwise(ordered):
-            if calendar.in_moratorium(seg_start):
-                continue
-            divisor = rules.first_divisor if seg_start - due < rules.second_from_day else rules.second_divisor
-            cap = calendar.cap_on(seg_start)
-            overdue_by_rate: dict[Decimal, Decimal] = {}
-            for day, amount in slices:
-                if day > seg_start:
-                    rate = key_rate(day)
-                    if cap is not None and cap < rate:
-                        rate = cap
-                    overdue_by_rate[rate] = overdue_by_rate.get(rate, _ZERO) + amount
-            if unpaid > 0:
-                rate = key_rate(last_ord)
-                if cap is not None and cap < rate:
-                    rate = cap
-                overdue_by_rate[rate] = overdue_by_rate.get(rate, _ZERO) + unpaid
-            for rate, overdue in overdue_by_rate.items():
-                key = (rate, divisor, overdue)
-                run = open_runs.get(key)
-                if run is not None and run.last == seg_start - 1:
-                    run.last = seg_end - 1
-                else:
-                    run = _Run(seg_start, seg_end - 1, overdue, rate, divisor)
-                    open_runs[key] = run
-                    runs.append(run)
+        runs = _overdue_runs(cuts, slices, due, rules, calendar, key_rate, unpaid, last_ord)
         for run in runs:
             days = run.last - run.first + 1
             amount = run.overdue * run.rate * days / (_HUNDRED * run.divisor)
@@ -629,28 +641,7 @@ def _settled_parts(
     if start < second < end:
         cuts.add(second)
     cuts.update(b for b in calendar.boundaries if start < b < end)
-    runs: list[_Run] = []
-    open_runs: dict[tuple[Decimal, int, Decimal], _Run] = {}
-    for seg_start, seg_end in pairwise(sorted(cuts)):
-        if calendar.in_moratorium(seg_start):
-            continue
-        divisor = rules.first_divisor if seg_start - due < rules.second_from_day else rules.second_divisor
-        cap = calendar.cap_on(seg_start)
-        overdue_by_rate: dict[Decimal, Decimal] = {}
-        for day, amount in slices:
-            if day > seg_start:
-                rate = rates._rate_on_ordinal(day)
-                if cap is not None and cap < rate:
-                    rate = cap
-                overdue_by_rate[rate] = overdue_by_rate.get(rate, _ZERO) + amount
-        for rate, overdue in overdue_by_rate.items():
-            key = (rate, divisor, overdue)
-            run = open_runs.get(key)
-            if run is not None and run.last == seg_start - 1:
-                run.last = seg_end - 1
-            else:
-                run = open_runs[key] = _Run(seg_start, seg_end - 1, overdue, rate, divisor)
-                runs.append(run)
+    runs = _overdue_runs(cuts, slices, due, rules, calendar, rates._rate_on_ordinal)
     return [
         PenaltyPart(
             period=debt.period,
