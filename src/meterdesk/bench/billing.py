@@ -532,7 +532,7 @@ def fast_path_check(period: date, chunk_size: int = 2000, every: int = 1) -> dic
         )
         chunks = cur.fetchall()[::every]
     fast_closed = 0
-    real_fast = fast_path._fast_close
+    real_fast = fast_path.fast_close
 
     def counting_fast(*args: Any, **kwargs: Any) -> int:
         nonlocal fast_closed
@@ -570,7 +570,7 @@ def fast_path_check(period: date, chunk_size: int = 2000, every: int = 1) -> dic
 
     accounts = rows_compared = 0
     differences: list[str] = []
-    fast_path._fast_close = counting_fast  # type: ignore[assignment]
+    fast_path.fast_close = counting_fast  # type: ignore[assignment]
     try:
         for lo, hi in chunks:
             n_slow, slow = closed(lo, hi, False)
@@ -588,7 +588,7 @@ def fast_path_check(period: date, chunk_size: int = 2000, every: int = 1) -> dic
                         f"only with {list((b - a).elements())[:2]}"
                     )
     finally:
-        fast_path._fast_close = real_fast  # type: ignore[assignment]
+        fast_path.fast_close = real_fast  # type: ignore[assignment]
     return {
         "chunks": len(chunks),
         "accounts": accounts,

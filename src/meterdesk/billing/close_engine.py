@@ -20,8 +20,14 @@ from django.utils import timezone
 
 from meterdesk.billing import fast_path
 from meterdesk.billing.bulk import bulk_insert
-from meterdesk.billing.close_penalties import PenaltyEntries, _json, _penalties, _settlements, due_date
-from meterdesk.billing.close_read import ChunkData, _as_date, chunk_read
+from meterdesk.billing.close_penalties import (
+    PenaltyEntries,
+    detail_json,
+    due_date,
+    penalties_accrued,
+    penalties_settled,
+)
+from meterdesk.billing.close_read import ChunkData, as_date, chunk_read
 from meterdesk.billing.codec import state_dumps
 from meterdesk.billing.messages import R_LATE_PAYMENT
 from meterdesk.billing.models import AccountClose, BillingRun, LedgerEntry, MeterBillingState
@@ -43,7 +49,7 @@ def close_accounts(
     """Bill the accounts with ids in [first_id, last_id] not yet closed for the month.
 
     With the fast path (``fast``: None for the default, see ``fast_path.fast_path_available``) the
-    common-case accounts are billed first by set-based SQL (``fast_path._fast_close``), the others
+    common-case accounts are billed first by set-based SQL (``fast_path.fast_close``), the others
     by the engine, in the same transaction; the result is the same."""
     period = run.period if run is not None else period
     if period is None:
@@ -59,15 +65,15 @@ def close_accounts(
     asked: set[int] = set()
     if fast_path.fast_path_available(fast):
         with connection.cursor() as cur:
-            candidates = fast_path._fast_penalty_candidates(cur, span, period, end)
+            candidates = fast_path.fast_penalty_candidates(cur, span, period, end)
         if candidates:
-            known_penalties = _penalties(candidates, period, profile)
-            known_settled = _settlements(candidates, period, profile, known_penalties)
+            known_penalties = penalties_accrued(candidates, period, profile)
+            known_settled = penalties_settled(candidates, period, profile, known_penalties)
             asked = set(candidates)
         # A cursor with server-side binding: the fast path's arrays go as parameters, not as
         # literals quoted in Python (Django's cursors bind on the client).
         with psycopg.Cursor(connection.connection) as cur:
-            fast_closed = fast_path._fast_close(
+            fast_closed = fast_path.fast_close(
                 cur,
                 span=span,
                 period=period,
@@ -89,9 +95,9 @@ def close_accounts(
     penalties, settlements = known_penalties, known_settled
     unasked = [a for a in penalty_candidates if a not in asked]
     if unasked:
-        more = _penalties(unasked, period, profile)
+        more = penalties_accrued(unasked, period, profile)
         penalties = {**known_penalties, **more}
-        settlements = {**known_settled, **_settlements(unasked, period, profile, more)}
+        settlements = {**known_settled, **penalties_settled(unasked, period, profile, more)}
     close_rows = _statements(results, penalties, settlements, ledger_rows, period, profile, run_id, moment)
     # Write.
     _write(ledger_rows, state_rows, close_rows)
@@ -141,7 +147,7 @@ def _bills(
             acc_id,
             category,
             rooms,
-            tuple(history) if history else ((_as_date(opened), count),),
+            tuple(history) if history else ((as_date(opened), count),),
             bool(required),
         )
         triples = []
@@ -234,7 +240,7 @@ def _statements(
                     None,
                     amount,
                     reason,
-                    _json(detail),
+                    detail_json(detail),
                     run_id,
                     moment,
                 )
@@ -319,7 +325,7 @@ class _DetailCache:
             key = tuple(detail.items())
             text = self._texts.get(key)
         except TypeError:  # an unhashable value: no caching
-            return _json(detail)
+            return detail_json(detail)
         if text is None:
-            text = self._texts[key] = _json(detail)
+            text = self._texts[key] = detail_json(detail)
         return text

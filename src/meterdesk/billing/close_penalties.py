@@ -1,6 +1,6 @@
 """The close's penalties: the month's accrual on overdue debt and the settlements of debts paid off
 (``domain.penalties``), read for many accounts at once. The rebill computes a month's penalty again
-with ``_penalties``.
+with ``penalties_accrued``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connection
 
-from meterdesk.billing.close_read import _as_date
+from meterdesk.billing.close_read import as_date
 from meterdesk.billing.codec import db_money as _money
 from meterdesk.billing.messages import R_PENALTY_SETTLED
 from meterdesk.billing.models import AccountClose, LedgerEntry
@@ -27,12 +27,12 @@ def due_date(period: date, profile: RulesProfile) -> date:
     return add_months(period, 1).replace(day=profile.due_day)
 
 
-def _json(data: Any) -> str:
+def detail_json(data: Any) -> str:
     """JSON text as the ledger's details keep it (the engine's lines and the fast path's alike)."""
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _penalties(
+def penalties_accrued(
     account_ids: list[int], period: date, profile: RulesProfile
 ) -> dict[int, tuple[Decimal, list[Any]]]:
     """Penalty accrued in ``period`` for accounts that may hold overdue debt."""
@@ -77,7 +77,7 @@ def _penalties(
             )
             for acc, posted_on, month, amount in cur.fetchall():
                 payments[acc].append(
-                    Payment(_as_date(posted_on), -_money(amount), paid_for=_month_or_none(month))
+                    Payment(as_date(posted_on), -_money(amount), paid_for=_month_or_none(month))
                 )
     out: dict[int, tuple[Decimal, list[Any]]] = {}
     for acc in account_ids:
@@ -133,7 +133,7 @@ def _debt_rows(
     )
     by_month: dict[int, dict[date, Decimal]] = defaultdict(dict)
     for acc, p, amount, rebill in cur.fetchall():
-        p = _as_date(p) if rebill is None else debt_month(rebill, _as_date(p))
+        p = as_date(p) if rebill is None else debt_month(rebill, as_date(p))
         if p is not None and p < period:
             by_month[acc][p] = by_month[acc].get(p, Decimal(0)) + _money(amount)
     for acc, months in by_month.items():
@@ -148,7 +148,7 @@ def _debt_rows(
 PenaltyEntries = list[tuple[Decimal, str, dict[str, Any]]]
 
 
-def _settlements(
+def penalties_settled(
     account_ids: list[int],
     period: date,
     profile: RulesProfile,
@@ -157,7 +157,7 @@ def _settlements(
     """The penalties settled at the close of ``period`` (``domain.penalties.penalty_settlements``)
     for accounts that may hold overdue debt: one entry per debt this close is the first to see paid
     off, when the settlement differs from what was accrued on it. ``accrued_now``: the month's
-    penalties (``_penalties``), whose parts count as accrued too.
+    penalties (``penalties_accrued``), whose parts count as accrued too.
 
     Only an account with a payment the close before did not see (posted to this month, or made in
     it) or a credit issued on this month's first day can have a debt paid off now: the others
@@ -209,7 +209,7 @@ def _settlements(
             )
             for acc, posted_on, posted, month, amount in cur.fetchall():
                 payments[acc].append(
-                    Payment(_as_date(posted_on), -_money(amount), _as_date(posted), _month_or_none(month))
+                    Payment(as_date(posted_on), -_money(amount), as_date(posted), _month_or_none(month))
                 )
             # What was accrued: each month's penalty, as its rebills recomputed it (the latest
             # correction of a month's penalty holds its parts), and the debts settled already.
@@ -220,7 +220,7 @@ def _settlements(
                 [part, period, R_REBILL],
             )
             for acc, p, kind, reason, detail in cur.fetchall():
-                entries[acc].append((_as_date(p), kind, reason, detail))
+                entries[acc].append((as_date(p), kind, reason, detail))
             # The first month closed here: the penalty of the days before it (an imported history)
             # was charged elsewhere, and is not settled again.
             cur.execute(
@@ -228,7 +228,7 @@ def _settlements(
                 f"GROUP BY account_id",
                 [part],
             )
-            first_closed.update((acc, _as_date(p)) for acc, p in cur.fetchall())
+            first_closed.update((acc, as_date(p)) for acc, p in cur.fetchall())
     rates = key_rates_load()
     out: dict[int, PenaltyEntries] = {}
     for acc in sorted(payments.keys() | debts.keys()):
@@ -239,7 +239,7 @@ def _settlements(
             if not isinstance(data, dict):
                 continue
             if kind == "penalty" and reason == R_PENALTY_SETTLED:
-                settled.add(_as_date(f"{data.get('debt')}-01"))
+                settled.add(as_date(f"{data.get('debt')}-01"))
             elif kind == "penalty":
                 month_parts.setdefault(f"{p:%Y-%m}", []).extend(data.get("parts") or [])
             elif data.get("basis") == PENALTY and data.get("period"):
@@ -247,7 +247,7 @@ def _settlements(
         now = accrued_now.get(acc)
         accrued: dict[date, Decimal] = {}
         for part_row in [*(x for parts in month_parts.values() for x in parts), *(now[1] if now else ())]:
-            debt_period = _as_date(f"{part_row['period']}-01")
+            debt_period = as_date(f"{part_row['period']}-01")
             accrued[debt_period] = accrued.get(debt_period, Decimal(0)) + penalty_part_amount(
                 Decimal(str(part_row["overdue"])),
                 Decimal(str(part_row["rate"])),

@@ -86,7 +86,7 @@ def chunk_read(
         )
         meters: dict[int, list[engine.MeterInfo]] = defaultdict(list)
         for row in cur.fetchall():
-            meters[row[1]].append(_meter_info(row))
+            meters[row[1]].append(meter_info_from_row(row))
         by_meter, meter_ids = (
             ("", [])
             if not after_fast
@@ -102,7 +102,7 @@ def chunk_read(
             states.update(_older_states(cur, span, period, {m.meter_id for m in all_meters} - set(states)))
             missing = [m for m in all_meters if m.meter_id not in states]
             if missing:
-                states.update(_bootstrap(cur, missing, period, profile))
+                states.update(states_bootstrap(cur, missing, period, profile))
         cur.execute(
             f"SELECT meter_id, kind, t1, t2, t3, submitted_at FROM {t_read} "  # noqa: S608
             f"WHERE account_id BETWEEN %s AND %s{by_meter} "
@@ -117,7 +117,7 @@ def chunk_read(
         )
         residents: dict[int, list[tuple[date, int]]] = defaultdict(list)
         for acc, effective, count in cur.fetchall():
-            residents[acc].append((_as_date(effective), count))
+            residents[acc].append((as_date(effective), count))
         cur.execute(
             f"SELECT account_id, closing_balance, charges + recalculations FROM {t_close} "  # noqa: S608
             f"WHERE account_id BETWEEN %s AND %s{only} AND period = %s",
@@ -153,7 +153,7 @@ def chunk_read(
     )
 
 
-def _meter_info(row: tuple[Any, ...]) -> engine.MeterInfo:
+def meter_info_from_row(row: tuple[Any, ...]) -> engine.MeterInfo:
     (mid, _acc, zones, digits, installed, removed, failed_on, verification_due, status, i1, i2, i3) = row
     initial = tuple(_decimal(v or 0) for v in (i1, i2, i3))[:zones]
     return engine.MeterInfo(
@@ -196,7 +196,7 @@ def _counted(rows: list[tuple[Any, ...]], kind: int, moment: int) -> tuple[Any, 
     return rows[-1] if counted is None or counted.source is None else counted.source
 
 
-def _as_date(value: Any) -> date:
+def as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
@@ -227,7 +227,7 @@ def _older_states(cur: Any, span: list[int], period: date, wanted: set[int]) -> 
     return {mid: state_loads(data) for mid, data in cur.fetchall() if mid in wanted}
 
 
-def _bootstrap(
+def states_bootstrap(
     cur: Any, meters: list[engine.MeterInfo], period: date, profile: RulesProfile
 ) -> dict[int, engine.MeterState]:
     """States of meters never billed here, from their accepted actual readings before ``period``."""
@@ -246,7 +246,7 @@ def _bootstrap(
             [*part, period],
         )
         for row in cur.fetchall():
-            found[row[0]][_as_date(row[1])].append(row)
+            found[row[0]][as_date(row[1])].append(row)
     points: dict[int, list[tuple[date, tuple[Decimal, ...]]]] = defaultdict(list)
     for mid, months in found.items():
         for p in sorted(months):

@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from meterdesk.billing.close_penalties import PenaltyEntries, _json, due_date
+from meterdesk.billing.close_penalties import PenaltyEntries, detail_json, due_date
 from meterdesk.billing.codec import EXTRA_FIELDS as _CODEC_EXTRA_FIELDS
 from meterdesk.billing.messages import R_LATE_PAYMENT
 from meterdesk.billing.models import AccountClose, LedgerEntry, MeterBillingState
@@ -117,7 +117,7 @@ def _penalty_rows(
     return rows
 
 
-def _fast_penalty_candidates(cur: Any, span: list[int], period: date, end: date) -> list[int]:
+def fast_penalty_candidates(cur: Any, span: list[int], period: date, end: date) -> list[int]:
     """Accounts of the span whose statement of the month before leaves an overdue debt (opening
     balance above what that month billed): those the close asks the penalty of."""
     cur.execute(
@@ -132,7 +132,7 @@ def _fast_penalty_candidates(cur: Any, span: list[int], period: date, end: date)
     return [row[0] for row in cur.fetchall()]
 
 
-def _fast_close(
+def fast_close(
     cur: Any,
     *,
     span: list[int],
@@ -187,7 +187,7 @@ def _fast_close(
             "p_3": p3,
             "s_cat": single_cats,
             "s_price": single_prices,
-            "pen": _json(_penalty_rows(penalties, settlements or {})),
+            "pen": detail_json(_penalty_rows(penalties, settlements or {})),
         },
     )
     return int(cur.rowcount)

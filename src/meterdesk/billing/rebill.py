@@ -274,9 +274,9 @@ def _states_store(account: Account, period: date, states: Mapping[int, engine.Me
 def _penalty_again(account: Account, period: date, profile: RulesProfile) -> tuple[Decimal, list[Any]]:
     """The penalty of the month computed again, by the close's own function, on the debts as
     corrected (the corrections just posted are in the ledger, read in this transaction)."""
-    from meterdesk.billing.close_penalties import _penalties
+    from meterdesk.billing.close_penalties import penalties_accrued
 
-    return _penalties([account.pk], period, profile).get(account.pk, (Decimal("0.00"), []))
+    return penalties_accrued([account.pk], period, profile).get(account.pk, (Decimal("0.00"), []))
 
 
 class _Poster:

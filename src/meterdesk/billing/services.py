@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
-from meterdesk.billing.close_read import MONTH_KINDS, _bootstrap, _meter_info, month_readings
+from meterdesk.billing.close_read import MONTH_KINDS, meter_info_from_row, month_readings, states_bootstrap
 from meterdesk.billing.codec import state_loads
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry, MeterBillingState
 from meterdesk.billing.pricing import DbPricing
@@ -125,7 +125,7 @@ def _bill_again(
             "initial_t3",
         )
     )
-    meters = [_meter_info(tuple(row)) for row in rows]
+    meters = [meter_info_from_row(tuple(row)) for row in rows]
     ids = [m.meter_id for m in meters]
     carried = carried or {}
     # The state after the month before; else the latest earlier one; else from the readings.
@@ -137,7 +137,7 @@ def _bill_again(
     missing = [m for m in meters if m.meter_id not in states]
     if missing:
         with connection.cursor() as cursor:
-            states.update(_bootstrap(cursor, missing, period, profile))
+            states.update(states_bootstrap(cursor, missing, period, profile))
     readings = _month_readings(ids, period)
     residents = tuple(
         ResidentsChange.objects.filter(account=account)

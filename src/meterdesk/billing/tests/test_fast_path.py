@@ -75,18 +75,18 @@ def _snapshot(period: date) -> list[Counter[tuple[Any, ...]]]:
 
 
 class _FastCounter:
-    """Counts the accounts the SQL fast path closes (wrapping ``_fast_close``)."""
+    """Counts the accounts the SQL fast path closes (wrapping ``fast_close``)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.closed = 0
-        real = fast_path_module._fast_close
+        real = fast_path_module.fast_close
 
         def counting(*args: Any, **kwargs: Any) -> int:
             n = real(*args, **kwargs)
             self.closed += n
             return n
 
-        monkeypatch.setattr(fast_path_module, "_fast_close", counting)
+        monkeypatch.setattr(fast_path_module, "fast_close", counting)
 
 
 def _close(period: date, fast: bool, chunks: list[tuple[int, int]]) -> int:

@@ -1,4 +1,4 @@
-"""The close reads the penalty's inputs summed where only the sum matters (``close._penalties``):
+"""The close reads the penalty's inputs summed where only the sum matters (``close_penalties.penalties_accrued``):
 the payments made before the month are one row, those after it another, each payment inside the
 month keeps its day. The penalties must be exactly those of ``penalty_for_month`` given every
 payment on its own, as the close read them before (on SQLite and on PostgreSQL)."""
@@ -103,7 +103,7 @@ def test_summed_payments_give_the_penalties_of_every_payment_on_its_own(prices):
     expected = _expected(ids, MONTH, profile)
     assert len(expected) >= 10  # the data does accrue penalties
     assert exact.pk in expected
-    assert close_penalties._penalties(ids, MONTH, profile) == expected
+    assert close_penalties.penalties_accrued(ids, MONTH, profile) == expected
 
 
 def test_a_positive_payment_entry_is_still_refused(prices):
@@ -119,7 +119,7 @@ def test_a_positive_payment_entry_is_still_refused(prices):
         ]
     )
     with pytest.raises(ValueError, match="payment's amount"):
-        close_penalties._penalties([account.pk], MONTH, profile)
+        close_penalties.penalties_accrued([account.pk], MONTH, profile)
 
 
 def test_the_penalties_at_the_edges_of_what_is_paid_before_the_month(prices):
@@ -149,4 +149,4 @@ def test_the_penalties_at_the_edges_of_what_is_paid_before_the_month(prices):
     ]
     expected = _expected(ids, MONTH, profile)
     assert set(expected) == set(ids)  # each still owes debts that accrue in the month
-    assert close_penalties._penalties(ids, MONTH, profile) == expected
+    assert close_penalties.penalties_accrued(ids, MONTH, profile) == expected

@@ -250,4 +250,4 @@ def test_the_close_reads_each_payments_month(prices):
     assert len(expected) >= 10  # the data does accrue penalties
     # ... and the months said change them: not the penalties of every payment for no month.
     assert _expected(ids, MONTH, profile, months=False) != expected
-    assert close_penalties._penalties(ids, MONTH, profile) == expected
+    assert close_penalties.penalties_accrued(ids, MONTH, profile) == expected

@@ -429,7 +429,7 @@ class TestProperties:
     @settings(max_examples=300, deadline=None)
     @given(accounts(), RULE_SETS)
     def test_payments_before_the_month_for_no_month_summed_give_the_same_penalty(self, account, rules):
-        # What the close reads (billing/close_penalties.py, _penalties): the payments before the month that
+        # What the close reads (billing/close_penalties.py, penalties_accrued): the payments before the month that
         # say no month as one, dated the day before the month; those that say one on their own.
         debts, payments, month = account
         before = [p for p in payments if p.paid_on < month]
