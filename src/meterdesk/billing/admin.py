@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from meterdesk.adminviews import ViewOnlyAdmin
 from meterdesk.billing.models import BillingRun
 
 
@@ -20,7 +21,7 @@ class _Forced(admin.SimpleListFilter):
 
 
 @admin.register(BillingRun)
-class BillingRunAdmin(admin.ModelAdmin):
+class BillingRunAdmin(ViewOnlyAdmin):
     """The monthly closes, as `meterdesk bill` ran them: staff can look, not edit. A close forced
     past its guard shows which checks it overrode, why, who and when."""
 
@@ -37,12 +38,3 @@ class BillingRunAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description=_("forced"))
     def forced(self, obj: BillingRun) -> bool:
         return obj.forced_at is not None
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False

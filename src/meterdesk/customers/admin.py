@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from meterdesk.adminviews import ViewOnlyAdmin
 from meterdesk.customers.models import Account, AccountLink, LinkEvent, PendingLink, User
 from meterdesk.customers.services import registration_code_issue, user_password_set
 
@@ -81,22 +82,13 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(LinkEvent)
-class LinkEventAdmin(admin.ModelAdmin):
+class LinkEventAdmin(ViewOnlyAdmin):
     """Who gained or lost access to which account, and who did it: read only."""
 
     list_display = ("at", "account", "email", "action", "by_email", "channel", "address")
     list_filter = ("action", "channel")
     search_fields = ("account__number", "email", "by_email")
     raw_id_fields = ("account", "user", "by")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(PendingLink)

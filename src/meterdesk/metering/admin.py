@@ -3,6 +3,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from meterdesk.adminviews import ViewOnlyAdmin
 from meterdesk.metering.models import ConfirmationMail, Meter, MeterVerification, Reading
 
 
@@ -30,7 +31,7 @@ class MeterAdmin(admin.ModelAdmin):
 
 
 @admin.register(MeterVerification)
-class MeterVerificationAdmin(admin.ModelAdmin):
+class MeterVerificationAdmin(ViewOnlyAdmin):
     """Verifications are history (the meter's due date follows the latest): staff can look."""
 
     list_display = ("meter", "verified_on", "result", "next_due", "verified_by")
@@ -39,18 +40,9 @@ class MeterVerificationAdmin(admin.ModelAdmin):
     date_hierarchy = "verified_on"
     list_select_related = ("meter",)
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
 
 @admin.register(Reading)
-class ReadingAdmin(admin.ModelAdmin):
+class ReadingAdmin(ViewOnlyAdmin):
     """Readings are append-only: staff can look, not edit."""
 
     list_display = (
@@ -68,15 +60,6 @@ class ReadingAdmin(admin.ModelAdmin):
     list_filter = ("kind", "channel", "status")
     search_fields = ("confirmation", "meter__serial", "account__number")
     date_hierarchy = "submitted_at"
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
 
 
 class _MailState(admin.SimpleListFilter):
