@@ -49,7 +49,7 @@ def penalties_accrued(
     dues: dict[date, date] = {}
     # The accounts as one parameter: the statements' text is the same for any number of them, so
     # psycopg keeps it parsed and PostgreSQL prepared (psycopg parses a text with a list of
-    # placeholders anew on every call: about a tenth of the penalties' Python in a profile).
+    # placeholders anew on every call).
     as_param: Callable[[list[int]], Any]
     if connection.vendor == "postgresql":
         in_part, as_param = "account_id = ANY(%s)", list
@@ -64,7 +64,7 @@ def penalties_accrued(
             # (what each debt was paid before the month does not depend on the order of the
             # payments: domain.penalties._allocate), and those after it not at all: each such run
             # is one summed row, dated the day before the month (after it: the day after), instead
-            # of a row per payment (~20 per account in arrears). A payment for a month keeps its
+            # of a row per payment (an account in arrears has many). A payment for a month keeps its
             # day and month (it pays that month first). Rows of either sign are summed apart, so
             # that a payment entry with a positive amount is still refused by Payment.
             cur.execute(

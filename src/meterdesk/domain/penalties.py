@@ -430,8 +430,8 @@ def debts_for_month(
     sum: a payment for one of their months finds nothing owed there (nor in their sum) and pays
     the oldest debts, as it would with every row on its own. So ``penalty_for_month`` gives the
     same result with these debts as with every row on its own (a property test checks it for any
-    history). For the close, which reads every month of an account's history: an account in
-    arrears for a month after two years of bills has ~24 debts, of which ~22 were paid long ago.
+    history). For the close, which reads every month of an account's history: most of an account's
+    debts were paid long ago, and they become one.
     """
     first = month_start(month)
     positive: list[tuple[date, date, Decimal]] = []
