@@ -7,11 +7,42 @@ the customer owes; negative: credit).
 
 from __future__ import annotations
 
+from typing import Any, Literal, TypeVar, overload
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from meterdesk.customers.models import Account
 from meterdesk.metering.models import Meter
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+@overload
+def statement_checked(
+    to: type[_M], *, related_name: str, optional: Literal[False] = False, indexed: bool = False
+) -> models.ForeignKey[_M, _M]: ...
+
+
+@overload
+def statement_checked(
+    to: type[_M], *, related_name: str, optional: Literal[True], indexed: bool = False
+) -> models.ForeignKey[_M | None, _M | None]: ...
+
+
+def statement_checked(
+    to: type[_M], *, related_name: str, optional: bool = False, indexed: bool = False
+) -> models.ForeignKey[Any, Any]:
+    """A reference the close writes on every row, with no database constraint of its own: the
+    per-row foreign-key trigger costs PostgreSQL too much there, so migration billing 0003 checks
+    these references once per INSERT statement instead (on SQLite the native foreign keys stay).
+    PROTECT still guards them in the ORM. Not indexed unless ``indexed``: each index costs on
+    every row the close writes. See docs/billing.md, "Referential integrity without per-row
+    checks"."""
+    null: dict[str, Any] = {"null": True, "blank": True} if optional else {}
+    return models.ForeignKey(
+        to, on_delete=models.PROTECT, related_name=related_name, db_index=indexed, db_constraint=False, **null
+    )
 
 
 class EntryKind(models.TextChoices):
@@ -77,23 +108,11 @@ class BillingChunk(models.Model):
 class AccountClose(models.Model):
     """The monthly statement of one account: the close happened exactly once (unique)."""
 
-    # No index of their own (each index costs on every row the close writes): the account's is the
-    # unique (account, period); the run's rows are never looked up by run.
-    # No database constraint either (see LedgerEntry.account): checked per statement by billing 0003.
-    account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="closes", db_index=False, db_constraint=False
-    )
+    # No index of their own: the account's is the unique (account, period); the run's rows are
+    # never looked up by run.
+    account = statement_checked(Account, related_name="closes")
     period = models.DateField(_("billing month"))
-    # The run: no database constraint either (see LedgerEntry.run).
-    run = models.ForeignKey(
-        BillingRun,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    run = statement_checked(BillingRun, related_name="+", optional=True)
     basis = models.CharField(_("basis"), max_length=16)
     opening_balance = models.DecimalField(_("opening balance"), max_digits=14, decimal_places=2)
     charges = models.DecimalField(_("charges"), max_digits=14, decimal_places=2)
@@ -116,23 +135,15 @@ class AccountClose(models.Model):
 
 class LedgerEntry(models.Model):
     # The account's index is (account, period); the run's lines are never looked up by run.
-    # No database constraint on the account (nor on the meter and state references below): the
-    # close writes a statement, a meter state and a few ledger lines per account, and PostgreSQL's
-    # per-row foreign-key trigger on each was a large share of its database CPU. Migration billing 0003
-    # checks these references once per INSERT statement instead (and refuses deleting what is still
-    # referenced); on SQLite the native foreign keys stay. PROTECT still guards them in the ORM.
-    # See docs/billing.md, "Referential integrity without per-row checks".
-    account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="ledger", db_index=False, db_constraint=False
-    )
+    # The close writes a statement, a meter state and a few ledger lines per account: none of
+    # their references has a per-row database constraint (statement_checked).
+    account = statement_checked(Account, related_name="ledger")
     period = models.DateField(_("billing month"))
     posted_on = models.DateField(_("posted on"))
     kind = models.CharField(_("kind"), max_length=16, choices=EntryKind.choices)
     basis = models.CharField(_("basis"), max_length=16, blank=True, default="")
     # Indexed (unlike the account): the check of a meter's deletion looks its lines up by meter.
-    meter = models.ForeignKey(
-        Meter, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
-    )
+    meter = statement_checked(Meter, related_name="+", optional=True, indexed=True)
     zone = models.PositiveSmallIntegerField(_("zone"), default=0)
     band = models.PositiveSmallIntegerField(_("band"), default=1)
     volume = models.DecimalField(_("volume, kWh"), max_digits=14, decimal_places=3, null=True, blank=True)
@@ -140,20 +151,13 @@ class LedgerEntry(models.Model):
     amount = models.DecimalField(_("amount, ₽"), max_digits=14, decimal_places=2)
     reason = models.CharField(_("reason"), max_length=40, blank=True, default="")
     detail = models.JSONField(_("detail"), default=dict, blank=True)
-    # The close's own bookkeeping row: created before any of its chunks, never deleted (PROTECT
-    # still guards it in the ORM). Without a database constraint: checking it cost the close a
-    # lookup and a share lock of that one hot row for every line, at commit.
-    run = models.ForeignKey(
-        BillingRun,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    # The close's own bookkeeping row: created before any of its chunks, never deleted. A
+    # database constraint would cost the close a lookup and a share lock of that one hot row for
+    # every line, at commit.
+    run = statement_checked(BillingRun, related_name="+", optional=True)
     # NULL on every line of the close: indexed only where set (below). No database constraint
-    # (see account): billing 0003 checks it per statement, and locks the corrected entries.
+    # either (see statement_checked): billing 0003 checks it per statement, and locks the
+    # corrected entries.
     corrects = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
@@ -194,14 +198,9 @@ class LedgerEntry(models.Model):
 class MeterBillingState(models.Model):
     """What the engine remembers about a meter after a closed month (domain.billing.MeterState)."""
 
-    # Indexed by the unique (meter, period) and by (account, period), not on their own. No database
-    # constraints (see LedgerEntry.account): checked per statement by migration billing 0003.
-    meter = models.ForeignKey(
-        Meter, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
-    )
-    account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
-    )
+    # Indexed by the unique (meter, period) and by (account, period), not on their own.
+    meter = statement_checked(Meter, related_name="+")
+    account = statement_checked(Account, related_name="+")
     period = models.DateField()
     data = models.JSONField()
 
