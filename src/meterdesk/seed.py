@@ -102,6 +102,42 @@ def _submitted_at(rng: random.Random, period: date, window: tuple[int, int], zon
     return moment.replace(tzinfo=zone)
 
 
+def history_readings(
+    rng: random.Random,
+    plan: MeterPlan,
+    months: list[date],
+    *,
+    account: Account,
+    meter: Meter,
+    missing_share: float,
+    zone: tzinfo,
+    prefix: str,
+    submitted_by: User | None = None,
+) -> list[Reading]:
+    """The customer's accepted readings of ``meter`` along ``plan``, one a month (some missing),
+    unsaved; their confirmation numbers are ``prefix``, the account number and the month."""
+    readings = []
+    for period, values in plan_readings(rng, plan, months, missing_share=missing_share):
+        padded = [*values, None, None][:3]
+        readings.append(
+            Reading(
+                meter=meter,
+                account=account,
+                period=period,
+                t1=values[0],
+                t2=padded[1],
+                t3=padded[2],
+                kind=ReadingKind.CUSTOMER,
+                channel=rng.choice(CHANNELS),
+                status=ReadingStatus.ACCEPTED,
+                submitted_at=_submitted_at(rng, period, (15, 26), zone),
+                submitted_by=submitted_by,
+                confirmation=f"{prefix}{account.number}{period:%y%m}",
+            )
+        )
+    return readings
+
+
 #: The demo utility's details (as on a real bill: INN/KPP, bank, accounts, address, phone).
 DEMO_UTILITY_DETAILS = {
     "inn": "7736520080",
@@ -216,25 +252,17 @@ def demo_load(demo_password: str, admin_password: str, *, open_window: bool = Tr
             initial_t3=start[2] if zones > 2 else None,
         )
         plan = MeterPlan(zones, digits, monthly, start)
-        readings = []
-        for period, values in plan_readings(rng, plan, months, missing_share=0.08):
-            padded = [*values, None, None][:3]
-            readings.append(
-                Reading(
-                    meter=meter,
-                    account=account,
-                    period=period,
-                    t1=values[0],
-                    t2=padded[1],
-                    t3=padded[2],
-                    kind=ReadingKind.CUSTOMER,
-                    channel=rng.choice(CHANNELS),
-                    status=ReadingStatus.ACCEPTED,
-                    submitted_at=_submitted_at(rng, period, (15, 26), zone),
-                    submitted_by=demo if link else None,
-                    confirmation=f"D{number}{period:%y%m}",
-                )
-            )
+        readings = history_readings(
+            rng,
+            plan,
+            months,
+            account=account,
+            meter=meter,
+            missing_share=0.08,
+            zone=zone,
+            prefix="D",
+            submitted_by=demo if link else None,
+        )
         Reading.objects.bulk_create(readings)
         if link:
             AccountLink.objects.get_or_create(user=demo, account=account)
@@ -318,23 +346,16 @@ def seed_accounts(
             meters = list(Meter.objects.filter(account__in=accounts).order_by("account__number"))
             readings = []
             for account, meter, plan in zip(accounts, meters, plans, strict=True):
-                for period, values in plan_readings(rng, plan, history, missing_share=0.07):
-                    padded = [*values, None, None][:3]
-                    readings.append(
-                        Reading(
-                            meter=meter,
-                            account=account,
-                            period=period,
-                            t1=values[0],
-                            t2=padded[1],
-                            t3=padded[2],
-                            kind=ReadingKind.CUSTOMER,
-                            channel=rng.choice(CHANNELS),
-                            status=ReadingStatus.ACCEPTED,
-                            submitted_at=_submitted_at(rng, period, (15, 26), zone),
-                            confirmation=f"S{account.number}{period:%y%m}",
-                        )
-                    )
+                readings += history_readings(
+                    rng,
+                    plan,
+                    history,
+                    account=account,
+                    meter=meter,
+                    missing_share=0.07,
+                    zone=zone,
+                    prefix="S",
+                )
             Reading.objects.bulk_create(readings, batch_size=5000)
         created_accounts += size
         created_readings += len(readings)
