@@ -18,21 +18,23 @@ from meterdesk.billing.models import AccountClose, BillingRun, LedgerEntry, RunS
 from meterdesk.billing.selectors import Statement, statement_get
 from meterdesk.customers.models import Account
 
-CHARGE_COLUMNS = (
-    "entry_id",
-    "period",
-    "account",
-    "meter_serial",
-    "kind",
-    "basis",
-    "zone",
-    "band",
-    "volume",
-    "price",
-    "amount",
-    "reason",
-    "posted_on",
+#: The charges export's columns, in order, each with the ledger entry's field it is read from.
+CHARGE_FIELDS = (
+    ("entry_id", "pk"),
+    ("period", "period"),
+    ("account", "account__number"),
+    ("meter_serial", "meter__serial"),
+    ("kind", "kind"),
+    ("basis", "basis"),
+    ("zone", "zone"),
+    ("band", "band"),
+    ("volume", "volume"),
+    ("price", "price"),
+    ("amount", "amount"),
+    ("reason", "reason"),
+    ("posted_on", "posted_on"),
 )
+CHARGE_COLUMNS = tuple(column for column, _ in CHARGE_FIELDS)
 DECIMAL_COLUMNS = {"volume", "price", "amount"}
 CSV_DELIMITER = ";"
 FORMATS = ("csv", "json", "jsonl")
@@ -77,21 +79,7 @@ def _charges(period: date) -> Iterator[dict[str, Any]]:
     rows = (
         LedgerEntry.objects.filter(period=period)
         .order_by("account_id", "pk")
-        .values_list(
-            "pk",
-            "period",
-            "account__number",
-            "meter__serial",
-            "kind",
-            "basis",
-            "zone",
-            "band",
-            "volume",
-            "price",
-            "amount",
-            "reason",
-            "posted_on",
-        )
+        .values_list(*(field for _, field in CHARGE_FIELDS))
         .iterator(chunk_size=CHUNK)
     )
     label = f"{period:%Y-%m}"
