@@ -44,15 +44,9 @@ class Accounts(Section):
         for row, values in self.run.rows("accounts", spec):
             parsed, ok = self.run.clean("accounts", row, values, spec)
             number = parsed.get("number")
-            if "closed_on" in parsed and "opened_on" in parsed and parsed["closed_on"] < parsed["opened_on"]:
-                self.run.problem(
-                    "accounts",
-                    row,
-                    "closed_on",
-                    "before opened_on",
-                    values["closed_on"],
-                    code="before_opened",
-                )
+            if not self.run.dates_in_order(
+                "accounts", row, values, parsed, "opened_on", "closed_on", code="before_opened"
+            ):
                 ok = False
             if number is not None and number in rows:
                 self.run.problem(

@@ -15,8 +15,8 @@ from typing import Any
 from meterdesk.billing.messages import B_OPENING, R_LATE_PAYMENT, R_OPENING_BALANCE
 from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.dataio import fields as f
-from meterdesk.dataio.importer.core import ACCOUNT_NUMBER, DB_CHUNK, ImportRun, Section, Spec
-from meterdesk.dataio.importer.records import Records, db_id
+from meterdesk.dataio.importer.core import ACCOUNT_NUMBER, DB_CHUNK, Adding, Spec
+from meterdesk.dataio.importer.records import db_id
 from meterdesk.domain.billing import period_end
 from meterdesk.domain.periods import month_index, month_start
 
@@ -39,12 +39,8 @@ def opening_id(number: str, period: date, penalty: bool = False) -> str:
     return f"opening:{number}:{period:%Y-%m}" + (":penalty" if penalty else "")
 
 
-class Balances(Section):
+class Balances(Adding[Balance]):
     name = "balances"
-
-    def __init__(self, run: ImportRun, records: Records) -> None:
-        super().__init__(run, records)
-        self.new: list[Balance] = []
 
     def check(self) -> None:
         spec: Spec = {

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 Progress = Callable[[str, int, bool], None]
 #: A section's columns: name -> (parser, required).
 Spec = dict[str, tuple[f.Parser, bool]]
+
+New = TypeVar("New")
 
 DB_CHUNK = 500  # ids or keys per IN (...) query
 PROGRESS_EVERY = 10_000
@@ -141,6 +143,24 @@ class ImportRun:
                 ok = False
         return out, ok
 
+    def dates_in_order(
+        self,
+        section: str,
+        row: int,
+        values: dict[str, str],
+        parsed: dict[str, Any],
+        first: str,
+        then: str,
+        *,
+        code: str,
+    ) -> bool:
+        """Whether the date in column ``then`` is not before the one in ``first`` (either one
+        missing or bad: nothing to compare); reports ``then`` with ``code`` when it is."""
+        if first in parsed and then in parsed and parsed[then] < parsed[first]:
+            self.problem(section, row, then, f"before {first}", values[then], code=code)
+            return False
+        return True
+
 
 class Section:
     """One file of a dataset. ``check`` is the first pass: it reads the file, reports every
@@ -163,6 +183,15 @@ class Section:
 
     def load(self) -> None:
         raise NotImplementedError
+
+
+class Adding(Section, Generic[New]):
+    """A section that adds records: ``check`` keeps what is to be created in ``new``, ``load``
+    creates it."""
+
+    def __init__(self, run: ImportRun, records: Records) -> None:
+        super().__init__(run, records)
+        self.new: list[New] = []
 
 
 def chunks(items: Iterable[Any], size: int = DB_CHUNK) -> Iterator[list[Any]]:

@@ -6,17 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from meterdesk.dataio import fields as f
-from meterdesk.dataio.importer.core import CATEGORY, ImportRun, Section, Spec, fmt
-from meterdesk.dataio.importer.records import Records
+from meterdesk.dataio.importer.core import CATEGORY, Adding, Spec, fmt
 from meterdesk.tariffs.models import Norm
 
 
-class Norms(Section):
+class Norms(Adding[Norm]):
     name = "norms"
-
-    def __init__(self, run: ImportRun, records: Records) -> None:
-        super().__init__(run, records)
-        self.new: list[Norm] = []
 
     def check(self) -> None:
         spec: Spec = {
@@ -31,15 +26,9 @@ class Norms(Section):
         seen: dict[tuple[Any, ...], tuple[int, Norm]] = {}
         for row, values in self.run.rows("norms", spec):
             parsed, ok = self.run.clean("norms", row, values, spec)
-            if "valid_to" in parsed and "valid_from" in parsed and parsed["valid_to"] < parsed["valid_from"]:
-                self.run.problem(
-                    "norms",
-                    row,
-                    "valid_to",
-                    "before valid_from",
-                    values["valid_to"],
-                    code="before_valid_from",
-                )
+            if not self.run.dates_in_order(
+                "norms", row, values, parsed, "valid_from", "valid_to", code="before_valid_from"
+            ):
                 ok = False
             if not ok:
                 continue

@@ -14,25 +14,22 @@ from meterdesk.customers.models import Account
 from meterdesk.dataio import fields as f
 from meterdesk.dataio.importer.core import (
     ACCOUNT_NUMBER,
+    Adding,
     ImportAborted,
-    ImportRun,
-    Section,
     Spec,
     chunks,
     fmt,
 )
-from meterdesk.dataio.importer.records import Records
 from meterdesk.dataio.source import Problem
 from meterdesk.domain.periods import month_index
 
+#: What the check keeps of a payment: row, account, paid_on, amount, external id, source, the
+#: month it pays ("YYYY-MM" or "").
+_Payment = tuple[int, str, date, Decimal, str, str, str]
 
-class Payments(Section):
+
+class Payments(Adding[_Payment]):
     name = "payments"
-
-    def __init__(self, run: ImportRun, records: Records) -> None:
-        super().__init__(run, records)
-        # row, account, paid_on, amount, external id, source, the month it pays ("YYYY-MM" or "")
-        self.new: list[tuple[int, str, date, Decimal, str, str, str]] = []
 
     def check(self) -> None:
         spec: Spec = {

@@ -8,16 +8,18 @@ from typing import Any
 
 from meterdesk.customers.models import ResidentsChange
 from meterdesk.dataio import fields as f
-from meterdesk.dataio.importer.core import ACCOUNT_NUMBER, ImportRun, Section, Spec, chunks, fmt
+from meterdesk.dataio.importer.core import ACCOUNT_NUMBER, Adding, ImportRun, Spec, chunks, fmt
 from meterdesk.dataio.importer.records import AccountRec, Records, db_id
 
+#: What the check keeps of a change: account, from, residents, reported on.
+_Change = tuple[str, date, int, date | None]
 
-class Residents(Section):
+
+class Residents(Adding[_Change]):
     name = "residents"
 
     def __init__(self, run: ImportRun, records: Records) -> None:
         super().__init__(run, records)
-        self.new: list[tuple[str, date, int, date | None]] = []  # account, from, residents, reported
         self.latest: dict[str, tuple[date, int]] = {}  # account -> the latest change of the file
 
     def check(self) -> None:

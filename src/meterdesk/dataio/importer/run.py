@@ -31,17 +31,10 @@ from meterdesk.dataio.source import SECTIONS, Dataset, Problem
 
 
 class Importer:
-    """Validate a dataset (``validate``), then load it (``load``, inside a transaction)."""
+    """Validate the run's dataset (``validate``), then load it (``load``, inside a transaction)."""
 
-    def __init__(
-        self,
-        dataset: Dataset,
-        *,
-        today: date | None = None,
-        batch_size: int = 2000,
-        progress: Progress | None = None,
-    ) -> None:
-        self.run = run = ImportRun(dataset, today=today, batch_size=batch_size, progress=progress)
+    def __init__(self, run: ImportRun) -> None:
+        self.run = run
         self.records = records = Records(run)
         self.tariffs, self.norms = Tariffs(run, records), Norms(run, records)
         residents, meters = Residents(run, records), Meters(run, records)
@@ -100,7 +93,7 @@ def dataset_import(
 ) -> ImportResult:
     """Validate ``dataset`` and, if it has no problem, load it in one transaction (rolled back at
     the end with ``dry_run``). Nothing is loaded if there is any problem."""
-    importer = Importer(dataset, today=today, batch_size=batch_size, progress=progress)
+    importer = Importer(ImportRun(dataset, today=today, batch_size=batch_size, progress=progress))
     problems = importer.validate()
     if problems:
         return ImportResult(problems, importer.warnings, importer.results, loaded=False, dry_run=dry_run)

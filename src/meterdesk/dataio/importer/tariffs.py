@@ -12,7 +12,7 @@ from itertools import pairwise
 from typing import Any
 
 from meterdesk.dataio import fields as f
-from meterdesk.dataio.importer.core import CATEGORY, ImportRun, Section, Spec, fmt
+from meterdesk.dataio.importer.core import CATEGORY, Adding, ImportRun, Spec, fmt
 from meterdesk.dataio.importer.records import Records
 from meterdesk.tariffs.models import KIND_ZONES, Tariff, TariffBand, TariffKind, TariffPrice
 
@@ -28,13 +28,12 @@ class TariffRec:
     prices: dict[tuple[int, int], Decimal]
 
 
-class Tariffs(Section):
+class Tariffs(Adding[TariffRec]):
     name = "tariffs"
 
     def __init__(self, run: ImportRun, records: Records) -> None:
         super().__init__(run, records)
         self.tariffs: dict[TariffKey, TariffRec] = {}
-        self.new: list[TariffRec] = []
 
     def check(self) -> None:
         price = f.decimal(2, max_integer_digits=6)
@@ -79,15 +78,9 @@ class Tariffs(Section):
                             code="wrong_zone_count",
                         )
                         ok = False
-            if "valid_to" in parsed and "valid_from" in parsed and parsed["valid_to"] < parsed["valid_from"]:
-                self.run.problem(
-                    "tariffs",
-                    row,
-                    "valid_to",
-                    "before valid_from",
-                    values["valid_to"],
-                    code="before_valid_from",
-                )
+            if not self.run.dates_in_order(
+                "tariffs", row, values, parsed, "valid_from", "valid_to", code="before_valid_from"
+            ):
                 ok = False
             if {"category", "kind", "valid_from"} <= parsed.keys():
                 key = (

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from meterdesk.dataio import fields as f
-from meterdesk.dataio.importer.core import ACCOUNT_NUMBER, DB_CHUNK, ImportRun, Section, Spec
+from meterdesk.dataio.importer.core import ACCOUNT_NUMBER, DB_CHUNK, Adding, ImportRun, Spec
 from meterdesk.dataio.importer.meters import Meters
 from meterdesk.dataio.importer.records import MeterRec, Records, db_id
 from meterdesk.metering.models import Meter, MeterVerification, VerificationResult
@@ -33,13 +33,12 @@ class Verification:
         return self.verified_on - timedelta(days=1)
 
 
-class Verifications(Section):
+class Verifications(Adding[Verification]):
     name = "verifications"
 
     def __init__(self, run: ImportRun, records: Records, meters: Meters) -> None:
         super().__init__(run, records)
         self.meters = meters
-        self.new: list[Verification] = []
         self.due_updates: dict[int, date] = {}  # stored meter id -> new due date
 
     def check(self) -> None:
