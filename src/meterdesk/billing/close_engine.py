@@ -24,8 +24,7 @@ from meterdesk.billing.close_penalties import (
     PenaltyEntries,
     detail_json,
     due_date,
-    penalties_accrued,
-    penalties_settled,
+    penalties_of,
 )
 from meterdesk.billing.close_read import ChunkData, as_date, chunk_read
 from meterdesk.billing.codec import state_dumps
@@ -67,8 +66,7 @@ def close_accounts(
         with connection.cursor() as cur:
             candidates = fast_path.fast_penalty_candidates(cur, span, period, end)
         if candidates:
-            known_penalties = penalties_accrued(candidates, period, profile)
-            known_settled = penalties_settled(candidates, period, profile, known_penalties)
+            known_penalties, known_settled = penalties_of(candidates, period, profile)
             asked = set(candidates)
         # A cursor with server-side binding: the fast path's arrays go as parameters, not as
         # literals quoted in Python (Django's cursors bind on the client).
@@ -95,9 +93,9 @@ def close_accounts(
     penalties, settlements = known_penalties, known_settled
     unasked = [a for a in penalty_candidates if a not in asked]
     if unasked:
-        more = penalties_accrued(unasked, period, profile)
+        more, more_settled = penalties_of(unasked, period, profile)
         penalties = {**known_penalties, **more}
-        settlements = {**known_settled, **penalties_settled(unasked, period, profile, more)}
+        settlements = {**known_settled, **more_settled}
     close_rows = _statements(results, penalties, settlements, ledger_rows, period, profile, run_id, moment)
     # Write.
     _write(ledger_rows, state_rows, close_rows)

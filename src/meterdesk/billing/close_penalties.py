@@ -32,58 +32,95 @@ def detail_json(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def penalties_accrued(
-    account_ids: list[int], period: date, profile: RulesProfile
-) -> dict[int, tuple[Decimal, list[Any]]]:
-    """Penalty accrued in ``period`` for accounts that may hold overdue debt."""
-    from meterdesk.domain.penalties import Payment, debts_for_month, key_rates_load, penalty_for_month
+#: An account's penalty inputs: the (period, due date, amount) of each month's debt before the
+#: month, and every payment posted to the month or before (one per day, posted month and stated month).
+PenaltyInputs = tuple[list[tuple[date, date, Decimal]], list[Any]]
 
-    rates = key_rates_load()
+
+def _in_part() -> tuple[str, Callable[[list[int]], Any]]:
+    """The accounts as one parameter: the statements' text is the same for any number of them, so
+    psycopg keeps it parsed and PostgreSQL prepared (psycopg parses a text with a list of
+    placeholders anew on every call)."""
+    if connection.vendor == "postgresql":
+        return "account_id = ANY(%s)", list
+    return "account_id IN (SELECT value FROM json_each(%s))", json.dumps
+
+
+def penalty_inputs(account_ids: list[int], period: date, profile: RulesProfile) -> dict[int, PenaltyInputs]:
+    """The debts and payments of ``account_ids`` that the penalties of ``period`` are computed from,
+    read once for the month's accrual and the settlements."""
+    from meterdesk.domain.penalties import Payment
+
     t_ledger = LedgerEntry._meta.db_table
-    end = engine.period_end(period)
-    day_before, day_after = date.fromordinal(period.toordinal() - 1), date.fromordinal(end.toordinal() + 1)
-    # (period, due date, amount) of each month's charges: debts_for_month makes the Debts, those
-    # paid off before the month summed into one.
+    in_part, as_param = _in_part()
+    dues: dict[date, date] = {}
     debts: dict[int, list[tuple[date, date, Decimal]]] = defaultdict(list)
     payments: dict[int, list[Payment]] = defaultdict(list)
-    dues: dict[date, date] = {}
-    # The accounts as one parameter: the statements' text is the same for any number of them, so
-    # psycopg keeps it parsed and PostgreSQL prepared (psycopg parses a text with a list of
-    # placeholders anew on every call).
-    as_param: Callable[[list[int]], Any]
-    if connection.vendor == "postgresql":
-        in_part, as_param = "account_id = ANY(%s)", list
-    else:
-        in_part, as_param = "account_id IN (SELECT value FROM json_each(%s))", json.dumps
     paid_for = _paid_for_sql()
     with connection.cursor() as cur:
         for start in range(0, len(account_ids), 500):
             part = as_param(account_ids[start : start + 500])
             _debt_rows(cur, in_part, part, period, profile, dues, debts)
-            # The payments made before the month for no stated month count only as their sum
-            # (what each debt was paid before the month does not depend on the order of the
-            # payments: domain.penalties._allocate), and those after it not at all: each such run
-            # is one summed row, dated the day before the month (after it: the day after), instead
-            # of a row per payment (an account in arrears has many). A payment for a month keeps its
-            # day and month (it pays that month first). Rows of either sign are summed apart, so
-            # that a payment entry with a positive amount is still refused by Payment.
+            # Rows of either sign are summed apart, so that a payment entry with a positive
+            # amount is still refused by Payment.
             cur.execute(
-                f"SELECT account_id, CASE WHEN posted_on > %s THEN %s WHEN posted_on < %s AND {paid_for} = '' "  # noqa: S608
-                f"THEN %s ELSE posted_on END AS day, CASE WHEN posted_on > %s THEN '' ELSE {paid_for} END "
-                f"AS paid_for, SUM(amount) FROM {t_ledger} WHERE {in_part} AND period <= %s "
-                f"AND kind = 'payment' GROUP BY account_id, day, paid_for, amount > 0 "
-                f"ORDER BY account_id, day, paid_for",
-                [end, day_after, period, day_before, end, part, period],
+                f"SELECT account_id, posted_on, period, {paid_for} AS paid_for, SUM(amount) "  # noqa: S608
+                f"FROM {t_ledger} WHERE {in_part} AND kind = 'payment' AND period <= %s "
+                f"GROUP BY account_id, posted_on, period, paid_for, amount > 0 "
+                f"ORDER BY account_id, posted_on, period, paid_for",
+                [part, period],
             )
-            for acc, posted_on, month, amount in cur.fetchall():
+            for acc, posted_on, posted, month, amount in cur.fetchall():
                 payments[acc].append(
-                    Payment(as_date(posted_on), -_money(amount), paid_for=_month_or_none(month))
+                    Payment(as_date(posted_on), -_money(amount), as_date(posted), _month_or_none(month))
                 )
+    return {acc: (debts.get(acc, []), payments.get(acc, [])) for acc in account_ids}
+
+
+def _accrual_payments(payments: list[Any], period: date) -> list[Any]:
+    """The payments as the month's accrual needs them: those made before the month for no stated
+    month as one sum on the day before it, those after it as one on the day after it (what each
+    debt was paid before the month does not depend on the order of the payments:
+    ``domain.penalties._allocate``), the others as they are. An account in arrears has many
+    payments; its accrual then allocates a few."""
+    from meterdesk.domain.penalties import Payment
+
+    end = engine.period_end(period)
+    before, after = Decimal(0), Decimal(0)
+    out: list[Payment] = []
+    for payment in payments:
+        if payment.paid_on > end:
+            after += payment.amount
+        elif payment.paid_on < period and payment.paid_for is None:
+            before += payment.amount
+        else:
+            out.append(payment)
+    if before:
+        out.append(Payment(date.fromordinal(period.toordinal() - 1), before))
+    if after:
+        out.append(Payment(date.fromordinal(end.toordinal() + 1), after))
+    return out
+
+
+def _accrued(inputs: PenaltyInputs, period: date, profile: RulesProfile, rates: Any) -> Any:
+    """The month's penalty of one account (``domain.penalties.PenaltyResult``)."""
+    from meterdesk.domain.penalties import debts_for_month, penalty_for_month
+
+    rows, payments = inputs
+    paid = _accrual_payments(payments, period)
+    return penalty_for_month(debts_for_month(rows, paid, period), paid, period, rates, profile.penalty)
+
+
+def penalties_accrued(
+    account_ids: list[int], period: date, profile: RulesProfile
+) -> dict[int, tuple[Decimal, list[Any]]]:
+    """Penalty accrued in ``period`` for accounts that may hold overdue debt."""
+    from meterdesk.domain.penalties import key_rates_load
+
+    rates = key_rates_load()
     out: dict[int, tuple[Decimal, list[Any]]] = {}
-    for acc in account_ids:
-        paid = payments.get(acc, [])
-        owed = debts_for_month(debts.get(acc, ()), paid, period)
-        result = penalty_for_month(owed, paid, period, rates, profile.penalty)
+    for acc, inputs in penalty_inputs(account_ids, period, profile).items():
+        result = _accrued(inputs, period, profile, rates)
         if result.amount:
             out[acc] = (result.amount, penalty_parts(result))
     return out
@@ -148,69 +185,57 @@ def _debt_rows(
 PenaltyEntries = list[tuple[Decimal, str, dict[str, Any]]]
 
 
-def penalties_settled(
-    account_ids: list[int],
+def penalties_of(
+    account_ids: list[int], period: date, profile: RulesProfile
+) -> tuple[dict[int, tuple[Decimal, list[Any]]], dict[int, PenaltyEntries]]:
+    """The penalties the close of ``period`` posts for accounts that may hold overdue debt: the
+    month's accrual (``penalties_accrued``) and the settlements of debts paid off, from one
+    read of their debts and payments."""
+    from meterdesk.domain.penalties import debts_paid_off, key_rates_load
+
+    rates = key_rates_load()
+    accrued: dict[int, tuple[Decimal, list[Any]]] = {}
+    paid_off: dict[int, list[Any]] = {}
+    for acc, inputs in penalty_inputs(account_ids, period, profile).items():
+        result = _accrued(inputs, period, profile, rates)
+        if result.amount:
+            accrued[acc] = (result.amount, penalty_parts(result))
+        rows, payments = inputs
+        found = debts_paid_off(_debts(rows), payments, period)
+        if found:
+            paid_off[acc] = found
+    return accrued, _settlements(paid_off, period, profile, accrued, rates)
+
+
+def _debts(rows: list[tuple[date, date, Decimal]]) -> list[Any]:
+    from meterdesk.domain.penalties import Debt
+
+    return [Debt(*row) for row in rows]
+
+
+def _settlements(
+    paid_off: Mapping[int, list[Any]],
     period: date,
     profile: RulesProfile,
     accrued_now: Mapping[int, tuple[Decimal, list[Any]]],
+    rates: Any,
 ) -> dict[int, PenaltyEntries]:
-    """The penalties settled at the close of ``period`` (``domain.penalties.penalty_settlements``)
-    for accounts that may hold overdue debt: one entry per debt this close is the first to see paid
-    off, when the settlement differs from what was accrued on it. ``accrued_now``: the month's
-    penalties (``penalties_accrued``), whose parts count as accrued too.
-
-    Only an account with a payment the close before did not see (posted to this month, or made in
-    it) or a credit issued on this month's first day can have a debt paid off now: the others
-    are not read further."""
+    """The settlement entries of the debts ``paid_off`` (``domain.penalties.debts_paid_off``, by
+    account), against what was accrued on each: read here, for these accounts and debts only."""
     from meterdesk.billing.rebill import PENALTY, R_REBILL
     from meterdesk.domain.money import round_money
-    from meterdesk.domain.penalties import (
-        Debt,
-        Payment,
-        key_rates_load,
-        penalty_part_amount,
-        penalty_settlements,
-    )
+    from meterdesk.domain.penalties import debts_settled, penalty_part_amount
 
+    if not paid_off:
+        return {}
     t_ledger = LedgerEntry._meta.db_table
-    prev = add_months(period, -1)
-    as_param: Callable[[list[int]], Any]
-    if connection.vendor == "postgresql":
-        in_part, as_param = "account_id = ANY(%s)", list
-    else:
-        in_part, as_param = "account_id IN (SELECT value FROM json_each(%s))", json.dumps
-    dues: dict[date, date] = {}
-    debts: dict[int, list[tuple[date, date, Decimal]]] = defaultdict(list)
-    payments: dict[int, list[Payment]] = defaultdict(list)
+    in_part, as_param = _in_part()
     entries: dict[int, list[tuple[date, str, str, Any]]] = defaultdict(list)
     first_closed: dict[int, date] = {}
-    paid_for = _paid_for_sql()
+    accounts = sorted(paid_off)
     with connection.cursor() as cur:
-        for start in range(0, len(account_ids), 500):
-            ids = as_param(account_ids[start : start + 500])
-            cur.execute(
-                f"SELECT DISTINCT account_id FROM {t_ledger} WHERE {in_part} AND kind = 'payment' "  # noqa: S608
-                f"AND period <= %s AND (period = %s OR posted_on >= %s) "
-                f"UNION SELECT account_id FROM {t_ledger} WHERE {in_part} AND period = %s "
-                f"AND kind IN ('charge', 'recalculation', 'correction') GROUP BY account_id HAVING SUM(amount) < 0",
-                [ids, period, period, period, ids, prev],
-            )
-            paying = sorted(row[0] for row in cur.fetchall())
-            if not paying:
-                continue
-            part = as_param(paying)
-            _debt_rows(cur, in_part, part, period, profile, dues, debts)
-            cur.execute(
-                f"SELECT account_id, posted_on, period, {paid_for} AS paid_for, SUM(amount) "  # noqa: S608
-                f"FROM {t_ledger} WHERE {in_part} AND kind = 'payment' AND period <= %s "
-                f"GROUP BY account_id, posted_on, period, paid_for, amount > 0 "
-                f"ORDER BY account_id, posted_on, period, paid_for",
-                [part, period],
-            )
-            for acc, posted_on, posted, month, amount in cur.fetchall():
-                payments[acc].append(
-                    Payment(as_date(posted_on), -_money(amount), as_date(posted), _month_or_none(month))
-                )
+        for start in range(0, len(accounts), 500):
+            part = as_param(accounts[start : start + 500])
             # What was accrued: each month's penalty, as its rebills recomputed it (the latest
             # correction of a month's penalty holds its parts), and the debts settled already.
             cur.execute(
@@ -229,12 +254,17 @@ def penalties_settled(
                 [part],
             )
             first_closed.update((acc, as_date(p)) for acc, p in cur.fetchall())
-    rates = key_rates_load()
     out: dict[int, PenaltyEntries] = {}
-    for acc in sorted(payments.keys() | debts.keys()):
+    for acc in accounts:
+        # A debt's penalty accrues only after its month: the entries of months before the oldest
+        # debt paid off say nothing of it.
+        wanted = {f"{p:%Y-%m}" for p, _group in paid_off[acc]}
+        oldest = min(p for p, _group in paid_off[acc])
         month_parts: dict[str, list[Any]] = {}
         settled: set[date] = set()
         for p, kind, reason, detail in entries.get(acc, ()):
+            if kind == "penalty" and p <= oldest:
+                continue
             data = json.loads(detail) if isinstance(detail, str) else detail
             if not isinstance(data, dict):
                 continue
@@ -247,6 +277,8 @@ def penalties_settled(
         now = accrued_now.get(acc)
         accrued: dict[date, Decimal] = {}
         for part_row in [*(x for parts in month_parts.values() for x in parts), *(now[1] if now else ())]:
+            if part_row["period"] not in wanted:
+                continue
             debt_period = as_date(f"{part_row['period']}-01")
             accrued[debt_period] = accrued.get(debt_period, Decimal(0)) + penalty_part_amount(
                 Decimal(str(part_row["overdue"])),
@@ -254,15 +286,11 @@ def penalties_settled(
                 int(part_row["divisor"]),
                 int(part_row["days"]),
             )
-        owed = [Debt(*row) for row in debts.get(acc, ())]
-        found = penalty_settlements(
-            owed,
-            payments.get(acc, []),
-            period,
+        found = debts_settled(
+            [item for item in paid_off[acc] if item[0] not in settled],
             rates,
             profile.penalty,
             accrued,
-            settled,
             since=first_closed.get(acc, period),
         )
         lines = [

@@ -340,11 +340,15 @@ def _events(
     (with ``posted_by``, only those posted to that month or before: what its close sees) and the
     credits (negative debts) issued by then (``_credit_day``)."""
     events: list[_Event] = []
+    # Posted to ``posted_by``'s month or before: posted before the first day of the month after it.
+    until = None if posted_by is None else add_months(month_start(posted_by), 1)
     for payment in payments:
         day = payment.paid_on.toordinal()
-        seen = posted_by is None or month_start(payment.posted or payment.paid_on) <= posted_by
-        if day <= last and payment.amount and seen:
-            events.append((day, payment.amount, stated_month(payment)))
+        if day > last or not payment.amount:
+            continue
+        if until is not None and (payment.posted or payment.paid_on) >= until:
+            continue
+        events.append((day, payment.amount, None if payment.paid_for is None else stated_month(payment)))
     for debt in debts:
         if debt.amount < 0:
             day = _credit_day(debt).toordinal()
@@ -657,6 +661,112 @@ def _settled_parts(
     ]
 
 
+#: A month's debt newly paid off: its period and, for each of its parts (a charge, a
+#: correction), the debt and the (day ordinal, amount) slices that paid it.
+PaidOff = tuple[date, tuple[tuple[Debt, tuple[tuple[int, Decimal], ...]], ...]]
+
+
+def debts_paid_off(debts: Sequence[Debt], payments: Sequence[Payment], month: date) -> list[PaidOff]:
+    """The debts that the close of ``month`` is the first to see paid off (the close of the month
+    before, with what it saw, did not), oldest first, with what paid them as this close sees it.
+    ``debts`` and ``payments`` as ``penalty_settlements`` takes them.
+
+    When no payment states a month, every payment and credit pays the oldest debts first, so what
+    is paid off is the oldest debts that the running sum of the payments covers: the debts paid off
+    by each close are found from two sums, and the payments are allocated only when this close
+    pays one off."""
+    month = month_start(month)
+    owed = sorted((d for d in debts if d.amount > 0), key=lambda d: (d.period, d.due_date))
+    if not owed:
+        return []
+    periods, amounts = [d.period for d in owed], [d.amount for d in owed]
+    # What this close sees (payments posted to it or before and made by its end, and the credits
+    # issued by then), and what the close before saw.
+    now_events = _events(debts, payments, add_months(month, 1).toordinal() - 1, month)
+    before_last = month.toordinal() - 1
+    previous = add_months(month, -1)
+    count = len(owed)
+    with localcontext(_CONTEXT):
+        if all(e[2] is None for e in now_events):
+            # Every event pays the oldest debts first: paid off are the debts whose running sum
+            # the events' sum covers. The close before saw the events of days before the month
+            # posted to months before it (a subset of this close's).
+            now_total = sum((e[1] for e in now_events), _ZERO)
+            before_total = _ZERO
+            for payment in payments:
+                if payment.paid_on.toordinal() <= before_last and (payment.posted or payment.paid_on) < month:
+                    before_total += payment.amount
+            for debt in debts:
+                if debt.amount < 0 and _credit_day(debt).toordinal() <= before_last:
+                    before_total -= debt.amount
+            now_count = _covered(amounts, now_total)
+            before_count = _covered(amounts, before_total)
+            if now_count == before_count:
+                return []
+            paid_now = [i < now_count for i in range(count)]
+            paid_before = [i < before_count for i in range(count)]
+            now = _allocate(periods, amounts, now_events)
+        else:
+            now = _allocate(periods, amounts, now_events)
+            before = _allocate(periods, amounts, _events(debts, payments, before_last, previous))
+            paid_now = [_sum(now[i]) >= amounts[i] for i in range(count)]
+            paid_before = [_sum(before[i]) >= amounts[i] for i in range(count)]
+    # A month's debt may be given in several parts (a charge, a correction): paid off together.
+    by_period: dict[date, list[int]] = {}
+    for index, period in enumerate(periods):
+        by_period.setdefault(period, []).append(index)
+    return [
+        (period, tuple((owed[i], tuple(now[i])) for i in group))
+        for period, group in by_period.items()
+        if all(paid_now[i] for i in group) and not all(paid_before[i] for i in group)
+    ]
+
+
+def _covered(amounts: Sequence[Decimal], total: Decimal) -> int:
+    """How many of ``amounts`` (oldest first) ``total`` pays off whole, paying the oldest first."""
+    covered = 0
+    for amount in amounts:
+        if amount > total:
+            break
+        total -= amount
+        covered += 1
+    return covered
+
+
+def debts_settled(
+    paid_off: Iterable[PaidOff],
+    rates: KeyRateTable,
+    rules: PenaltyRules,
+    accrued: Mapping[date, Decimal] | None = None,
+    since: date | None = None,
+) -> list[Settlement]:
+    """The settlements of debts paid off (``debts_paid_off``): each debt's penalty over its whole
+    overdue period, every part at the rate of the day it was paid, against ``accrued`` on it
+    (as ``penalty_settlements`` takes it)."""
+    accrued = accrued or {}
+    out: list[Settlement] = []
+    with localcontext(_CONTEXT):
+        for period, group in paid_off:
+            parts = [part for debt, paid in group for part in _settled_parts(debt, paid, rates, rules, since)]
+            was = accrued.get(period, _ZERO)
+            if not parts and not was:
+                continue
+            total = sum((part.amount for part in parts), _ZERO)
+            paid_off_on = date.fromordinal(max(day for _, paid in group for day, _ in paid))
+            out.append(
+                Settlement(
+                    period=period,
+                    paid_off=paid_off_on,
+                    key_rate=rates.rate_on(paid_off_on),
+                    settled=total,
+                    accrued=was,
+                    amount=round_money(total - was),
+                    parts=tuple(parts),
+                )
+            )
+    return out
+
+
 def penalty_settlements(
     debts: Sequence[Debt],
     payments: Sequence[Payment],
@@ -676,51 +786,12 @@ def penalty_settlements(
     ``settled`` was settled already and is skipped. A debt paid off that never had an overdue day
     and accrued nothing gives no settlement; one whose difference rounds to 0.00 gives one of
     ``amount`` 0.00 (nothing to post). ``since``: the first day whose penalty was accrued here (an
-    account whose history before was imported); earlier days are neither settled nor counted."""
-    month = month_start(month)
-    owed = sorted((d for d in debts if d.amount > 0), key=lambda d: (d.period, d.due_date))
-    if not owed:
-        return []
-    # What paid each debt as this close sees the payments (those posted to it or before and made
-    # by its end, and the credits issued by then), and as the close before saw them.
-    periods, amounts = [d.period for d in owed], [d.amount for d in owed]
-    last = add_months(month, 1).toordinal() - 1
-    now = _allocate(periods, amounts, _events(debts, payments, last, month))
-    before = _allocate(
-        periods, amounts, _events(debts, payments, month.toordinal() - 1, add_months(month, -1))
-    )
-    # A month's debt may be given in several parts (a charge, a correction): settled together.
-    by_period: dict[date, list[tuple[Debt, list[tuple[int, Decimal]], list[tuple[int, Decimal]]]]] = {}
-    for debt, paid, paid_before in zip(owed, now, before, strict=True):
-        by_period.setdefault(debt.period, []).append((debt, paid, paid_before))
-    accrued = accrued or {}
-    out: list[Settlement] = []
-    with localcontext(_CONTEXT):
-        for period, group in by_period.items():
-            if period in settled or any(_sum(paid) < debt.amount for debt, paid, _ in group):
-                continue  # settled already, or not paid off yet
-            if all(_sum(paid_before) >= debt.amount for debt, _, paid_before in group):
-                continue  # the close before saw it paid off: settled there
-            parts = [
-                part for debt, paid, _ in group for part in _settled_parts(debt, paid, rates, rules, since)
-            ]
-            was = accrued.get(period, _ZERO)
-            if not parts and not was:
-                continue
-            total = sum((part.amount for part in parts), _ZERO)
-            paid_off = date.fromordinal(max(day for _, paid, _ in group for day, _ in paid))
-            out.append(
-                Settlement(
-                    period=period,
-                    paid_off=paid_off,
-                    key_rate=rates.rate_on(paid_off),
-                    settled=total,
-                    accrued=was,
-                    amount=round_money(total - was),
-                    parts=tuple(parts),
-                )
-            )
-    return out
+    account whose history before was imported); earlier days are neither settled nor counted.
+
+    The close calls the two halves (``debts_paid_off``, ``debts_settled``) itself, so as to read
+    what was accrued only for the accounts that paid a debt off."""
+    paid_off = [item for item in debts_paid_off(debts, payments, month) if item[0] not in settled]
+    return debts_settled(paid_off, rates, rules, accrued, since)
 
 
 def _sum(slices: Iterable[tuple[int, Decimal]]) -> Decimal:

@@ -23,6 +23,7 @@ from meterdesk.domain.penalties import (
     Debt,
     Payment,
     debts_for_month,
+    debts_paid_off,
     due_date_for,
     key_rates_load,
     payments_allocate,
@@ -517,3 +518,44 @@ class TestSettlementProperties:
         for period in {d.period for d in owed} - settled:
             if all(t >= d.amount for d, t in zip(owed, totals, strict=True) if d.period == period):
                 assert reference_settled(debts, payments, period, last) == 0
+
+
+def _paid_off_by_allocation(debts, payments, month):
+    """The debts newly paid off at the close of ``month``, from two full allocations: the payments
+    this close sees and those the close before saw."""
+    end = add_months(month, 1) - timedelta(days=1)
+    now = [p for p in payments if (p.posted or month_of(p.paid_on)) <= month]
+    before = [p for p in payments if (p.posted or month_of(p.paid_on)) < month and p.paid_on < month]
+    paid_now = payments_allocate(debts, now, end)
+    paid_before = payments_allocate(debts, before, month - timedelta(days=1))
+    groups: dict[date, list[tuple[bool, bool]]] = {}
+    for (debt, slices), (_, slices_before) in zip(paid_now, paid_before, strict=True):
+        groups.setdefault(debt.period, []).append(
+            (sum(x for _, x in slices) >= debt.amount, sum(x for _, x in slices_before) >= debt.amount)
+        )
+    return [p for p, g in groups.items() if all(n for n, _ in g) and not all(b for _, b in g)]
+
+
+class TestDebtsPaidOff:
+    @settings(max_examples=200, deadline=None)
+    @given(paying_accounts(), st.booleans())
+    def test_running_sums_find_what_the_allocation_finds(self, account, for_no_month):
+        # With no payment for a month the close finds the debts paid off from two running sums;
+        # with some it allocates: both must name the debts two full allocations do, with the
+        # slices of this close's allocation.
+        debts, payments = account
+        if for_no_month:
+            payments = [dataclasses.replace(p, paid_for=None) for p in payments]
+        days = [p.paid_on for p in payments] + [add_months(d.period, 1) for d in debts]
+        month, last = min(d.period for d in debts), add_months(month_of(max(days)), 2)
+        while month <= last:
+            found = debts_paid_off(debts, payments, month)
+            assert [p for p, _ in found] == _paid_off_by_allocation(debts, payments, month)
+            end = add_months(month, 1) - timedelta(days=1)
+            seen = [p for p in payments if (p.posted or month_of(p.paid_on)) <= month]
+            allocation = {(d.period, d.due_date, d.amount): s for d, s in payments_allocate(debts, seen, end)}
+            for _period, group in found:
+                for debt, slices in group:
+                    want = allocation[(debt.period, debt.due_date, debt.amount)]
+                    assert [(date.fromordinal(day), x) for day, x in slices] == want
+            month = add_months(month, 1)
