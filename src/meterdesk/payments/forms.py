@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +14,9 @@ from meterdesk.billing.messages import money
 from meterdesk.payments.sandbox import card_scheme, expiry_ok, luhn_ok
 from meterdesk.payments.services import KOPECK, amount_limits
 from meterdesk.utility.selectors import utility_now
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
@@ -79,29 +82,30 @@ def new_key() -> str:
     return str(uuid.uuid4())
 
 
+def _card_field(
+    label: _StrOrPromise,
+    max_length: int,
+    autocomplete: str,
+    *,
+    digits: bool = True,
+    secret: bool = False,
+    placeholder: str = "",
+) -> forms.CharField:
+    """A field of the card form, named for the browser's card autofill; ``digits``: a digit
+    keypad on phones; ``secret``: not shown as typed."""
+    attrs = {"inputmode": "numeric"} if digits else {}
+    attrs["autocomplete"] = autocomplete
+    if placeholder:
+        attrs["placeholder"] = placeholder
+    widget = forms.PasswordInput if secret else forms.TextInput
+    return forms.CharField(label=label, max_length=max_length, widget=widget(attrs=attrs))
+
+
 class SandboxCardForm(forms.Form):
-    number = forms.CharField(
-        label=_("Card number"),
-        max_length=23,
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "cc-number"}),
-    )
-    expiry = forms.CharField(
-        label=_("Valid until (MM/YY)"),
-        max_length=5,
-        widget=forms.TextInput(
-            attrs={"inputmode": "numeric", "autocomplete": "cc-exp", "placeholder": "12/30"}
-        ),
-    )
-    cvc = forms.CharField(
-        label=_("CVC/CVV (3 digits on the back)"),
-        max_length=3,
-        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "cc-csc"}),
-    )
-    holder = forms.CharField(
-        label=_("Cardholder name (as on the card)"),
-        max_length=60,
-        widget=forms.TextInput(attrs={"autocomplete": "cc-name"}),
-    )
+    number = _card_field(_("Card number"), 23, "cc-number")
+    expiry = _card_field(_("Valid until (MM/YY)"), 5, "cc-exp", placeholder="12/30")
+    cvc = _card_field(_("CVC/CVV (3 digits on the back)"), 3, "cc-csc", secret=True)
+    holder = _card_field(_("Cardholder name (as on the card)"), 60, "cc-name", digits=False)
 
     def clean_number(self) -> str:
         number = re.sub(r"[\s-]", "", self.cleaned_data["number"])

@@ -123,20 +123,25 @@ def _moment(value: Any) -> datetime | None:
     return moment
 
 
+@dataclass(frozen=True)
+class PaymentRequest:
+    """A payment to start at the provider: ``amount`` in roubles, to be confirmed by the customer
+    at the provider and then sent back to ``return_url``. The same ``idempotence_key`` gives the
+    same payment."""
+
+    idempotence_key: str
+    amount: Decimal
+    description: str
+    metadata: dict[str, str]
+    return_url: str
+
+
 class PaymentProvider(Protocol):
     """What meterdesk needs from a card payment provider."""
 
     name: str
 
-    def create(
-        self,
-        *,
-        idempotence_key: str,
-        amount: Decimal,
-        description: str,
-        metadata: dict[str, str],
-        return_url: str,
-    ) -> RemotePayment:
+    def create(self, request: PaymentRequest) -> RemotePayment:
         """Start a payment (one-stage: captured as soon as the bank confirms). The same key
         gives the same payment. Raises ProviderError."""
         ...
@@ -211,23 +216,16 @@ class YooKassaProvider:
             return ProviderError(message)
         return ProviderRejected(message)
 
-    def create(
-        self,
-        *,
-        idempotence_key: str,
-        amount: Decimal,
-        description: str,
-        metadata: dict[str, str],
-        return_url: str,
-    ) -> RemotePayment:
+    def create(self, request: PaymentRequest) -> RemotePayment:
         body = {
-            "amount": {"value": f"{amount:.2f}", "currency": "RUB"},
+            "amount": {"value": f"{request.amount:.2f}", "currency": "RUB"},
             "capture": True,
-            "confirmation": {"type": "redirect", "return_url": return_url},
-            "description": description[:128],
-            "metadata": metadata,
+            "confirmation": {"type": "redirect", "return_url": request.return_url},
+            "description": request.description[:128],
+            "metadata": request.metadata,
         }
-        response = self._send("POST", "/payments", json=body, headers={"Idempotence-Key": idempotence_key})
+        key = request.idempotence_key
+        response = self._send("POST", "/payments", json=body, headers={"Idempotence-Key": key})
         if response.status_code != 200:
             raise self._error(response)
         payment = self._payment(response)
@@ -258,34 +256,27 @@ class SandboxProvider:
 
     name = "sandbox"
 
-    def create(
-        self,
-        *,
-        idempotence_key: str,
-        amount: Decimal,
-        description: str,
-        metadata: dict[str, str],
-        return_url: str,
-    ) -> RemotePayment:
+    def create(self, request: PaymentRequest) -> RemotePayment:
         from meterdesk.payments.models import SandboxPayment
 
-        request = {"amount": f"{amount:.2f}", "metadata": metadata}
-        existing = SandboxPayment.objects.filter(idempotence_key=idempotence_key).first()
+        key = request.idempotence_key
+        asked = {"amount": f"{request.amount:.2f}", "metadata": request.metadata}
+        existing = SandboxPayment.objects.filter(idempotence_key=key).first()
         if existing is None:
             try:
                 with transaction.atomic():
                     existing = SandboxPayment.objects.create(
                         id=f"sbx-{secrets.token_hex(12)}",
-                        idempotence_key=idempotence_key,
-                        amount=amount,
-                        description=description[:128],
-                        metadata=metadata,
-                        return_url=return_url,
-                        request=request,
+                        idempotence_key=key,
+                        amount=request.amount,
+                        description=request.description[:128],
+                        metadata=request.metadata,
+                        return_url=request.return_url,
+                        request=asked,
                     )
             except IntegrityError:  # the same key, concurrently
-                existing = SandboxPayment.objects.get(idempotence_key=idempotence_key)
-        if existing.request != request:
+                existing = SandboxPayment.objects.get(idempotence_key=key)
+        if existing.request != asked:
             raise ProviderRejected("the idempotence key was used for another request")
         return remote_from_json(sandbox_json(existing))
 

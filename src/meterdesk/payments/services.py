@@ -100,6 +100,15 @@ def _event(payment: Payment | None, provider: str, kind: str, **fields: Any) -> 
     return PaymentEvent.objects.create(payment=payment, provider=provider, kind=kind, **fields)
 
 
+def _answer_event(
+    payment: Payment, kind: str, remote: providers.RemotePayment, **fields: Any
+) -> PaymentEvent:
+    """The log of an answer of the payment's provider: the payment it is about and its status."""
+    return _event(
+        payment, payment.provider, kind, provider_payment_id=remote.id, status=remote.status, **fields
+    )
+
+
 def payment_start(
     *,
     account: Account,
@@ -144,11 +153,13 @@ def payment_start(
     provider = providers.provider_get(payment.provider)
     try:
         remote = provider.create(
-            idempotence_key=payment.idempotence_key,
-            amount=payment.amount,
-            description=payment.description,
-            metadata={"payment_id": str(payment.pk), "account": account.number},
-            return_url=payment.return_url,
+            providers.PaymentRequest(
+                idempotence_key=payment.idempotence_key,
+                amount=payment.amount,
+                description=payment.description,
+                metadata={"payment_id": str(payment.pk), "account": account.number},
+                return_url=payment.return_url,
+            )
         )
     except providers.ProviderError as error:
         log.warning("card payment %s: the provider did not start it: %s", payment.pk, error)
@@ -164,9 +175,7 @@ def payment_start(
             if locked.status == PaymentStatus.CREATED:
                 locked.status = PaymentStatus.PENDING
             locked.save()
-            _event(
-                locked, locked.provider, EventKind.CREATE, provider_payment_id=remote.id, status=remote.status
-            )
+            _answer_event(locked, EventKind.CREATE, remote)
         payment = locked
     if remote.final:  # a provider that decided at once
         payment = payment_settle(payment=payment, remote=remote, source="create").payment
@@ -201,12 +210,10 @@ def payment_settle(
     if remote.status == providers.SUCCEEDED and (
         remote.amount != payment.amount or remote.currency != payment.currency
     ):
-        _event(
+        _answer_event(
             payment,
-            payment.provider,
             EventKind.SETTLE,
-            provider_payment_id=remote.id,
-            status=remote.status,
+            remote,
             outcome="amount_mismatch",
             detail=f"{source}: provider says {remote.amount} {remote.currency}",
         )
@@ -253,12 +260,10 @@ def payment_settle(
         changed = locked.status != before
         if changed:
             locked.save()
-            _event(
+            _answer_event(
                 locked,
-                locked.provider,
                 EventKind.SETTLE,
-                provider_payment_id=remote.id,
-                status=remote.status,
+                remote,
                 outcome="recorded" if recorded else locked.status,
                 detail=source,
             )
