@@ -1,11 +1,23 @@
-from django.contrib.auth import views as auth_views
-from django.urls import path, re_path, reverse_lazy
+from typing import Any
 
-from meterdesk.converters import TEXT
+from django.contrib.auth import views as auth_views
+from django.urls import URLPattern, path, reverse_lazy
+from django.views import View
+
+from meterdesk import converters  # noqa: F401 - registers <text:…> and <month:…>
 from meterdesk.portal import registration, views
 from meterdesk.portal.forms import LoginForm, PasswordChangeForm, SetPasswordForm
 
 app_name = "portal"
+
+
+def _auth_page(route: str, view: type[View], name: str, *, then: str = "", **options: Any) -> URLPattern:
+    """One of Django's login and password pages, shown by the template ``portal/<name>.html``;
+    after its form, the page named ``then``."""
+    if then:
+        options["success_url"] = reverse_lazy(f"portal:{then}")
+    return path(route, view.as_view(template_name=f"portal/{name}.html", **options), name=name)
+
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,67 +26,45 @@ urlpatterns = [
     path("register/sent/", registration.register_sent, name="register_sent"),
     path("register/confirm/<text:uidb64>/<text:token>/", registration.verify_email, name="verify_email"),
     path("register/resend/", registration.verify_resend, name="verify_resend"),
-    path(
+    _auth_page(
         "login/",
-        auth_views.LoginView.as_view(
-            template_name="portal/login.html", authentication_form=LoginForm, redirect_authenticated_user=True
-        ),
-        name="login",
+        auth_views.LoginView,
+        "login",
+        authentication_form=LoginForm,
+        redirect_authenticated_user=True,
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path(
+    _auth_page(
         "password/change/",
-        auth_views.PasswordChangeView.as_view(
-            template_name="portal/password_change.html",
-            form_class=PasswordChangeForm,
-            success_url=reverse_lazy("portal:password_change_done"),
-        ),
-        name="password_change",
+        auth_views.PasswordChangeView,
+        "password_change",
+        then="password_change_done",
+        form_class=PasswordChangeForm,
     ),
-    path(
-        "password/change/done/",
-        auth_views.PasswordChangeDoneView.as_view(template_name="portal/password_change_done.html"),
-        name="password_change_done",
-    ),
-    path(
+    _auth_page("password/change/done/", auth_views.PasswordChangeDoneView, "password_change_done"),
+    _auth_page(
         "password/reset/",
-        auth_views.PasswordResetView.as_view(
-            template_name="portal/password_reset.html",
-            email_template_name="portal/email/password_reset.txt",
-            subject_template_name="portal/email/password_reset_subject.txt",
-            success_url=reverse_lazy("portal:password_reset_done"),
-        ),
-        name="password_reset",
+        auth_views.PasswordResetView,
+        "password_reset",
+        then="password_reset_done",
+        email_template_name="portal/email/password_reset.txt",
+        subject_template_name="portal/email/password_reset_subject.txt",
     ),
-    path(
-        "password/reset/sent/",
-        auth_views.PasswordResetDoneView.as_view(template_name="portal/password_reset_done.html"),
-        name="password_reset_done",
-    ),
-    path(
+    _auth_page("password/reset/sent/", auth_views.PasswordResetDoneView, "password_reset_done"),
+    _auth_page(
         "password/reset/<text:uidb64>/<text:token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="portal/password_reset_confirm.html",
-            form_class=SetPasswordForm,
-            success_url=reverse_lazy("portal:password_reset_complete"),
-        ),
-        name="password_reset_confirm",
+        auth_views.PasswordResetConfirmView,
+        "password_reset_confirm",
+        then="password_reset_complete",
+        form_class=SetPasswordForm,
     ),
-    path(
-        "password/reset/complete/",
-        auth_views.PasswordResetCompleteView.as_view(template_name="portal/password_reset_complete.html"),
-        name="password_reset_complete",
-    ),
+    _auth_page("password/reset/complete/", auth_views.PasswordResetCompleteView, "password_reset_complete"),
     path("accounts/link/", registration.link_account, name="link_account"),
     path("accounts/undo/<text:token>/", registration.undo_link, name="link_undo"),
     path("accounts/<text:number>/logins/", registration.logins, name="logins"),
     path("accounts/<text:number>/history/", views.history, name="history"),
     path("accounts/<text:number>/statements/", views.statements, name="statements"),
-    re_path(
-        rf"^accounts/(?P<number>{TEXT})/statements/(?P<period>[0-9]{{4}}-[0-9]{{2}})/$",
-        views.statement_detail,
-        name="statement",
-    ),
+    path("accounts/<text:number>/statements/<month:period>/", views.statement_detail, name="statement"),
     path("meters/<int:meter_id>/readings/new/", views.submit_reading, name="submit_reading"),
     path("readings/<text:confirmation>/", views.reading_detail, name="reading"),
 ]
