@@ -6,13 +6,14 @@ import contextlib
 from collections.abc import Iterator
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import dj_database_url
 import factory
 import psycopg
 from django.conf import settings
+from django.db import models
 
 from meterdesk.customers.models import Account, AccountLink, PremisesCategory, User
 from meterdesk.devtools import database_url
@@ -25,20 +26,29 @@ MOSCOW = ZoneInfo("Europe/Moscow")
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432"
 PASSWORD = "correct-horse-battery-9"
 
+_M = TypeVar("_M", bound=models.Model)
+
+
+class ModelFactory(factory.django.DjangoModelFactory[_M]):
+    """A model's factory: calling it creates an instance (which the type checker is told)."""
+
+    class Meta:
+        abstract = True
+
+    if TYPE_CHECKING:
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> _M: ...  # type: ignore[misc]
+
 
 def moscow(year: int, month: int, day: int, hour: int = 12, minute: int = 0, second: int = 0) -> datetime:
     """An aware datetime in Moscow time."""
     return datetime.combine(date(year, month, day), time(hour, minute, second), tzinfo=MOSCOW)
 
 
-class UserFactory(factory.django.DjangoModelFactory[User]):
+class UserFactory(ModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("email",)
-
-    if TYPE_CHECKING:  # calling the factory returns the created model instance
-
-        def __new__(cls, *args: Any, **kwargs: Any) -> User: ...  # type: ignore[misc]
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
@@ -52,13 +62,9 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
             instance.save()
 
 
-class AccountFactory(factory.django.DjangoModelFactory[Account]):
+class AccountFactory(ModelFactory[Account]):
     class Meta:
         model = Account
-
-    if TYPE_CHECKING:  # calling the factory returns the created model instance
-
-        def __new__(cls, *args: Any, **kwargs: Any) -> Account: ...  # type: ignore[misc]
 
     number = factory.Sequence(lambda n: f"{5_000_000_000 + n:010d}")
     holder_name = "Сидоров Пётр Ильич"
@@ -69,13 +75,9 @@ class AccountFactory(factory.django.DjangoModelFactory[Account]):
     opened_on = date(2024, 1, 1)
 
 
-class MeterFactory(factory.django.DjangoModelFactory[Meter]):
+class MeterFactory(ModelFactory[Meter]):
     class Meta:
         model = Meter
-
-    if TYPE_CHECKING:  # calling the factory returns the created model instance
-
-        def __new__(cls, *args: Any, **kwargs: Any) -> Meter: ...  # type: ignore[misc]
 
     account = factory.SubFactory(AccountFactory)
     serial = factory.Sequence(lambda n: f"{40_000_000 + n}")
@@ -89,15 +91,11 @@ class MeterFactory(factory.django.DjangoModelFactory[Meter]):
     initial_t3 = factory.LazyAttribute(lambda m: Decimal(700) if m.zones >= 3 else None)
 
 
-class ReadingFactory(factory.django.DjangoModelFactory[Reading]):
+class ReadingFactory(ModelFactory[Reading]):
     """An accepted customer's reading stored directly (history), bypassing reading_submit."""
 
     class Meta:
         model = Reading
-
-    if TYPE_CHECKING:  # calling the factory returns the created model instance
-
-        def __new__(cls, *args: Any, **kwargs: Any) -> Reading: ...  # type: ignore[misc]
 
     meter = factory.SubFactory(MeterFactory)
     account = factory.LazyAttribute(lambda r: r.meter.account)
