@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise
 
 
 def validate_rules_profile(code: str) -> None:
@@ -17,6 +22,13 @@ def validate_rules_profile(code: str) -> None:
             _("Unknown rules profile %(code)s (known: %(known)s)."),
             params={"code": code, "known": ", ".join(profile_codes())},
         )
+
+
+def _number(label: _StrOrPromise, digits: int, pattern: str = "") -> models.CharField[str, str]:
+    """An optional number of a bill's payee details (INN, BIC, an account …): ``digits`` digits,
+    or what ``pattern`` allows; empty while not given."""
+    validator = RegexValidator(pattern or rf"^\d{{{digits}}}$")
+    return models.CharField(label, max_length=digits, blank=True, default="", validators=[validator])
 
 
 class UtilitySettings(models.Model):
@@ -44,30 +56,12 @@ class UtilitySettings(models.Model):
     address = models.CharField(_("address"), max_length=300, blank=True, default="")
     phone = models.CharField(_("phone"), max_length=40, blank=True, default="")
     support_email = models.EmailField(_("support e-mail"), blank=True, default="")
-    inn = models.CharField(
-        _("INN"), max_length=12, blank=True, default="", validators=[RegexValidator(r"^(\d{10}|\d{12})$")]
-    )
-    kpp = models.CharField(
-        _("KPP"), max_length=9, blank=True, default="", validators=[RegexValidator(r"^\d{9}$")]
-    )
+    inn = _number(_("INN"), 12, r"^(\d{10}|\d{12})$")  # 10 digits for a company, 12 for a person
+    kpp = _number(_("KPP"), 9)
     bank_name = models.CharField(_("bank"), max_length=200, blank=True, default="")
-    bic = models.CharField(
-        _("BIC"), max_length=9, blank=True, default="", validators=[RegexValidator(r"^\d{9}$")]
-    )
-    settlement_account = models.CharField(
-        _("settlement account"),
-        max_length=20,
-        blank=True,
-        default="",
-        validators=[RegexValidator(r"^\d{20}$")],
-    )
-    correspondent_account = models.CharField(
-        _("correspondent account"),
-        max_length=20,
-        blank=True,
-        default="",
-        validators=[RegexValidator(r"^\d{20}$")],
-    )
+    bic = _number(_("BIC"), 9)
+    settlement_account = _number(_("settlement account"), 20)
+    correspondent_account = _number(_("correspondent account"), 20)
 
     class Meta:
         verbose_name = _("utility settings")
