@@ -1,5 +1,6 @@
 """An account as every channel shows it: the reading window today, a meter's card, the money at a
-glance and a statement's lines with their basis in words.
+glance and a monthly statement (its totals, its lines with their basis in words, the payments and
+the penalty).
 
 The portal, the API and the documents take these and only lay them out (HTML, JSON, PDF); a new
 channel (e-mail, the phone line, the terminal, the back office) does the same. Words are in the
@@ -10,21 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
-from meterdesk.billing.messages import balance_words, entry_words, entry_zone
+from meterdesk.billing.messages import balance_words, entry_words, entry_zone, penalty_words
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
+from meterdesk.billing.pricing import MissingPrice, pricing_get
 from meterdesk.billing.selectors import AccountOverview, Statement, account_overview
 from meterdesk.customers.models import Account, User
 from meterdesk.domain import billing as engine
+from meterdesk.domain.tariffs import TariffSpec
+from meterdesk.metering.check import OUT_OF_SERVICE
 from meterdesk.metering.messages import window_message, zone_label
 from meterdesk.metering.models import Meter, Reading
 from meterdesk.metering.selectors import meter_is_failed, meter_last_reading
 from meterdesk.tariffs.models import Tariff
-from meterdesk.tariffs.selectors import NoTariffError, tariff_in_force
 from meterdesk.utility.models import UtilitySettings
-from meterdesk.utility.selectors import reading_window_get, utility_get, utility_now
+from meterdesk.utility.selectors import Reference, reading_window_get, reference_get, utility_get, utility_now
 
 ZERO = Decimal("0.00")
 
@@ -64,47 +67,59 @@ def window_state(utility: UtilitySettings | None = None, today: date | None = No
 
 @dataclass(frozen=True)
 class PriceRow:
+    zone: int
     label: str  # the zone in words
     band: int
     upper_kwh: Decimal | None  # the band's upper limit, None for a tariff without bands
     price: Decimal
 
 
+def price_rows(spec: TariffSpec) -> list[PriceRow]:
+    """A tariff's prices band by band, each band's zones in order, with the zones in words."""
+    rows = []
+    for (zone, band), price in sorted(spec.prices.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        upper = spec.band_limits[band - 1] if spec.has_bands and band <= len(spec.band_limits) else None
+        rows.append(PriceRow(zone, zone_label(spec.zones, zone), band, upper, price))
+    return rows
+
+
 @dataclass(frozen=True)
 class MeterCard:
     meter: Meter
+    labels: list[str]  # each zone in words, zone 1 first
     last: Reading | None  # the last accepted reading
     last_values: list[tuple[str, Decimal]]  # its values by zone, with the zone in words
     tariff: Tariff | None  # the tariff in force today for the account and the meter's zones
     prices: list[PriceRow]
-    failed: bool  # past its verification date: it counts as failed
+    overdue: bool  # past its verification date
+    failed: bool  # so marked, lost or overdue: it counts as failed
+    accepts_readings: bool  # neither removed nor lost (``metering.check.OUT_OF_SERVICE``)
 
 
-def meter_card(meter: Meter, account: Account, today: date) -> MeterCard:
-    utility = utility_get()
+def meter_card(meter: Meter, account: Account, today: date, reference: Reference | None = None) -> MeterCard:
+    """The card of ``meter`` of ``account`` on ``today``. ``reference``: the reference data as the
+    caller has it (a list of cards reads it once); the tariff comes from its prices in memory."""
+    reference = reference or reference_get()
     last = meter_last_reading(meter)
     labels = [zone_label(meter.zones, z) for z in range(1, meter.zones + 1)]
-    tariff = None
-    prices: list[PriceRow] = []
+    pricing = pricing_get(reference.utility.tariff_region, reference)
+    tariff: Tariff | None
     try:
-        in_force = tariff_in_force(
-            region=utility.tariff_region, category=account.category, zones=meter.zones, on=today
-        )
-    except NoTariffError:
-        pass
+        spec, tariff = pricing.tariff_record(account.category, meter.zones, today)
+    except MissingPrice:
+        tariff, prices = None, []
     else:
-        tariff = in_force.tariff
-        spec = in_force.spec
-        for (zone, band), price in sorted(spec.prices.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            upper = spec.band_limits[band - 1] if spec.has_bands else None
-            prices.append(PriceRow(labels[zone - 1], band, upper, price))
+        prices = price_rows(spec)
     return MeterCard(
         meter=meter,
+        labels=labels,
         last=last,
         last_values=list(zip(labels, last.values, strict=False)) if last else [],
         tariff=tariff,
         prices=prices,
+        overdue=meter.verification_due < today,
         failed=meter_is_failed(meter, today),
+        accepts_readings=meter.status not in OUT_OF_SERVICE,
     )
 
 
@@ -134,7 +149,7 @@ class MoneySummary:
 
     @property
     def latest_due(self) -> Decimal:
-        return max(self.latest.closing_balance, ZERO) if self.latest is not None else Decimal(0)
+        return amount_due(self.latest) if self.latest is not None else Decimal(0)
 
 
 def money_of(overview: AccountOverview) -> MoneySummary:
@@ -153,7 +168,54 @@ def money_summary(user: User, number: str) -> MoneySummary | None:
     return money_of(overview) if overview is not None else None
 
 
-# --- statement lines ------------------------------------------------------------------------------
+# --- a monthly statement -------------------------------------------------------------------------
+
+
+def amount_due(close: AccountClose) -> Decimal:
+    """What a statement asks to pay: its closing balance if that is a debt, else nothing."""
+    return max(close.closing_balance, ZERO)
+
+
+@dataclass(frozen=True)
+class StatementTotals:
+    """A closed month's sums as its statement shows them, from the close alone (for a list of
+    months). Payments received count positive here; in the ledger they are negative."""
+
+    period: date
+    basis: str
+    opening_balance: Decimal  # positive a debt, negative a credit
+    charges: Decimal
+    recalculations: Decimal
+    billed: Decimal  # charges and recalculations
+    paid: Decimal
+    penalty: Decimal
+    closing_balance: Decimal
+    due: Decimal  # ``amount_due``
+    due_date: date
+    closed_at: datetime
+
+
+#: What ``StatementTotals`` takes from the close as it is.
+_CLOSE_AS_IS = (
+    "period",
+    "basis",
+    "opening_balance",
+    "charges",
+    "recalculations",
+    "penalty",
+    "closing_balance",
+    "due_date",
+    "closed_at",
+)
+
+
+def statement_totals(close: AccountClose) -> StatementTotals:
+    return StatementTotals(
+        **{name: getattr(close, name) for name in _CLOSE_AS_IS},
+        billed=close.charges + close.recalculations,
+        paid=-close.payments,
+        due=amount_due(close),
+    )
 
 
 def line_basis(entry: LedgerEntry) -> str:
@@ -213,3 +275,45 @@ def statement_lines(statement: Statement) -> list[StatementLine]:
     lines, its recalculation next to them), then the corrections posted later."""
     control = control_months(statement.lines)
     return [statement_line(e, control) for e in sorted(statement.lines, key=lambda e: e.pk)]
+
+
+@dataclass(frozen=True)
+class PaymentLine:
+    entry: LedgerEntry
+    on: date  # the day it was paid
+    amount: Decimal  # positive
+
+
+@dataclass(frozen=True)
+class PenaltyLine:
+    entry: LedgerEntry
+    amount: Decimal
+    parts: list[str]  # how it was reckoned, a sentence a part (``billing.messages.penalty_words``)
+
+
+@dataclass(frozen=True)
+class StatementView:
+    """A monthly statement as every channel shows it: the month's sums, each line with its basis
+    in words and the lines' total (corrections posted after the close included), the payments
+    received and the penalty with its reasons."""
+
+    period: date
+    totals: StatementTotals
+    lines: list[StatementLine]
+    lines_total: Decimal
+    payments: list[PaymentLine]  # in the order the ledger holds them
+    penalties: list[PenaltyLine]
+
+
+def statement_view(statement: Statement) -> StatementView:
+    """The view of ``statement`` (``billing.selectors.statement_get``), words in the active
+    language."""
+    totals = statement_totals(statement.close)
+    return StatementView(
+        period=totals.period,
+        totals=totals,
+        lines=statement_lines(statement),
+        lines_total=sum((e.amount for e in statement.lines), ZERO),
+        payments=[PaymentLine(e, e.posted_on, -e.amount) for e in statement.payments],
+        penalties=[PenaltyLine(e, e.amount, penalty_words(e.detail)) for e in statement.penalty],
+    )
