@@ -8,9 +8,17 @@ from typing import Any
 
 from django.utils import timezone
 
-from meterdesk.billing.models import AccountClose, LedgerEntry
+from meterdesk.billing.models import LedgerEntry
 from meterdesk.billing.preview import ChargePreview
-from meterdesk.core.accounts import StatementLine, statement_line, window_state
+from meterdesk.core.accounts import (
+    MeterCard,
+    PenaltyLine,
+    StatementLine,
+    StatementTotals,
+    price_rows,
+    statement_line,
+    window_state,
+)
 from meterdesk.customers.models import Account, PremisesCategory
 from meterdesk.metering.messages import zone_label
 from meterdesk.metering.models import Meter, MeterStatus, Reading
@@ -51,19 +59,16 @@ def _label(choices: Any, value: str) -> str:
 
 
 def tariff_out(tariff: Tariff) -> dict[str, Any]:
-    spec = tariff_spec(tariff)
-    prices = []
-    for (zone, band), price in sorted(spec.prices.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        upper = spec.band_limits[band - 1] if spec.has_bands and band <= len(spec.band_limits) else None
-        prices.append(
-            {
-                "zone": zone,
-                "zone_label": zone_label(tariff.zones, zone),
-                "band": band,
-                "upper_kwh": kwh(upper) if upper is not None else None,
-                "price": money(price),
-            }
-        )
+    prices = [
+        {
+            "zone": row.zone,
+            "zone_label": row.label,
+            "band": row.band,
+            "upper_kwh": kwh(row.upper_kwh) if row.upper_kwh is not None else None,
+            "price": money(row.price),
+        }
+        for row in price_rows(tariff_spec(tariff))
+    ]
     return {
         "id": tariff.pk,
         "region": tariff.region,
@@ -134,27 +139,31 @@ def zone_values(meter: Meter, values: tuple[Decimal, ...]) -> list[dict[str, Any
     ]
 
 
-def meter_out(meter: Meter, last: Reading | None, window: dict[str, Any], today: date) -> dict[str, Any]:
-    in_service = meter.status not in (MeterStatus.REMOVED, MeterStatus.LOST)
+def meter_out(card: MeterCard, window: dict[str, Any]) -> dict[str, Any]:
+    """A meter's card (``core.accounts.meter_card``) with the window (``window_out``)."""
+    meter, last = card.meter, card.last
     return {
         "id": meter.pk,
         "serial": meter.serial,
         "model": meter.model_name,
         "zones": meter.zones,
-        "zone_labels": [zone_label(meter.zones, z) for z in range(1, meter.zones + 1)],
+        "zone_labels": card.labels,
         "digits": meter.digits,
         "decimal_places": meter.decimal_places,
         "installed_on": meter.installed_on,
         "verification_due": meter.verification_due,
-        "verification_overdue": meter.verification_due < today,
+        "verification_overdue": card.overdue,
         "status": meter.status,
         "status_label": _label(MeterStatus, meter.status),
-        "accepts_readings": in_service,
+        "accepts_readings": card.accepts_readings,
         "last_reading": (
             {
                 "id": last.pk,
                 "period": month(last.period),
-                "values": zone_values(meter, last.values),
+                "values": [
+                    {"zone": zone, "label": label, "value": kwh(value)}
+                    for zone, (label, value) in enumerate(card.last_values, start=1)
+                ],
                 "submitted_at": local(last.submitted_at),
             }
             if last is not None
@@ -238,17 +247,23 @@ def statement_line_out(line: StatementLine) -> dict[str, Any]:
     }
 
 
-def statement_summary(close: AccountClose) -> dict[str, Any]:
+def statement_summary(totals: StatementTotals) -> dict[str, Any]:
+    """A month's sums (``core.accounts.statement_totals``) as the API writes them: payments as the
+    ledger holds them, negative."""
     return {
-        "period": month(close.period),
-        "basis": close.basis,
-        "opening_balance": money(close.opening_balance),
-        "charges": money(close.charges),
-        "recalculations": money(close.recalculations),
-        "payments": money(close.payments),
-        "penalty": money(close.penalty),
-        "closing_balance": money(close.closing_balance),
-        "total_due": money(max(close.closing_balance, Decimal(0))),
-        "due_date": close.due_date,
-        "closed_at": local(close.closed_at),
+        "period": month(totals.period),
+        "basis": totals.basis,
+        "opening_balance": money(totals.opening_balance),
+        "charges": money(totals.charges),
+        "recalculations": money(totals.recalculations),
+        "payments": money(-totals.paid),
+        "penalty": money(totals.penalty),
+        "closing_balance": money(totals.closing_balance),
+        "total_due": money(totals.due),
+        "due_date": totals.due_date,
+        "closed_at": local(totals.closed_at),
     }
+
+
+def penalty_out(line: PenaltyLine) -> dict[str, Any]:
+    return {"amount": money(line.amount), "parts": line.parts}

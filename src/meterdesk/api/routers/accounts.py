@@ -30,7 +30,6 @@ from meterdesk.api.schemas import (
     StatementOut,
     StatementPage,
 )
-from meterdesk.billing.messages import penalty_words
 from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.billing.pricing import MissingPrice, pricing_get
 from meterdesk.billing.selectors import (
@@ -38,7 +37,13 @@ from meterdesk.billing.selectors import (
     statement_get,
     statements_of,
 )
-from meterdesk.core.accounts import control_months_of, money_of, statement_lines
+from meterdesk.core.accounts import (
+    control_months_of,
+    meter_card,
+    money_of,
+    statement_totals,
+    statement_view,
+)
 from meterdesk.customers.services import (
     AccountMismatch,
     AlreadyLinked,
@@ -47,7 +52,7 @@ from meterdesk.customers.services import (
     account_link,
 )
 from meterdesk.domain.periods import month_parse
-from meterdesk.metering.selectors import accounts_for_user, meter_last_reading, meters_of
+from meterdesk.metering.selectors import accounts_for_user, meters_of
 from meterdesk.utility.selectors import reference_get, utility_now
 
 router = Router(tags=["accounts"])
@@ -156,9 +161,10 @@ def meter_list(request: HttpRequest, params: Query[PageQuery], number: str = NUM
     account = account_of(request, number)
     items, total = page(meters_of(account), params.limit, params.offset)
     window = present.window_out()
-    today = utility_now().date()
+    reference = reference_get()
+    today = utility_now(reference.utility).date()
     return {
-        "items": [present.meter_out(m, meter_last_reading(m), window, today) for m in items],
+        "items": [present.meter_out(meter_card(m, account, today, reference), window) for m in items],
         "total": total,
         "limit": params.limit,
         "offset": params.offset,
@@ -207,7 +213,7 @@ def statement_list(request: HttpRequest, params: Query[PageQuery], number: str =
     account = account_of(request, number)
     items, total = page(statements_of(account), params.limit, params.offset)
     return {
-        "items": [present.statement_summary(c) for c in items],
+        "items": [present.statement_summary(statement_totals(c)) for c in items],
         "total": total,
         "limit": params.limit,
         "offset": params.offset,
@@ -224,12 +230,10 @@ def statement_detail(request: HttpRequest, number: str = NUMBER, period: str = P
     statement = statement_get(account, month_parse(period))
     if statement is None:
         raise not_found()
+    view = statement_view(statement)
     return {
-        **present.statement_summary(statement.close),
-        "lines": [present.statement_line_out(line) for line in statement_lines(statement)],
-        "payments_received": [present.payment_out(e) for e in statement.payments],
-        "penalties": [
-            {"amount": present.money(e.amount), "parts": penalty_words(e.detail or {})}
-            for e in statement.penalty
-        ],
+        **present.statement_summary(view.totals),
+        "lines": [present.statement_line_out(line) for line in view.lines],
+        "payments_received": [present.payment_out(p.entry) for p in view.payments],
+        "penalties": [present.penalty_out(line) for line in view.penalties],
     }
