@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any, cast
 
 from django.contrib import messages
@@ -17,15 +15,15 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from meterdesk.billing.messages import month_label, penalty_words
-from meterdesk.billing.models import AccountClose
+from meterdesk.billing.messages import month_label
 from meterdesk.billing.preview import reading_charge
 from meterdesk.billing.selectors import statement_get, statements_of
 from meterdesk.core.accounts import (
     MoneySummary,
     meter_card,
     money_summary,
-    statement_lines,
+    statement_totals,
+    statement_view,
     window_state,
 )
 from meterdesk.core.readings import reading_submit
@@ -225,25 +223,10 @@ def _user_account(request: HttpRequest, number: str) -> Account:
         raise Http404 from exc
 
 
-@dataclass
-class StatementRow:
-    """One closed month in the list of statements."""
-
-    close: AccountClose
-
-    @property
-    def billed(self) -> Decimal:
-        return self.close.charges + self.close.recalculations
-
-    @property
-    def paid(self) -> Decimal:
-        return -self.close.payments
-
-
 @login_required
 def statements(request: HttpRequest, number: str) -> HttpResponse:
     account = _user_account(request, number)
-    rows = [StatementRow(close) for close in statements_of(account)]
+    rows = [statement_totals(close) for close in statements_of(account)]
     return render(
         request,
         "portal/statements.html",
@@ -275,23 +258,14 @@ def statement_detail(request: HttpRequest, number: str, period: str) -> HttpResp
     statement = statement_get(account, month)
     if statement is None:
         raise Http404
-    close = statement.close
-    penalties = [{"amount": e.amount, "parts": penalty_words(e.detail or {})} for e in statement.penalty]
     return render(
         request,
         "portal/statement.html",
         {
             "account": account,
-            "statement": statement,
-            "close": close,
+            "view": statement_view(statement),
             "month": month_label(month),
-            "lines": statement_lines(statement),
-            "lines_total": sum((e.amount for e in statement.lines), Decimal("0.00")),
-            "billed": close.charges + close.recalculations,
             "penalty_rules": _penalty_rules(),
-            "payments": [{"on": e.posted_on, "amount": -e.amount} for e in statement.payments],
-            "payments_total": -close.payments,
-            "penalties": penalties,
         },
     )
 
