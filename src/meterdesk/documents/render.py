@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -27,10 +26,15 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
 from reportlab.platypus.doctemplate import BaseDocTemplate
 
-from meterdesk.billing.messages import penalty_words
 from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.billing.preview import ChargePreview, reading_charge
-from meterdesk.core.accounts import StatementLine, statement_lines
+from meterdesk.core.accounts import (
+    PaymentLine,
+    StatementLine,
+    StatementTotals,
+    StatementView,
+    statement_view,
+)
 from meterdesk.customers.models import Account
 from meterdesk.customers.services import registration_code_for_bill
 from meterdesk.documents.pdf import (
@@ -169,8 +173,7 @@ def _line_basis(line: StatementLine) -> str:
     return words[:1].upper() + words[1:]
 
 
-def _charges_table(data: BillData) -> Table:
-    statement = data.statement
+def _charges_table(data: BillData, view: StatementView) -> Table:
     header = [
         p("Прибор учёта", 7, bold=True),
         p("Зона", 7, bold=True),
@@ -183,7 +186,7 @@ def _charges_table(data: BillData) -> Table:
     ]
     rows: list[list[Any]] = [header]
     shown: set[tuple[int, int]] = set()
-    for line in statement_lines(statement):
+    for line in view.lines:
         entry = line.entry
         meter = entry.meter
         zone = ""
@@ -221,17 +224,14 @@ def _charges_table(data: BillData) -> Table:
                 p(_line_basis(line), 6.5),
             ]
         )
-    total = sum((e.amount for e in statement.lines), Decimal("0.00"))
-    rows.append(
-        ["", "", "", "", "", p("Итого", 7.5, bold=True), p(rub(total), 7.5, bold=True, right=True), ""]
-    )
+    total = p(rub(view.lines_total), 7.5, bold=True, right=True)
+    rows.append(["", "", "", "", "", p("Итого", 7.5, bold=True), total, ""])
     widths = [x * mm for x in (21, 19, 23, 17, 16, 15, 19, 51)]
     return grid(rows, widths, extra=[("SPAN", (0, len(rows) - 1), (4, len(rows) - 1))])
 
 
-def _balance_table(data: BillData) -> Table:
-    close = data.statement.close
-    opening = close.opening_balance
+def _balance_table(totals: StatementTotals) -> Table:
+    opening = totals.opening_balance
     rows = [
         [p("Показатель", 7.5, bold=True), p("Сумма, ₽", 7.5, bold=True, right=True)],
         [
@@ -241,25 +241,25 @@ def _balance_table(data: BillData) -> Table:
             ),
             p(rub(opening), 8, right=True),
         ],
-        [p("Начислено за период", 8), p(rub(close.charges), 8, right=True)],
-        [p("Перерасчёты и корректировки", 8), p(rub(close.recalculations), 8, right=True)],
-        [p("Пени за просрочку оплаты", 8), p(rub(close.penalty), 8, right=True)],
-        [p("Оплачено в периоде", 8), p(rub(-close.payments), 8, right=True)],
+        [p("Начислено за период", 8), p(rub(totals.charges), 8, right=True)],
+        [p("Перерасчёты и корректировки", 8), p(rub(totals.recalculations), 8, right=True)],
+        [p("Пени за просрочку оплаты", 8), p(rub(totals.penalty), 8, right=True)],
+        [p("Оплачено в периоде", 8), p(rub(totals.paid), 8, right=True)],
         [
             p(
                 "Задолженность на конец периода"
-                if close.closing_balance >= 0
+                if totals.closing_balance >= 0
                 else "Переплата на конец периода",
                 8,
             ),
-            p(rub(close.closing_balance), 8, right=True),
+            p(rub(totals.closing_balance), 8, right=True),
         ],
-        [p("Итого к оплате", 9, bold=True), p(rub(data.total_due), 9, bold=True, right=True)],
+        [p("Итого к оплате", 9, bold=True), p(rub(totals.due), 9, bold=True, right=True)],
     ]
     return grid(rows, [70 * mm, 30 * mm])
 
 
-def _payments_table(payments: list[LedgerEntry]) -> Table:
+def _payments_table(payments: list[PaymentLine]) -> Table:
     rows: list[list[Any]] = [
         [
             p("Дата", 7.5, bold=True),
@@ -267,21 +267,20 @@ def _payments_table(payments: list[LedgerEntry]) -> Table:
             p("Способ оплаты", 7.5, bold=True),
         ]
     ]
-    for entry in sorted(payments, key=lambda e: (e.posted_on, e.pk)):
+    for payment in sorted(payments, key=lambda line: (line.on, line.entry.pk)):
         rows.append(
             [
-                p(f"{entry.posted_on:%d.%m.%Y}", 8),
-                p(rub(-entry.amount), 8, right=True),
-                p(payment_source_words(entry.reason), 8),
+                p(f"{payment.on:%d.%m.%Y}", 8),
+                p(rub(payment.amount), 8, right=True),
+                p(payment_source_words(payment.entry.reason), 8),
             ]
         )
     return grid(rows, [24 * mm, 26 * mm, 60 * mm])
 
 
-def _payment_part(data: BillData) -> Table:
+def _payment_part(data: BillData, totals: StatementTotals) -> Table:
     """The detachable part: who to pay, who pays, how much, by when, and the QR."""
-    utility, account, close = data.utility, data.account, data.statement.close
-    due = data.total_due
+    utility, account, due = data.utility, data.account, totals.due
     left: list[Any] = [p("ИЗВЕЩЕНИЕ — платёжная часть", 9, bold=True), Spacer(1, 1.5 * mm)]
     left.append(markup(f"<b>Получатель:</b> {escape(_payee_lines(utility)[0])}", 8))
     for line in _payee_lines(utility)[1:]:
@@ -298,9 +297,9 @@ def _payment_part(data: BillData) -> Table:
     left.append(Spacer(1, 1.5 * mm))
     if due > 0:
         left.append(markup(f"<b>Итого к оплате: <font size=13>{rub(due)} ₽</font></b>", 9, leading=17))
-        left.append(markup(f"<b>Оплатить до:</b> {close.due_date:%d.%m.%Y}", 9))
+        left.append(markup(f"<b>Оплатить до:</b> {totals.due_date:%d.%m.%Y}", 9))
     else:
-        credit = -close.closing_balance
+        credit = -totals.closing_balance
         left.append(markup("<b>Итого к оплате: <font size=13>0,00 ₽</font></b>", 9, leading=17))
         if credit > 0:
             left.append(
@@ -346,8 +345,9 @@ def bill_pdf(data: BillData) -> bytes:
 
 
 def _bill_pdf(data: BillData) -> bytes:
-    utility, account, statement = data.utility, data.account, data.statement
-    close = statement.close
+    utility, account = data.utility, data.account
+    view = statement_view(data.statement)  # its words in Russian, as the rest of the bill
+    totals = view.totals
     title = f"Счёт за электроэнергию за {month_words(data.period)}"
     story: list[Any] = [
         p(utility.name, 8, bold=True),
@@ -358,7 +358,7 @@ def _bill_pdf(data: BillData) -> bytes:
         ),
         p(f"Лицевой счёт № {account.number}", 9),
         Spacer(1, 3 * mm),
-        _payment_part(data),
+        _payment_part(data, totals),
         Spacer(1, 2 * mm),
         CutLine("✂ линия отреза: верхняя часть — для оплаты в банке"),
         Spacer(1, 2 * mm),
@@ -370,19 +370,19 @@ def _bill_pdf(data: BillData) -> bytes:
         ),
         Spacer(1, 1.5 * mm),
     ]
-    if statement.lines:
-        story.append(_charges_table(data))
+    if view.lines:
+        story.append(_charges_table(data, view))
     else:
         story.append(p("За этот месяц начислений нет.", 8.5))
     story += [
         Spacer(1, 3 * mm),
         p("Состояние расчётов", 10, bold=True),
         Spacer(1, 1 * mm),
-        _balance_table(data),
+        _balance_table(totals),
     ]
     story.append(Spacer(1, 1.5 * mm))
-    if data.total_due > 0:
-        story.append(p(f"Срок оплаты: до {close.due_date:%d.%m.%Y}.", 8.5, bold=True))
+    if totals.due > 0:
+        story.append(p(f"Срок оплаты: до {totals.due_date:%d.%m.%Y}.", 8.5, bold=True))
     story.append(
         p(
             "Положительная сумма — задолженность, сумма со знаком минус — переплата, которая "
@@ -395,15 +395,15 @@ def _bill_pdf(data: BillData) -> bytes:
         p("Оплаты, поступившие в расчётном периоде", 10, bold=True),
         Spacer(1, 1 * mm),
     ]
-    if statement.payments:
-        story.append(_payments_table(statement.payments))
+    if view.payments:
+        story.append(_payments_table(view.payments))
     else:
         story.append(p("В этом месяце оплат не поступало.", 8.5))
-    if statement.penalty:
+    if view.penalties:
         penalty: list[Any] = [Spacer(1, 3 * mm), p("Пени за несвоевременную оплату", 10, bold=True)]
-        for entry in statement.penalty:
-            penalty.append(p(f"Пени: {rub_sign(entry.amount)}", 8.5, bold=True))
-            for part in penalty_words(entry.detail or {}):
+        for line in view.penalties:
+            penalty.append(p(f"Пени: {rub_sign(line.amount)}", 8.5, bold=True))
+            for part in line.parts:
                 penalty.append(p(f"• {part}", 8))
         story.append(KeepTogether(penalty))
     code = registration_code_for_bill(account)  # below the cut line: the bank never sees it

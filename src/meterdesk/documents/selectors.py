@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 
 from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.billing.selectors import Statement, statement_get
+from meterdesk.core.accounts import amount_due
 from meterdesk.customers.models import Account, User
 from meterdesk.documents.models import EbillSubscription
 from meterdesk.domain import billing as engine
@@ -50,7 +51,7 @@ class BillData:
 
     @property
     def total_due(self) -> Decimal:
-        return self.statement.total_due
+        return amount_due(self.statement.close)
 
     @property
     def total_due_kopecks(self) -> int:
