@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.utils.formats import number_format
-from django.utils.translation import get_language, ngettext
+from django.utils.translation import get_language, gettext_lazy, ngettext_lazy
 from django.utils.translation import gettext as _
 
 from meterdesk.domain import readings as rules
@@ -40,32 +40,52 @@ def _inspector_day(params: Mapping[str, object]) -> str:
     return f"{day:%d.%m.%Y}"
 
 
+#: The sentence of each code that says no more than the code itself.
+_SAID = {
+    rules.REQUIRED: gettext_lazy("Enter the value shown on the meter."),
+    rules.NOT_A_NUMBER: gettext_lazy("Enter digits only, as shown on the meter."),
+    rules.NEGATIVE: gettext_lazy("A meter reading cannot be negative."),
+    rules.NOT_WHOLE: gettext_lazy(
+        "Enter whole kilowatt-hours only, without the digits after the decimal point."
+    ),
+}
+#: The sentence of each code that gives the meter's limit: the parameter that holds it, and the
+#: sentence (singular and plural) with the limit as ``n``.
+_COUNTED = {
+    rules.TOO_MANY_DECIMALS: (
+        "places",
+        ngettext_lazy(
+            "This meter accepts at most %(n)d digit after the decimal point.",
+            "This meter accepts at most %(n)d digits after the decimal point.",
+            "n",
+        ),
+    ),
+    rules.TOO_MANY_DIGITS: (
+        "digits",
+        ngettext_lazy(
+            "This meter shows at most %(n)d digit before the decimal point.",
+            "This meter shows at most %(n)d digits before the decimal point.",
+            "n",
+        ),
+    ),
+    rules.WRONG_ZONE_COUNT: (
+        "expected",
+        ngettext_lazy(
+            "This meter needs %(n)d value, one per zone.", "This meter needs %(n)d values, one per zone.", "n"
+        ),
+    ),
+}
+
+
 def issue_message(issue: Issue) -> str:
     """A clear, specific sentence for one problem with one value."""
     p = issue.params
     code = issue.code
-    if code == rules.REQUIRED:
-        return _("Enter the value shown on the meter.")
-    if code == rules.NOT_A_NUMBER:
-        return _("Enter digits only, as shown on the meter.")
-    if code == rules.NEGATIVE:
-        return _("A meter reading cannot be negative.")
-    if code == rules.NOT_WHOLE:
-        return _("Enter whole kilowatt-hours only, without the digits after the decimal point.")
-    if code == rules.TOO_MANY_DECIMALS:
-        places = int(str(p.get("places", 0)))
-        return ngettext(
-            "This meter accepts at most %(n)d digit after the decimal point.",
-            "This meter accepts at most %(n)d digits after the decimal point.",
-            places,
-        ) % {"n": places}
-    if code == rules.TOO_MANY_DIGITS:
-        digits = int(str(p.get("digits", 0)))
-        return ngettext(
-            "This meter shows at most %(n)d digit before the decimal point.",
-            "This meter shows at most %(n)d digits before the decimal point.",
-            digits,
-        ) % {"n": digits}
+    if code in _SAID:
+        return str(_SAID[code])
+    if code in _COUNTED:
+        name, sentence = _COUNTED[code]
+        return str(sentence % {"n": int(str(p.get(name, 0)))})
     inspector = _inspector_day(p)
     if code == rules.BELOW_PREVIOUS and inspector:
         return _(
@@ -97,13 +117,6 @@ def issue_message(issue: Issue) -> str:
             "factor": _kwh(p.get("factor")),
             "average": _kwh(Decimal(str(p.get("average"))).quantize(Decimal(1))),
         }
-    if code == rules.WRONG_ZONE_COUNT:
-        expected = int(str(p.get("expected", 0)))
-        return ngettext(
-            "This meter needs %(n)d value, one per zone.",
-            "This meter needs %(n)d values, one per zone.",
-            expected,
-        ) % {"n": expected}
     return _("The value was not accepted.")
 
 
