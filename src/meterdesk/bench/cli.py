@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from datetime import date
 
 import click
@@ -14,6 +16,26 @@ from meterdesk.cliutil import period_option
 @click.group(name="bench", help="Benchmarks that print figures (never timed assertions).")
 def bench_group() -> None:
     pass
+
+
+def _say(as_json: bool) -> Callable[[str], None]:
+    """A benchmark's progress lines: on stderr when its figures go to stdout as JSON."""
+
+    def say(message: str) -> None:
+        click.echo(message, err=as_json)
+
+    return say
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """A benchmark that cannot run (BenchError) ends the command with its reason."""
+    from meterdesk.bench.billing import BenchError
+
+    try:
+        yield
+    except BenchError as error:
+        raise click.ClickException(str(error)) from error
 
 
 @bench_group.command(
@@ -70,12 +92,9 @@ def billing(
     seed: int,
     database_url: str | None,
 ) -> None:
-    from meterdesk.bench.billing import DEFAULT_PERIOD, BenchError, bench_billing
+    from meterdesk.bench.billing import DEFAULT_PERIOD, bench_billing
 
-    def say(message: str) -> None:
-        click.echo(message, err=as_json)
-
-    try:
+    with _refusals():
         figures = bench_billing(
             accounts=accounts,
             workers=workers or os.cpu_count() or 1,
@@ -86,10 +105,8 @@ def billing(
             period=period or DEFAULT_PERIOD,
             seed=seed,
             database_url=database_url,
-            say=say,
+            say=_say(as_json),
         )
-    except BenchError as error:
-        raise click.ClickException(str(error)) from error
     if as_json or build_only:
         click.echo(json.dumps(figures, ensure_ascii=False))
         return
@@ -162,12 +179,8 @@ def api(
     database_url: str | None,
 ) -> None:
     from meterdesk.bench.api import bench_api
-    from meterdesk.bench.billing import BenchError
 
-    def say(message: str) -> None:
-        click.echo(message, err=as_json)
-
-    try:
+    with _refusals():
         figures = bench_api(
             accounts=accounts,
             duration=duration,
@@ -176,10 +189,8 @@ def api(
             threads=threads,
             ceiling=ceiling,
             database_url=database_url,
-            say=say,
+            say=_say(as_json),
         )
-    except BenchError as error:
-        raise click.ClickException(str(error)) from error
     if as_json:
         click.echo(json.dumps(figures, ensure_ascii=False))
         return
