@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -65,18 +66,19 @@ class ReadingAdmin(ViewOnlyAdmin):
 class _MailState(admin.SimpleListFilter):
     title = _("state")
     parameter_name = "state"
+    #: Each state of a confirmation e-mail: its name in the filter and which mails are in it.
+    states = {
+        "waiting": (_("waiting"), Q(sent_at__isnull=True, failed_at__isnull=True)),
+        "sent": (_("sent"), Q(sent_at__isnull=False)),
+        "given_up": (_("given up"), Q(failed_at__isnull=False)),
+    }
 
     def lookups(self, request, model_admin):  # type: ignore[no-untyped-def]
-        return (("waiting", _("waiting")), ("sent", _("sent")), ("given_up", _("given up")))
+        return tuple((state, label) for state, (label, _mails) in self.states.items())
 
     def queryset(self, request, queryset):  # type: ignore[no-untyped-def]
-        if self.value() == "waiting":
-            return queryset.filter(sent_at__isnull=True, failed_at__isnull=True)
-        if self.value() == "sent":
-            return queryset.filter(sent_at__isnull=False)
-        if self.value() == "given_up":
-            return queryset.filter(failed_at__isnull=False)
-        return queryset
+        state = self.states.get(self.value() or "")
+        return queryset if state is None else queryset.filter(state[1])
 
 
 @admin.register(ConfirmationMail)
