@@ -84,34 +84,33 @@ def payment_source_words(source: str) -> str:
 
 
 def _payee_lines(utility: UtilitySettings) -> list[str]:
+    """The payee: its name, then a line each of its codes, its bank and its contacts (the details
+    it has; a line with none is left out)."""
+    groups = (
+        (" / ", (("ИНН {}", utility.inn), ("КПП {}", utility.kpp))),
+        (
+            ", ",
+            (
+                ("р/с {}", utility.settlement_account),
+                ("в {}", utility.bank_name),
+                ("БИК {}", utility.bic),
+                ("к/с {}", utility.correspondent_account),
+            ),
+        ),
+        (
+            ", ",
+            (
+                ("Адрес: {}", utility.address),
+                ("тел. {}", utility.phone),
+                ("e-mail: {}", utility.support_email),
+            ),
+        ),
+    )
     lines = [utility.name]
-    codes = []
-    if utility.inn:
-        codes.append(f"ИНН {utility.inn}")
-    if utility.kpp:
-        codes.append(f"КПП {utility.kpp}")
-    if codes:
-        lines.append(" / ".join(codes))
-    bank = []
-    if utility.settlement_account:
-        bank.append(f"р/с {utility.settlement_account}")
-    if utility.bank_name:
-        bank.append(f"в {utility.bank_name}")
-    if utility.bic:
-        bank.append(f"БИК {utility.bic}")
-    if utility.correspondent_account:
-        bank.append(f"к/с {utility.correspondent_account}")
-    if bank:
-        lines.append(", ".join(bank))
-    contact = []
-    if utility.address:
-        contact.append(f"Адрес: {utility.address}")
-    if utility.phone:
-        contact.append(f"тел. {utility.phone}")
-    if utility.support_email:
-        contact.append(f"e-mail: {utility.support_email}")
-    if contact:
-        lines.append(", ".join(contact))
+    for separator, details in groups:
+        given = [label.format(value) for label, value in details if value]
+        if given:
+            lines.append(separator.join(given))
     return lines
 
 
@@ -126,6 +125,16 @@ def _footer(utility: UtilitySettings, label: str) -> Callable[[Canvas, BaseDocTe
         canvas.restoreState()
 
     return draw
+
+
+def _utility_document(
+    utility: UtilitySettings, story: list[Any], title: str, subject: str, label: str
+) -> bytes:
+    """A document of the utility: the PDF of ``story``, authored by the utility, each page's footer
+    naming it (``label``) and when it was made."""
+    return document_build(
+        story, title=title, author=utility.name, subject=subject, footer=_footer(utility, label)
+    )
 
 
 def _name_parts(holder: str) -> tuple[str, str, str]:
@@ -420,12 +429,12 @@ def _bill_pdf(data: BillData) -> bytes:
         p("Реквизиты поставщика", 9, bold=True),
         *[p(line, 7.5) for line in _payee_lines(utility)],
     ]
-    return document_build(
+    return _utility_document(
+        utility,
         story,
-        title=title,
-        author=utility.name,
-        subject=f"Лицевой счёт {account.number}, {month_code(data.period)}",
-        footer=_footer(utility, f"Счёт по лицевому счёту {account.number} за {month_code(data.period)}"),
+        title,
+        f"Лицевой счёт {account.number}, {month_code(data.period)}",
+        f"Счёт по лицевому счёту {account.number} за {month_code(data.period)}",
     )
 
 
@@ -476,12 +485,9 @@ def receipt_pdf(entry: LedgerEntry) -> bytes:
             p("Получатель платежа", 9, bold=True),
             *[p(line, 7.5) for line in _payee_lines(utility)],
         ]
-        return document_build(
-            story,
-            title=f"Квитанция об оплате № {number}",
-            author=utility.name,
-            subject=f"Лицевой счёт {account.number}",
-            footer=_footer(utility, f"Квитанция № {number}"),
+        title = f"Квитанция об оплате № {number}"
+        return _utility_document(
+            utility, story, title, f"Лицевой счёт {account.number}", f"Квитанция № {number}"
         )
 
 
@@ -572,12 +578,12 @@ def confirmation_pdf(reading: Reading) -> bytes:
                 )
             )
         story += [Spacer(1, 5 * mm), *[p(line, 7.5) for line in _payee_lines(utility)]]
-        return document_build(
+        return _utility_document(
+            utility,
             story,
-            title=f"Подтверждение приёма показаний № {reading.confirmation}",
-            author=utility.name,
-            subject=f"Лицевой счёт {account.number}, счётчик № {meter.serial}",
-            footer=_footer(utility, f"Подтверждение № {reading.confirmation}"),
+            f"Подтверждение приёма показаний № {reading.confirmation}",
+            f"Лицевой счёт {account.number}, счётчик № {meter.serial}",
+            f"Подтверждение № {reading.confirmation}",
         )
 
 

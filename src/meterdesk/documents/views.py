@@ -4,17 +4,18 @@ to the login: anything else is 404), render, answer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import cast
+from typing import TypeVar, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from meterdesk.customers.models import Account, User
+from meterdesk.customers.models import User
 from meterdesk.documents.render import (
     bill_filename,
     bill_pdf,
@@ -31,7 +32,9 @@ from meterdesk.documents.selectors import (
 )
 from meterdesk.documents.services import ebill_subscribe, ebill_unsubscribe
 from meterdesk.domain.periods import month_parse
-from meterdesk.metering.selectors import account_for_user
+from meterdesk.metering.selectors import accounts_for_user
+
+T = TypeVar("T")
 
 
 def pdf_response(content: bytes, filename: str) -> HttpResponse:
@@ -55,39 +58,35 @@ def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
+def _download(found: T | None, pdf: Callable[[T], bytes], filename: Callable[[T], str]) -> HttpResponse:
+    """The document of ``found`` to save; 404 if nothing was found (for this login)."""
+    if found is None:
+        raise Http404
+    return pdf_response(pdf(found), filename(found))
+
+
 @login_required
 def bill(request: HttpRequest, number: str, period: str) -> HttpResponse:
     month = period_parse(period)
     data = bill_for_user(_user(request), number, month) if month is not None else None
-    if data is None:
-        raise Http404
-    return pdf_response(bill_pdf(data), bill_filename(number, data.period))
+    return _download(data, bill_pdf, lambda found: bill_filename(number, found.period))
 
 
 @login_required
 def receipt(request: HttpRequest, entry_id: int) -> HttpResponse:
-    entry = payment_for_user(_user(request), entry_id)
-    if entry is None:
-        raise Http404
-    return pdf_response(receipt_pdf(entry), receipt_filename(entry))
+    return _download(payment_for_user(_user(request), entry_id), receipt_pdf, receipt_filename)
 
 
 @login_required
 def reading_confirmation(request: HttpRequest, confirmation: str) -> HttpResponse:
-    reading = reading_for_user(_user(request), confirmation)
-    if reading is None:
-        raise Http404
-    return pdf_response(confirmation_pdf(reading), confirmation_filename(reading))
+    return _download(reading_for_user(_user(request), confirmation), confirmation_pdf, confirmation_filename)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def ebill(request: HttpRequest, number: str) -> HttpResponse:
     user = _user(request)
-    try:
-        account = account_for_user(user, number)
-    except Account.DoesNotExist as exc:
-        raise Http404 from exc
+    account = get_object_or_404(accounts_for_user(user), number=number)
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "subscribe":
