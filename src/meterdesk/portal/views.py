@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -45,7 +45,6 @@ from meterdesk.metering.messages import (
 )
 from meterdesk.metering.models import Channel, Meter, Reading
 from meterdesk.metering.selectors import (
-    account_for_user,
     account_history,
     accounts_for_user,
     meter_for_user,
@@ -217,10 +216,7 @@ def history(request: HttpRequest, number: str) -> HttpResponse:
 
 
 def _user_account(request: HttpRequest, number: str) -> Account:
-    try:
-        return account_for_user(_customer(request), number)
-    except Account.DoesNotExist as exc:
-        raise Http404 from exc
+    return get_object_or_404(accounts_for_user(_customer(request)), number=number)
 
 
 @login_required
