@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 from ninja import Header, Path
 
 from meterdesk.api.errors import ApiError, ErrorOut, not_found
-from meterdesk.api.schemas import ACCOUNT_NUMBER_PATTERN, MONTH_PATTERN
+from meterdesk.api.schemas import ACCOUNT_NUMBER_PATTERN, MONTH_PATTERN, PageQuery
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -46,12 +47,24 @@ def email_not_verified() -> ApiError:
     )
 
 
-def page(items: Any, limit: int, offset: int) -> tuple[list[Any], int]:
+def page(items: Any, params: PageQuery) -> tuple[list[Any], int]:
     """One page of a queryset or list, and the length of the whole."""
+    limit, offset = params.limit, params.offset
     if isinstance(items, list):
         return items[offset : offset + limit], len(items)
     total = items.count()
     return list(items[offset : offset + limit]) if offset < total else [], total
+
+
+def page_body(items: Iterable[Any], total: int, params: PageQuery) -> dict[str, Any]:
+    """A list's answer: ``{"items": […], "total": …, "limit": …, "offset": …}`` (``PageMeta``)."""
+    return {"items": list(items), "total": total, "limit": params.limit, "offset": params.offset}
+
+
+def paged(items: Any, params: PageQuery, each: Callable[[Any], Any]) -> dict[str, Any]:
+    """The answer of a list: the page ``params`` asks for of ``items``, each through ``each``."""
+    found, total = page(items, params)
+    return page_body((each(item) for item in found), total, params)
 
 
 def account_of(request: HttpRequest, number: str) -> Account:

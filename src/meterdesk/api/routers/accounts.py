@@ -17,7 +17,16 @@ from meterdesk.api import present
 from meterdesk.api.auth import client_address, request_user
 from meterdesk.api.errors import link_error, not_found, rate_limited
 from meterdesk.api.ratelimit import LinkLimit, default_throttles
-from meterdesk.api.routers import NUMBER, PERIOD, account_of, email_not_verified, errors, page
+from meterdesk.api.routers import (
+    NUMBER,
+    PERIOD,
+    account_of,
+    email_not_verified,
+    errors,
+    page,
+    page_body,
+    paged,
+)
 from meterdesk.api.schemas import (
     MONTH_PATTERN,
     AccountOut,
@@ -64,13 +73,7 @@ router = Router(tags=["accounts"])
     summary="The login's personal accounts",
 )
 def account_list(request: HttpRequest, params: Query[PageQuery]) -> Any:
-    items, total = page(accounts_for_user(request_user(request)), params.limit, params.offset)
-    return {
-        "items": [present.account_summary(a) for a in items],
-        "total": total,
-        "limit": params.limit,
-        "offset": params.offset,
-    }
+    return paged(accounts_for_user(request_user(request)), params, present.account_summary)
 
 
 @router.post(
@@ -159,16 +162,14 @@ def account_detail(request: HttpRequest, number: str = NUMBER) -> Any:
 )
 def meter_list(request: HttpRequest, params: Query[PageQuery], number: str = NUMBER) -> Any:
     account = account_of(request, number)
-    items, total = page(meters_of(account), params.limit, params.offset)
     window = present.window_out()
     reference = reference_get()
     today = utility_now(reference.utility).date()
-    return {
-        "items": [present.meter_out(meter_card(m, account, today, reference), window) for m in items],
-        "total": total,
-        "limit": params.limit,
-        "offset": params.offset,
-    }
+    return paged(
+        meters_of(account),
+        params,
+        lambda meter: present.meter_out(meter_card(meter, account, today, reference), window),
+    )
 
 
 class ChargesQuery(PageQuery):
@@ -194,14 +195,9 @@ def charge_list(request: HttpRequest, params: Query[ChargesQuery], number: str =
         entries = entries.filter(period__gte=month_parse(params.from_))
     if params.to:
         entries = entries.filter(period__lte=month_parse(params.to))
-    items, total = page(entries.order_by("-period", "pk"), params.limit, params.offset)
+    items, total = page(entries.order_by("-period", "pk"), params)
     control = control_months_of(account, {e.period for e in items})
-    return {
-        "items": [present.ledger_line_out(e, control) for e in items],
-        "total": total,
-        "limit": params.limit,
-        "offset": params.offset,
-    }
+    return page_body((present.ledger_line_out(e, control) for e in items), total, params)
 
 
 @router.get(
@@ -211,13 +207,7 @@ def charge_list(request: HttpRequest, params: Query[ChargesQuery], number: str =
 )
 def statement_list(request: HttpRequest, params: Query[PageQuery], number: str = NUMBER) -> Any:
     account = account_of(request, number)
-    items, total = page(statements_of(account), params.limit, params.offset)
-    return {
-        "items": [present.statement_summary(statement_totals(c)) for c in items],
-        "total": total,
-        "limit": params.limit,
-        "offset": params.offset,
-    }
+    return paged(statements_of(account), params, lambda c: present.statement_summary(statement_totals(c)))
 
 
 @router.get(

@@ -16,7 +16,7 @@ from ninja.responses import Status
 from meterdesk.api.auth import request_token, request_user, token_create, token_revoke
 from meterdesk.api.errors import ApiError, not_found, unauthorized
 from meterdesk.api.models import ApiToken
-from meterdesk.api.routers import email_not_verified, errors, page
+from meterdesk.api.routers import email_not_verified, errors, paged
 from meterdesk.api.schemas import MAX_ID, PageQuery, TokenCreated, TokenIn, TokenPage
 from meterdesk.customers.models import User
 
@@ -87,14 +87,8 @@ def token_obtain(request: HttpRequest, payload: TokenIn) -> Any:
 def token_list(request: HttpRequest, params: Query[PageQuery]) -> Any:
     user = request_user(request)
     tokens = ApiToken.objects.live(user).order_by("-created_at", "-pk")
-    items, total = page(tokens, params.limit, params.offset)
     current = request_token(request)
-    return {
-        "items": [_token_out(t, current) for t in items],
-        "total": total,
-        "limit": params.limit,
-        "offset": params.offset,
-    }
+    return paged(tokens, params, lambda token: _token_out(token, current))
 
 
 @router.delete(

@@ -23,7 +23,7 @@ from meterdesk.api import present
 from meterdesk.api.auth import request_user
 from meterdesk.api.errors import not_found, reading_error
 from meterdesk.api.idempotency import idempotent
-from meterdesk.api.routers import errors, idempotency_key_header, page
+from meterdesk.api.routers import errors, idempotency_key_header, paged
 from meterdesk.api.schemas import (
     MAX_ID,
     PageQuery,
@@ -68,13 +68,7 @@ def _raw(values: list[Any]) -> list[str | int | Decimal | None]:
 def reading_list(request: HttpRequest, params: Query[PageQuery], meter_id: int = METER_ID) -> Any:
     meter = _meter(request, meter_id)
     readings = meter.readings.order_by("-period", "-submitted_at", "-pk")
-    items, total = page(readings, params.limit, params.offset)
-    return {
-        "items": [present.reading_out(r, meter) for r in items],
-        "total": total,
-        "limit": params.limit,
-        "offset": params.offset,
-    }
+    return paged(readings, params, lambda reading: present.reading_out(reading, meter))
 
 
 def _submission_body(result: SubmissionResult) -> dict[str, Any]:

@@ -23,14 +23,20 @@ from pydantic import StringConstraints
 from meterdesk.api import present
 from meterdesk.api.auth import request_user
 from meterdesk.api.errors import ApiError, not_found
-from meterdesk.api.idempotency import json_response, record_get, replay, request_digest, scope_of
-from meterdesk.api.models import IdempotencyRecord
-from meterdesk.api.routers import NUMBER, account_of, errors, idempotency_key_header, page
+from meterdesk.api.idempotency import (
+    json_response,
+    record_get,
+    record_store,
+    replay,
+    request_digest,
+    scope_of,
+)
+from meterdesk.api.routers import NUMBER, account_of, errors, idempotency_key_header, paged
 from meterdesk.api.schemas import MAX_ID, Money, PageMeta, PageQuery
 from meterdesk.payments.messages import amount_text, api_unavailable_text, key_reused_text, state_words
 from meterdesk.payments.models import Payment, PaymentChannel
 from meterdesk.payments.providers import ProviderError, RemoteNotFound
-from meterdesk.payments.selectors import customer_state, payment_for_user, payment_rows
+from meterdesk.payments.selectors import PaymentRow, customer_state, payment_for_user, payment_rows
 from meterdesk.payments.services import (
     AmountInvalid,
     AmountMismatch,
@@ -135,20 +141,15 @@ def card_payment_out(request: HttpRequest, payment: Payment) -> dict[str, Any]:
 )
 def received_payment_list(request: HttpRequest, params: Query[PageQuery], number: str = NUMBER) -> Any:
     account = account_of(request, number)
-    items, total = page(payment_rows(account), params.limit, params.offset)
-    return {
-        "items": [
-            {
-                **present.payment_out(row.entry),
-                "channel": row.channel,
-                "receipt_url": _receipt_url(request, account.number, row.entry.pk),
-            }
-            for row in items
-        ],
-        "total": total,
-        "limit": params.limit,
-        "offset": params.offset,
-    }
+
+    def received(row: PaymentRow) -> dict[str, Any]:
+        return {
+            **present.payment_out(row.entry),
+            "channel": row.channel,
+            "receipt_url": _receipt_url(request, account.number, row.entry.pk),
+        }
+
+    return paged(payment_rows(account), params, received)
 
 
 @router.post(
@@ -209,13 +210,8 @@ def card_payment_create(
     body = card_payment_out(request, payment)
     if idempotency_key is not None:
         try:
-            IdempotencyRecord.objects.create(
-                scope=scope,
-                key=idempotency_key,
-                user=user,
-                request_hash=digest,
-                status_code=201,
-                response=body,
+            record_store(
+                scope=scope, key=idempotency_key, user_id=user.pk, digest=digest, status=201, body=body
             )
         except IntegrityError:  # a concurrent duplicate stored its answer first: the same payment
             record = record_get(scope, idempotency_key)

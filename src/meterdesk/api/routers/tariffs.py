@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Query, Router
 
 from meterdesk.api import present
-from meterdesk.api.routers import errors, page
+from meterdesk.api.routers import errors, paged
 from meterdesk.api.schemas import PageQuery, TariffPage
 from meterdesk.tariffs.selectors import tariffs_current
 from meterdesk.utility.selectors import utility_get, utility_now
@@ -25,10 +25,4 @@ router = Router(tags=["tariffs"])
 def tariff_list(request: HttpRequest, params: Query[PageQuery]) -> Any:
     utility = utility_get()
     tariffs = tariffs_current(region=utility.tariff_region, on=utility_now(utility).date())
-    items, total = page(tariffs, params.limit, params.offset)
-    return {
-        "items": [present.tariff_out(t) for t in items],
-        "total": total,
-        "limit": params.limit,
-        "offset": params.offset,
-    }
+    return paged(tariffs, params, present.tariff_out)
