@@ -33,7 +33,7 @@ def detail_json(data: Any) -> str:
 
 
 #: An account's penalty inputs: the (period, due date, amount) of each month's debt before the
-#: month, and every payment posted to the month or before (one per day, posted month and stated month).
+#: month, and its payments posted to the month or before (``penalty_inputs``).
 PenaltyInputs = tuple[list[tuple[date, date, Decimal]], list[Any]]
 
 
@@ -48,11 +48,21 @@ def _in_part() -> tuple[str, Callable[[list[int]], Any]]:
 
 def penalty_inputs(account_ids: list[int], period: date, profile: RulesProfile) -> dict[int, PenaltyInputs]:
     """The debts and payments of ``account_ids`` that the penalties of ``period`` are computed from,
-    read once for the month's accrual and the settlements."""
+    read once for the month's accrual and the settlements.
+
+    The payments made before the month for no stated month count as their sum (what each debt
+    was paid before the month does not depend on the order of the payments:
+    ``domain.penalties._allocate``), one for those posted to earlier months and one for those
+    posted to this one, dated the day before the month; those after it as one, dated the day after
+    it. A payment for a month, and one made in the month, keeps its day. An account in arrears
+    has many payments: its penalties then allocate a few (``_paid_off_exactly`` says when the
+    settlements need every payment on its own: ``_payments_each``)."""
     from meterdesk.domain.penalties import Payment
 
     t_ledger = LedgerEntry._meta.db_table
     in_part, as_param = _in_part()
+    end = engine.period_end(period)
+    day_before, day_after = date.fromordinal(period.toordinal() - 1), date.fromordinal(end.toordinal() + 1)
     dues: dict[date, date] = {}
     debts: dict[int, list[tuple[date, date, Decimal]]] = defaultdict(list)
     payments: dict[int, list[Payment]] = defaultdict(list)
@@ -64,42 +74,68 @@ def penalty_inputs(account_ids: list[int], period: date, profile: RulesProfile) 
             # Rows of either sign are summed apart, so that a payment entry with a positive
             # amount is still refused by Payment.
             cur.execute(
+                f"SELECT account_id, CASE WHEN posted_on > %s THEN %s WHEN posted_on < %s AND {paid_for} = '' "  # noqa: S608
+                f"THEN %s ELSE posted_on END AS day, CASE WHEN period < %s THEN %s ELSE %s END AS posted, "
+                f"CASE WHEN posted_on > %s THEN '' ELSE {paid_for} END AS paid_for, SUM(amount) "
+                f"FROM {t_ledger} WHERE {in_part} AND period <= %s AND kind = 'payment' "
+                f"GROUP BY account_id, day, posted, paid_for, amount > 0 ORDER BY account_id, day, posted, paid_for",
+                [
+                    end,
+                    day_after,
+                    period,
+                    day_before,
+                    period,
+                    add_months(period, -1),
+                    period,
+                    end,
+                    part,
+                    period,
+                ],
+            )
+            for acc, day, posted, month, amount in cur.fetchall():
+                payments[acc].append(
+                    Payment(as_date(day), -_money(amount), as_date(posted), _month_or_none(month))
+                )
+    return {acc: (debts.get(acc, []), payments.get(acc, [])) for acc in account_ids}
+
+
+def _payments_each(account_ids: list[int], period: date) -> dict[int, list[Any]]:
+    """Every payment of ``account_ids`` posted to ``period`` or before, on its own (one per day,
+    posted month and stated month)."""
+    from meterdesk.domain.penalties import Payment
+
+    t_ledger = LedgerEntry._meta.db_table
+    in_part, as_param = _in_part()
+    payments: dict[int, list[Payment]] = defaultdict(list)
+    paid_for = _paid_for_sql()
+    with connection.cursor() as cur:
+        for start in range(0, len(account_ids), 500):
+            cur.execute(
                 f"SELECT account_id, posted_on, period, {paid_for} AS paid_for, SUM(amount) "  # noqa: S608
                 f"FROM {t_ledger} WHERE {in_part} AND kind = 'payment' AND period <= %s "
                 f"GROUP BY account_id, posted_on, period, paid_for, amount > 0 "
                 f"ORDER BY account_id, posted_on, period, paid_for",
-                [part, period],
+                [as_param(account_ids[start : start + 500]), period],
             )
             for acc, posted_on, posted, month, amount in cur.fetchall():
                 payments[acc].append(
                     Payment(as_date(posted_on), -_money(amount), as_date(posted), _month_or_none(month))
                 )
-    return {acc: (debts.get(acc, []), payments.get(acc, [])) for acc in account_ids}
+    return payments
 
 
-def _accrual_payments(payments: list[Any], period: date) -> list[Any]:
-    """The payments as the month's accrual needs them: those made before the month for no stated
-    month as one sum on the day before it, those after it as one on the day after it (what each
-    debt was paid before the month does not depend on the order of the payments:
-    ``domain.penalties._allocate``), the others as they are. An account in arrears has many
-    payments; its accrual then allocates a few."""
-    from meterdesk.domain.penalties import Payment
+def _paid_off_exactly(found: list[Any], payments: list[Any], period: date) -> bool:
+    """Whether the debts ``found`` paid off (``debts_paid_off``) from the payments as
+    ``penalty_inputs`` sums them are paid exactly as by every payment on its own: when no payment
+    states a month, every payment pays the oldest debts first, so a debt paid wholly by payments
+    made in the month (none of it by the sum of those made before) is paid by the same payments
+    on the same days either way."""
+    from meterdesk.domain.penalties import stated_month
 
-    end = engine.period_end(period)
-    before, after = Decimal(0), Decimal(0)
-    out: list[Payment] = []
-    for payment in payments:
-        if payment.paid_on > end:
-            after += payment.amount
-        elif payment.paid_on < period and payment.paid_for is None:
-            before += payment.amount
-        else:
-            out.append(payment)
-    if before:
-        out.append(Payment(date.fromordinal(period.toordinal() - 1), before))
-    if after:
-        out.append(Payment(date.fromordinal(end.toordinal() + 1), after))
-    return out
+    first = period.toordinal()
+    if any(payment.paid_for is not None and stated_month(payment) is not None for payment in payments):
+        return False
+    return all(day >= first for _period, group in found for _debt, paid in group for day, _amount in paid)
 
 
 def _accrued(inputs: PenaltyInputs, period: date, profile: RulesProfile, rates: Any) -> Any:
@@ -107,8 +143,9 @@ def _accrued(inputs: PenaltyInputs, period: date, profile: RulesProfile, rates: 
     from meterdesk.domain.penalties import debts_for_month, penalty_for_month
 
     rows, payments = inputs
-    paid = _accrual_payments(payments, period)
-    return penalty_for_month(debts_for_month(rows, paid, period), paid, period, rates, profile.penalty)
+    return penalty_for_month(
+        debts_for_month(rows, payments, period), payments, period, rates, profile.penalty
+    )
 
 
 def penalties_accrued(
@@ -196,14 +233,24 @@ def penalties_of(
     rates = key_rates_load()
     accrued: dict[int, tuple[Decimal, list[Any]]] = {}
     paid_off: dict[int, list[Any]] = {}
+    again: dict[int, list[Any]] = {}
     for acc, inputs in penalty_inputs(account_ids, period, profile).items():
         result = _accrued(inputs, period, profile, rates)
         if result.amount:
             accrued[acc] = (result.amount, penalty_parts(result))
         rows, payments = inputs
-        found = debts_paid_off(_debts(rows), payments, period)
-        if found:
+        debts = _debts(rows)
+        found = debts_paid_off(debts, payments, period)
+        if found and _paid_off_exactly(found, payments, period):
             paid_off[acc] = found
+        elif found:
+            again[acc] = debts
+    if again:
+        each = _payments_each(sorted(again), period)
+        for acc, debts in again.items():
+            found = debts_paid_off(debts, each.get(acc, []), period)
+            if found:
+                paid_off[acc] = found
     return accrued, _settlements(paid_off, period, profile, accrued, rates)
 
 

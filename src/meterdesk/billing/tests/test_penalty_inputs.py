@@ -150,3 +150,72 @@ def test_the_penalties_at_the_edges_of_what_is_paid_before_the_month(prices):
     expected = _expected(ids, MONTH, profile)
     assert set(expected) == set(ids)  # each still owes debts that accrue in the month
     assert close_penalties.penalties_accrued(ids, MONTH, profile) == expected
+
+
+def test_summed_payments_give_the_settlements_of_every_payment_on_its_own(prices, monkeypatch):
+    """The settlements found from the payments as ``penalty_inputs`` sums them are those found
+    from every payment on its own: accounts paying late in full, in parts, for a stated month,
+    with payments recorded after their month was closed and credits."""
+    profile = profile_load(utility_get().rules_profile)
+    rng = random.Random(11)
+    entries: list[LedgerEntry] = []
+    accounts = [AccountFactory() for _ in range(60)]
+    for n, account in enumerate(accounts):
+        charges = []
+        for k in range(12, 0, -1):
+            p = add_months(MONTH, -k)
+            amount = Decimal(f"{rng.randint(300, 3000)}.{rng.randint(0, 99):02d}")
+            charges.append((p, amount))
+            entries.append(_entry(account, "charge", p, str(amount)))
+            if rng.random() < 0.1:
+                entries.append(_entry(account, "recalculation", p, f"-{rng.randint(1, 900)}.00"))
+        for k, (p, amount) in enumerate(charges):
+            # Each bill paid some months late: in full, or in two parts.
+            late = rng.randint(1, 5)
+            day = add_months(p, late) + timedelta(days=rng.randint(0, 27))
+            if day > MONTH + timedelta(days=27):
+                continue
+            parts = (
+                [amount]
+                if n % 3
+                else [(amount / 2).quantize(Decimal("0.01")), amount - (amount / 2).quantize(Decimal("0.01"))]
+            )
+            for i, part in enumerate(parts):
+                paid_on = day + timedelta(days=10 * i)
+                posted = paid_on.replace(day=1)
+                if n % 7 == 0 and k == len(charges) - 3:
+                    posted = MONTH  # recorded after its month was closed
+                entry = _entry(
+                    account,
+                    "payment",
+                    min(posted, MONTH),
+                    f"-{part}",
+                    min(paid_on, MONTH + timedelta(days=27)),
+                )
+                if n % 5 == 0 and k % 4 == 0:
+                    entry.detail = {"period": f"{p:%Y-%m}"}  # for a stated month
+                entries.append(entry)
+    LedgerEntry.objects.bulk_create(entries)
+    ids = [a.pk for a in accounts]
+    summed_exactly: list[bool] = []
+    paid_off: list[dict] = []
+    real_exactly, real_settlements = close_penalties._paid_off_exactly, close_penalties._settlements
+
+    def exactly(found, payments, period):
+        summed_exactly.append(real_exactly(found, payments, period))
+        return summed_exactly[-1]
+
+    def settlements(found, *args):
+        paid_off.append(dict(found))
+        return real_settlements(found, *args)
+
+    monkeypatch.setattr(close_penalties, "_paid_off_exactly", exactly)
+    monkeypatch.setattr(close_penalties, "_settlements", settlements)
+    summed = close_penalties.penalties_of(ids, MONTH, profile)
+    monkeypatch.setattr(close_penalties, "_paid_off_exactly", lambda found, payments, period: False)
+    each = close_penalties.penalties_of(ids, MONTH, profile)
+    assert len(paid_off[0]) >= 20  # debts are paid off in the month
+    assert summed_exactly.count(True) >= 10 and False in summed_exactly  # both ways are taken
+    assert paid_off[0] == paid_off[1]  # the same debts, paid on the same days
+    assert summed == each
+    assert summed[0] == close_penalties.penalties_accrued(ids, MONTH, profile)
