@@ -1,7 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from meterdesk.api.api import api
+
+# The back office names the product, not Django ("Django administration" by default).
+admin.site.site_header = admin.site.site_title = "meterdesk"
+admin.site.index_title = _("meterdesk back office")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -7,7 +7,7 @@ the customer owes; negative: credit).
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -15,23 +15,31 @@ from django.utils.translation import gettext_lazy as _
 from meterdesk.customers.models import Account
 from meterdesk.metering.models import Meter
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise
+
 _M = TypeVar("_M", bound=models.Model)
 
 
 @overload
 def statement_checked(
-    to: type[_M], *, related_name: str, optional: Literal[False] = False, indexed: bool = False
+    to: type[_M],
+    label: _StrOrPromise,
+    *,
+    related_name: str,
+    optional: Literal[False] = False,
+    indexed: bool = False,
 ) -> models.ForeignKey[_M, _M]: ...
 
 
 @overload
 def statement_checked(
-    to: type[_M], *, related_name: str, optional: Literal[True], indexed: bool = False
+    to: type[_M], label: _StrOrPromise, *, related_name: str, optional: Literal[True], indexed: bool = False
 ) -> models.ForeignKey[_M | None, _M | None]: ...
 
 
 def statement_checked(
-    to: type[_M], *, related_name: str, optional: bool = False, indexed: bool = False
+    to: type[_M], label: _StrOrPromise, *, related_name: str, optional: bool = False, indexed: bool = False
 ) -> models.ForeignKey[Any, Any]:
     """A reference the close writes on every row, with no database constraint of its own: the
     per-row foreign-key trigger costs PostgreSQL too much there, so migration billing 0003 checks
@@ -41,7 +49,13 @@ def statement_checked(
     checks"."""
     null: dict[str, Any] = {"null": True, "blank": True} if optional else {}
     return models.ForeignKey(
-        to, on_delete=models.PROTECT, related_name=related_name, db_index=indexed, db_constraint=False, **null
+        to,
+        on_delete=models.PROTECT,
+        related_name=related_name,
+        db_index=indexed,
+        db_constraint=False,
+        verbose_name=label,
+        **null,
     )
 
 
@@ -88,14 +102,18 @@ class BillingRun(models.Model):
 class BillingChunk(models.Model):
     """A range of account ids closed in one transaction by one task."""
 
-    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="chunks")
-    first_account_id = models.BigIntegerField()
-    last_account_id = models.BigIntegerField()
-    status = models.CharField(max_length=10, default="pending")  # pending | done
-    accounts_closed = models.PositiveIntegerField(default=0)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    run = models.ForeignKey(
+        BillingRun, on_delete=models.CASCADE, related_name="chunks", verbose_name=_("billing run")
+    )
+    first_account_id = models.BigIntegerField(_("first account id"))
+    last_account_id = models.BigIntegerField(_("last account id"))
+    status = models.CharField(_("status"), max_length=10, default="pending")  # pending | done
+    accounts_closed = models.PositiveIntegerField(_("accounts closed"), default=0)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("chunk of a billing run")
+        verbose_name_plural = _("chunks of billing runs")
         constraints = [
             models.UniqueConstraint(fields=["run", "first_account_id"], name="billing_chunk_unique_start")
         ]
@@ -110,9 +128,9 @@ class AccountClose(models.Model):
 
     # No index of their own: the account's is the unique (account, period); the run's rows are
     # never looked up by run.
-    account = statement_checked(Account, related_name="closes")
+    account = statement_checked(Account, _("personal account"), related_name="closes")
     period = models.DateField(_("billing month"))
-    run = statement_checked(BillingRun, related_name="+", optional=True)
+    run = statement_checked(BillingRun, _("billing run"), related_name="+", optional=True)
     basis = models.CharField(_("basis"), max_length=16)
     opening_balance = models.DecimalField(_("opening balance"), max_digits=14, decimal_places=2)
     charges = models.DecimalField(_("charges"), max_digits=14, decimal_places=2)
@@ -137,13 +155,13 @@ class LedgerEntry(models.Model):
     # The account's index is (account, period); the run's lines are never looked up by run.
     # The close writes a statement, a meter state and a few ledger lines per account: none of
     # their references has a per-row database constraint (statement_checked).
-    account = statement_checked(Account, related_name="ledger")
+    account = statement_checked(Account, _("personal account"), related_name="ledger")
     period = models.DateField(_("billing month"))
     posted_on = models.DateField(_("posted on"))
     kind = models.CharField(_("kind"), max_length=16, choices=EntryKind.choices)
     basis = models.CharField(_("basis"), max_length=16, blank=True, default="")
     # Indexed (unlike the account): the check of a meter's deletion looks its lines up by meter.
-    meter = statement_checked(Meter, related_name="+", optional=True, indexed=True)
+    meter = statement_checked(Meter, _("meter"), related_name="+", optional=True, indexed=True)
     zone = models.PositiveSmallIntegerField(_("zone"), default=0)
     band = models.PositiveSmallIntegerField(_("band"), default=1)
     volume = models.DecimalField(_("volume, kWh"), max_digits=14, decimal_places=3, null=True, blank=True)
@@ -154,7 +172,7 @@ class LedgerEntry(models.Model):
     # The close's own bookkeeping row: created before any of its chunks, never deleted. A
     # database constraint would cost the close a lookup and a share lock of that one hot row for
     # every line, at commit.
-    run = statement_checked(BillingRun, related_name="+", optional=True)
+    run = statement_checked(BillingRun, _("billing run"), related_name="+", optional=True)
     # NULL on every line of the close: indexed only where set (below). No database constraint
     # either (see statement_checked): billing 0003 checks it per statement, and locks the
     # corrected entries.
@@ -166,6 +184,7 @@ class LedgerEntry(models.Model):
         related_name="corrections",
         db_index=False,
         db_constraint=False,
+        verbose_name=_("corrects"),
     )
     # NULL, not "": unique only when set (entries of the close have none).
     external_id = models.CharField(_("external id"), max_length=80, null=True, blank=True)  # noqa: DJ001
@@ -199,12 +218,14 @@ class MeterBillingState(models.Model):
     """What the engine remembers about a meter after a closed month (domain.billing.MeterState)."""
 
     # Indexed by the unique (meter, period) and by (account, period), not on their own.
-    meter = statement_checked(Meter, related_name="+")
-    account = statement_checked(Account, related_name="+")
-    period = models.DateField()
-    data = models.JSONField()
+    meter = statement_checked(Meter, _("meter"), related_name="+")
+    account = statement_checked(Account, _("personal account"), related_name="+")
+    period = models.DateField(_("billing month"))
+    data = models.JSONField(_("state"))
 
     class Meta:
+        verbose_name = _("meter's billing state")
+        verbose_name_plural = _("meters' billing states")
         constraints = [models.UniqueConstraint(fields=["meter", "period"], name="meter_state_once")]
         indexes = [models.Index(fields=["account", "period"])]
 

@@ -125,8 +125,12 @@ class Account(models.Model):
 class AccountLink(models.Model):
     """A login's access to an account. Several logins may share one account."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="account_links")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="links")
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="account_links", verbose_name=_("user")
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="links", verbose_name=_("personal account")
+    )
     linked_at = models.DateTimeField(_("linked at"), default=timezone.now)
 
     class Meta:
@@ -141,7 +145,12 @@ class AccountLink(models.Model):
 class ResidentsChange(models.Model):
     """The number of residents from a date (the norm charge follows it). Append-only history."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="residents_history")
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.CASCADE,
+        related_name="residents_history",
+        verbose_name=_("personal account"),
+    )
     effective_from = models.DateField(_("effective from"))
     residents = models.PositiveSmallIntegerField(_("residents"))
     reported_on = models.DateField(_("reported on"), null=True, blank=True)
@@ -162,8 +171,12 @@ class PendingLink(models.Model):
     """The account a self-registered login asked for: linked once its e-mail is verified, so that
     nothing of the account is shown to an address nobody has proved."""
 
-    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="pending_link")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="pending_link", verbose_name=_("user")
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", verbose_name=_("personal account")
+    )
     created_at = models.DateTimeField(_("asked at"), default=timezone.now)
 
     class Meta:
@@ -183,11 +196,17 @@ class LinkAction(models.TextChoices):
 class LinkEvent(models.Model):
     """Append-only record of a login gaining or losing access to an account, and who did it."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="link_events")
-    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="link_events", verbose_name=_("personal account")
+    )
+    user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("user")
+    )
     email = models.CharField(_("e-mail"), max_length=254)
     action = models.CharField(_("action"), max_length=10, choices=LinkAction.choices)
-    by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by user")
+    )
     by_email = models.CharField(_("by"), max_length=254, blank=True, default="")
     channel = models.CharField(_("channel"), max_length=20, blank=True, default="")
     address = models.CharField(_("client address"), max_length=64, blank=True, default="")
@@ -208,9 +227,14 @@ class RegistrationCode(models.Model):
     ``METERDESK_REGISTRATION_CODE`` is on. The code is not stored: it is derived from the site's
     secret key and ``salt`` (so the bill can print it), and only its hash is kept to check it."""
 
-    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="registration_code")
-    salt = models.CharField(max_length=32)
-    code_hash = models.CharField(max_length=64)
+    account = models.OneToOneField(
+        Account,
+        on_delete=models.CASCADE,
+        related_name="registration_code",
+        verbose_name=_("personal account"),
+    )
+    salt = models.CharField(_("salt"), max_length=32)
+    code_hash = models.CharField(_("code hash"), max_length=64)
     issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
     used_at = models.DateTimeField(_("used at"), null=True, blank=True)
 

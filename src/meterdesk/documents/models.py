@@ -14,8 +14,15 @@ class EbillSubscription(models.Model):
 
     Deleting the row is opting out; the deliveries already made stay recorded."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ebill_subscriptions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.CASCADE,
+        related_name="ebill_subscriptions",
+        verbose_name=_("personal account"),
+    )
     since = models.DateTimeField(_("since"))
 
     class Meta:
@@ -30,7 +37,9 @@ class EbillSubscription(models.Model):
 class EbillDelivery(models.Model):
     """The bill of one account for one month, e-mailed to one address: sent at most once."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="+", verbose_name=_("personal account")
+    )
     period = models.DateField(_("billing month"))
     email = models.EmailField(_("e-mail"))
     sent_at = models.DateTimeField(_("sent at"))

@@ -23,7 +23,9 @@ class MeterStatus(models.TextChoices):
 
 
 class Meter(models.Model):
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="meters")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="meters", verbose_name=_("personal account")
+    )
     serial = models.CharField(_("serial number"), max_length=40)
     model_name = models.CharField(_("model"), max_length=100, blank=True, default="")
     zones = models.PositiveSmallIntegerField(
@@ -93,7 +95,9 @@ class MeterVerification(models.Model):
     """One verification (поверка) of a meter: its history, as a laboratory's certificates show it.
     The meter's ``verification_due`` follows the latest one (set where a verification is recorded)."""
 
-    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="verifications", db_index=False)
+    meter = models.ForeignKey(
+        Meter, on_delete=models.PROTECT, related_name="verifications", db_index=False, verbose_name=_("meter")
+    )
     verified_on = models.DateField(_("verified on"))
     result = models.CharField(_("result"), max_length=10, choices=VerificationResult.choices)
     next_due = models.DateField(
@@ -149,13 +153,21 @@ class Reading(models.Model):
 
     # Indexed by (meter, period) and (account, period) below, not on their own: every index is
     # written by each submission (and by the UPDATE that supersedes a month's reading).
-    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="readings", db_index=False)
+    meter = models.ForeignKey(
+        Meter, on_delete=models.PROTECT, related_name="readings", db_index=False, verbose_name=_("meter")
+    )
     # Denormalised from the meter: the large tables are keyed by account (for sharding later).
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="readings", db_index=False)
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.PROTECT,
+        related_name="readings",
+        db_index=False,
+        verbose_name=_("personal account"),
+    )
     period = models.DateField(_("billing month"), help_text=_("the first day of the month"))
-    t1 = models.DecimalField("T1", max_digits=12, decimal_places=3)
-    t2 = models.DecimalField("T2", max_digits=12, decimal_places=3, null=True, blank=True)
-    t3 = models.DecimalField("T3", max_digits=12, decimal_places=3, null=True, blank=True)
+    t1 = models.DecimalField(_("T1"), max_digits=12, decimal_places=3)
+    t2 = models.DecimalField(_("T2"), max_digits=12, decimal_places=3, null=True, blank=True)
+    t3 = models.DecimalField(_("T3"), max_digits=12, decimal_places=3, null=True, blank=True)
     kind = models.CharField(
         _("kind"), max_length=10, choices=ReadingKind.choices, default=ReadingKind.CUSTOMER
     )
@@ -165,10 +177,20 @@ class Reading(models.Model):
     )
     submitted_at = models.DateTimeField(_("submitted at"))
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("submitted by"),
     )
     replaces = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaced_by",
+        verbose_name=_("replaces"),
     )
     # Unique by a constraint (below) rather than unique=True, which on PostgreSQL also builds a
     # second index for LIKE 'prefix%' that nothing uses.
@@ -213,7 +235,9 @@ class ConfirmationMail(models.Model):
 
     # No index of its own: the outbox is read by the pending index below, never by reading (a
     # reading is never deleted; were one, the cascade would scan this small, pruned table).
-    reading = models.ForeignKey(Reading, on_delete=models.CASCADE, related_name="+", db_index=False)
+    reading = models.ForeignKey(
+        Reading, on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("reading")
+    )
     email = models.CharField(_("e-mail"), max_length=254)
     language = models.CharField(_("language"), max_length=10)
     # The month's charge as shown on submitting (``billing.preview.charge_dumps``): the e-mail

@@ -53,7 +53,9 @@ class Tariff(models.Model):
 class TariffBand(models.Model):
     """A volume band (social norm): consumption up to ``upper_kwh`` a month; the last band is open."""
 
-    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="bands")
+    tariff = models.ForeignKey(
+        Tariff, on_delete=models.CASCADE, related_name="bands", verbose_name=_("tariff")
+    )
     band = models.PositiveSmallIntegerField(_("band"), validators=[MinValueValidator(1)])
     upper_kwh = models.DecimalField(
         _("up to, kWh a month"), max_digits=10, decimal_places=3, null=True, blank=True
@@ -72,7 +74,9 @@ class TariffBand(models.Model):
 class TariffPrice(models.Model):
     """The price of one zone (in one band), roubles per kWh including VAT."""
 
-    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="prices")
+    tariff = models.ForeignKey(
+        Tariff, on_delete=models.CASCADE, related_name="prices", verbose_name=_("tariff")
+    )
     zone = models.PositiveSmallIntegerField(_("zone"), validators=[MinValueValidator(1)])
     band = models.PositiveSmallIntegerField(_("band"), default=1, validators=[MinValueValidator(1)])
     price = models.DecimalField(

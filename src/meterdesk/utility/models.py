@@ -34,8 +34,9 @@ def _number(label: _StrOrPromise, digits: int, pattern: str = "") -> models.Char
 class UtilitySettings(models.Model):
     """One row: the settings of the utility. Read it with ``utility.selectors.utility_get``."""
 
-    name = models.CharField(_("name"), max_length=200, default="АО «Мосэнергосбыт»")
-    short_name = models.CharField(_("short name"), max_length=60, default="Мосэнергосбыт")
+    # Until the operator fills them in (docs/operations.md): no real company's name.
+    name = models.CharField(_("name"), max_length=200, default="Энергосбытовая компания")
+    short_name = models.CharField(_("short name"), max_length=60, default="Энергосбыт")
     time_zone = models.CharField(_("time zone"), max_length=60, default="Europe/Moscow")
     window_start_day = models.PositiveSmallIntegerField(
         _("reading window opens on day"), default=15, validators=[MinValueValidator(1), MaxValueValidator(31)]
@@ -91,8 +92,12 @@ class ReferenceStamp(models.Model):
     this table; the row is absent until the first change after the table was created or emptied.
     """
 
-    name = models.CharField(max_length=20, primary_key=True)
-    stamp = models.BigIntegerField()
+    name = models.CharField(_("name"), max_length=20, primary_key=True)
+    stamp = models.BigIntegerField(_("stamp"))
+
+    class Meta:
+        verbose_name = _("reference data stamp")
+        verbose_name_plural = _("reference data stamps")
 
     def __str__(self) -> str:
         return f"{self.name}: {self.stamp}"
