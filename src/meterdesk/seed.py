@@ -53,19 +53,45 @@ STREETS = [
     "Варшавское ш.",
     "ул. Генерала Белова",
 ]
-SURNAMES = [
-    "Иванов",
-    "Петров",
-    "Смирнов",
-    "Кузнецов",
-    "Соколов",
-    "Попов",
-    "Лебедев",
-    "Козлов",
-    "Новиков",
-    "Морозов",
-]
-NAMES = ["Алексей", "Мария", "Сергей", "Елена", "Дмитрий", "Ольга", "Андрей", "Наталья", "Иван", "Татьяна"]
+# Synthetic people: a surname, a first name and a patronymic, all three of one gender. The male
+# surnames end in -ов/-ев/-ин or -ий, so each has its female form (-ова/-ева/-ина, -ая); the
+# patronymics are the fathers' names' stems, -ович/-евич for a man and -овна/-евна for a woman.
+SURNAMES = (
+    "Иванов", "Петров", "Смирнов", "Кузнецов", "Соколов", "Попов", "Лебедев", "Козлов", "Новиков",
+    "Морозов", "Волков", "Васильев", "Зайцев", "Павлов", "Семёнов", "Голубев", "Виноградов",
+    "Богданов", "Фёдоров", "Михайлов", "Беляев", "Тарасов", "Белов", "Комаров", "Орлов", "Макаров",
+    "Андреев", "Ильин", "Гусев", "Титов", "Кузьмин", "Сорокин", "Никитин", "Калинин", "Фомин",
+    "Галкин", "Вишневский", "Покровский", "Троицкий", "Успенский",
+)  # fmt: skip
+MALE_NAMES = (
+    "Алексей", "Сергей", "Дмитрий", "Андрей", "Иван", "Михаил", "Александр", "Владимир", "Николай",
+    "Павел", "Евгений", "Виктор", "Юрий", "Олег", "Игорь", "Максим", "Артём", "Роман", "Константин",
+    "Василий",
+)  # fmt: skip
+FEMALE_NAMES = (
+    "Мария", "Елена", "Ольга", "Наталья", "Татьяна", "Анна", "Ирина", "Светлана", "Екатерина", "Юлия",
+    "Марина", "Галина", "Людмила", "Валентина", "Надежда", "Вера", "Ксения", "Дарья", "Анастасия",
+    "Полина",
+)  # fmt: skip
+PATRONYMIC_STEMS = (
+    "Александров", "Алексеев", "Андреев", "Анатольев", "Борисов", "Васильев", "Викторов",
+    "Владимиров", "Геннадьев", "Григорьев", "Дмитриев", "Евгеньев", "Иванов", "Игорев", "Михайлов",
+    "Николаев", "Олегов", "Павлов", "Петров", "Сергеев", "Юрьев", "Валерьев", "Степанов", "Фёдоров",
+)  # fmt: skip
+# Indexed by "female" (0 a man, 1 a woman); both genders have as many first names.
+_SURNAMES = (SURNAMES, tuple(s[:-2] + "ая" if s.endswith("ий") else s + "а" for s in SURNAMES))
+_FIRST_NAMES = (MALE_NAMES, FEMALE_NAMES)
+_PATRONYMICS = (tuple(s + "ич" for s in PATRONYMIC_STEMS), tuple(s + "на" for s in PATRONYMIC_STEMS))
+_PEOPLE = 2 * len(SURNAMES) * len(MALE_NAMES) * len(PATRONYMIC_STEMS)
+
+
+def person_name(rng: random.Random) -> str:
+    """A synthetic person, "Surname First-name Patronymic", all of one gender (half are women).
+    One random number picks the gender and the three parts: no slower than a surname alone."""
+    rest, patronymic = divmod(rng.randrange(_PEOPLE), len(PATRONYMIC_STEMS))
+    rest, first = divmod(rest, len(MALE_NAMES))
+    female, surname = divmod(rest, len(SURNAMES))
+    return f"{_SURNAMES[female][surname]} {_FIRST_NAMES[female][first]} {_PATRONYMICS[female][patronymic]}"
 
 
 def seasonal(month: int) -> float:
@@ -138,16 +164,21 @@ def history_readings(
     return readings
 
 
-#: The demo utility's details (as on a real bill: INN/KPP, bank, accounts, address, phone).
+#: The demo utility's details, as on a real bill (name, INN/KPP, bank, accounts, address, phone).
+#: All invented for the demo, so that nobody pays a real company through a demo bill's QR code:
+#: the INN's check digit and the accounts' control keys (for the BIC) are valid, so that a bank
+#: app reads the code, but the company, its bank, address and phone number are made up.
 DEMO_UTILITY_DETAILS = {
-    "inn": "7736520080",
-    "kpp": "997650001",
-    "bank_name": "ПАО Сбербанк",
-    "bic": "044525225",
-    "settlement_account": "40702810638000123456",
-    "correspondent_account": "30101810400000000225",
-    "address": "117312, г. Москва, ул. Вавилова, д. 9",
-    "phone": "+74959810819",
+    "name": "АО «Метердеск Энергосбыт»",
+    "short_name": "Метердеск",
+    "inn": "7700543213",
+    "kpp": "770001001",
+    "bank_name": "АО КБ «Северный Ясень»",
+    "bic": "044525638",
+    "settlement_account": "40702810600000012345",
+    "correspondent_account": "30101810245250000638",
+    "address": "109999, г. Москва, Амперный пр-д, д. 12",
+    "phone": "+74950123456",
 }
 
 
@@ -303,7 +334,7 @@ def seed_accounts(
                 accounts.append(
                     Account(
                         number=number,
-                        holder_name=f"{rng.choice(SURNAMES)} {rng.choice(NAMES)}",
+                        holder_name=person_name(rng),
                         address=f"г. Москва, {rng.choice(STREETS)}, д. {rng.randint(1, 120)}, кв. {rng.randint(1, 400)}",
                         category=rng.choice(categories),
                         rooms=rng.randint(1, 4),

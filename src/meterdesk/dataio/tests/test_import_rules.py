@@ -179,13 +179,13 @@ def test_a_payment_into_a_closed_month_goes_to_the_open_one(run_import, tmp_path
 
 
 def test_utility_settings_change_only_what_is_given(run_import, tmp_path):
-    UtilitySettings.objects.create(name="Старое имя", inn="7736520080")
+    UtilitySettings.objects.create(name="Старое имя", inn="7700543213")
     ds = {"utility": [{"name": "Новое имя", "window_start_day": "20"}]}
     result = run_import(write(tmp_path / "ds", ds))
     assert result.problems == []
     assert result.sections["utility"].updated == 2
     utility = UtilitySettings.objects.get()
-    assert (utility.name, utility.window_start_day, utility.inn) == ("Новое имя", 20, "7736520080")
+    assert (utility.name, utility.window_start_day, utility.inn) == ("Новое имя", 20, "7700543213")
 
 
 def test_missing_prices_are_warned_about(run_import, tmp_path):

@@ -32,7 +32,6 @@ def _fresh_pricing_cache():
 @pytest.fixture
 def utility(db):
     utility = utility_get()
-    utility.name = "АО «Мосэнергосбыт»"
     for field, value in DEMO_UTILITY_DETAILS.items():
         setattr(utility, field, value)
     utility.save()

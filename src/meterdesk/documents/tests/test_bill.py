@@ -46,13 +46,13 @@ def test_the_qr_code_read_back_from_the_page_pays_the_statement(september, utili
     assert payload.encoding == "2"  # UTF-8
     assert payload.separator == "|"
     assert [key for key, _ in payload.fields][:5] == list(REQUIRED)
-    assert fields["Name"] == "АО «Мосэнергосбыт»"
+    assert fields["Name"] == "АО «Метердеск Энергосбыт»"
     assert fields["PersonalAcc"] == utility.settlement_account
-    assert fields["BankName"] == "ПАО Сбербанк"
+    assert fields["BankName"] == "АО КБ «Северный Ясень»"
     assert fields["BIC"] == utility.bic
     assert fields["CorrespAcc"] == utility.correspondent_account
-    assert fields["PayeeINN"] == "7736520080"
-    assert fields["KPP"] == "997650001"
+    assert fields["PayeeINN"] == "7700543213"
+    assert fields["KPP"] == "770001001"
     # The amount due of the statement, in kopecks: what was computed by the close.
     assert statement.total_due > 0
     assert fields["Sum"] == str(int(statement.total_due * 100))
@@ -99,11 +99,11 @@ def test_the_text_of_the_bill(september):
     assert close.due_date == date(2025, 10, 10)
     # The utility's details.
     for detail in (
-        "ИНН 7736520080",
-        "КПП 997650001",
-        "БИК 044525225",
-        "40702810638000123456",
-        "+74959810819",
+        "ИНН 7700543213",
+        "КПП 770001001",
+        "БИК 044525638",
+        "40702810600000012345",
+        "+74950123456",
     ):
         assert detail in text
 
@@ -159,7 +159,7 @@ def test_a_separator_and_very_long_names_in_the_qr(history, utility):
     account.address = "Московская обл., г.о. Подольск, " + "ул. Очень Длинная|корп. 2, " * 9 + "кв. 1"
     account.save()
     utility.name = "Акционерное общество «" + "Очень Длинное Название Энергосбытовой Компании " * 3 + "»"
-    utility.bank_name = "Публичное акционерное общество «Сбербанк России», Московский банк"
+    utility.bank_name = "Акционерное общество Коммерческий банк «Северный Ясень», Московский филиал"
     utility.save()
     data = bill_data(account, SEP)
     assert data is not None

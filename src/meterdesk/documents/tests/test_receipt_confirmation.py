@@ -35,7 +35,7 @@ def test_receipt_of_a_card_payment(history, utility):
     assert "Способ оплаты банковской картой" in text
     assert "Идентификатор платежа card-42" in text
     assert "Зачтён в расчётный период 09.2025" in text
-    assert "ИНН 7736520080" in text and "БИК 044525225" in text
+    assert "ИНН 7700543213" in text and "БИК 044525638" in text
     assert pdf_qr_codes(pdf) == []  # a receipt is not a payment order
     assert embedded_font_files(pdf) == 2
     assert all("+DejaVuSans" in name for name in base_fonts(pdf))
