@@ -5,9 +5,11 @@ apps (each app's cli.py), registered at the end. Every subcommand sets Django up
 from __future__ import annotations
 
 import contextlib
+import errno
 import getpass
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -138,6 +140,8 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=None, type=int, help="Server worker processes (default 2 × cores).")
 def demo(no_serve: bool, host: str, port: int, workers: int | None) -> None:
+    if not no_serve:  # before the passwords change: a second demo on a busy port changes nothing
+        _port_check(host, port, "bash scripts/demo.sh --port")
     django_setup()
     from meterdesk import seed
 
@@ -181,6 +185,7 @@ def demo(no_serve: bool, host: str, port: int, workers: int | None) -> None:
     "elsewhere (`meterdesk send-confirmations`). --task-workers is the former name.",
 )
 def serve(host: str, port: int, workers: int | None, threads: int, mail_senders: int) -> None:
+    _port_check(host, port, "meterdesk serve --port")
     django_setup()
     if not database_current():
         click.echo("The database is not up to date: run `meterdesk migrate` first.", err=True)
@@ -193,6 +198,34 @@ def serve(host: str, port: int, workers: int | None, threads: int, mail_senders:
     if warning is not None:
         click.echo(f"warning: {warning}", err=True)
     _serve(host, port, workers, threads, mail_senders)
+
+
+def _port_check(host: str, port: int, another: str) -> None:
+    """Stop with a clear message, before anything else is done, if the server could not listen on
+    HOST:PORT (another server has it, or it needs privileges); ``another`` is the command line
+    that chooses another port, suggested with the next one."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as error:
+        raise click.BadParameter(
+            f"no address to listen on for {host!r}: {error}", param_hint="--host"
+        ) from error
+    with socket.socket(family, kind, proto) as probe:
+        # As gunicorn binds: a port that a stopped server left in TIME_WAIT counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                why = f"port {port} on {host} is already in use (is meterdesk already running there?)"
+            else:
+                why = f"cannot listen on port {port} on {host}: {error.strerror or error}"
+            suggestion = port + 1 if port < 65535 else 8001
+            raise click.ClickException(
+                f"{why}. Nothing was changed. Choose another port: {another} {suggestion}"
+            ) from error
 
 
 def _sender_idle_class() -> bool:
