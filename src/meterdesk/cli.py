@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from meterdesk.api.cli import api_purge
 from meterdesk.bench.cli import bench_group
 from meterdesk.billing.cli import rebill_command
-from meterdesk.cliutil import database_current, django_setup, migrate, period_option
+from meterdesk.cliutil import accounts_progress, database_current, django_setup, migrate, period_option
 from meterdesk.core.cli import send_confirmations
 from meterdesk.customers.cli import issue_registration_codes
 from meterdesk.dataio.cli import export_group, import_command
@@ -257,8 +257,8 @@ def seed(count: int, rng_seed: int, months: int) -> None:
     migrate()
     from meterdesk.seed import seed_accounts
 
-    with click.progressbar(length=count, label="Creating accounts", show_pos=True) as bar:
-        accounts, readings = seed_accounts(count, seed=rng_seed, months=months, progress=bar.update)
+    with accounts_progress("Creating accounts", count) as advance:
+        accounts, readings = seed_accounts(count, seed=rng_seed, months=months, progress=advance)
     click.echo(f"Created {accounts} accounts with {readings} readings.")
 
 
@@ -325,7 +325,7 @@ def _operator() -> str:
 def _bill(month: Any, workers: int, chunk_size: int, forcing: tuple[str, str] | None) -> Any:
     """Prepare the run, let task workers close its chunks, show progress, summarise.
     ``forcing``: (reason, operator) to close past the guard (``--force``)."""
-    from meterdesk.billing.close import billing_close, run_finish, run_prepare, run_summary
+    from meterdesk.billing.close import billing_close, chunk_close, run_finish, run_prepare, run_summary
     from meterdesk.billing.models import BillingChunk
     from meterdesk.billing.tasks import close_chunk_task
 
@@ -337,12 +337,19 @@ def _bill(month: Any, workers: int, chunk_size: int, forcing: tuple[str, str] | 
     if not pending:
         run_finish(run)
         return run_summary(run.period, already_closed=True)
-    total = run.chunks.count()
-    done_before = total - len(pending)
+    sizes = _chunk_accounts(run)
+    total = sum(sizes.values())
+    done_before = total - sum(sizes[chunk_id] for chunk_id in pending)
+    label = f"Closing {month:%Y-%m}"
     if workers <= 0:
-        with click.progressbar(length=total, label=f"Closing {month:%Y-%m}", show_pos=True) as bar:
-            bar.update(done_before)
-            return billing_close(month, chunk_size=chunk_size, progress=lambda chunks, _n: bar.update(chunks))
+        with accounts_progress(label, total, done=done_before) as advance:
+
+            def close_one(chunk_id: int) -> int:
+                closed = chunk_close(chunk_id)
+                advance(sizes.get(chunk_id, 0))
+                return closed
+
+            return billing_close(month, chunk_size=chunk_size, run_chunk=close_one)
     with transaction.atomic():  # one commit for all the chunks' tasks, not one each
         for chunk_id in pending:
             close_chunk_task.enqueue(chunk_id)
@@ -366,14 +373,13 @@ def _bill(month: Any, workers: int, chunk_size: int, forcing: tuple[str, str] | 
         with open(logs / f"bill-{month:%Y-%m}-worker{n + 1}.log", "ab") as log:
             procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))  # noqa: S603
     try:
-        with click.progressbar(length=total, label=f"Closing {month:%Y-%m}", show_pos=True) as bar:
-            seen = done_before
-            bar.update(done_before)
+        with accounts_progress(label, total, done=done_before) as advance:
+            seen = set(sizes).difference(pending)
             while True:
-                done = BillingChunk.objects.filter(run=run, status="done").count()
-                bar.update(done - seen)
-                seen = done
-                if done == total or all(p.poll() is not None for p in procs):
+                done = set(BillingChunk.objects.filter(run=run, status="done").values_list("id", flat=True))
+                advance(sum(sizes.get(chunk_id, 0) for chunk_id in done - seen))
+                seen |= done
+                if len(done) == len(sizes) or all(p.poll() is not None for p in procs):
                     break
                 time.sleep(0.3)
     finally:
@@ -388,6 +394,22 @@ def _bill(month: Any, workers: int, chunk_size: int, forcing: tuple[str, str] | 
         run.period,
         closed_now=sum(BillingChunk.objects.filter(pk__in=pending).values_list("accounts_closed", flat=True)),
     )
+
+
+def _chunk_accounts(run: Any) -> dict[int, int]:
+    """How many accounts each chunk of the run covers (the accounts in its range of ids), so that
+    the progress bar counts accounts, whatever the chunk size: one count over the accounts' key."""
+    from django.db.models import F, Func, OuterRef, Subquery
+
+    from meterdesk.customers.models import Account
+
+    in_chunk = (
+        Account.objects.filter(pk__gte=OuterRef("first_account_id"), pk__lte=OuterRef("last_account_id"))
+        .order_by()
+        .annotate(n=Func(F("pk"), function="COUNT"))
+        .values("n")
+    )
+    return dict(run.chunks.annotate(n=Subquery(in_chunk)).values_list("id", "n"))
 
 
 @main.command(

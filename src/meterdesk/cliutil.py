@@ -1,15 +1,19 @@
 """What the `meterdesk` subcommands share: setting Django up, the --period option, the member of
-staff of --by, amounts, and opening an output file.
+staff of --by, amounts, opening an output file, and the progress bar of the commands that work
+through every account.
 
 Importable before Django is set up (nothing here imports a model at module level), so every
 subcommand's module imports it at the top."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 import django
@@ -99,3 +103,37 @@ def output_open(path: str | Path, mode: str, **kwargs: Any) -> Any:
         return open(path, mode, **kwargs)
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+@contextlib.contextmanager
+def accounts_progress(
+    label: str, total: int, *, done: int = 0, file: TextIO | None = None
+) -> Iterator[Callable[[int], None]]:
+    """A progress bar on standard error (``file``) that counts accounts: done / total, the share,
+    the time left and the rate, accounts a second since it started (``done`` accounts were done
+    before: they count towards the total, not the rate). Yields the function that adds accounts
+    done. Standard output keeps the command's result alone, for scripts to read."""
+    started = time.monotonic()
+    counted = 0
+
+    def rate(_item: object) -> str:
+        seconds = time.monotonic() - started
+        per_second = counted / seconds if seconds > 0 else 0.0
+        return f"{per_second:,.0f} accounts/s"
+
+    with click.progressbar(
+        length=total,
+        label=label,
+        show_pos=True,
+        show_percent=True,
+        item_show_func=rate,
+        file=file or click.get_text_stream("stderr"),
+    ) as bar:
+        bar.update(done)
+
+        def advance(accounts: int) -> None:
+            nonlocal counted
+            counted += accounts
+            bar.update(accounts)
+
+        yield advance

@@ -110,6 +110,8 @@ def test_seed_creates_a_realistic_mix(tmp_path):
     result = run(["seed", "--accounts", "300", "--seed", "7"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Created 300 accounts" in result.stdout
+    # The progress bar is on standard error (to a pipe, only its label): the output is the result.
+    assert "Creating accounts" in result.stderr and "Creating accounts" not in result.stdout
     db = sqlite3.connect(tmp_path / "meterdesk.sqlite3")
     zones = dict(db.execute("SELECT zones, COUNT(*) FROM metering_meter GROUP BY zones").fetchall())
     assert set(zones) == {1, 2, 3}
