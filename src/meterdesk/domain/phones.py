@@ -1,13 +1,16 @@
-"""Phone numbers as a household types them, and as the phone line's caller ID gives them.
+"""Phone numbers: as people read them (``+7 (999) 123-45-67``), and as they are stored.
 
-``phone_parse`` turns what was typed (``8 916 123-45-67``, ``+7 (916) 123-45-67``, ``9161234567``)
-into E.164 (``+79161234567``), the one form stored, so that the phone line finds a caller's
-accounts by plain equality on an indexed column. Numbers without a country code are read as
-Russian ones. The parsing and the check that a number can exist (its length and ranges for its
-country) are Google's libphonenumber rules, through the ``phonenumbers`` package
-(docs/adr/0015-phone-numbers-phonenumbers.md); what we accept on top is narrower: ASCII digits and
-the usual separators only, no letters (libphonenumber would read ``8-800-FLOWERS`` as digits) and no
-extension, since a caller ID has none.
+Numbers are stored in international form without separators (E.164: ``+79991234567``), what the
+phone line compares callers with; every page, e-mail and document writes them through
+``phone_text``.
+
+``phone_parse`` turns what a household types (``8 916 123-45-67``, ``+7 (916) 123-45-67``,
+``9161234567``) into E.164, so that the phone line finds a caller's accounts by plain equality on
+an indexed column. Numbers without a country code are read as Russian ones. Whether a number can
+exist (its length and ranges for its country) is Google's libphonenumber rule, through the
+``phonenumbers`` package (docs/adr/0015-phone-numbers-phonenumbers.md); what we accept is
+narrower: ASCII digits and the usual separators only, no letters (libphonenumber would read
+``8-800-FLOWERS`` as digits) and no extension, since a caller ID has none.
 """
 
 from __future__ import annotations
@@ -52,11 +55,10 @@ def phone_parse(text: str) -> str:
 
 
 def phone_format(e164: str) -> str:
-    """A stored number as people read it: ``+7 (916) 123-45-67`` for Russia (and the rest of +7),
-    the international form of its country for any other (``+44 20 7946 0958``)."""
-    if re.fullmatch(r"\+7[0-9]{10}", e164):
-        d = e164[2:]
-        return f"+7 ({d[:3]}) {d[3:6]}-{d[6:8]}-{d[8:]}"
+    """A stored number as people read it: ``+7 (916) 123-45-67`` for +7 (``phone_text``), the
+    international form of its country for any other (``+44 20 7946 0958``)."""
+    if _russian_digits(e164) is not None:
+        return phone_text(e164)
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
@@ -64,23 +66,37 @@ def phone_format(e164: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+def _russian_digits(number: str) -> str | None:
+    """The ten digits after +7 of a Russian number (``+79991234567``, ``8 999 123-45-67``,
+    ``9991234567``), or None for any other number."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    international = number.lstrip().startswith("+")
+    if len(digits) == 11 and (digits[0] == "7" or (digits[0] == "8" and not international)):
+        return digits[1:]
+    if len(digits) == 10 and not international:
+        return digits
+    return None
+
+
 def phone_text(number: str | None) -> str:
-    """Any phone number as people read it (``+7 (999) 123-45-67``), for a template or a document;
-    text that names no number (a free-form field) is shown as it was written."""
+    """A Russian number as ``+7 (999) 123-45-67``; any other number as it was given."""
     if not number:
         return ""
-    try:
-        return phone_format(phone_parse(number))
-    except PhoneInvalid:
+    digits = _russian_digits(number)
+    if digits is None:
         return number.strip()
+    return f"+7 ({digits[:3]}) {digits[3:6]}-{digits[6:8]}-{digits[8:]}"
 
 
 def phone_uri(number: str | None) -> str:
-    """The ``tel:`` link of a phone number (``tel:+79991234567``); "" for none."""
+    """The ``tel:`` link of a number, its digits in international form (``tel:+79991234567``)."""
     if not number:
         return ""
-    try:
-        return "tel:" + phone_parse(number)
-    except PhoneInvalid:
-        digits = re.sub(r"[^0-9+]", "", number)
-        return f"tel:{digits}" if digits else ""
+    digits = _russian_digits(number)
+    if digits is not None:
+        return f"tel:+7{digits}"
+    return (
+        "tel:"
+        + ("+" if number.lstrip().startswith("+") else "")
+        + "".join(ch for ch in number if ch.isdigit())
+    )
