@@ -282,15 +282,28 @@ def _settlements(
     accounts = sorted(paid_off)
     with connection.cursor() as cur:
         for start in range(0, len(accounts), 500):
-            part = as_param(accounts[start : start + 500])
+            batch = accounts[start : start + 500]
+            part = as_param(batch)
             # What was accrued: each month's penalty, as its rebills recomputed it (the latest
             # correction of a month's penalty holds its parts), and the debts settled already.
-            cur.execute(
-                f"SELECT account_id, period, kind, reason, detail FROM {t_ledger} WHERE {in_part} "  # noqa: S608
-                f"AND ((kind = 'penalty' AND period < %s) OR (kind = 'correction' AND reason = %s)) "
-                f"ORDER BY account_id, id",
-                [part, period, R_REBILL],
-            )
+            # A debt's penalty accrues, and is settled, only in the months after it: the penalty
+            # entries of an account's months up to its oldest debt paid off are not read.
+            oldest = [min(p for p, _group in paid_off[acc]) for acc in batch]
+            if connection.vendor == "postgresql":
+                cur.execute(
+                    f"SELECT l.account_id, l.period, l.kind, l.reason, l.detail FROM {t_ledger} l "  # noqa: S608
+                    f"JOIN unnest(%s::bigint[], %s::date[]) AS b(acc, oldest) ON l.account_id = b.acc "
+                    f"WHERE (l.kind = 'penalty' AND l.period < %s AND l.period > b.oldest) "
+                    f"OR (l.kind = 'correction' AND l.reason = %s) ORDER BY l.account_id, l.id",
+                    [batch, oldest, period, R_REBILL],
+                )
+            else:
+                cur.execute(
+                    f"SELECT account_id, period, kind, reason, detail FROM {t_ledger} WHERE {in_part} "  # noqa: S608
+                    f"AND ((kind = 'penalty' AND period < %s) OR (kind = 'correction' AND reason = %s)) "
+                    f"ORDER BY account_id, id",
+                    [part, period, R_REBILL],
+                )
             for acc, p, kind, reason, detail in cur.fetchall():
                 entries[acc].append((as_date(p), kind, reason, detail))
             # The first month closed here: the penalty of the days before it (an imported history)
@@ -303,8 +316,6 @@ def _settlements(
             first_closed.update((acc, as_date(p)) for acc, p in cur.fetchall())
     out: dict[int, PenaltyEntries] = {}
     for acc in accounts:
-        # A debt's penalty accrues only after its month: the entries of months before the oldest
-        # debt paid off say nothing of it.
         wanted = {f"{p:%Y-%m}" for p, _group in paid_off[acc]}
         oldest = min(p for p, _group in paid_off[acc])
         month_parts: dict[str, list[Any]] = {}
