@@ -138,6 +138,49 @@ ENVIRONMENT: tuple[Variable, ...] = (
     Variable(
         "METERDESK_SANDBOX_BANK_DELAY", "60", "seconds the sandbox's late-bank test card takes to succeed"
     ),
+    Variable(
+        "METERDESK_MAIL_ADDRESSES",
+        "readings@meterdesk.localhost",
+        "readings by e-mail: the published addresses (comma-separated) `meterdesk mail serve` accepts letters for; answers come from the first",
+    ),
+    Variable(
+        "METERDESK_MAIL_MAX_BYTES", "26214400", "readings by e-mail: the largest letter accepted, in bytes"
+    ),
+    Variable(
+        "METERDESK_MAIL_TLS_CERT",
+        "",
+        "readings by e-mail: the certificate (PEM) for STARTTLS; unset: no STARTTLS",
+    ),
+    Variable(
+        "METERDESK_MAIL_TLS_KEY",
+        "",
+        "readings by e-mail: its private key (PEM); unset: in the certificate's file",
+    ),
+    Variable(
+        "METERDESK_MAIL_DKIM_RECORDS",
+        "",
+        "readings by e-mail: a file of DKIM key records (`selector._domainkey.domain <TXT value>` a line) used instead of DNS",
+    ),
+    Variable(
+        "METERDESK_MAIL_TRUSTED_HOSTS",
+        "",
+        "readings by e-mail: authserv-ids (comma-separated) of the mail hosts whose Authentication-Results header is trusted",
+    ),
+    Variable(
+        "METERDESK_MAIL_ANSWERS_PER_HOUR",
+        "5",
+        "readings by e-mail: the most answers sent to one address in an hour",
+    ),
+    Variable(
+        "METERDESK_MAIL_IMAP_URL",
+        "",
+        "readings by e-mail: the mailbox `meterdesk mail poll` reads, imaps://user:password@host:993/INBOX (imap:// with STARTTLS where offered)",
+    ),
+    Variable(
+        "METERDESK_MAIL_IMAP_INTERVAL",
+        "60",
+        "readings by e-mail: seconds between looks at a mailbox without IDLE",
+    ),
     Variable("METERDESK_LOG_LEVEL", "INFO", "the level of the log on standard error"),
     Variable(
         "METERDESK_DEMO_PASSWORD",
@@ -220,6 +263,7 @@ INSTALLED_APPS = [
     "meterdesk.payments",
     "meterdesk.registries",
     "meterdesk.documents",
+    "meterdesk.mail",
     "meterdesk.portal",
     "meterdesk.api",
 ]
@@ -483,6 +527,22 @@ METERDESK_YOOKASSA_TIMEOUT = float(_env_text("METERDESK_YOOKASSA_TIMEOUT"))
 METERDESK_PAYMENT_MAX = _env_text("METERDESK_PAYMENT_MAX")
 METERDESK_SANDBOX_BANK_DELAY = _env_int("METERDESK_SANDBOX_BANK_DELAY")
 # --- end of card payments -------------------------------------------------------------------
+
+# --- readings by e-mail (meterdesk.mail, docs/email.md) -----------------------------------------
+METERDESK_MAIL_ADDRESSES = [
+    a.strip().lower() for a in _env_text("METERDESK_MAIL_ADDRESSES").split(",") if a.strip()
+]
+METERDESK_MAIL_MAX_BYTES = _env_int("METERDESK_MAIL_MAX_BYTES")
+METERDESK_MAIL_TLS_CERT = _env_text("METERDESK_MAIL_TLS_CERT") or None
+METERDESK_MAIL_TLS_KEY = _env_text("METERDESK_MAIL_TLS_KEY") or None
+METERDESK_MAIL_DKIM_RECORDS = _env_text("METERDESK_MAIL_DKIM_RECORDS") or None
+METERDESK_MAIL_TRUSTED_HOSTS = [
+    h.strip().lower() for h in _env_text("METERDESK_MAIL_TRUSTED_HOSTS").split(",") if h.strip()
+]
+METERDESK_MAIL_ANSWERS_PER_HOUR = _env_int("METERDESK_MAIL_ANSWERS_PER_HOUR")
+METERDESK_MAIL_IMAP_URL = _env("METERDESK_MAIL_IMAP_URL").strip() or None
+METERDESK_MAIL_IMAP_INTERVAL = max(1, _env_int("METERDESK_MAIL_IMAP_INTERVAL"))
+# --- end of readings by e-mail ----------------------------------------------------------------
 
 LOGGING = {
     "version": 1,
