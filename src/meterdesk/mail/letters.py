@@ -105,6 +105,8 @@ class _HtmlText(HTMLParser):
         self.skipping += skip
         if tag in self.BLOCKS and not self.skipping:
             self.parts.append("\n")
+        elif tag in ("td", "th") and not self.skipping:
+            self.parts.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
         while self.stack:

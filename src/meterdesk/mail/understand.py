@@ -78,7 +78,7 @@ class Understanding:
 _SEP = r"[\s:=\-–—.,;()№#]*"
 _ACCOUNT_WORDS = (
     r"л\s*/\s*сч?|л\.\s*с\.?|лс|лиц(?:евой|евого|\.)?\s*сч(?:[её]т(?:а|у)?|\.)?|"
-    r"номер\s+сч[её]та|сч[её]т|account(?:\s+(?:number|no\.?|#))?|acc(?:t|ount)?\.?\s*(?:no\.?|#)?|a/c"
+    r"номер\s+сч[её]та|сч[её]т(?:а|у|ом)?|account(?:\s+(?:number|no\.?|#))?|acc(?:t|ount)?\.?\s*(?:no\.?|#)?|a/c"
 )
 _SERIAL_WORDS = (
     r"(?:сч[её]тчик\w*|прибор\w*(?:\s+учета)?|пу|meter)\s*(?:№|#|no\.?|number|серийный\s+номер|зав\w*\.?\s*№?)|"
@@ -104,7 +104,8 @@ _NOISE = re.compile(
     r"\b\d{1,2}[./]\d{4}\b|"  # 11.2026
     r"\b\d{1,2}:\d{2}(?::\d{2})?\b|"  # 12:30
     r"(?:\+7|\b8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}\b|"  # +7 (495) 123-45-67
-    r"\b(?:ул|д|дом|кв|квартира|корп|корпус|стр|строение|подъезд|эт|этаж|офис|apt|flat|house)\.?\s*№?\s*\d+\w*|"
+    r"\b(?:ул|д|кв|корп|стр|эт)\.\s*№?\s*\d+\w*|"  # д. 5, кв. 12 (not "Д 12345": a day's value)
+    r"\b(?:дом|квартира|корпус|строение|подъезд|этаж|офис|apt|flat|house)\s*№?\s*\d+\w*|"
     r"\b\d+[.,]?\d*\s*(?:руб\w*|р\.|₽|rub\w*|коп\w*)|"  # money
     r"\b(?:январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октябр|ноябр|декабр|"
     r"january|february|march|april|may|june|july|august|september|october|november|december)\w*\s+\d{4}\b|"
@@ -222,7 +223,10 @@ def _finish(accounts: list[AccountPart], loose: MeterPart, language: str, affirm
         if len(accounts) == 1:
             # "Т1 12345, Т2 6789 — л/с 1234567890": the values go with the one account.
             first = accounts[0]
-            empties = [m for m in first.meters if m.empty and m.serial is None]
+            empties = [m for m in first.meters if m.empty]
+            serials = [m.serial for m in empties if m.serial is not None]
+            if loose.serial is None and len(serials) == 1:  # "… л/с 1234567890, счётчик № 40000001"
+                loose.serial = serials[0]
             for empty in empties:
                 first.meters.remove(empty)
             first.meters.insert(0, loose)
