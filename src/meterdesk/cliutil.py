@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -127,7 +128,7 @@ def accounts_progress(
         show_pos=True,
         show_percent=True,
         item_show_func=rate,
-        file=file or click.get_text_stream("stderr"),
+        file=file or sys.stderr,
     ) as bar:
         bar.update(done)
 
