@@ -399,11 +399,15 @@ def _bill(month: Any, workers: int, chunk_size: int, forcing: tuple[str, str] | 
 
 def _chunk_accounts(run: Any) -> dict[int, int]:
     """How many accounts each chunk of the run covers (the accounts in its range of ids), so that
-    the progress bar counts accounts, whatever the chunk size: one count over the accounts' key."""
+    the progress bar counts accounts, whatever the chunk size. That count reads the accounts' key
+    through, so it is made only when the bar is drawn (standard error is a terminal); else (a log
+    file, a benchmark's run) each chunk counts as a full one."""
     from django.db.models import F, Func, OuterRef, Subquery
 
     from meterdesk.customers.models import Account
 
+    if not _terminal():
+        return dict.fromkeys(run.chunks.values_list("id", flat=True), run.chunk_size)
     in_chunk = (
         Account.objects.filter(pk__gte=OuterRef("first_account_id"), pk__lte=OuterRef("last_account_id"))
         .order_by()
@@ -411,6 +415,11 @@ def _chunk_accounts(run: Any) -> dict[int, int]:
         .values("n")
     )
     return dict(run.chunks.annotate(n=Subquery(in_chunk)).values_list("id", "n"))
+
+
+def _terminal() -> bool:
+    """Whether the progress bars are drawn: click draws them only to a terminal."""
+    return sys.stderr.isatty()
 
 
 @main.command(

@@ -10,6 +10,7 @@ import click._termui_impl
 import pytest
 from click.testing import CliRunner
 
+from meterdesk import cli
 from meterdesk.cli import main
 from meterdesk.cliutil import accounts_progress
 from meterdesk.testing import AccountFactory
@@ -37,6 +38,7 @@ def test_the_bar_counts_accounts_with_the_rate():
 @pytest.mark.django_db
 def test_bill_shows_accounts_done_of_all_on_stderr(prices, monkeypatch):
     monkeypatch.setattr(click._termui_impl, "isatty", lambda _file: True)
+    monkeypatch.setattr(cli, "_terminal", lambda: True)
     for _ in range(3):
         AccountFactory(meter_required=False)
     # Chunks of two: two chunks, three accounts; the bar counts the three.
@@ -47,3 +49,15 @@ def test_bill_shows_accounts_done_of_all_on_stderr(prices, monkeypatch):
     assert "2/2" not in result.stderr
     assert "accounts/s" in result.stderr
     assert "Closing 2025-08" not in result.stdout
+
+
+@pytest.mark.django_db
+def test_bill_to_a_file_labels_the_bar_and_closes_the_same(prices):
+    """To a pipe or a file (a log, a benchmark) click prints the bar's label only, and the accounts
+    of each chunk are not counted for it; the close is the same."""
+    for _ in range(3):
+        AccountFactory(meter_required=False)
+    result = CliRunner().invoke(main, ["bill", "--period", "2025-08", "--workers", "0", "--chunk-size", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "Closing 2025-08\n"
+    assert "Month 2025-08: 3 accounts closed (3 now)." in result.stdout
