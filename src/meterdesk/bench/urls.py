@@ -5,20 +5,17 @@ view), so that a floor pays what a real request pays around its operation."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from meterdesk.api.api import JsonParser, MeterdeskAPI, handlers
+from meterdesk.api.api import MeterdeskAPI
 from meterdesk.bench.api_floor import router
 from meterdesk.urls import urlpatterns as product_urlpatterns
 
 bench_api = MeterdeskAPI(
-    parser=JsonParser(),
     title="meterdesk benchmark endpoints",
     version="bench",
     urls_namespace="bench",
     docs_url=None,
     openapi_url=None,
 )
-for exc_class, handler in handlers:
-    bench_api.add_exception_handler(exc_class, handler)
 bench_api.add_router("", router)
 
 # Before the product's: its API answers every other path under /api/v1/ (a 404 in its shape).
