@@ -30,5 +30,10 @@ if ! command -v redis-server >/dev/null 2>&1; then
     apt_install redis-server || printf 'warning: without redis-server the shared-cache tests will fail.\n' >&2
 fi
 
+# The tests of `meterdesk mail poll` start a private IMAP server of their own (Debian's dovecot).
+if [ ! -x /usr/sbin/dovecot ]; then
+    apt_install dovecot-imapd || printf 'warning: without dovecot-imapd the IMAP tests will fail.\n' >&2
+fi
+
 say "Running the tests"
 exec .venv/bin/pytest "$@"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import logging
+import select
 import ssl
 import threading
 import time
@@ -117,17 +118,17 @@ def _idle(connection: imaplib.IMAP4, wait: float, stop: threading.Event) -> None
     deadline = time.monotonic() + wait
     try:
         while not stop.is_set() and time.monotonic() < deadline:
-            sock.settimeout(1.0)
-            try:
-                line = connection.readline()
-            except TimeoutError:
+            # Wait for the server a second at a time (to see ``stop``), without a socket
+            # timeout: imaplib's reader cannot go on after one.
+            ready, _w, _x = select.select([sock], [], [], 1.0)
+            if not ready:
                 continue
+            line = connection.readline()
             if not line:
                 raise imaplib.IMAP4.abort("the server closed the connection")
             if b"EXISTS" in line or b"RECENT" in line:
                 break
     finally:
-        sock.settimeout(30)
         connection.send(b"DONE\r\n")
         while True:
             line = connection.readline()
