@@ -18,15 +18,17 @@ answer the channel gives them back into an ``Answer``; then it goes in ``CHANNEL
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, ClassVar
 from unittest import mock
 
 import pytest
-from django.test import Client
+from django.test import Client, TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -208,8 +210,66 @@ class ApiChannel(Channel):
         return Answer(body["code"])
 
 
+class EmailChannel(Channel):
+    """A letter from the login's address, signed with DKIM (its key record from a file), giving the
+    account number and a value per zone, stored as the mail server stores it
+    (``mail.services.letter_store``) and processed by its task; the outcome read back from what
+    the letter's answer said (``mail.models.Item``). A confirmation is a reply "Да" to that
+    answer."""
+
+    name = "email"
+    _signer: ClassVar[Any] = None
+
+    def __init__(self) -> None:
+        self.answered: str | None = None  # the Message-ID of our last answer
+
+    @classmethod
+    def _sign(cls, raw: bytes) -> tuple[bytes, str]:
+        from meterdesk.mail.tests.helpers import Signer
+
+        if cls._signer is None:
+            cls._signer = Signer(Path(tempfile.mkdtemp(prefix="contract-dkim-")))
+        return cls._signer.sign(raw), str(cls._signer.records)
+
+    def submit(self, world: World, values: Sequence[str], confirm: Sequence[str]) -> Answer:
+        from meterdesk.billing.preview import charge_loads
+        from meterdesk.mail.models import Answer as Sent
+        from meterdesk.mail.models import Item, Via
+        from meterdesk.mail.services import letter_store
+        from meterdesk.mail.tests.helpers import letter
+
+        if confirm and self.answered:
+            raw = letter(
+                "Да, подтверждаю",
+                subject="Re: Показания",
+                sender=world.user.email,
+                headers={"In-Reply-To": self.answered},
+            )
+        else:
+            zones = "\n".join(f"Т{zone} {value}" for zone, value in enumerate(values, start=1))
+            raw = letter(f"Лицевой счёт {world.meter.account.number}\n{zones}", sender=world.user.email)
+        signed, records = self._sign(raw)
+        with (
+            override_settings(METERDESK_MAIL_DKIM_RECORDS=records),
+            TestCase.captureOnCommitCallbacks(execute=True),
+        ):
+            stored = letter_store(
+                raw=signed, via=Via.SMTP, mail_from=world.user.email, rcpt_to=["readings@meterdesk.localhost"]
+            )
+        sent = Sent.objects.filter(letter=stored).first()
+        self.answered = sent.message_id if sent else None
+        item = Item.objects.select_related("reading").get(letter=stored)
+        issues = frozenset(
+            (int(z), c) for z, _s, c in (i.partition(":") for i in item.issues.split(",") if i)
+        )
+        if item.code == ACCEPTED:
+            assert item.reading is not None
+            return _answer_of_charge(charge_loads(item.charge), item.reading.replaces_id is not None)
+        return Answer(item.code, issues, tuple(t for t in item.confirm.split(",") if t))
+
+
 #: Every channel that takes readings. The core first: the others are compared with it.
-CHANNELS: tuple[type[Channel], ...] = (CoreChannel, WebChannel, ApiChannel)
+CHANNELS: tuple[type[Channel], ...] = (CoreChannel, WebChannel, ApiChannel, EmailChannel)
 
 
 # --- the cases ----------------------------------------------------------------------------------

@@ -110,6 +110,10 @@ class Item(models.Model):
     #: sends them back
     confirm = models.CharField(_("confirmations asked"), max_length=300, blank=True, default="")
     login_id = models.BigIntegerField(_("login"), null=True, blank=True)
+    #: each value's problem as ``zone:code``, comma-separated (what the answer explained)
+    issues = models.CharField(_("problems"), max_length=300, blank=True, default="")
+    #: the month's charge the answer showed (``billing.preview.charge_dumps``)
+    charge = models.TextField(_("charge"), blank=True, default="")
 
     class Meta:
         verbose_name = _("reading in a letter")

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks_db import DatabaseBackend
 
-from meterdesk.billing.preview import ChargePreview
+from meterdesk.billing.preview import ChargePreview, charge_dumps
 from meterdesk.core.readings import ACCEPTED, reading_submit
 from meterdesk.customers.models import Account, AccountLink, User
 from meterdesk.mail import letters, origin
@@ -323,14 +323,17 @@ def submit(
     except NeedsConfirmation as error:
         item.code, result.error = error.code, error
         item.confirm = ",".join(error.checked.token(i) for i in error.issues)
+        item.issues = ",".join(f"{i.zone}:{i.code}" for i in error.issues)
         return
     except ReadingInvalid as error:
         item.code, result.error = error.issues[0].code, error
+        item.issues = ",".join(f"{i.zone}:{i.code}" for i in error.issues)
         return
     except ReadingError as error:
         item.code, result.error = error.code, error
         return
     item.code, item.reading = ACCEPTED, submission.reading
+    item.charge = charge_dumps(submission.charge)
     result.charge, result.replaced = submission.charge, submission.replaced is not None
 
 

@@ -114,7 +114,9 @@ _NOISE = re.compile(
     re.IGNORECASE,
 )
 
-_NUMBER = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?(?!\d)|\d+(?:[.,]\d+)?"
+# A value as written, letters and all ("12a4" is the core's to refuse, not ours to read as 12);
+# "12 345" with a space between thousands.
+_NUMBER = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?(?!\d)|\d[\w.,]*\d|\d"
 _SERIAL = r"[A-Za-zА-Яа-я]{0,4}-?\d[\d\-]{3,30}[A-Za-zА-Яа-я]?"
 
 _TOKENS = re.compile(
