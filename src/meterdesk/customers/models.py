@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -101,6 +102,16 @@ class Account(models.Model):
     category = models.CharField(_("category"), max_length=20, choices=PremisesCategory.choices)
     rooms = models.PositiveSmallIntegerField(_("rooms"), default=1, validators=[MinValueValidator(1)])
     residents = models.PositiveSmallIntegerField(_("residents"), default=1)
+    # Printed on the bill with the residents; not used in billing (the norm goes by rooms and
+    # residents), so an account may go without it.
+    area = models.DecimalField(
+        _("total area, m²"),
+        max_digits=7,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
     opened_on = models.DateField(_("opened on"))
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
     meter_required = models.BooleanField(
