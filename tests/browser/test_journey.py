@@ -46,6 +46,7 @@ def test_register_log_in_submit_readings_and_see_history(browser_page, live_serv
     page.locator("#id_email").fill(EMAIL)
     page.locator("#id_password1").fill(PASSWORD)
     page.locator("#id_password2").fill(PASSWORD)
+    page.locator("#id_consent").check()  # the consent to personal data processing
     page.locator('main form button[type="submit"]').click()
 
     # "Check your e-mail": nothing of the account until the link in the letter is followed.

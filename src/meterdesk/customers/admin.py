@@ -1,3 +1,4 @@
+import contextlib
 from typing import Any
 
 from django.contrib import admin, messages
@@ -9,14 +10,46 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from meterdesk.adminviews import ViewOnlyAdmin
-from meterdesk.customers.models import Account, AccountLink, LinkEvent, PendingLink, User
+from meterdesk.customers.models import (
+    Account,
+    AccountLink,
+    Consent,
+    ConsentText,
+    LinkEvent,
+    PendingLink,
+    Phone,
+    User,
+)
 from meterdesk.customers.services import registration_code_issue, user_password_set
+from meterdesk.domain.phones import PhoneInvalid, phone_parse
 
 
 class AccountLinkInline(admin.TabularInline):
     model = AccountLink
     extra = 0
     raw_id_fields = ("user", "account")
+
+
+class PhoneInline(admin.TabularInline):
+    """The login's phone numbers, in E.164 (the phone line matches callers by them)."""
+
+    model = Phone
+    extra = 0
+    fields = ("number", "label", "added_at")
+    readonly_fields = ("added_at",)
+
+
+class ConsentInline(admin.TabularInline):
+    """The consents the login gave: read only, they are the record."""
+
+    model = Consent
+    extra = 0
+    can_delete = False
+    fields = ("given_at", "version", "email", "address", "channel", "text")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class StaffPasswordChangeForm(AdminPasswordChangeForm):
@@ -32,19 +65,18 @@ class UserAdmin(BaseUserAdmin):
     list_display = (
         "email",
         "full_name",
-        "phone",
         "is_staff",
         "is_active",
         "email_verified_at",
         "date_joined",
     )
-    search_fields = ("email", "full_name", "phone")
+    search_fields = ("email", "full_name", "phones__number")
     list_filter = ("is_staff", "is_active")
     change_password_form = StaffPasswordChangeForm
     readonly_fields = ("signed_out_at",)
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        (_("Profile"), {"fields": ("full_name", "phone", "language")}),
+        (_("Profile"), {"fields": ("full_name", "language")}),
         (
             _("Permissions"),
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
@@ -52,7 +84,15 @@ class UserAdmin(BaseUserAdmin):
         (_("Dates"), {"fields": ("last_login", "date_joined", "email_verified_at", "signed_out_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
-    inlines = [AccountLinkInline]
+    inlines = [AccountLinkInline, PhoneInline, ConsentInline]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[User], search_term: str
+    ) -> tuple[QuerySet[User], bool]:
+        # A number searched as typed ("8 916 123-45-67") is found as stored (E.164).
+        with contextlib.suppress(PhoneInvalid):
+            search_term = phone_parse(search_term)
+        return super().get_search_results(request, queryset, search_term)
 
 
 @admin.register(Account)
@@ -96,3 +136,21 @@ class PendingLinkAdmin(admin.ModelAdmin):
     list_display = ("user", "account", "created_at")
     search_fields = ("user__email", "account__number")
     raw_id_fields = ("user", "account")
+
+
+@admin.register(Consent)
+class ConsentAdmin(ViewOnlyAdmin):
+    """Who agreed to the processing of personal data, when, from where, to which text: read only."""
+
+    list_display = ("given_at", "email", "version", "channel", "address")
+    list_filter = ("version", "channel")
+    search_fields = ("email", "user__email", "address")
+    raw_id_fields = ("user", "text")
+
+
+@admin.register(ConsentText)
+class ConsentTextAdmin(ViewOnlyAdmin):
+    """Every text of a consent as it was shown, word for word: read only."""
+
+    list_display = ("version", "language", "first_shown_at", "sha256")
+    list_filter = ("version", "language")

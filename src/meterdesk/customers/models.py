@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -12,9 +13,9 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 account_number_validator = RegexValidator(r"^\d{10}$", _("An account number has exactly 10 digits."))
-phone_validator = RegexValidator(
-    r"^\+?\d{10,15}$", _("Enter the phone number in international form, e.g. +79161234567.")
-)
+
+#: The languages of the pages and letters, each named in itself (as the pages' switch names them).
+LANGUAGE_CHOICES = [("ru", "Русский"), ("en", "English")]
 
 
 class UserManager(BaseUserManager["User"]):
@@ -38,9 +39,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     """A login: a customer (linked to one or more accounts) or a member of staff."""
 
     email = models.EmailField(_("e-mail"), unique=True)
-    phone = models.CharField(_("phone"), max_length=16, blank=True, default="", validators=[phone_validator])
     full_name = models.CharField(_("full name"), max_length=200, blank=True, default="")
-    language = models.CharField(_("language"), max_length=8, default="ru")
+    # The pages (portal.middleware.UserLanguageMiddleware) and every letter to the login speak it.
+    language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES, default="ru")
     is_staff = models.BooleanField(_("staff"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
@@ -101,6 +102,16 @@ class Account(models.Model):
     category = models.CharField(_("category"), max_length=20, choices=PremisesCategory.choices)
     rooms = models.PositiveSmallIntegerField(_("rooms"), default=1, validators=[MinValueValidator(1)])
     residents = models.PositiveSmallIntegerField(_("residents"), default=1)
+    # Printed on the bill with the residents; not used in billing (the norm goes by rooms and
+    # residents), so an account may go without it.
+    area = models.DecimalField(
+        _("total area, m²"),
+        max_digits=7,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
     opened_on = models.DateField(_("opened on"))
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
     meter_required = models.BooleanField(
@@ -244,3 +255,80 @@ class RegistrationCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} ({'used' if self.used_at else 'unused'})"
+
+
+class PhoneLabel(models.TextChoices):
+    MOBILE = "mobile", _("mobile")
+    HOME = "home", _("home")
+    WORK = "work", _("work")
+    OTHER = "other", _("other")
+
+
+class Phone(models.Model):
+    """One of a login's phone numbers, in E.164 (``domain.phones.phone_parse``). The phone line
+    finds the accounts of a calling number through it (``customers.selectors.phone_accounts``),
+    hence the index on the number alone; a number is on a login once, but several logins (a
+    family's home phone) may have it."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="phones", verbose_name=_("user"))
+    number = models.CharField(_("number"), max_length=16)
+    label = models.CharField(_("label"), max_length=10, choices=PhoneLabel.choices, default=PhoneLabel.MOBILE)
+    added_at = models.DateTimeField(_("added at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("phone number")
+        verbose_name_plural = _("phone numbers")
+        ordering = ["added_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "number"], name="phone_unique_per_login"),
+            models.CheckConstraint(condition=models.Q(number__regex=r"^\+[1-9][0-9]{6,14}$"), name="phone_e164"),
+        ]
+        indexes = [models.Index(fields=["number"], name="phone_number_idx")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ConsentText(models.Model):
+    """The exact text of a consent as it was shown, in one language: kept once, so that every
+    consent given can be shown word for word years later. Append-only; a text that changes is a
+    new row (and, when its meaning changes, a new ``version``)."""
+
+    version = models.CharField(_("version"), max_length=20)
+    language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
+    text = models.TextField(_("text"))
+    sha256 = models.CharField(_("SHA-256 of the text"), max_length=64, unique=True)
+    first_shown_at = models.DateTimeField(_("first shown at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("text of a consent")
+        verbose_name_plural = _("texts of consents")
+        ordering = ["-first_shown_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.language})"
+
+
+class Consent(models.Model):
+    """A login's consent to the processing of its personal data (152-ФЗ, art. 9): who, when,
+    from which address, and the text agreed to. Append-only: kept for as long as the data is."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="consents", verbose_name=_("user"))
+    email = models.CharField(_("e-mail at the time"), max_length=254)
+    text = models.ForeignKey(
+        ConsentText, on_delete=models.PROTECT, related_name="consents", verbose_name=_("text agreed to")
+    )
+    version = models.CharField(_("version"), max_length=20)
+    given_at = models.DateTimeField(_("given at"), default=timezone.now)
+    address = models.CharField(_("client address"), max_length=64, blank=True, default="")
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True, default="")
+    channel = models.CharField(_("channel"), max_length=20, default="registration")
+
+    class Meta:
+        verbose_name = _("consent to personal data processing")
+        verbose_name_plural = _("consents to personal data processing")
+        ordering = ["-given_at", "-pk"]
+        indexes = [models.Index(fields=["user", "given_at"], name="consent_user_given_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.email} {self.version} {self.given_at:%Y-%m-%d}"

@@ -4,10 +4,13 @@ Registration and linking take the account number and a meter serial (both printe
 and, when ``METERDESK_REGISTRATION_CODE`` is on, the one-time code printed on the bill too. They
 are limited per account number and per client address (meterdesk.ratelimit, shared by every server
 process). A registered login sees nothing of the account until it follows the link e-mailed to it
-(``email_verify``); then, as after every new link, each other login of the account is told by
-e-mail, with a link that undoes it (``link_undo``). The logins of an account can remove each other
-(``account_link_remove``). Taking access away, changing or resetting a password sign the login out
-everywhere: its sessions and its device tokens stop working (``User.signed_out_at``).
+(``email_verify``), which also sends it a welcome letter; then, as after every new link, each
+other login of the account is told by e-mail, with a link that undoes it (``link_undo``).
+Registration records the consent to personal data processing (``customers.consent``). The
+logins of an account can remove each other (``account_link_remove``). Taking access away,
+changing or resetting a password sign the login out everywhere: its sessions and its device
+tokens stop working (``User.signed_out_at``). The profile's own writes (phones, language, a new
+e-mail) are in ``customers.profile``.
 docs/security.md describes it for a security officer.
 """
 
@@ -35,16 +38,21 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from meterdesk import ratelimit
+from meterdesk.customers.consent import Given, consent_check, consent_record
 from meterdesk.customers.models import (
     Account,
     AccountLink,
     LinkAction,
     LinkEvent,
     PendingLink,
+    Phone,
+    PhoneLabel,
     RegistrationCode,
     User,
 )
 from meterdesk.customers.selectors import email_masked
+from meterdesk.domain.phones import phone_parse
+from meterdesk.utility.selectors import utility_get
 
 log = logging.getLogger(__name__)
 
@@ -180,33 +188,49 @@ def user_register(
     account_number: str,
     meter_serial: str,
     site: str,
+    consent: str,
     registration_code: str = "",
     phone: str = "",
     language: str = "ru",
     client: str = "",
+    user_agent: str = "",
 ) -> User | None:
     """Register a login for the account identified by number + meter serial (+ code).
+
+    ``consent``: the version of the text of the consent to personal data processing that the
+    form showed and the person agreed to (ConsentMissing without it, ConsentOutdated for an old
+    one, before anything is counted or made). It is recorded with the new login, the client's
+    address and browser. ``phone`` (optional, any usual form; PhoneInvalid if it is no number)
+    becomes the login's first phone number.
 
     The answer does not tell whether the address already has a login, as the password reset does
     not: for a new address a login is made, unverified, and a verification link is e-mailed; for
     a known one nothing is made and its owner is told by e-mail that someone tried. Returns the new
     login, or None for a known address (for the caller's tests; the page must not differ).
     """
+    consent_check(consent)
+    number = phone_parse(phone) if phone.strip() else ""
     _guess_limits(account_number, client)
     account = account_match(
         number=account_number, meter_serial=meter_serial, registration_code=registration_code
     )
     email = User.objects.normalize_email(email).lower()
-    validate_password(password, User(email=email, phone=phone))
+    validate_password(password, User(email=email))
     existing = User.objects.filter(email__iexact=email).first()
     if existing is None:
         try:
             with transaction.atomic():
-                user = User.objects.create_user(
-                    email, password, phone=phone, language=language, email_verified_at=None
-                )
+                user = User.objects.create_user(email, password, language=language, email_verified_at=None)
                 PendingLink.objects.create(user=user, account=account)
                 _code_use(account)
+                if number:
+                    Phone.objects.create(user=user, number=number, label=PhoneLabel.MOBILE)
+                consent_record(
+                    user=user,
+                    version=consent,
+                    language=language,
+                    given=Given(address=client, user_agent=user_agent),
+                )
         except IntegrityError:  # a concurrent registration with the same e-mail
             existing = User.objects.filter(email__iexact=email).first()
         else:
@@ -214,7 +238,7 @@ def user_register(
             return user
     make_password(password)  # as long as the new login's hashing: the time tells nothing either
     if existing is not None:
-        _mail(
+        user_mail(
             existing,
             "customers/email/registration_tried",
             {
@@ -228,7 +252,7 @@ def user_register(
 def _verification_send(user: User, site: str) -> None:
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     url = site + reverse("portal:verify_email", args=[uid, verification_tokens.make_token(user)])
-    _mail(user, "customers/email/verify", {"url": url, "hours": settings.PASSWORD_RESET_TIMEOUT // 3600})
+    user_mail(user, "customers/email/verify", {"url": url, "hours": settings.PASSWORD_RESET_TIMEOUT // 3600})
 
 
 def email_verification_resend(*, user: User, site: str) -> None:
@@ -266,6 +290,11 @@ def email_verify(*, uidb64: str, token: str, site: str) -> User | None:
                 link = None
     if link is not None:
         _notify_new_link(link, site)
+    user_mail(
+        user,
+        "customers/email/welcome",
+        {"cabinet_url": site + reverse("portal:dashboard"), "profile_url": site + reverse("portal:profile")},
+    )
     return user
 
 
@@ -327,7 +356,7 @@ def _notify_new_link(link: AccountLink, site: str) -> None:
     )
     for other in others:
         token = signing.dumps({"l": link.pk, "u": link.user_id, "to": other.user_id}, salt=_UNDO_SALT)
-        _mail(
+        user_mail(
             other.user,
             "customers/email/new_link",
             {
@@ -407,7 +436,7 @@ def _unlink(link: AccountLink, action: str, *, by: User, channel: str, address: 
 
 
 def _mail_removed(event: LinkEvent, link: AccountLink) -> None:
-    _mail(
+    user_mail(
         link.user,
         "customers/email/link_removed",
         {"account": link.account, "undone": event.action == LinkAction.UNDONE},
@@ -510,14 +539,15 @@ def registration_code_for_bill(account: Account) -> str | None:
 # --- mail ---------------------------------------------------------------------------------------
 
 
-def _mail(user: User, template: str, context: dict[str, object]) -> None:
-    """One letter to ``user`` in the login's language. A failure to send is logged, as the password
-    reset does, and does not undo what was done (a verification link can be sent again)."""
+def user_mail(user: User, template: str, context: dict[str, object], *, to: str = "") -> None:
+    """One letter to ``user`` (at ``to`` if given: a new or an old address) in the login's
+    language. A failure to send is logged, as the password reset does, and does not undo what was
+    done (a verification link can be sent again)."""
     with translation.override(user.language or "ru"):
-        context = {**context, "user": user}
+        context = {**context, "user": user, "utility": utility_get()}
         subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
         body = render_to_string(f"{template}.txt", context)
     try:
-        EmailMessage(subject, body, None, [user.email]).send()
+        EmailMessage(subject, body, None, [to or user.email]).send()
     except Exception:
         log.exception("could not send %s to login %s", template, user.pk)

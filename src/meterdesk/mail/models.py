@@ -161,3 +161,12 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.to}: {self.subject}"[:120]
+
+
+class Unresolved(Letter):
+    """Letters not understood (or not processed) waiting for staff: the admin's queue."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("letter waiting for staff")
+        verbose_name_plural = _("letters waiting for staff")

@@ -10,11 +10,12 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
-from meterdesk.customers.models import User, phone_validator
+from meterdesk.customers.models import User
 from meterdesk.customers.services import registration_code_required, user_password_set
 from meterdesk.domain.readings import confirmation_parse
 from meterdesk.metering.messages import zone_label
 from meterdesk.metering.models import Meter
+from meterdesk.portal.profile_forms import ConsentFields, phone_clean, phone_field
 
 
 class LoginForm(AuthenticationForm):
@@ -58,14 +59,24 @@ class AccountMeterFields(forms.Form):
         return value
 
 
-class RegistrationForm(AccountMeterFields):
+class RegistrationForm(ConsentFields, AccountMeterFields):
+    field_order = [
+        "account_number",
+        "meter_serial",
+        "registration_code",
+        "email",
+        "phone",
+        "password1",
+        "password2",
+        "consent",
+        "consent_version",
+    ]
+
     email = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    phone = forms.CharField(
-        label=_("Phone (optional)"),
+    phone = phone_field(
+        _("Mobile phone (optional)"),
         required=False,
-        max_length=20,
-        help_text=_("So that the phone line can recognise you, e.g. +79161234567."),
-        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+        help_text=_("So that the customer line recognises you when you call, e.g. +7 916 123-45-67."),
     )
     password1 = forms.CharField(
         label=_("Password"),
@@ -80,11 +91,7 @@ class RegistrationForm(AccountMeterFields):
     )
 
     def clean_phone(self) -> str:
-        # Drop the usual separators first ("+7 (916) 123-45-67"), then check what is left.
-        value = "".join(ch for ch in self.cleaned_data.get("phone", "") if ch not in " -().\u00a0")
-        if value:
-            phone_validator(value)
-        return value
+        return phone_clean(self.cleaned_data.get("phone", ""))
 
     def clean_email(self) -> str:
         # Whether the address already has a login is not said here (docs/security.md).

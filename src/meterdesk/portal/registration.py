@@ -14,6 +14,7 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from meterdesk.customers.consent import ConsentMissing, ConsentOutdated, consent_text
 from meterdesk.customers.models import Account, AccountLink, User
 from meterdesk.customers.selectors import account_logins
 from meterdesk.customers.services import (
@@ -81,10 +82,14 @@ def register(request: HttpRequest) -> HttpResponse:
                 meter_serial=data["meter_serial"],
                 registration_code=data.get("registration_code", ""),
                 phone=data["phone"],
+                consent=form.consent_given(),
                 language=get_language() or "ru",
                 site=_site(request),
                 client=client_address(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
+        except (ConsentMissing, ConsentOutdated):
+            form.consent_outdated()
         except AccountMismatch:
             form.add_error(None, _mismatch_text())
         except TooManyAttempts as error:
@@ -94,7 +99,12 @@ def register(request: HttpRequest) -> HttpResponse:
             # The same page whether or not the address already had a login (as the password reset).
             request.session[_REGISTERED] = data["email"]
             return redirect("portal:register_sent")
-    return render(request, "portal/register.html", {"form": form}, status=status)
+    return render(
+        request,
+        "portal/register.html",
+        {"form": form, "consent_text": consent_text(get_language() or "ru")},
+        status=status,
+    )
 
 
 def register_sent(request: HttpRequest) -> HttpResponse:

@@ -5,7 +5,7 @@ from django.urls import URLPattern, path, reverse_lazy
 from django.views import View
 
 from meterdesk import converters  # noqa: F401 - registers <text:…> and <month:…>
-from meterdesk.portal import registration, views
+from meterdesk.portal import profile_views, registration, views
 from meterdesk.portal.forms import LoginForm, PasswordChangeForm, SetPasswordForm
 
 app_name = "portal"
@@ -33,7 +33,7 @@ urlpatterns = [
         authentication_form=LoginForm,
         redirect_authenticated_user=True,
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", profile_views.LogoutView.as_view(), name="logout"),
     _auth_page(
         "password/change/",
         auth_views.PasswordChangeView,
@@ -59,6 +59,13 @@ urlpatterns = [
         form_class=SetPasswordForm,
     ),
     _auth_page("password/reset/complete/", auth_views.PasswordResetCompleteView, "password_reset_complete"),
+    path("profile/", profile_views.profile, name="profile"),
+    path("profile/phones/", profile_views.phone_add_view, name="phone_add"),
+    path("profile/phones/<int:phone_id>/remove/", profile_views.phone_remove_view, name="phone_remove"),
+    path("profile/language/", profile_views.language_view, name="language"),
+    path("profile/email/", profile_views.email_change, name="email_change"),
+    path("profile/email/confirm/<text:token>/", profile_views.email_confirm, name="email_confirm"),
+    path("profile/consent/", profile_views.consent_view, name="consent"),
     path("accounts/link/", registration.link_account, name="link_account"),
     path("accounts/undo/<text:token>/", registration.undo_link, name="link_undo"),
     path("accounts/<text:number>/logins/", registration.logins, name="logins"),

@@ -9,6 +9,7 @@ from django.core import mail
 from django.test import Client
 
 from meterdesk.cli import main
+from meterdesk.customers.consent import CONSENT_VERSION
 from meterdesk.customers.models import AccountLink, PendingLink, RegistrationCode
 from meterdesk.customers.services import (
     AccountMismatch,
@@ -74,6 +75,7 @@ def test_a_code_works_once_and_a_new_one_replaces_it(codes_on, meter):
         meter_serial=meter.serial,
         registration_code=code,
         site=SITE,
+        consent=CONSENT_VERSION,
     )
     assert PendingLink.objects.get().account == meter.account
     with pytest.raises(AccountMismatch):  # used by the first registration
@@ -159,6 +161,8 @@ def test_the_registration_page_asks_for_the_code(codes_on, client, meter):
         "phone": "",
         "password1": STRONG,
         "password2": STRONG,
+        "consent": "on",
+        "consent_version": CONSENT_VERSION,
     }
     code = registration_code_issue(account=meter.account)
     client.cookies["django_language"] = "en"

@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
+from meterdesk.customers.consent import CONSENT_VERSION
 from meterdesk.customers.models import AccountLink, LinkAction, LinkEvent
 from meterdesk.testing import MeterFactory, UserFactory, link
 
@@ -30,6 +31,8 @@ def _registration(number: str, serial: str, email: str = "guess@example.com") ->
         "phone": "",
         "password1": GOOD_PASSWORD,
         "password2": GOOD_PASSWORD,
+        "consent": "on",
+        "consent_version": CONSENT_VERSION,
     }
 
 

@@ -13,6 +13,7 @@ from django.core import mail
 from django.test import Client
 
 from meterdesk import settings as project_settings
+from meterdesk.customers.consent import CONSENT_VERSION
 from meterdesk.customers.models import User
 from meterdesk.testing import PASSWORD, MeterFactory, UserFactory, free_port, smtp_settings
 
@@ -402,6 +403,8 @@ def test_passwords_are_hashed_with_argon2(client, settings):
             "phone": "",
             "password1": NEW_PASSWORD,
             "password2": NEW_PASSWORD,
+            "consent": "on",
+            "consent_version": CONSENT_VERSION,
         },
     )
     assert response.status_code == 302
