@@ -44,6 +44,9 @@ Amounts are strings with kopecks, volumes strings in kWh, dates and times ISO 86
 **Payments and documents**: start a card payment (`POST /api/v1/accounts/{number}/payments`,
 with an `Idempotency-Key`), follow it at `/api/v1/payments/{id}`, list every payment received,
 and download the monthly bill (with its payment QR code) and each payment's receipt as PDF.
+
+**Profile**: the login's e-mail, language and consent (`/api/v1/profile`), and its phone numbers,
+by which the customer line recognises a caller (`/api/v1/profile/phones`).
 """
 
 
@@ -183,4 +186,5 @@ api.add_router("", "meterdesk.api.routers.payments.router")  # before /accounts:
 api.add_router("/accounts", accounts_router)
 api.add_router("/meters", meters_router)
 api.add_router("/tariffs", tariffs_router)
+api.add_router("/profile", "meterdesk.api.routers.profile.router")  # contacts, language, consent
 api.add_router("/accounts", "meterdesk.api.routers.documents.router")  # bill and receipt PDFs

@@ -11,7 +11,7 @@ import pytest
 from meterdesk.api.api import api as ninja_api
 from meterdesk.api.models import ApiToken
 from meterdesk.api.tests.conftest import API
-from meterdesk.customers.models import AccountLink
+from meterdesk.customers.models import AccountLink, Phone, User
 from meterdesk.metering.models import Reading
 from meterdesk.payments.models import Payment
 
@@ -40,6 +40,8 @@ def _bodies(meter, account) -> dict[str, dict]:
         "/api/v1/accounts/link": {"account_number": account.number, "meter_serial": meter.serial},
         "/api/v1/meters/{meter_id}/readings": {"values": ["1100", "560"]},
         "/api/v1/meters/{meter_id}/readings/preview": {"values": ["1100", "560"]},
+        "/api/v1/profile": {"language": "en"},
+        "/api/v1/profile/phones": {"number": "+79161234567"},
     }
 
 
@@ -49,6 +51,8 @@ _BODY_PATHS = (
     "/api/v1/accounts/link",
     "/api/v1/meters/{meter_id}/readings",
     "/api/v1/meters/{meter_id}/readings/preview",
+    "/api/v1/profile",
+    "/api/v1/profile/phones",
 )
 
 
@@ -58,6 +62,8 @@ def _stored() -> tuple[int, ...]:
         ApiToken.objects.count(),
         Payment.objects.count(),
         AccountLink.objects.count(),
+        Phone.objects.count(),
+        User.objects.filter(language="en").count(),
     )
 
 
@@ -83,11 +89,10 @@ def test_a_body_that_is_not_declared_json_is_415(api, meter, content_type):
     bodies = _bodies(meter, meter.account)
     before = _stored()
     for method, template in _operations_with_a_body():
-        assert method == "post"
         path = template.format(number=meter.account.number, meter_id=meter.pk)
         body = json.dumps(bodies[template])
         extra = {"CONTENT_TYPE": content_type} if content_type else {}
-        response = api.generic("POST", path, body.encode(), **extra)
+        response = api.generic(method.upper(), path, body.encode(), **extra)
         assert response.status_code == 415, (path, content_type, response.content)
         answer = response.json()
         assert answer["code"] == "unsupported_media_type"
