@@ -181,6 +181,19 @@ ENVIRONMENT: tuple[Variable, ...] = (
         "60",
         "readings by e-mail: seconds between looks at a mailbox without IDLE",
     ),
+    Variable(
+        "METERDESK_IVR_OPERATOR",
+        "",
+        "the phone line: where a call to an operator goes (a SIP URI); unset: a callback request",
+    ),
+    Variable(
+        "METERDESK_IVR_OPERATOR_HOURS", "09:00-20:00", "the phone line: the operators' hours, utility time"
+    ),
+    Variable(
+        "METERDESK_IVR_PROMPTS",
+        "",
+        "the phone line: a folder of recorded prompts (WAV, named by the text's hash) used instead of synthesis",
+    ),
     Variable("METERDESK_LOG_LEVEL", "INFO", "the level of the log on standard error"),
     Variable(
         "METERDESK_DEMO_PASSWORD",
@@ -264,6 +277,7 @@ INSTALLED_APPS = [
     "meterdesk.registries",
     "meterdesk.documents",
     "meterdesk.mail",
+    "meterdesk.phone",
     "meterdesk.portal",
     "meterdesk.api",
 ]

@@ -77,7 +77,17 @@ admin.site.unregister(DBTaskResult)
 
 @admin.register(DBTaskResult)
 class TaskResultAdmin(DBTaskResultAdmin):
-    list_display = tuple("task" if name == "task_name" else name for name in DBTaskResultAdmin.list_display)
+    # django-tasks' own columns, the task named by a column with a translated header.
+    list_display = (
+        "id",
+        "task",
+        "status",
+        "enqueued_at",
+        "started_at",
+        "finished_at",
+        "priority",
+        "queue_name",
+    )
 
     @admin.display(description=_("task"))
     def task(self, obj: DBTaskResult) -> str:
