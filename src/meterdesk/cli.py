@@ -25,7 +25,14 @@ from django.db import connection, transaction
 from meterdesk.api.cli import api_purge
 from meterdesk.bench.cli import bench_group
 from meterdesk.billing.cli import rebill_command
-from meterdesk.cliutil import accounts_progress, database_current, django_setup, migrate, period_option
+from meterdesk.cliutil import (
+    accounts_progress,
+    database_current,
+    django_setup,
+    migrate,
+    money,
+    period_option,
+)
 from meterdesk.core.cli import send_confirmations
 from meterdesk.customers.cli import issue_registration_codes
 from meterdesk.dataio.cli import export_group, import_command
@@ -309,10 +316,10 @@ def bill(month: date, workers: int | None, chunk_size: int, force: bool, reason:
         )
     for basis, count in sorted(summary.by_basis.items(), key=lambda kv: -kv[1]):
         click.echo(f"  {basis:<16} {count:>10}")
-    click.echo(f"  charges         {summary.charges:>14} ₽")
-    click.echo(f"  recalculations  {summary.recalculations:>14} ₽")
-    click.echo(f"  penalties       {summary.penalty:>14} ₽")
-    click.echo(f"  payments        {summary.payments:>14} ₽")
+    click.echo(f"  charges         {money(summary.charges):>16}")
+    click.echo(f"  recalculations  {money(summary.recalculations):>16}")
+    click.echo(f"  penalties       {money(summary.penalty):>16}")
+    click.echo(f"  payments        {money(summary.payments):>16}")
 
 
 def _operator() -> str:

@@ -21,6 +21,7 @@ import django
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
+from meterdesk.domain.money import money_text
 from meterdesk.domain.periods import month_parse
 
 if TYPE_CHECKING:
@@ -93,8 +94,9 @@ def staff_get(email: str | None, param_hint: str = "--by") -> User | None:
 
 
 def money(value: Any) -> str:
-    """An amount as the commands print it: 1 234.50."""
-    return f"{value:,.2f}".replace(",", " ")
+    """An amount as the commands print it (in English, like the rest of their output):
+    ``1,234.50 ₽`` (``domain.money.money_text``)."""
+    return money_text(value, "en")
 
 
 def output_open(path: str | Path, mode: str, **kwargs: Any) -> Any:

@@ -20,16 +20,16 @@ from meterdesk.core.accounts import (
     window_state,
 )
 from meterdesk.customers.models import Account, PremisesCategory
+from meterdesk.domain.money import money_plain
 from meterdesk.metering.messages import zone_label
 from meterdesk.metering.models import Meter, MeterStatus, Reading
 from meterdesk.tariffs.models import Tariff, TariffKind
 from meterdesk.tariffs.selectors import tariff_spec
 
-KOPECK = Decimal("0.01")
-
 
 def money(value: Decimal | int) -> str:
-    return str(Decimal(value).quantize(KOPECK))
+    """An amount in the API's machine form, ``2384.13`` (``domain.money.money_plain``)."""
+    return money_plain(value)
 
 
 def kwh(value: Decimal | int) -> str:

@@ -20,11 +20,11 @@ def _line(entry: LedgerEntry) -> str:
     detail = entry.detail if isinstance(entry.detail, dict) else {}
     basis = str(detail.get("basis", ""))
     if entry.volume is None:
-        return f"  {basis:<15}{'':<28}{money(entry.amount):>14} ₽"
+        return f"  {basis:<15}{'':<28}{money(entry.amount):>16}"
     meter = f"meter {entry.meter.serial}" if entry.meter is not None else "no meter"
     zone = f"T{entry.zone}" if entry.zone else "single"
     volume = f"{entry.volume:+} kWh × {entry.price}"
-    return f"  {basis:<15}{meter + ' ' + zone:<28}{money(entry.amount):>14} ₽   {volume}"
+    return f"  {basis:<15}{meter + ' ' + zone:<28}{money(entry.amount):>16}   {volume}"
 
 
 @click.command(
@@ -81,12 +81,12 @@ def rebill_command(
         by_month[str(entry.detail["period"])].append(entry)
     for label in sorted(by_month):
         lines = by_month[label]
-        click.echo(f"{label}: {money(sum(e.amount for e in lines))} ₽")
+        click.echo(f"{label}: {money(sum(e.amount for e in lines))}")
         for entry in lines:
             click.echo(_line(entry))
     total = sum(e.amount for e in entries)
     click.echo(
-        f"Total {money(total)} ₽ in {len(entries)} corrections, {posted} to {entries[0].period:%Y-%m} "
+        f"Total {money(total)} in {len(entries)} corrections, {posted} to {entries[0].period:%Y-%m} "
         "(the next bill)."
     )
     if dry_run:

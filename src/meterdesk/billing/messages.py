@@ -14,16 +14,15 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from meterdesk.domain import billing as engine
+from meterdesk.domain.money import is_russian, money_text, volume_text
 
 if TYPE_CHECKING:
     from meterdesk.billing.models import LedgerEntry
-
-MINUS = "\u2212"  # a true minus sign: read as "minus" by screen readers, unlike a hyphen
 
 # The reason codes of the penalty and of a payment (the ledger's, not the engine's).
 R_LATE_PAYMENT = "late_payment"
@@ -36,24 +35,25 @@ R_OPENING_BALANCE = "opening_balance"
 
 
 def money(amount: Decimal | int | None, *, symbol: bool = True) -> str:
-    """Roubles with kopecks, grouped by thousands in the active language: ``1 234,56 ₽``
+    """``domain.money.money_text`` in the active language: ``1 234,56 ₽``, ``1,234.56 ₽``
     (without the ``₽`` for a table column that names its unit)."""
-    if amount is None:
-        return ""
-    value = Decimal(amount).quantize(Decimal("0.01"))
-    text = number_format(abs(value), 2, force_grouping=True)
-    prefix = MINUS if value < 0 else ""
-    return f"{prefix}{text} ₽" if symbol else f"{prefix}{text}"
+    return money_text(amount, get_language(), symbol=symbol)
 
 
 def kwh(volume: Decimal | int | None) -> str:
     """A volume in kWh with its meaningful decimals only (up to 3), grouped: ``1 234,5``."""
-    if volume is None:
-        return ""
-    value = Decimal(volume)
-    places = max(0, min(3, -value.normalize().as_tuple().exponent))  # type: ignore[operator]
-    text = number_format(abs(value), places, force_grouping=True)
-    return f"{MINUS}{text}" if value < 0 else text
+    return volume_text(volume, get_language())
+
+
+def month_name(value: date) -> str:
+    """A month and its year as a word, in the nominative: ``ноябрь 2026``, ``November 2026``.
+
+    It also serves "за ноябрь 2026" (the accusative of a month is its nominative). Django's
+    ``F`` is the nominative capitalised as for a heading; Russian writes month names in lower
+    case within a sentence or a cell (``capfirst`` where one starts a sentence). For the
+    genitive ("15 ноября", "с ноября 2026") use Django's ``E``."""
+    text = date_format(value, "F Y")
+    return text.lower() if is_russian(get_language()) else text
 
 
 def month_label(value: date | str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from meterdesk.cliutil import django_setup_migrated, output_open, period_option
+from meterdesk.cliutil import django_setup_migrated, money, output_open, period_option
 from meterdesk.dataio.cli import export_group
 
 
@@ -52,7 +52,7 @@ def export_bill(number: str, period: date, output: Path) -> None:
     with output_open(output, "wb") as out:
         out.write(content)
     click.echo(
-        f"The bill of account {number} for {period:%Y-%m} ({data.total_due} ₽ due) written to {output} "
+        f"The bill of account {number} for {period:%Y-%m} ({money(data.total_due)} due) written to {output} "
         f"({len(content)} bytes)",
         err=True,
     )

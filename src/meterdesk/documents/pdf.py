@@ -16,6 +16,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import segno
+from django.utils import translation
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -27,24 +28,12 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
 from reportlab.platypus.doctemplate import BaseDocTemplate
 
+from meterdesk.billing.messages import month_name
+from meterdesk.domain.money import money_text, volume_text
+
 FONTS_DIR = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVuSans"
 FONT_BOLD = "DejaVuSans-Bold"
-MINUS = "\u2212"
-MONTHS = (
-    "январь",
-    "февраль",
-    "март",
-    "апрель",
-    "май",
-    "июнь",
-    "июль",
-    "август",
-    "сентябрь",
-    "октябрь",
-    "ноябрь",
-    "декабрь",
-)
 
 _registered = False
 
@@ -82,26 +71,22 @@ def markup(text: str, size: float = 9, *, right: bool = False, leading: float | 
 
 
 def rub(amount: Decimal | int | None, *, sign: bool = True) -> str:
-    """``1 234,56`` (a true minus sign for a negative amount); empty for None."""
+    """``1 234,56`` (``domain.money.money_text`` in Russian, a true minus sign for a negative
+    amount unless ``sign`` is false); empty for None."""
     if amount is None:
         return ""
-    value = Decimal(amount).quantize(Decimal("0.01"))
-    text = f"{abs(value):,.2f}".replace(",", " ").replace(".", ",")
-    return f"{MINUS}{text}" if value < 0 and sign else text
+    value = Decimal(amount)
+    return money_text(value if sign else abs(value), "ru", symbol=False)
 
 
 def rub_sign(amount: Decimal | int) -> str:
-    return f"{rub(amount)} ₽"
+    """``1 234,56 ₽``."""
+    return money_text(amount, "ru")
 
 
 def kwh(volume: Decimal | None) -> str:
     """A volume with its meaningful decimals only (up to 3): ``200``, ``156,5``."""
-    if volume is None:
-        return ""
-    value = Decimal(volume)
-    places = max(0, min(3, -int(value.normalize().as_tuple().exponent)))
-    text = f"{abs(value):,.{places}f}".replace(",", " ").replace(".", ",")
-    return f"{MINUS}{text}" if value < 0 else text
+    return volume_text(volume, "ru")
 
 
 def price_text(price: Decimal | None) -> str:
@@ -116,8 +101,9 @@ def reading_text(value: Decimal) -> str:
 
 
 def month_words(period: date) -> str:
-    """``август 2025``."""
-    return f"{MONTHS[period.month - 1]} {period.year}"
+    """``август 2025`` (``billing.messages.month_name``: the documents are in Russian)."""
+    with translation.override("ru"):
+        return month_name(period)
 
 
 def month_code(period: date) -> str:

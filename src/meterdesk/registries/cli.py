@@ -93,12 +93,12 @@ def _print_summary(result: LoadResult) -> None:
         click.echo("Dry run: the file is good; nothing was kept. It would load:")
     elif result.registry is not None:
         click.echo(f"Loaded as registry #{result.registry.pk}:")
-    click.echo(f"  rows            {s.rows:>8}   {money(s.amount):>16} ₽")
-    click.echo(f"  matched         {s.matched:>8}   {money(s.matched_amount):>16} ₽")
-    click.echo(f"  unmatched       {s.unmatched:>8}   {money(s.unmatched_amount):>16} ₽")
+    click.echo(f"  rows            {s.rows:>8}   {money(s.amount):>18}")
+    click.echo(f"  matched         {s.matched:>8}   {money(s.matched_amount):>18}")
+    click.echo(f"  unmatched       {s.unmatched:>8}   {money(s.unmatched_amount):>18}")
     if s.duplicate:
-        click.echo(f"  already loaded  {s.duplicate:>8}   {money(s.duplicate_amount):>16} ₽")
-    click.echo(f"  bank commission {'':>8}   {money(s.commission):>16} ₽")
+        click.echo(f"  already loaded  {s.duplicate:>8}   {money(s.duplicate_amount):>18}")
+    click.echo(f"  bank commission {'':>8}   {money(s.commission):>18}")
     with _english():
         for reason, count in sorted(s.by_reason.items()):
             click.echo(f"    {UnmatchedReason(reason).label}: {count}")
@@ -133,19 +133,17 @@ def unmatched(registry_id: int | None) -> None:
         click.echo("No unmatched rows.")
         return
     click.echo(
-        f"{'row':>7}  {'registry':<24} {'line':>5}  {'paid on':<10}  {'account':<12} {'amount':>12}  why, payer"
+        f"{'row':>7}  {'registry':<24} {'line':>5}  {'paid on':<10}  {'account':<12} {'amount':>14}  why, payer"
     )
     with _english():
         for row in rows:
             click.echo(
                 f"{row.pk:>7}  {('#' + str(row.registry_id) + ' ' + row.registry.name)[:24]:<24} {row.line:>5}  "
-                f"{row.paid_on:%d.%m.%Y}  {row.account_number[:12]:<12} {money(row.amount):>12}  "
+                f"{row.paid_on:%d.%m.%Y}  {row.account_number[:12]:<12} {money(row.amount):>14}  "
                 f"{row.get_reason_display()}, {row.payer}"
             )
     total = sum(r.amount for r in rows)
-    click.echo(
-        f"{len(rows)} row(s), {money(total)} ₽. Resolve one: meterdesk payments resolve ROW --account N"
-    )
+    click.echo(f"{len(rows)} row(s), {money(total)}. Resolve one: meterdesk payments resolve ROW --account N")
 
 
 @payments_group.command(
@@ -180,7 +178,7 @@ def resolve(row_id: int, number: str | None, reason: str | None, note: str, by_e
                     raise click.ClickException(f"no account {number}")
                 entry = row_assign(row=row, account=account, user=user, note=note)
                 click.echo(
-                    f"Row {row.pk} (line {row.line} of registry #{row.registry_id}): {money(row.amount)} ₽ "
+                    f"Row {row.pk} (line {row.line} of registry #{row.registry_id}): {money(row.amount)} "
                     f"posted to account {account.number} on {entry.posted_on:%d.%m.%Y} (ledger entry {entry.pk})."
                 )
                 if account.closed_on is not None:
@@ -189,7 +187,7 @@ def resolve(row_id: int, number: str | None, reason: str | None, note: str, by_e
                 row_reject(row=row, reason=reason, user=user)
                 click.echo(
                     f"Row {row.pk} (line {row.line} of registry #{row.registry_id}) rejected: "
-                    f"{money(row.amount)} ₽ to be returned to the bank."
+                    f"{money(row.amount)} to be returned to the bank."
                 )
         except RowResolveError as exc:
             raise click.ClickException(str(exc)) from exc

@@ -119,7 +119,7 @@ def test_an_account_with_balance_last_payment_and_tariff(api, billed):
     assert body["balance"] == "663.50"
     assert body["debt"] == "663.50"
     assert body["credit"] == "0.00"
-    assert body["balance_text"] == "You owe 663.50 ₽"
+    assert body["balance_text"] == "You owe 663.50\u00a0₽"
     assert body["last_payment"]["amount"] == "1000.00"
     assert body["last_payment"]["posted_on"] == "2026-10-05"
     assert body["latest_statement"] == {"period": "2026-10", "total_due": "663.50", "due_date": "2026-11-10"}

@@ -23,6 +23,7 @@ from meterdesk.billing.tests.helpers import (
     sqlite_query,
 )
 from meterdesk.cli import main
+from meterdesk.domain.money import money_text
 from meterdesk.testing import AccountFactory
 
 
@@ -78,11 +79,14 @@ def test_summary_by_basis(billed, seeded_data_dir, workers):
     for basis, count in by_basis.items():
         assert re.search(rf"^  {basis}\s+{count}$", output, re.MULTILINE), (basis, count, output)
     charges = sqlite_query(data, "SELECT SUM(charges) FROM billing_accountclose")[0][0]
+    # Amounts as every page writes them, in English: 1,234.56 ₽ (domain.money.money_text).
     assert re.search(
-        rf"^  charges\s+{Decimal(str(charges)).quantize(Decimal('0.01'))} ₽$", output, re.MULTILINE
+        rf"^  charges\s+{re.escape(money_text(Decimal(str(charges)), 'en'))}$", output, re.MULTILINE
     )
     for label in ("recalculations", "penalties", "payments"):
-        assert re.search(rf"^  {label}\s+-?\d+\.\d\d ₽$", output, re.MULTILINE), label
+        assert re.search(rf"^  {label}\s+\u2212?\d{{1,3}}(,\d{{3}})*\.\d\d\u00a0₽$", output, re.MULTILINE), (
+            label
+        )
     assert sqlite_query(data, "SELECT status FROM billing_billingrun") == [("done",)]
 
 

@@ -109,9 +109,9 @@ def test_the_statement_says_so(tariff_2023, monkeypatch, client):
     with translation.override("en"):
         assert penalty_words(settled) == [
             "The debt for 05.2023 was paid off on 16.08.2023: its penalty for the whole overdue period is "
-            "settled at the key rate of that day (12%, capped where a cap is in force), 11.40 ₽ instead "
-            "of the 10.70 ₽ charged month by month",
-            "36 days late on 1,000.00 ₽ owed for 05.2023: 1/300 of the key rate (9.5%) for each day",
+            "settled at the key rate of that day (12%, capped where a cap is in force), 11.40\u00a0₽ instead "
+            "of the 10.70\u00a0₽ charged month by month",
+            "36 days late on 1,000.00\u00a0₽ owed for 05.2023: 1/300 of the key rate (9.5%) for each day",
         ]
     with translation.override("en"):  # as a ledger line (the API's charges)
         assert entry_words(statement.penalty[1]) == (
@@ -133,8 +133,8 @@ def test_the_statement_says_so(tariff_2023, monkeypatch, client):
     with translation.override("ru"):
         assert penalty_words(settled)[0] == (
             "Долг за 05.2023 погашен 16.08.2023: пени за весь период просрочки пересчитаны по ключевой "
-            "ставке на этот день (12%, не выше ограничения, где оно действует) — 11,40 ₽ вместо "
-            "10,70 ₽, начисленных помесячно"
+            "ставке на этот день (12%, не выше ограничения, где оно действует) — 11,40\u00a0₽ вместо "
+            "10,70\u00a0₽, начисленных помесячно"
         )
 
 

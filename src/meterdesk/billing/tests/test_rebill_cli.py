@@ -44,12 +44,12 @@ def test_a_dry_run_shows_the_months_and_posts_nothing(meter):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         f"Account {number} from 2025-06 (other: control of 24.06):",
-        "2025-06: -349.50 ₽",
-        "  actual         meter 40123456 T1                -1 048.50 ₽   -150.000 kWh × 6.99",
-        "  control        meter 40123456 T1                   699.00 ₽   +100.000 kWh × 6.99",
-        "2025-07: 393.50 ₽",
-        "  actual         meter 40123456 T1                   393.50 ₽   +50.000 kWh × 7.87",
-        "Total 44.00 ₽ in 3 corrections, would be posted to 2025-08 (the next bill).",
+        "2025-06: \u2212349.50\u00a0₽",
+        "  actual         meter 40123456 T1                \u22121,048.50\u00a0₽   -150.000 kWh × 6.99",
+        "  control        meter 40123456 T1                   699.00\u00a0₽   +100.000 kWh × 6.99",
+        "2025-07: 393.50\u00a0₽",
+        "  actual         meter 40123456 T1                   393.50\u00a0₽   +50.000 kWh × 7.87",
+        "Total 44.00\u00a0₽ in 3 corrections, would be posted to 2025-08 (the next bill).",
         "Dry run: nothing was posted.",
     ]
     assert ledger_snapshot() == before
@@ -62,7 +62,7 @@ def test_it_posts_once_with_who_asked(meter):
     result = run(*args, "--cause", "control_reading", "--by", "billing@example.com")
 
     assert result.exit_code == 0, result.output
-    assert "Total 44.00 ₽ in 3 corrections, posted to 2025-08 (the next bill)." in result.output
+    assert "Total 44.00\u00a0₽ in 3 corrections, posted to 2025-08 (the next bill)." in result.output
     entries = LedgerEntry.objects.filter(kind=EntryKind.CORRECTION)
     assert {(e.period, e.detail["cause"], e.detail["by"], e.detail["reason"]) for e in entries} == {
         (AUG, "control_reading", staff.pk, "control of 24.06")

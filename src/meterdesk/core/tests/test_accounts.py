@@ -154,7 +154,7 @@ def test_money_summary_debt_last_payment_and_latest_bill(july_billed):
         money = money_summary(user, meter.account.number)
     assert money is not None
     assert (money.balance, money.debt, money.credit) == (D("1000.00"), D("1000.00"), D(0))
-    assert money.balance_text == "You owe 1,000.00 ₽"
+    assert money.balance_text == "You owe 1,000.00\u00a0₽"
     assert money.last_payment_amount == D("338.00")
     assert money.latest is not None and money.latest.period == date(2026, 7, 1)
     assert money.latest_due == D("1338.00")

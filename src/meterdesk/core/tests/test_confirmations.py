@@ -87,7 +87,7 @@ def test_the_mail_is_stored_with_the_reading_and_sent_by_the_sender(
     assert message.to == ["anna@example.com"]
     assert result.reading.confirmation in message.subject
     assert result.reading.confirmation in message.body
-    assert "2298,00" in message.body
+    assert "2\u202f298,00" in message.body
     assert "20.11.2026 14:30" in message.body
     stored.refresh_from_db()
     assert stored.sent_at == NOW + timedelta(seconds=2) and stored.attempts == 1
@@ -124,7 +124,7 @@ def test_the_language_and_address_are_those_of_the_submission(db_tasks, priced_c
     confirmations_send(now=at(NOW))
     (message,) = mail.outbox
     assert message.to == ["anna@example.com"]
-    assert "2298.00" in message.body
+    assert "2,298.00" in message.body
 
 
 def test_the_charge_survives_the_round_trip():

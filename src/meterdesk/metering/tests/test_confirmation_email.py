@@ -58,7 +58,7 @@ def test_confirmation_sent_after_commit_to_the_submitter(priced_customer, django
     assert number in message.subject
     assert number in message.body
     # The customer's language is Russian: a decimal comma.
-    assert "2298,00" in message.body
+    assert "2\u202f298,00" in message.body
     assert meter.serial in message.body
     assert meter.account.number in message.body
     assert "20.11.2026 14:30" in message.body
@@ -72,10 +72,10 @@ def test_confirmation_in_english(priced_customer, django_capture_on_commit_callb
     with django_capture_on_commit_callbacks(execute=True):
         result = submit(user, meter)
     (message,) = mail.outbox
-    assert "2298.00" in message.body
+    assert "2,298.00" in message.body
     assert "Confirmation number" in message.body
     assert result.reading.confirmation in message.body
-    assert "1890.00" in message.body  # T1: 200 × 9.45
+    assert "1,890.00" in message.body  # T1: 200 × 9.45
     assert "408.00" in message.body  # T2: 100 × 4.08
     # The values as submitted, per zone: the customer's proof of what was sent.
     assert "T1 (day): 1300" in message.body
@@ -115,7 +115,7 @@ def test_each_submission_gets_its_own_mail(priced_customer, django_capture_on_co
     assert len(mail.outbox) == 2
     assert first.reading.confirmation in mail.outbox[0].body
     assert second.reading.confirmation in mail.outbox[1].body
-    assert "2433,30" in mail.outbox[1].body  # 210 × 9.45 + 110 × 4.08 = 1984.50 + 448.80
+    assert "2\u202f433,30" in mail.outbox[1].body  # 210 × 9.45 + 110 × 4.08 = 1984.50 + 448.80
 
 
 class _Store:
@@ -159,7 +159,7 @@ def test_confirmation_through_a_real_smtp_server(
     assert to == "anna@example.com"
     assert number in subject
     assert number in body
-    assert "2298,00" in body
+    assert "2\u202f298,00" in body
     assert "₽" in body
 
 

@@ -40,10 +40,10 @@ def test_import_registry_loads_and_summarises(accounts, registry_file):
     assert result.exit_code == 0, result.output
     registry = Registry.objects.get()
     assert f"Loaded as registry #{registry.pk}:" in result.stdout
-    assert "  rows                   3           3 120.54 ₽" in result.stdout
-    assert "  matched                2           2 270.54 ₽" in result.stdout
-    assert "  unmatched              1             850.00 ₽" in result.stdout
-    assert "  bank commission                       31.21 ₽" in result.stdout
+    assert "  rows                   3           3,120.54\u00a0₽" in result.stdout
+    assert "  matched                2           2,270.54\u00a0₽" in result.stdout
+    assert "  unmatched              1             850.00\u00a0₽" in result.stdout
+    assert "  bank commission                       31.21\u00a0₽" in result.stdout
     assert "    unknown account number: 1" in result.stdout
     assert "Loading sber-20251120.txt as sberbank" in result.stderr
     assert account_balance(accounts[0]) == Decimal("-1770.54")
@@ -98,15 +98,15 @@ def test_unmatched_and_resolve(accounts, registry_file):
     assert listed.exit_code == 0, listed.output
     assert f"{row.pk:>7}  #{row.registry_id} sber-20251120.txt" in listed.stdout
     assert (
-        "20.11.2025  7701000077         850.00  unknown account number, Васильев Игорь Олегович"
+        "20.11.2025  7701000077         850.00\u00a0₽  unknown account number, Васильев Игорь Олегович"
         in listed.stdout
     )
-    assert "1 row(s), 850.00 ₽." in listed.stdout
+    assert "1 row(s), 850.00\u00a0₽." in listed.stdout
 
     assigned = run("resolve", str(row.pk), "--account", "7701000003", "--by", staff.email)
     assert assigned.exit_code == 0, assigned.output
     assert (
-        f"Row {row.pk} (line 3 of registry #{row.registry_id}): 850.00 ₽ posted to account 7701000003"
+        f"Row {row.pk} (line 3 of registry #{row.registry_id}): 850.00\u00a0₽ posted to account 7701000003"
         in assigned.stdout
     )
     assert account_balance(accounts[2]) == Decimal("-850.00")
@@ -125,7 +125,7 @@ def test_resolve_by_rejecting(accounts, registry_file):
     row = RegistryRow.objects.get(status=RowStatus.UNMATCHED)
     result = run("resolve", str(row.pk), "--reject", "no such account")
     assert result.exit_code == 0, result.output
-    assert "rejected: 850.00 ₽ to be returned to the bank." in result.stdout
+    assert "rejected: 850.00\u00a0₽ to be returned to the bank." in result.stdout
     row.refresh_from_db()
     assert (row.status, row.resolution_note) == (RowStatus.REJECTED, "no such account")
 
