@@ -1,6 +1,7 @@
 """An account as every channel shows it: the reading window today, a meter's card, the money at a
-glance and a monthly statement (its totals, its lines with their basis in words, the payments and
-the penalty).
+glance, a monthly statement (its totals, its lines with their basis in words, the payments and
+the penalty), whether the month's readings are in and the months of an account's history with
+what each was billed.
 
 The portal, the API and the documents take these and only lay them out (HTML, JSON, PDF); a new
 channel (e-mail, the phone line, the terminal, the back office) does the same. Words are in the
@@ -24,7 +25,7 @@ from meterdesk.domain.tariffs import TariffSpec
 from meterdesk.metering.check import OUT_OF_SERVICE
 from meterdesk.metering.messages import window_message, zone_label
 from meterdesk.metering.models import Meter, Reading
-from meterdesk.metering.selectors import meter_is_failed, meter_last_reading
+from meterdesk.metering.selectors import MonthRow, meter_is_failed, meter_last_reading
 from meterdesk.tariffs.models import Tariff
 from meterdesk.utility.models import UtilitySettings
 from meterdesk.utility.selectors import Reference, reading_window_get, reference_get, utility_get, utility_now
@@ -317,3 +318,102 @@ def statement_view(statement: Statement) -> StatementView:
         payments=[PaymentLine(e, e.posted_on, -e.amount) for e in statement.payments],
         penalties=[PenaltyLine(e, e.amount, penalty_words(e.detail)) for e in statement.penalty],
     )
+
+
+# --- the month's readings -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeterMonthReading:
+    card: MeterCard
+    given: Reading | None  # the accepted reading of the month, None: not given yet
+
+
+@dataclass(frozen=True)
+class MonthReadings:
+    """Whether the readings of the month (today's, in the utility's zone) are in, meter by meter
+    (those that accept readings), with the window that takes them."""
+
+    period: date
+    meters: list[MeterMonthReading]
+    window: WindowState
+
+    @property
+    def given(self) -> bool:
+        """Every meter's reading of the month is in (and there is a meter to read)."""
+        return bool(self.meters) and all(m.given is not None for m in self.meters)
+
+    @property
+    def missing(self) -> list[MeterCard]:
+        return [m.card for m in self.meters if m.given is None]
+
+    @property
+    def given_on(self) -> datetime | None:
+        """When the last of the month's readings came in."""
+        times = [m.given.submitted_at for m in self.meters if m.given is not None]
+        return max(times) if times else None
+
+
+def month_readings(cards: Iterable[MeterCard], window: WindowState, today: date) -> MonthReadings:
+    """The month's readings of an account's meters (their ``meter_card``s, whose last accepted
+    reading tells: it is the month's if its period is the month)."""
+    period = today.replace(day=1)
+    meters = [
+        MeterMonthReading(card, card.last if card.last is not None and card.last.period == period else None)
+        for card in cards
+        if card.accepts_readings
+    ]
+    return MonthReadings(period=period, meters=meters, window=window)
+
+
+# --- the months of an account ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryMonth:
+    """A month of an account's history: its readings and the consumption they imply
+    (``metering.selectors.MonthRow``), what the month's statement billed, and the same month a
+    year before."""
+
+    row: MonthRow
+    statement: StatementTotals | None  # None: the month is not billed (yet)
+    year_before: HistoryMonth | None = None
+
+    @property
+    def period(self) -> date:
+        return self.row.period
+
+    @property
+    def billed(self) -> Decimal | None:
+        """The month's charges and recalculations as its statement billed them."""
+        return self.statement.billed if self.statement is not None else None
+
+    @property
+    def estimate(self) -> Decimal | None:
+        """For a month not billed yet: its charge by the readings given, at the month's prices
+        (the statement may differ: estimates, recalculations, other meters' lines)."""
+        if self.statement is not None or not any(m.reading is not None and m.priced for m in self.row.meters):
+            return None
+        return self.row.amount
+
+    @property
+    def amount(self) -> Decimal | None:
+        """What the month cost: billed, else the estimate from readings."""
+        billed = self.billed
+        return billed if billed is not None else self.estimate
+
+    @property
+    def kwh(self) -> Decimal:
+        return self.row.total_kwh
+
+
+def history_months(rows: list[MonthRow], closes: Iterable[AccountClose]) -> list[HistoryMonth]:
+    """``rows`` (``metering.selectors.account_history``, newest first) with each month's
+    statement among ``closes`` and the same month of the year before, newest first."""
+    by_period = {close.period: statement_totals(close) for close in closes}
+    months = [HistoryMonth(row, by_period.get(row.period)) for row in rows]
+    by_month = {m.period: m for m in months}
+    return [
+        HistoryMonth(m.row, m.statement, by_month.get(m.period.replace(year=m.period.year - 1)))
+        for m in months
+    ]
