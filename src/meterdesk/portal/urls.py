@@ -73,5 +73,6 @@ urlpatterns = [
     path("accounts/<text:number>/statements/", views.statements, name="statements"),
     path("accounts/<text:number>/statements/<month:period>/", views.statement_detail, name="statement"),
     path("meters/<int:meter_id>/readings/new/", views.submit_reading, name="submit_reading"),
+    path("meters/<int:meter_id>/readings/preview/", views.reading_preview, name="reading_preview"),
     path("readings/<text:confirmation>/", views.reading_detail, name="reading"),
 ]

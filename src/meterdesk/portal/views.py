@@ -8,25 +8,27 @@ from typing import Any, cast
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
-from meterdesk.billing.messages import month_label
-from meterdesk.billing.preview import reading_charge
+from meterdesk.billing.messages import kwh, money, month_name
+from meterdesk.billing.preview import ChargePreview, reading_charge
 from meterdesk.billing.selectors import statement_get, statements_of
 from meterdesk.core.accounts import (
     MoneySummary,
+    history_months,
     meter_card,
     money_summary,
+    month_readings,
     statement_totals,
     statement_view,
     window_state,
 )
-from meterdesk.core.readings import reading_submit
+from meterdesk.core.readings import reading_check, reading_submit
 from meterdesk.customers.models import Account, User
 from meterdesk.domain.periods import month_parse
 from meterdesk.domain.profiles import profile_load
@@ -34,6 +36,7 @@ from meterdesk.metering.check import (
     MeterNotInService,
     MonthClosed,
     NeedsConfirmation,
+    ReadingError,
     ReadingInvalid,
     WindowClosed,
 )
@@ -75,11 +78,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if not user.email_verified:
         return check_mail(request, user)
     today = utility_now().date()
+    window = window_state(today=today)
     accounts = []
     for account in accounts_for_user(user):
         cards = [meter_card(m, account, today) for m in meters_of(account) if m.removed_on is None]
-        accounts.append({"account": account, "meters": cards, "money": _money(user, account)})
-    return render(request, "portal/dashboard.html", {"accounts": accounts, "window": window_state()})
+        accounts.append(
+            {
+                "account": account,
+                "meters": cards,
+                "money": _money(user, account),
+                "readings": month_readings(cards, window, today),
+            }
+        )
+    return render(request, "portal/dashboard.html", {"accounts": accounts, "window": window, "today": today})
 
 
 def _user_meter(request: HttpRequest, meter_id: int) -> Meter:
@@ -115,10 +126,9 @@ def submit_reading(request: HttpRequest, meter_id: int) -> HttpResponse:
         except WindowClosed:
             state = window_state()
             context["window"] = state
-        except ReadingInvalid as error:
-            for issue in error.issues:
-                field = f"t{issue.zone}" if issue.zone else None
-                form.add_error(field, ValidationError(issue_message(issue), code=issue.code))
+        except (ReadingInvalid, MeterNotInService, MonthClosed) as error:
+            for field, text, code in _refusal_errors(error):
+                form.add_error(field, ValidationError(text, code=code))
         except NeedsConfirmation as needs:
             # Each box confirms its zone's value as sent now (a token naming it): a value changed
             # after ticking the box is asked about again.
@@ -132,11 +142,6 @@ def submit_reading(request: HttpRequest, meter_id: int) -> HttpResponse:
                 }
                 for issue in needs.issues
             ]
-        except MeterNotInService as error:
-            message = _("This meter is no longer in service; readings are not accepted for it.")
-            form.add_error(None, ValidationError(message, code=error.code))
-        except MonthClosed as closed:
-            form.add_error(None, ValidationError(month_closed_message(closed.period), code=closed.code))
         else:
             if result.moved_from is not None:
                 messages.info(request, month_moved_message(result.moved_from, result.reading.period))
@@ -148,11 +153,36 @@ def submit_reading(request: HttpRequest, meter_id: int) -> HttpResponse:
                 messages.success(request, _("Reading accepted."))
             return redirect("portal:reading", confirmation=result.reading.confirmation)
     context["confirmations"] = confirmations
-    context["last"] = meter_last_reading(meter)
+    last = meter_last_reading(meter)
+    context["last"] = last
+    # Beside each zone's field, the value the new one follows: the last reading's, or the
+    # meter's own at installation.
+    previous = last.values if last is not None else meter.initial_values
+    context["zones"] = []
+    for zone, bound in enumerate(form.zone_fields()):
+        # Read out with the field: its error first, then the value it follows (submit.html's ids).
+        described = [f"{bound.auto_id}_error"] if bound.errors else []
+        if zone < len(previous):
+            described.append(f"{bound.auto_id}_previous")
+        if described:
+            bound.field.widget.attrs["aria-describedby"] = " ".join(described)
+        context["zones"].append(
+            {"field": bound, "previous": previous[zone] if zone < len(previous) else None}
+        )
     status = 200
     if request.method == "POST" and (form.errors or confirmations or not state.open):
         status = 422 if form.errors else 200
     return render(request, "portal/submit.html", context, status=status)
+
+
+def _refusal_errors(error: ReadingError) -> list[tuple[str | None, str, str]]:
+    """A refused reading's errors for the form: (the zone's field or None, the words, the code)."""
+    if isinstance(error, ReadingInvalid):
+        return [(f"t{i.zone}" if i.zone else None, issue_message(i), i.code) for i in error.issues]
+    if isinstance(error, MonthClosed):
+        return [(None, month_closed_message(error.period), error.code)]
+    text = _("This meter is no longer in service; readings are not accepted for it.")
+    return [(None, text, error.code)]
 
 
 @login_required
@@ -200,7 +230,7 @@ def reading_detail(request: HttpRequest, confirmation: str) -> HttpResponse:
 @login_required
 def history(request: HttpRequest, number: str) -> HttpResponse:
     account = _user_account(request, number)
-    rows = account_history(account)
+    months = history_months(account_history(account), statements_of(account))
     zones = max((m.zones for m in meters_of(account)), default=1)
     labels = [zone_label(zones, z) for z in range(1, zones + 1)]
     return render(
@@ -208,9 +238,10 @@ def history(request: HttpRequest, number: str) -> HttpResponse:
         "portal/history.html",
         {
             "account": account,
-            "rows": rows,
+            "months": months,
             "zone_labels": labels,
-            "chart": history_chart(list(reversed(rows)), labels),
+            "zone_count": len(labels),
+            "chart": history_chart(list(reversed(months)), labels),
         },
     )
 
@@ -260,10 +291,54 @@ def statement_detail(request: HttpRequest, number: str, period: str) -> HttpResp
         {
             "account": account,
             "view": statement_view(statement),
-            "month": month_label(month),
+            "month": month_name(month),
+            "money": _money(_customer(request), account),
             "penalty_rules": _penalty_rules(),
         },
     )
+
+
+@login_required
+@require_GET
+def reading_preview(request: HttpRequest, meter_id: int) -> JsonResponse:
+    """What the submission form shows as the household types (portal/static/portal/preview.js):
+    the consumption of each zone and the month's charge, or why the values would be refused, by
+    ``core.readings.reading_check`` (no writes). Texts come ready to show, in the page's language."""
+    meter = _user_meter(request, meter_id)
+    values = [request.GET.get(f"t{zone}", "").strip()[:40] for zone in range(1, meter.zones + 1)]
+    if not all(values):
+        return JsonResponse({"state": "incomplete"})
+    try:
+        outcome = reading_check(meter_id=meter.pk, login=_customer(request), values=values)
+    except Meter.DoesNotExist as exc:  # unlinked since the page was read
+        raise Http404 from exc
+    if outcome.error is not None:
+        texts = [text for _field, text, _code in _refusal_errors(outcome.error)]
+        return JsonResponse({"state": "error", "messages": texts})
+    assert outcome.charge is not None  # noqa: S101 - no rule broken, so the month was priced
+    return JsonResponse(
+        {
+            "state": "ok",
+            **_preview_texts(outcome.charge, outcome.period),
+            "messages": [issue_message(issue) for issue in outcome.needed],
+        }
+    )
+
+
+def _preview_texts(charge: ChargePreview, period: date) -> dict[str, Any]:
+    consumption = [
+        _("%(kwh)s kWh since the previous reading") % {"kwh": kwh(value)} for value in charge.consumption
+    ]
+    if charge.total is None:
+        total = _("No tariff is set for this meter yet; the charge will appear on the bill.")
+    elif charge.basis is None:
+        total = _("A new meter is billed from the 1st of the month after its installation.")
+    else:
+        total = _("Charge for %(month)s by these readings: %(amount)s") % {
+            "month": month_name(period),
+            "amount": money(charge.total),
+        }
+    return {"consumption": consumption, "total": total}
 
 
 def home(request: HttpRequest) -> HttpResponse:

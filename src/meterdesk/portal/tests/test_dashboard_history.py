@@ -80,15 +80,15 @@ def test_dashboard_shows_each_linked_account(client, clock, two_accounts):
     assert f'href="/accounts/{flat.number}/history/"' in html
     assert f'href="/accounts/{dacha.number}/history/"' in html
 
-    # Meters: serial, zones, verification date; a removed meter is not shown.
-    assert f"Meter № {flat_meter.serial} Zones 2 Verification due 01.01.2040" in text
-    assert "Meter № ЭЛ-333 Zones 3 Verification due 30.06.2025 — overdue" in text
+    # Meters as compact cards: serial, the last reading with its date, zones, verification
+    # date, the current prices; a removed meter is not shown.
+    assert (
+        f"Meter № {flat_meter.serial} Last reading, 20.10.2026 Zone Reading T1 (day) 1200 T2 (night) 600 "
+        "2 zones · verification due 01.01.2040 "
+        "Tariff since 01.01.2024 Zone Price, ₽/kWh T1 (day) 9.45 T2 (night) 4.08"
+    ) in text
+    assert "Meter № ЭЛ-333 No readings yet. 3 zones · verification due 30.06.2025 — overdue" in text
     assert "OLD-0001" not in html
-
-    # The last reading with its date, and the current prices.
-    assert "Last accepted reading, 20.10.2026 12:00 Zone Reading T1 (day) 1200 T2 (night) 600" in text
-    assert "Current tariff (since 01.01.2024) Zone Price, ₽/kWh T1 (day) 9.45 T2 (night) 4.08" in text
-    assert "No readings yet." in text
     assert "T1 (peak) 5.52 T2 (night) 2.09 T3 (semi-peak) 4.61" in text
 
 
@@ -98,10 +98,8 @@ def test_dashboard_says_when_the_window_is_open(client, clock, two_accounts):
     client.cookies["django_language"] = "en"
     response = client.get("/cabinet/")
     text = _text(response.content.decode())
-    assert (
-        "The reading window is open. Readings for this month are accepted until 26 November inclusive."
-        in text
-    )
+    # Each account's readings of November: not given yet, accepted until the 26th.
+    assert text.count("Readings for November 2026 not given yet Accepted until 26 November inclusive.") == 2
     html = response.content.decode()
     assert f'href="/meters/{flat_meter.pk}/readings/new/"' in html
     assert f'href="/meters/{dacha_meter.pk}/readings/new/"' in html
@@ -109,17 +107,20 @@ def test_dashboard_says_when_the_window_is_open(client, clock, two_accounts):
 
 
 @pytest.mark.parametrize(
-    ("now", "opens"), [(moscow(2026, 11, 10, 9), "15 November"), (moscow(2026, 11, 27, 9), "15 December")]
+    ("now", "opens", "closes"),
+    [
+        (moscow(2026, 11, 10, 9), "15 November", "26 November"),
+        (moscow(2026, 11, 27, 9), "15 December", "26 December"),
+    ],
 )
-def test_dashboard_says_when_the_window_opens(client, clock, two_accounts, now, opens):
+def test_dashboard_says_when_the_window_opens(client, clock, two_accounts, now, opens, closes):
     clock.now = now
     user, _flat_meter, _dacha_meter = two_accounts
     client.force_login(user)
     client.cookies["django_language"] = "en"
     html = client.get("/cabinet/").content.decode()
     text = _text(html)
-    assert f"The reading window is closed. It opens on {opens}." in text
-    assert "Readings can be submitted from the 15th to the 26th of each month." in text
+    assert f"Readings for November 2026 not given yet Next accepted from {opens} to {closes}." in text
     assert "/readings/new/" not in html
 
 
@@ -128,9 +129,8 @@ def test_dashboard_in_russian_by_default(client, clock, two_accounts):
     client.force_login(two_accounts[0])
     html = client.get("/cabinet/").content.decode()
     assert '<html lang="ru">' in html
-    assert "15 ноября" in html
-    assert "15-го" in html
-    assert "26-е" in html
+    assert "Показания за ноябрь 2026" in html
+    assert "Следующий приём показаний: с 15 ноября по 26 ноября." in html
 
 
 def test_dashboard_shows_the_tariff_in_force_today(client, clock, customer):
@@ -140,7 +140,7 @@ def test_dashboard_shows_the_tariff_in_force_today(client, clock, customer):
     client.force_login(user)
     client.cookies["django_language"] = "en"
     text = _text(client.get("/cabinet/").content.decode())
-    assert "Current tariff (since 01.07.2026) Zone Price, ₽/kWh T1 (day) 10.10 T2 (night) 5.05" in text
+    assert "Tariff since 01.07.2026 Zone Price, ₽/kWh T1 (day) 10.10 T2 (night) 5.05" in text
     assert "9.45" not in text
     assert "99.99" not in text
 
@@ -176,7 +176,7 @@ def test_dashboard_shows_the_latest_of_several_readings(client, clock, customer)
     client.force_login(user)
     client.cookies["django_language"] = "en"
     text = _text(client.get("/cabinet/").content.decode())
-    assert "Last accepted reading, 20.10.2026 12:00 Zone Reading T1 (day) 1234 T2 (night) 567" in text
+    assert "Last reading, 20.10.2026 Zone Reading T1 (day) 1234 T2 (night) 567" in text
     assert "1100" not in text
 
 
@@ -201,21 +201,16 @@ def test_history_has_a_row_for_every_month_of_the_account(client, clock, history
     client.cookies["django_language"] = "en"
     response = client.get(f"/accounts/{account.number}/history/")
     assert response.status_code == 200
-    rows = response.context["rows"]
-    assert [r.period for r in rows] == [date(2026, m, 1) for m in (11, 10, 9, 8, 7, 6)]
-    assert [r.has_reading for r in rows] == [False, False, True, False, True, False]
-    assert [r.amount for r in rows] == [
-        Decimal(0),
-        Decimal(0),
-        Decimal("2298.00"),
-        Decimal(0),
-        Decimal("1149.00"),
-        Decimal(0),
-    ]
+    months = response.context["months"]
+    assert [m.period for m in months] == [date(2026, m, 1) for m in (11, 10, 9, 8, 7, 6)]
+    assert [m.row.has_reading for m in months] == [False, False, True, False, True, False]
+    # Nothing is billed yet: the months with readings show their estimate by the readings.
+    assert [m.amount for m in months] == [None, None, Decimal("2298.00"), None, Decimal("1149.00"), None]
+    assert all(m.billed is None for m in months)
 
     html = response.content.decode()
-    months = re.findall(r'<th scope="row" rowspan="1">([A-Za-z]+ \d{4})</th>', html)
-    assert months == [
+    names = re.findall(r'<span class="month">([A-Za-z]+ \d{4})</span>', html)
+    assert names == [
         "November 2026",
         "October 2026",
         "September 2026",
@@ -226,9 +221,9 @@ def test_history_has_a_row_for_every_month_of_the_account(client, clock, history
     assert html.count('<tr class="missing">') == 4
     text = _text(html)
     # July: 100 × 9.45 + 50 × 4.08 = 945 + 204; September: 200 / 100 kWh over two months.
-    assert "July 2026 H-100 1100 / 550 100 50 1149.00" in text
-    assert "September 2026 H-100 1300 / 650 200 100 2298.00 2 months" in text
-    assert "August 2026 H-100 no reading" in text
+    assert "July 2026 № H-100: 1100 / 550 150 100 / 50 1,149.00 estimate —" in text
+    assert "September 2026 № H-100: 1300 / 650 2 months 300 200 / 100 2,298.00 estimate —" in text
+    assert "August 2026 № H-100: no reading — — —" in text
 
 
 def test_history_has_two_svg_charts_with_text_for_screen_readers(client, clock, history_account):
@@ -242,13 +237,16 @@ def test_history_has_two_svg_charts_with_text_for_screen_readers(client, clock, 
         assert 'role="img"' in tag
         assert re.search(r'aria-label="[^"]+"', tag)
     assert 'aria-label="Consumption by month and zone, kWh"' in html
-    assert 'aria-label="Charges by month, roubles"' in html
+    assert 'aria-label="Billed by month, roubles"' in html
     assert "<title>July 2026: T1 (day) 100 kWh</title>" in html
     assert "<title>September 2026: T2 (night) 100 kWh</title>" in html
-    assert "<title>July 2026: 1,149.00 ₽</title>" in html
-    assert "<title>September 2026: 2,298.00 ₽</title>" in html
+    assert "<title>July 2026: 1,149.00\u00a0₽, an estimate by the readings, not billed yet</title>" in html
+    assert (
+        "<title>September 2026: 2,298.00\u00a0₽, an estimate by the readings, not billed yet</title>" in html
+    )
     # Bars have numeric geometry (a chart that drew nothing would still have role="img").
     assert len(re.findall(r'<rect x="\d+" y="[\d.]+" width="\d+" height="[\d.]+"', html)) == 6
+    assert html.count('class="estimate"') == 2
 
 
 def test_history_of_an_account_without_readings(client, clock, customer):
@@ -263,7 +261,7 @@ def test_history_of_an_account_without_readings(client, clock, customer):
     html = response.content.decode()
     assert html.count('role="img"') == 2
     assert html.count('<tr class="missing">') == 2  # October and November
-    assert "Single rate, kWh" in html
+    assert '<span class="swatch zone-1" aria-hidden="true"></span>Single rate' in html
 
 
 def test_history_prices_each_month_at_its_own_tariff(client, clock, history_account):
@@ -272,9 +270,9 @@ def test_history_prices_each_month_at_its_own_tariff(client, clock, history_acco
     client.force_login(user)
     client.cookies["django_language"] = "en"
     text = _text(client.get(f"/accounts/{account.number}/history/").content.decode())
-    assert "July 2026 H-100 1100 / 550 100 50 1149.00" in text
+    assert "July 2026 № H-100: 1100 / 550 150 100 / 50 1,149.00 estimate" in text
     # 200 × 10.00 + 100 × 5.00
-    assert "September 2026 H-100 1300 / 650 200 100 2500.00" in text
+    assert "September 2026 № H-100: 1300 / 650 2 months 300 200 / 100 2,500.00 estimate" in text
 
 
 def test_history_ignores_superseded_and_follows_a_meter_replacement(client, clock, customer):
@@ -298,16 +296,17 @@ def test_history_ignores_superseded_and_follows_a_meter_replacement(client, cloc
     client.force_login(user)
     client.cookies["django_language"] = "en"
     response = client.get(f"/accounts/{account.number}/history/")
-    rows = {r.period: [m.meter.serial for m in r.meters] for r in response.context["rows"]}
+    rows = {m.period: [mm.meter.serial for mm in m.row.meters] for m in response.context["months"]}
     assert rows[date(2026, 7, 1)] == ["OLD-7"]
     assert rows[date(2026, 8, 1)] == ["OLD-7", "NEW-8"]
     assert rows[date(2026, 9, 1)] == ["NEW-8"]
     text = _text(response.content.decode())
-    assert "July 2026 OLD-7 1100 / 550 100 50 1149.00" in text
+    assert "July 2026 № OLD-7: 1100 / 550 150 100 / 50 1,149.00 estimate" in text
+    assert "August 2026 № OLD-7: no reading № NEW-8: no reading" in text
     assert "1500" not in text
     # 30 × 9.45 + 10 × 4.08 = 283.50 + 40.80
-    assert "September 2026 NEW-8 30 / 10 30 10 324.30" in text
-    assert "October 2026 NEW-8 40 / 12 control 10 2" in text
+    assert "September 2026 № NEW-8: 30 / 10 40 30 / 10 324.30 estimate" in text
+    assert "October 2026 № NEW-8: 40 / 12 control 12 10 / 2" in text
 
 
 def test_history_link_from_the_receipt_and_dashboard_work_for_the_owner(client, clock, history_account):

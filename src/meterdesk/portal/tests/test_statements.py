@@ -22,8 +22,10 @@ from meterdesk.metering.tests.scenarios import three_estimated_months
 from meterdesk.testing import ReadingFactory, UserFactory, link, make_tariff, moscow
 
 D = Decimal
-NBSP = "\xa0"
+NBSP = "\xa0"  # between an amount and its ₽
+NNBSP = "\u202f"  # between thousands, in Russian
 MINUS = "\u2212"
+RUB = f"{NBSP}₽"
 pytestmark = pytest.mark.django_db
 
 
@@ -71,9 +73,11 @@ def test_dashboard_shows_the_debt_the_last_payment_and_the_latest_bill(client, j
     _user, account = july_billed
     payment_post(account=account, amount=D("338.00"), paid_on=date(2026, 8, 5), external_id="bank-1")
     text = _text(_get(client, "/cabinet/"))
-    assert "Balance and bills Balance You owe 1,000.00 ₽" in text
-    assert "Last payment 338.00 ₽ on 05.08.2026" in text
-    assert "Latest bill 07.2026 — 1,338.00 ₽, due by 10.08.2026" in text
+    # Today is 20 November: July's bill was due by 10 August.
+    assert (
+        f"To pay 1,000.00{RUB} overdue: it was due by 10 August 2026 Last payment 338.00{RUB} on 5 August"
+        in text
+    )
     html = _get(client, "/cabinet/")
     assert f'href="/accounts/{account.number}/statements/"' in html
 
@@ -83,30 +87,34 @@ def test_dashboard_shows_a_credit_and_the_latest_of_several_payments(client, jul
     payment_post(account=account, amount=D("1000"), paid_on=date(2026, 8, 5), external_id="bank-1")
     payment_post(account=account, amount=D("500"), paid_on=date(2026, 8, 20), external_id="card-2")
     text = _text(_get(client, "/cabinet/"))
-    assert "Balance Credit 162.00 ₽" in text  # 1338.00 − 1500.00
-    assert "Last payment 500.00 ₽ on 20.08.2026" in text
+    # 1338.00 − 1500.00
+    assert (
+        f"Credit 162.00{RUB} Nothing to pay: the credit is offset against the next bills. "
+        f"Last payment 500.00{RUB} on 20 August"
+    ) in text
 
 
 def test_dashboard_when_the_latest_bill_is_paid_in_advance(client, july_billed):
     _user, account = july_billed
-    AccountClose.objects.filter(account=account).update(closing_balance=D("-10.00"))
+    payment_post(account=account, amount=D("1338.00"), paid_on=date(2026, 8, 5), external_id="bank-1")
     text = _text(_get(client, "/cabinet/"))
-    assert "Latest bill 07.2026 — nothing to pay" in text
+    assert f"Nothing to pay 0.00{RUB} The bill for July 2026 is paid." in text
 
 
 def test_dashboard_with_nothing_billed_or_paid(client, customer, clock):
     client.force_login(customer[0])
     text = _text(_get(client, "/cabinet/"))
-    assert "Balance Nothing to pay Last payment no payments yet Latest bill no bills yet" in text
+    assert f"Nothing to pay 0.00{RUB} no bills yet" in text
+    assert "Last payment" not in text
 
 
 def test_dashboard_money_in_russian(client, july_billed):
     _user, account = july_billed
     payment_post(account=account, amount=D("338.00"), paid_on=date(2026, 8, 5), external_id="bank-1")
     text = _text(_get(client, "/cabinet/", "ru"))
-    assert f"Задолженность 1{NBSP}000,00 ₽" in text
-    assert "Последний платёж 338,00 ₽ от 05.08.2026" in text
-    assert f"Последний счёт 07.2026 — 1{NBSP}338,00 ₽, оплатить не позднее 10.08.2026" in text
+    assert f"К оплате 1{NNBSP}000,00{RUB} просрочено: срок оплаты был 10 августа 2026" in text
+    assert f"Последний платёж 338,00{RUB} 5 августа" in text
+    assert "Показания за ноябрь 2026 не переданы" in text
     assert "Расчёты по месяцам" in text
 
 
@@ -133,24 +141,30 @@ def statements_case(client, clock):
 def test_statements_list_every_closed_month_newest_first(client, statements_case):
     _user, case = statements_case
     html = _get(client, f"/accounts/{case.account.number}/statements/")
-    months = re.findall(r'<th scope="row"><a href="/accounts/\d+/statements/(\d{4}-\d{2})/">', html)
+    months = re.findall(r'<th scope="row">\s*<a href="/accounts/\d+/statements/(\d{4}-\d{2})/">', html)
     assert months == ["2026-10", "2026-09", "2026-08", "2026-07"]
+    # Each month's bill on its row.
+    bills = re.findall(r'<a class="meta pdf" href="/documents/[^"]*?(\d{4}-\d{2})[^"]*" download', html)
+    assert bills == months, bills
     text = _text(html)
-    # July: opening 0, charged 1338.00, nothing paid, closing 1338.00, due 10 August.
-    assert "July 2026 0.00 ₽ 1,338.00 ₽ 0.00 ₽ 0.00 ₽ 1,338.00 ₽ 10.08.2026" in text
+    # July: charged 1338.00, nothing paid, 1338.00 to pay by 10 August.
+    assert "July 2026 bill, PDF — July 2026 1,338.00 0.00 1,338.00 by 10.08.2026" in text
     # August: 1338.00 + 1180.50 − 1000.00.
-    assert "August 2026 1,338.00 ₽ 1,180.50 ₽ 1,000.00 ₽ 0.00 ₽ 1,518.50 ₽ 10.09.2026" in text
+    assert "August 2026 bill, PDF — August 2026 1,180.50 1,000.00 1,518.50 by 10.09.2026" in text
     assert "<caption>" in html
     assert '<th scope="col">Month</th>' in html
+    # The balance today, and "Pay" while it is a debt.
+    assert f'href="/payments/accounts/{case.account.number}/pay/" data-testid="pay"' in html
 
 
 def test_a_month_by_readings(client, statements_case):
     _user, case = statements_case
     html = _get(client, f"/accounts/{case.account.number}/statements/2026-07/")
     text = _text(html)
-    assert "Statement for 07.2026" in text
-    assert "Opening balance 0.00 ₽ Charged for the month 1,338.00 ₽ Penalty 0.00 ₽" in text
-    assert "Closing balance 1,338.00 ₽ To pay 1,338.00 ₽ by 10.08.2026" in text
+    assert "Statement for July 2026" in text
+    assert f"Opening balance 0.00{RUB} Charged for the month 1,338.00{RUB} Penalty 0.00{RUB}" in text
+    assert f"Closing balance 1,338.00{RUB} To pay 1,338.00{RUB} by 10.08.2026" in text
+    assert 'data-testid="pay">Pay</a>' in html
     rows = re.findall(r'<th scope="row" class="basis">([^<]+) <span class="meta">([^<]+)</span></th>', html)
     assert rows == [
         ("By your readings", "meter № EST-2026, T1 (day)"),
@@ -165,13 +179,13 @@ def test_a_month_by_readings(client, statements_case):
 def test_a_month_by_the_average_with_a_payment(client, statements_case):
     _user, case = statements_case
     text = _text(_get(client, f"/accounts/{case.account.number}/statements/2026-08/"))
-    assert "Opening balance 1,338.00 ₽ Charged for the month 1,180.50 ₽" in text
+    assert f"Opening balance 1,338.00{RUB} Charged for the month 1,180.50{RUB}" in text
     assert (
         "Estimated from your average — submit readings to have it recalculated "
         "(estimated month 1 of at most 6 in a row) meter № EST-2026, T1 (day) 103.333 9.45 976.50"
     ) in text
-    assert "Payments received Payments received in 08.2026 Date Amount, ₽ 05.08.2026 1,000.00" in text
-    assert "Closing balance 1,518.50 ₽ To pay 1,518.50 ₽ by 10.09.2026" in text
+    assert "Payments received Payments received in August 2026 Date Amount, ₽ 05.08.2026 1,000.00" in text
+    assert f"Closing balance 1,518.50{RUB} To pay 1,518.50{RUB} by 10.09.2026" in text
 
 
 def test_a_month_with_a_late_payment_penalty(client, statements_case):
@@ -181,11 +195,11 @@ def test_a_month_with_a_late_payment_penalty(client, statements_case):
     september = AccountClose.objects.get(account=case.account, period=date(2026, 9, 1))
     assert september.penalty == D("2.25")
     text = _text(_get(client, f"/accounts/{case.account.number}/statements/2026-09/"))
-    assert "Penalty 2.25 ₽" in text
+    assert f"Penalty 2.25{RUB}" in text
     assert (
-        "Penalty for late payment 2.25 ₽ 21 days late on 338.00 ₽ owed for 07.2026: 1/300 of the key rate (9.5%) for each day"
-        in text
-    )
+        f"Penalty for late payment 2.25{RUB} 21 days late on 338.00{RUB} owed for 07.2026: 1/300 of the key rate "
+        "(9.5%) for each day"
+    ) in text
 
 
 def test_a_month_with_the_recalculation_after_readings(client, statements_case, clock):
@@ -212,7 +226,7 @@ def test_a_month_with_the_recalculation_after_readings(client, statements_case, 
     assert "Total charges 865.51" in text
     ru = _text(_get(client, f"/accounts/{case.account.number}/statements/2026-11/", "ru"))
     assert "Перерасчёт за месяцы 08.2026–10.2026, начисленные расчётным способом, по вашим показаниям" in ru
-    assert f"{MINUS}2{NBSP}929,49" in ru
+    assert f"{MINUS}2{NNBSP}929,49" in ru
 
 
 def test_statements_link_from_the_history_page(client, statements_case):
@@ -274,24 +288,25 @@ def test_the_receipt_and_the_email_show_the_recalculation(
     html = client.get(response["Location"]).content.decode()
     text = _text(html)
     assert "By your readings: the consumption over 4 months since the reading of 07.2026." in text
-    assert "T1 (day) 2000 380 9.45 3591.00 T2 (night) 1000 200 4.08 816.00" in text
+    assert "T1 (day) reading 2000 380 9.45 3,591.00 T2 (night) reading 1000 200 4.08 816.00" in text
     assert (
-        "T1 (day): recalculation of the estimated months 08.2026 to 10.2026 after your readings -309.999 9.45 -2929.49"
+        "T1 (day): recalculation of the estimated months 08.2026 to 10.2026 after your readings "
+        f"{MINUS}309.999 9.45 {MINUS}2,929.49"
     ) in text
     assert (
-        "T2 (night): recalculation of the estimated months 08.2026 to 10.2026 after your readings -150 4.08 -612.00"
-        in text
-    )
-    assert '<td class="num" data-testid="total">865.51 ₽</td>' in html
+        "T2 (night): recalculation of the estimated months 08.2026 to 10.2026 after your readings "
+        f"{MINUS}150 4.08 {MINUS}612.00"
+    ) in text
+    assert f'<td class="num" data-testid="total">865.51{RUB}</td>' in html
     assert "the volumes billed by estimate are taken back" in text
 
     (message,) = mail.outbox
-    assert "T1: 380 kWh × 9.45 ₽ = 3591.00 ₽" in message.body
+    assert f"T1: 380 kWh × 9.45 ₽ = 3,591.00{RUB}" in message.body
     assert (
         "Recalculation of the estimated months 08.2026 to 10.2026 after your readings, T1: "
-        "-309.999 kWh × 9.45 ₽ = -2929.49 ₽"
+        f"{MINUS}309.999 kWh × 9.45 ₽ = {MINUS}2,929.49{RUB}"
     ) in message.body
-    assert "Total for the month: 865.51 ₽" in message.body
+    assert f"Total for the month: 865.51{RUB}" in message.body
     assert "&#x27;" not in message.body
 
 
@@ -307,13 +322,13 @@ def test_the_receipt_of_a_failed_meter_shows_the_estimate_with_its_reason(client
     html = client.get(response["Location"]).content.decode()
     text = _text(html)
     # The consumption is shown, not charged; the month is billed by the average (see the engine test).
-    assert "T1 (day) 1400 60 — T2 (night) 580 20 —" in text
+    assert "T1 (day) reading 1400 60 — T2 (night) reading 580 20 —" in text
     assert (
         "T1 (day): estimated from your average: the meter is faulty or its verification is overdue, so its "
         "readings cannot be used — have it verified or replaced (estimated month 1 of at most 3 in a row) "
         "10.303 9.45 97.36"
     ) in text
-    assert '<td class="num" data-testid="total">104.78 ₽</td>' in html
+    assert f'<td class="num" data-testid="total">104.78{RUB}</td>' in html
 
 
 def test_the_receipt_of_a_meter_installed_this_month(client, customer, clock):

@@ -97,8 +97,9 @@ def test_decimal_meter_fields_ask_for_a_decimal_keyboard(en, customer, clock):
 
 def test_the_form_shows_the_previous_reading(client, anna):
     html = client.get(_url(anna[1])).content.decode()
-    assert "20.10.2026" in html
-    assert "1200; 600" in html
+    assert "The previous values are those of the reading accepted on 20.10.2026." in html
+    assert 'id="id_t1_previous">previous: <strong>1200</strong>' in html
+    assert 'id="id_t2_previous">previous: <strong>600</strong>' in html
 
 
 @pytest.mark.parametrize(
@@ -198,10 +199,10 @@ def test_valid_post_redirects_to_the_receipt_with_the_charge(
     assert f'<strong data-testid="confirmation">{reading.confirmation}</strong>' in html
     # Consumption 1323 - 1200 = 123 at 9.45 = 1162.35; 647 - 600 = 47 at 4.08 = 191.76.
     rows = re.findall(
-        r'<td class="num">(\d+)</td>\s*<td class="num">([\d.]+)</td><td class="num">([\d.]+)</td>', html
+        r'<td class="num">(\d+)</td>\s*<td class="num">([\d.]+)</td><td class="num">([\d.,]+)</td>', html
     )
-    assert rows == [("123", "9.45", "1162.35"), ("47", "4.08", "191.76")]
-    assert '<td class="num" data-testid="total">1354.11 ₽</td>' in html
+    assert rows == [("123", "9.45", "1,162.35"), ("47", "4.08", "191.76")]
+    assert '<td class="num" data-testid="total">1,354.11\u00a0₽</td>' in html
     assert "20.11.2026 12:00" in html
     assert "November 2026" in html
 
@@ -210,8 +211,8 @@ def test_valid_post_redirects_to_the_receipt_with_the_charge(
     assert message.to == [user.email]
     assert reading.confirmation in message.subject
     assert reading.confirmation in message.body
-    assert "1354.11" in message.body
-    assert "1162.35" in message.body
+    assert "1,354.11" in message.body
+    assert "1,162.35" in message.body
     assert meter.serial in message.body
 
 
@@ -234,14 +235,14 @@ def test_single_zone_and_three_zone_receipts(client, customer, clock, django_cap
 
     response = client.post(_url(single), {"t1": "1010"})
     html = client.get(response["Location"]).content.decode()
-    assert '<td class="num" data-testid="total">65.00 ₽</td>' in html  # 10 × 6.50
+    assert '<td class="num" data-testid="total">65.00\u00a0₽</td>' in html  # 10 × 6.50
 
     response = client.post(_url(triple), {"t1": "1004", "t2": "510", "t3": "702"})
     html = client.get(response["Location"]).content.decode()
     # 4 × 10.00 + 10 × 3.00 + 2 × 7.25 = 40.00 + 30.00 + 14.50
     for amount in ("40.00", "30.00", "14.50"):
         assert f'<td class="num">{amount}</td>' in html
-    assert '<td class="num" data-testid="total">84.50 ₽</td>' in html
+    assert '<td class="num" data-testid="total">84.50\u00a0₽</td>' in html
     assert Reading.objects.get(meter=triple).values == (Decimal(1004), Decimal(510), Decimal(702))
 
 
@@ -366,7 +367,7 @@ def test_rollover_asks_for_confirmation_then_accepts_it(client, customer, clock)
     html = client.get(response["Location"]).content.decode()
     # 80 kWh × 9.45 = 756.00; 50 kWh × 4.08 = 204.00
     assert re.search(r'<td class="num">80</td>\s*<td class="num">9.45</td><td class="num">756.00</td>', html)
-    assert '<td class="num" data-testid="total">960.00 ₽</td>' in html
+    assert '<td class="num" data-testid="total">960.00\u00a0₽</td>' in html
     assert "passed its maximum and started again from zero" in html
 
 
@@ -439,7 +440,7 @@ def test_each_zone_asks_with_its_own_box(client, customer, clock):
     html = client.post(_url(meter), {"t1": "1800", "t2": "1650"}).content.decode()
     assert 'value="high_consumption:1=1800" id="confirm-1"' in html
     assert 'value="high_consumption:2=1650" id="confirm-2"' in html
-    assert '<label for="confirm-2">Yes, the value is right (T2 (night): 1,650)</label>' in html
+    assert '<label for="confirm-2">Yes, the value is right (T2 (night): 1650)</label>' in html
     response = client.post(_url(meter), {"t1": "1800", "t2": "1650", "confirm": "high_consumption:2=1650"})
     assert 'value="high_consumption:1=1800" id="confirm-1"' in response.content.decode()
     assert 'value="high_consumption:2=1650"' not in response.content.decode()
@@ -484,7 +485,7 @@ def test_a_second_submission_replaces_the_first_and_both_stay(client, anna):
     assert "It replaces your earlier reading for this month." in new_page
     # Measured from October (1200 / 600), not from the replaced submission:
     # 110 × 9.45 + 55 × 4.08 = 1039.50 + 224.40
-    assert '<td class="num" data-testid="total">1263.90 ₽</td>' in new_page
+    assert '<td class="num" data-testid="total">1,263.90\u00a0₽</td>' in new_page
     old_page = client.get(first_response["Location"]).content.decode()
     assert "replaced by a later submission" in old_page
     # October's and the new November reading are the accepted ones.
@@ -495,4 +496,5 @@ def test_the_previous_reading_shown_is_the_latest_accepted(client, anna):
     meter = anna[1]
     client.post(_url(meter), {"t1": "1300", "t2": "650"})
     html = client.get(_url(meter)).content.decode()
-    assert "1300; 650" in html
+    assert 'id="id_t1_previous">previous: <strong>1300</strong>' in html
+    assert 'id="id_t2_previous">previous: <strong>650</strong>' in html
