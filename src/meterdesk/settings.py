@@ -559,6 +559,11 @@ METERDESK_MAIL_IMAP_URL = _env("METERDESK_MAIL_IMAP_URL").strip() or None
 METERDESK_MAIL_IMAP_INTERVAL = max(1, _env_int("METERDESK_MAIL_IMAP_INTERVAL"))
 # --- end of readings by e-mail ----------------------------------------------------------------
 
+# --- the phone line (meterdesk.phone, docs/phone.md) -------------------------------------------
+METERDESK_IVR_OPERATOR = _env_text("METERDESK_IVR_OPERATOR")
+METERDESK_IVR_OPERATOR_HOURS = _env_text("METERDESK_IVR_OPERATOR_HOURS")
+METERDESK_IVR_PROMPTS = _env_text("METERDESK_IVR_PROMPTS") or None
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -219,3 +219,34 @@ def api(
             f"{'ceiling (one call)':<34}{top['accepted_per_second']}/s, "
             f"ratio {top['ratio_to_one_write']}, p99 {top['p99_ms']} ms, {top['statuses']}"
         )
+
+
+@bench_group.command(
+    name="mail",
+    help=(
+        "Readings by e-mail end to end: N letters over SMTP to `meterdesk mail serve` (a data dir of "
+        "its own), timed from the first SMTP byte to each answer reaching a local SMTP sink, beside "
+        "the floor of a do-nothing aiosmtpd taking the same letters in the same run."
+    ),
+)
+@click.option(
+    "--letters", required=True, type=click.IntRange(1, 1_000_000), help="N letters (one per account)."
+)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Task workers.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option(
+    "--database-url",
+    default=None,
+    help="A PostgreSQL database to fill (its tables are created by migrate); default: SQLite in a "
+    "temporary data dir.",
+)
+def bench_mail_command(letters: int, workers: int, as_json: bool, database_url: str | None) -> None:
+    from meterdesk.bench.mail import bench_mail
+
+    figures = bench_mail(letters=letters, workers=workers, database_url=database_url, say=_say(as_json))
+    if as_json:
+        click.echo(json.dumps(figures, ensure_ascii=False))
+        return
+    click.echo("")
+    for key, value in figures.items():
+        click.echo(f"{key:<28}{value}")

@@ -185,8 +185,8 @@ class UnresolvedAdmin(ViewOnlyAdmin):
                 letter=letter,
                 meter=form.meter,
                 values=form.values(),
-                staff=request.user,
-                confirmed=confirmed,  # type: ignore[arg-type]
+                staff=request.user,  # type: ignore[arg-type]  # the admin's views need a login
+                confirmed=confirmed,
             )
             item = result.item
             if item.code == ACCEPTED:
