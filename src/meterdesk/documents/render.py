@@ -1,10 +1,11 @@
 """The three documents as PDF (in Russian: the bill is a legal document in Russian).
 
-* ``bill_pdf`` — the monthly bill (ЕПД): a detachable payment part with the payee's details, the
-  payer, the amount due and the payment QR (GOST R 56042-2014), then the calculation: each line
-  of the month with its meter, zone, previous and current readings, volume, price, amount and
-  basis in words; the balance (opening, charges, recalculations, penalty, payments, closing,
-  due); the payments received; the penalty's reasons.
+* ``bill_pdf`` — the monthly bill (ЕПД): the payment slip in two parts (``bill_layout``: the
+  notice with a box for handwritten readings, the receipt with the payment QR, GOST R
+  56042-2014), then the debt warning if due, the premises, and the calculation: each line of the
+  month with its meter, zone, previous and current readings, volume, price, amount and basis in
+  words; the balance (opening, charges, recalculations, penalty, payments, closing, due) beside
+  the payments received; the penalty's reasons.
 * ``receipt_pdf`` — the receipt of one payment (a payment ledger entry).
 * ``confirmation_pdf`` — the confirmation of one accepted reading.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -23,7 +25,7 @@ from django.utils import translation
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
+from reportlab.platypus import Spacer, Table
 from reportlab.platypus.doctemplate import BaseDocTemplate
 
 from meterdesk.billing.models import EntryKind, LedgerEntry
@@ -37,6 +39,14 @@ from meterdesk.core.accounts import (
 )
 from meterdesk.customers.models import Account
 from meterdesk.customers.services import registration_code_for_bill
+from meterdesk.documents.bill_layout import (
+    QR_SIZE,
+    Slip,
+    columns,
+    debt_warning_box,
+    payment_slip,
+    premises_block,
+)
 from meterdesk.documents.pdf import (
     CONTENT_WIDTH,
     FONT,
@@ -83,9 +93,9 @@ def payment_source_words(source: str) -> str:
     return PAYMENT_SOURCES.get(source.lower(), source)
 
 
-def _payee_lines(utility: UtilitySettings) -> list[str]:
-    """The payee: its name, then a line each of its codes, its bank and its contacts (the details
-    it has; a line with none is left out)."""
+def _payee_details(utility: UtilitySettings) -> tuple[str, str, str]:
+    """The payee's codes, its bank and its contacts, a line each (the details it has; "" for a
+    line with none)."""
     groups = (
         (" / ", (("ИНН {}", utility.inn), ("КПП {}", utility.kpp))),
         (
@@ -106,12 +116,16 @@ def _payee_lines(utility: UtilitySettings) -> list[str]:
             ),
         ),
     )
-    lines = [utility.name]
-    for separator, details in groups:
-        given = [label.format(value) for label, value in details if value]
-        if given:
-            lines.append(separator.join(given))
-    return lines
+    codes, bank, contacts = (
+        separator.join(label.format(value) for label, value in details if value)
+        for separator, details in groups
+    )
+    return codes, bank, contacts
+
+
+def _payee_lines(utility: UtilitySettings) -> list[str]:
+    """The payee: its name, then a line each of its codes, its bank and its contacts."""
+    return [utility.name, *(line for line in _payee_details(utility) if line)]
 
 
 def _footer(utility: UtilitySettings, label: str) -> Callable[[Canvas, BaseDocTemplate], None]:
@@ -235,7 +249,7 @@ def _charges_table(data: BillData, view: StatementView) -> Table:
         )
     total = p(rub(view.lines_total), 7.5, bold=True, right=True)
     rows.append(["", "", "", "", "", p("Итого", 7.5, bold=True), total, ""])
-    widths = [x * mm for x in (21, 19, 23, 17, 16, 15, 19, 51)]
+    widths = [x * mm for x in (19, 17, 23, 17, 16, 15, 19, 55)]
     return grid(rows, widths, extra=[("SPAN", (0, len(rows) - 1), (4, len(rows) - 1))])
 
 
@@ -265,7 +279,7 @@ def _balance_table(totals: StatementTotals) -> Table:
         ],
         [p("Итого к оплате", 9, bold=True), p(rub(totals.due), 9, bold=True, right=True)],
     ]
-    return grid(rows, [70 * mm, 30 * mm])
+    return grid(rows, [60 * mm, 24 * mm])
 
 
 def _payments_table(payments: list[PaymentLine]) -> Table:
@@ -284,67 +298,62 @@ def _payments_table(payments: list[PaymentLine]) -> Table:
                 p(payment_source_words(payment.entry.reason), 8),
             ]
         )
-    return grid(rows, [24 * mm, 26 * mm, 60 * mm])
+    return grid(rows, [20 * mm, 24 * mm, 48 * mm])
 
 
-def _payment_part(data: BillData, totals: StatementTotals) -> Table:
-    """The detachable part: who to pay, who pays, how much, by when, and the QR."""
-    utility, account, due = data.utility, data.account, totals.due
-    left: list[Any] = [p("ИЗВЕЩЕНИЕ — платёжная часть", 9, bold=True), Spacer(1, 1.5 * mm)]
-    left.append(markup(f"<b>Получатель:</b> {escape(_payee_lines(utility)[0])}", 8))
-    for line in _payee_lines(utility)[1:]:
-        left.append(p(line, 7.5))
-    left.append(Spacer(1, 1.5 * mm))
-    left.append(markup(f"<b>Плательщик:</b> {escape(account.holder_name)}", 8.5))
-    left.append(markup(f"<b>Адрес:</b> {escape(account.address)}", 8.5))
-    left.append(
-        markup(f"<b>Лицевой счёт:</b> <font size=11>{escape(account.number)}</font>", 8.5, leading=14)
-    )
-    left.append(
-        markup(f"<b>Расчётный период:</b> {month_words(data.period)} ({month_code(data.period)})", 8.5)
-    )
-    left.append(Spacer(1, 1.5 * mm))
-    if due > 0:
-        left.append(markup(f"<b>Итого к оплате: <font size=13>{rub(due)} ₽</font></b>", 9, leading=17))
-        left.append(markup(f"<b>Оплатить до:</b> {totals.due_date:%d.%m.%Y}", 9))
-    else:
-        credit = -totals.closing_balance
-        left.append(markup("<b>Итого к оплате: <font size=13>0,00 ₽</font></b>", 9, leading=17))
-        if credit > 0:
-            left.append(
-                p(f"Оплачивать не нужно: переплата {rub(credit)} ₽ будет зачтена в следующих счетах.", 8)
-            )
-        else:
-            left.append(p("Оплачивать не нужно: задолженности нет.", 8))
-    right: list[Any]
+def _qr_block(data: BillData, due: Decimal) -> list[Any]:
+    """The payment QR with its caption, or the sentence saying why there is none."""
     try:
         payload = bill_payload(data)
     except QrPayloadError as error:
-        log.warning("no payment QR on the bill of %s for %s: %s", account.number, data.period, error)
-        right = [p("QR-код для оплаты не сформирован: не заданы банковские реквизиты получателя.", 7.5)]
-    else:
-        caption = (
-            "Оплата по QR-коду в приложении банка: сумма и реквизиты заполнятся сами."
-            if due > 0
-            else "QR-код без суммы: для оплаты авансом введите сумму в приложении банка."
-        )
-        right = [QrCode(payload, size=44 * mm), p(caption, 6.5)]
-    table = Table([[left, right]], colWidths=[CONTENT_WIDTH - 50 * mm, 50 * mm])
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (-1, -1), FONT, 8),
-                ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
-                ("LINEBEFORE", (1, 0), (1, 0), 0.4, colors.grey),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LEFTPADDING", (0, 0), (-1, -1), 4),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-                ("TOPPADDING", (0, 0), (-1, -1), 4),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-            ]
+        log.warning("no payment QR on the bill of %s for %s: %s", data.account.number, data.period, error)
+        return [p("QR-код для оплаты не сформирован: не заданы банковские реквизиты получателя.", 7)]
+    caption = (
+        "Оплата по QR-коду в приложении банка: реквизиты и сумма заполнятся сами."
+        if due > 0
+        else "QR-код без суммы: для оплаты авансом введите сумму в приложении банка."
+    )
+    return [QrCode(payload, size=QR_SIZE), p(caption, 6)]
+
+
+def _slip(data: BillData, totals: StatementTotals) -> Slip:
+    codes, bank, contacts = _payee_details(data.utility)
+    return Slip(
+        payee=data.utility.name,
+        payee_details=tuple(line for line in (codes, bank) if line),
+        payee_contacts=contacts,
+        account=data.account,
+        period=data.period,
+        totals=totals,
+    )
+
+
+#: How many sentences of the penalty's reasons go beside the balance (more go below it).
+_PENALTY_PARTS_BESIDE = 6
+
+
+def _money_tables(view: StatementView, more: list[Any]) -> Table:
+    """The balance and, beside it, the payments received in the month, then ``more`` (the
+    penalty's reasons, the registration code): the column of the payments has the room."""
+    totals = view.totals
+    balance: list[Any] = [p("Состояние расчётов", 9.5, bold=True), Spacer(1, 1 * mm), _balance_table(totals)]
+    balance.append(Spacer(1, 1 * mm))
+    if totals.due > 0:
+        balance.append(p(f"Срок оплаты: до {totals.due_date:%d.%m.%Y}.", 8, bold=True))
+    balance.append(
+        p(
+            "Положительная сумма — задолженность, сумма со знаком минус — переплата, которая "
+            "засчитывается в следующие счета.",
+            6.5,
         )
     )
-    return table
+    payments: list[Any] = [p("Оплаты, поступившие в расчётном периоде", 9.5, bold=True), Spacer(1, 1 * mm)]
+    if view.payments:
+        payments.append(_payments_table(view.payments))
+    else:
+        payments.append(p("В этом месяце оплат не поступало.", 8))
+    left = 88 * mm
+    return columns([balance, [*payments, *more]], [left, CONTENT_WIDTH - left])
 
 
 def bill_pdf(data: BillData) -> bytes:
@@ -359,76 +368,57 @@ def _bill_pdf(data: BillData) -> bytes:
     totals = view.totals
     title = f"Счёт за электроэнергию за {month_words(data.period)}"
     story: list[Any] = [
-        p(utility.name, 8, bold=True),
+        markup(f"<b>{escape(utility.name)}</b>     Лицевой счёт № {escape(account.number)}", 8),
         p(
             f"ЕДИНЫЙ ПЛАТЁЖНЫЙ ДОКУМЕНТ (счёт) за электроэнергию за {month_words(data.period)} г.",
             11,
             bold=True,
         ),
-        p(f"Лицевой счёт № {account.number}", 9),
-        Spacer(1, 3 * mm),
-        _payment_part(data, totals),
-        Spacer(1, 2 * mm),
-        CutLine("✂ линия отреза: верхняя часть — для оплаты в банке"),
-        Spacer(1, 2 * mm),
+        Spacer(1, 1.5 * mm),
+        *payment_slip(_slip(data, totals), _qr_block(data, totals.due), data.slip_meters),
+        Spacer(1, 0.5 * mm),
+        CutLine(
+            "✂ линия отреза: выше — извещение и квитанция для оплаты в банке, ниже — расчёт, он остаётся у вас"
+        ),
+        Spacer(1, 1 * mm),
+    ]
+    if data.debt_warning is not None:
+        story += [debt_warning_box(data.debt_warning, data.period), Spacer(1, 1.5 * mm)]
+    story += [
         p("Расчёт размера платы за электроэнергию", 10, bold=True),
         p(
-            f"Плательщик: {account.holder_name}. Адрес: {account.address}. Лицевой счёт № {account.number}. "
-            f"Период: {month_code(data.period)}.",
-            8,
+            f"{account.holder_name}, {account.address}; лицевой счёт № {account.number}; "
+            f"период {month_code(data.period)}.",
+            7.5,
         ),
-        Spacer(1, 1.5 * mm),
     ]
+    if data.premises is not None:
+        story += premises_block(data.premises)
+    story.append(Spacer(1, 1.5 * mm))
     if view.lines:
         story.append(_charges_table(data, view))
     else:
         story.append(p("За этот месяц начислений нет.", 8.5))
-    story += [
-        Spacer(1, 3 * mm),
-        p("Состояние расчётов", 10, bold=True),
-        Spacer(1, 1 * mm),
-        _balance_table(totals),
-    ]
-    story.append(Spacer(1, 1.5 * mm))
-    if totals.due > 0:
-        story.append(p(f"Срок оплаты: до {totals.due_date:%d.%m.%Y}.", 8.5, bold=True))
-    story.append(
-        p(
-            "Положительная сумма — задолженность, сумма со знаком минус — переплата, которая "
-            "засчитывается в следующие счета.",
-            7,
-        )
-    )
-    story += [
-        Spacer(1, 3 * mm),
-        p("Оплаты, поступившие в расчётном периоде", 10, bold=True),
-        Spacer(1, 1 * mm),
-    ]
-    if view.payments:
-        story.append(_payments_table(view.payments))
-    else:
-        story.append(p("В этом месяце оплат не поступало.", 8.5))
+    more: list[Any] = []
     if view.penalties:
-        penalty: list[Any] = [Spacer(1, 3 * mm), p("Пени за несвоевременную оплату", 10, bold=True)]
+        more += [Spacer(1, 2.5 * mm), p("Пени за несвоевременную оплату", 9.5, bold=True)]
         for line in view.penalties:
-            penalty.append(p(f"Пени: {rub_sign(line.amount)}", 8.5, bold=True))
-            for part in line.parts:
-                penalty.append(p(f"• {part}", 8))
-        story.append(KeepTogether(penalty))
+            more.append(p(f"Пени: {rub_sign(line.amount)}", 8, bold=True))
+            more += [p(f"• {part}", 7.5) for part in line.parts]
     code = registration_code_for_bill(account)  # below the cut line: the bank never sees it
     if code is not None:
-        story += [
-            Spacer(1, 3 * mm),
+        more += [
+            Spacer(1, 2.5 * mm),
             p(
                 f"Код для регистрации в личном кабинете: {code}. Действует один раз; никому его не сообщайте.",
-                8.5,
+                8,
             ),
         ]
-    story += [
-        Spacer(1, 4 * mm),
-        p("Реквизиты поставщика", 9, bold=True),
-        *[p(line, 7.5) for line in _payee_lines(utility)],
-    ]
+    # A row of a table cannot break across pages: a long penalty (years of debt) goes below.
+    beside = more if sum(len(line.parts) for line in view.penalties) <= _PENALTY_PARTS_BESIDE else []
+    story += [Spacer(1, 2 * mm), _money_tables(view, beside)]
+    if not beside:
+        story += more
     return _utility_document(
         utility,
         story,
