@@ -35,5 +35,10 @@ if [ ! -x /usr/sbin/dovecot ]; then
     apt_install dovecot-imapd || printf 'warning: without dovecot-imapd the IMAP tests will fail.\n' >&2
 fi
 
+# The phone line's prompts are spoken by espeak-ng, and its tests call it with baresip.
+if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v baresip >/dev/null 2>&1; then
+    apt_install espeak-ng baresip-core || printf 'warning: without espeak-ng and baresip the phone line tests will fail.\n' >&2
+fi
+
 say "Running the tests"
 exec .venv/bin/pytest "$@"
