@@ -268,8 +268,57 @@ class EmailChannel(Channel):
         return Answer(item.code, issues, tuple(t for t in item.confirm.split(",") if t))
 
 
+class PhoneChannel(Channel):
+    """The phone line's dialog (``phone.dialog.Conversation`` on ``phone.backend.CoreBackend``),
+    called from the login's phone number and keyed as a caller keys it: 1 to confirm the address
+    read back, 1 for readings, each zone's value and ``#``, 1 to confirm it read back, 1 to
+    confirm a reading the line asks to confirm. The answer is what the line said it from (the
+    backend's ``ReadingAnswer``); a caller the line does not know by the number is not found."""
+
+    name = "phone"
+
+    def submit(self, world: World, values: Sequence[str], confirm: Sequence[str]) -> Answer:
+        from meterdesk.customers.models import Phone
+        from meterdesk.phone.backend import CoreBackend
+        from meterdesk.phone.dialog import Conversation, MeterRef, ReadingAnswer
+
+        answers: list[ReadingAnswer] = []
+
+        class Heard(CoreBackend):
+            def reading(self, *args: Any, **kwargs: Any) -> ReadingAnswer:
+                answers.append(super().reading(*args, **kwargs))
+                return answers[-1]
+
+        caller = f"+7916{world.user.pk:07d}"
+        Phone.objects.get_or_create(user=world.user, number=caller)
+        User.objects.filter(pk=world.user.pk, email_verified_at__isnull=True).update(
+            email_verified_at=timezone.now()
+        )
+        call = Conversation(Heard(), caller=caller)
+        call.start()
+        if call.step != "address":
+            return Answer(NOT_FOUND)
+        call.press("1")
+        meter = world.meter
+        if all(v.isdigit() for v in values):
+            keys = "1" + "".join(f"{value}#1" for value in values) + ("1" if confirm else "")
+            for key in keys:
+                call.press(key)
+        else:
+            # A keypad sends digits only: a value such as ``12a4`` reaches the line's backend as
+            # it is only from a speech recogniser, checked the same way.
+            assert call.account is not None
+            ref = MeterRef(meter.pk, meter.serial[-4:], ("",) * meter.zones, meter.digits)
+            Heard().reading(call.account, ref, list(values), [], caller)
+        last = answers[-1]
+        if last.code == ACCEPTED:
+            assert isinstance(last.charge, ChargePreview)
+            return _answer_of_charge(last.charge, last.replaced)
+        return Answer(last.code, frozenset(last.issues), last.confirm)
+
+
 #: Every channel that takes readings. The core first: the others are compared with it.
-CHANNELS: tuple[type[Channel], ...] = (CoreChannel, WebChannel, ApiChannel, EmailChannel)
+CHANNELS: tuple[type[Channel], ...] = (CoreChannel, WebChannel, ApiChannel, EmailChannel, PhoneChannel)
 
 
 # --- the cases ----------------------------------------------------------------------------------

@@ -153,10 +153,14 @@ class CoreBackend:
             )
         except ReadingInvalid as error:
             said = tuple(f"{meter.labels[i.zone - 1]}: {issue_message(i)}" for i in error.issues)
-            return ReadingAnswer(error.issues[0].code, said, retry=True)
+            issues = tuple((i.zone, i.code) for i in error.issues)
+            return ReadingAnswer(error.issues[0].code, said, retry=True, issues=issues)
         except NeedsConfirmation as error:
             said = tuple(issue_message(i) for i in error.issues)
-            return ReadingAnswer(error.code, said, tuple(error.checked.token(i) for i in error.issues))
+            tokens = tuple(error.checked.token(i) for i in error.issues)
+            return ReadingAnswer(
+                error.code, said, tokens, issues=tuple((i.zone, i.code) for i in error.issues)
+            )
         except WindowClosed as error:
             return ReadingAnswer(error.code, (self._window_closed(error),))
         except MonthClosed as error:
@@ -180,7 +184,7 @@ class CoreBackend:
             _("Your confirmation number: %(number)s.")
             % {"number": digits_words(result.reading.confirmation, language)}
         )
-        return ReadingAnswer(ACCEPTED, tuple(lines))
+        return ReadingAnswer(ACCEPTED, tuple(lines), charge=charge, replaced=result.replaced is not None)
 
     def _window_closed(self, error: WindowClosed) -> str:
         language = get_language() or "ru"

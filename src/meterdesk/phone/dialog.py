@@ -78,6 +78,9 @@ class ReadingAnswer:
     said: tuple[str, ...]
     confirm: tuple[str, ...] = ()
     retry: bool = False  # the values can be keyed again (a value's problem)
+    issues: tuple[tuple[int, str], ...] = ()  # (zone, code) of each value's problem or confirmation
+    charge: object | None = None  # once accepted: the month's charge (billing.preview.ChargePreview)
+    replaced: bool = False  # once accepted: it replaced the month's earlier reading
 
 
 class Backend(Protocol):
