@@ -139,6 +139,25 @@ ENVIRONMENT: tuple[Variable, ...] = (
         "METERDESK_SANDBOX_BANK_DELAY", "60", "seconds the sandbox's late-bank test card takes to succeed"
     ),
     Variable(
+        "METERDESK_RECEIPT_VAT_CODE",
+        "11",
+        "the fiscal receipt's VAT code (YooKassa's vat_code, 1-12; 11: VAT 22 %)",
+    ),
+    Variable(
+        "METERDESK_RECEIPT_TAX_SYSTEM",
+        "",
+        "the fiscal receipt's tax system code (1-6); unset: not sent (the shop's default)",
+    ),
+    Variable(
+        "METERDESK_RECEIPT_ITEM",
+        "Электроэнергия, лицевой счёт {account}",
+        "the fiscal receipt's item, {account} replaced by the account number",
+    ),
+    Variable(
+        "METERDESK_AUTOPAY_NOTICE_DAYS", "3", "autopayment: days before the due date the notice is e-mailed"
+    ),
+    Variable("METERDESK_AUTOPAY_ATTEMPTS", "3", "autopayment: tries of a declined bill, a day apart"),
+    Variable(
         "METERDESK_MAIL_ADDRESSES",
         "readings@meterdesk.localhost",
         "readings by e-mail: the published addresses (comma-separated) `meterdesk mail serve` accepts letters for; answers come from the first",
@@ -541,6 +560,19 @@ METERDESK_YOOKASSA_API_URL = _env_text("METERDESK_YOOKASSA_API_URL")
 METERDESK_YOOKASSA_TIMEOUT = float(_env_text("METERDESK_YOOKASSA_TIMEOUT"))
 METERDESK_PAYMENT_MAX = _env_text("METERDESK_PAYMENT_MAX")
 METERDESK_SANDBOX_BANK_DELAY = _env_int("METERDESK_SANDBOX_BANK_DELAY")
+# The fiscal receipt (54-FZ) sent with each payment (payments.receipts).
+METERDESK_RECEIPT_VAT_CODE = _env_int("METERDESK_RECEIPT_VAT_CODE")
+if not 1 <= METERDESK_RECEIPT_VAT_CODE <= 12:
+    raise ImproperlyConfigured("METERDESK_RECEIPT_VAT_CODE: one of YooKassa's VAT codes, 1 to 12")
+METERDESK_RECEIPT_TAX_SYSTEM = (
+    _env_int("METERDESK_RECEIPT_TAX_SYSTEM") if _env_text("METERDESK_RECEIPT_TAX_SYSTEM") else None
+)
+if METERDESK_RECEIPT_TAX_SYSTEM is not None and not 1 <= METERDESK_RECEIPT_TAX_SYSTEM <= 6:
+    raise ImproperlyConfigured("METERDESK_RECEIPT_TAX_SYSTEM: one of YooKassa's tax system codes, 1 to 6")
+METERDESK_RECEIPT_ITEM = _env_text("METERDESK_RECEIPT_ITEM")
+# Autopayment (payments.autopay): the notice, and how often a declined bill is tried.
+METERDESK_AUTOPAY_NOTICE_DAYS = max(1, _env_int("METERDESK_AUTOPAY_NOTICE_DAYS"))
+METERDESK_AUTOPAY_ATTEMPTS = max(1, _env_int("METERDESK_AUTOPAY_ATTEMPTS"))
 # --- end of card payments -------------------------------------------------------------------
 
 # --- readings by e-mail (meterdesk.mail, docs/email.md) -----------------------------------------
