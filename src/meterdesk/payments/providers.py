@@ -1,4 +1,4 @@
-"""The card payment provider: a small interface, chosen by METERDESK_PAYMENT_PROVIDER.
+"""The payment provider (cards and SBP): a small interface, chosen by METERDESK_PAYMENT_PROVIDER.
 
 Two implementations speak the same language (YooKassa API v3's payment object):
 
@@ -32,6 +32,12 @@ WAITING_FOR_CAPTURE = "waiting_for_capture"
 SUCCEEDED = "succeeded"
 CANCELED = "canceled"
 REMOTE_STATUSES = frozenset({PENDING, WAITING_FOR_CAPTURE, SUCCEEDED, CANCELED})
+# Ways to pay and to confirm (YooKassa's words).
+BANK_CARD = "bank_card"
+SBP = "sbp"
+REDIRECT = "redirect"
+QR = "qr"
+NO_CONFIRMATION = "none"
 
 
 class ProviderError(Exception):
@@ -69,6 +75,14 @@ class RemotePayment:
     cancellation_reason: str = ""
     card: str = ""  # e.g. "Visa *4242"
     test: bool = False
+    method_type: str = ""  # bank_card, sbp
+    # A card saved for later payments (save_payment_method): its id, and what it is.
+    method_id: str = ""
+    method_saved: bool = False
+    card_type: str = ""
+    card_last4: str = ""
+    # SBP by QR: the link to encode in the QR code (a phone opens it in the bank's app).
+    qr_data: str = ""
 
     @property
     def final(self) -> bool:
@@ -92,9 +106,13 @@ def remote_from_json(data: Any) -> RemotePayment:
     metadata = data.get("metadata") or {}
     cancellation = data.get("cancellation_details") or {}
     method = data.get("payment_method") or {}
-    card = (method.get("card") or {}) if isinstance(method, dict) else {}
+    if not isinstance(method, dict):
+        method = {}
+    card = method.get("card") or {}
+    if not isinstance(card, dict):
+        card = {}
     card_text = ""
-    if isinstance(card, dict) and card.get("last4"):
+    if card.get("last4"):
         card_text = f"{card.get('card_type') or 'Card'} *{card['last4']}"
     return RemotePayment(
         id=pid,
@@ -103,15 +121,25 @@ def remote_from_json(data: Any) -> RemotePayment:
         currency=currency,
         paid=bool(data.get("paid")),
         metadata={str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {},
-        confirmation_url=str(confirmation.get("confirmation_url") or "")
-        if isinstance(confirmation, dict)
-        else "",
+        confirmation_url=_text(confirmation, "confirmation_url"),
         created_at=_moment(data.get("created_at")),
         captured_at=_moment(data.get("captured_at")),
         cancellation_reason=str(cancellation.get("reason") or "") if isinstance(cancellation, dict) else "",
         card=card_text,
         test=bool(data.get("test")),
+        method_type=_text(method, "type"),
+        method_id=_text(method, "id"),
+        method_saved=method.get("saved") is True,
+        card_type=_text(card, "card_type")[:20],
+        card_last4=_text(card, "last4")[:4],
+        qr_data=_text(confirmation, "confirmation_data") if _text(confirmation, "type") == QR else "",
     )
+
+
+def _text(data: Any, key: str) -> str:
+    """A string field of a part of the provider's answer ("" when it is missing or not text)."""
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def _moment(value: Any) -> datetime | None:
@@ -127,13 +155,23 @@ def _moment(value: Any) -> datetime | None:
 class PaymentRequest:
     """A payment to start at the provider: ``amount`` in roubles, to be confirmed by the customer
     at the provider and then sent back to ``return_url``. The same ``idempotence_key`` gives the
-    same payment."""
+    same payment.
+
+    ``method``: ``bank_card`` or ``sbp`` (empty: the customer chooses on the provider's page);
+    ``confirmation``: ``redirect`` (the provider's page) or ``qr`` (SBP: a QR code we show);
+    ``save_method``: keep the card for later payments; ``method_id``: pay with a card saved
+    before, with no confirmation (an autopayment); ``receipt``: the fiscal receipt (54-FZ)."""
 
     idempotence_key: str
     amount: Decimal
     description: str
     metadata: dict[str, str]
     return_url: str
+    method: str = ""
+    confirmation: str = REDIRECT
+    save_method: bool = False
+    method_id: str = ""
+    receipt: dict[str, Any] | None = None
 
 
 class PaymentProvider(Protocol):
@@ -217,20 +255,18 @@ class YooKassaProvider:
         return ProviderRejected(message)
 
     def create(self, request: PaymentRequest) -> RemotePayment:
-        body = {
-            "amount": {"value": f"{request.amount:.2f}", "currency": "RUB"},
-            "capture": True,
-            "confirmation": {"type": "redirect", "return_url": request.return_url},
-            "description": request.description[:128],
-            "metadata": request.metadata,
-        }
         key = request.idempotence_key
-        response = self._send("POST", "/payments", json=body, headers={"Idempotence-Key": key})
+        response = self._send(
+            "POST", "/payments", json=yookassa_body(request), headers={"Idempotence-Key": key}
+        )
         if response.status_code != 200:
             raise self._error(response)
         payment = self._payment(response)
-        if payment.status == PENDING and not payment.confirmation_url:
-            raise ProviderError("YooKassa gave no confirmation URL")
+        if payment.status == PENDING and not request.method_id:
+            if request.confirmation == QR and not payment.qr_data:
+                raise ProviderError("YooKassa gave no QR code data")
+            if request.confirmation != QR and not payment.confirmation_url:
+                raise ProviderError("YooKassa gave no confirmation URL")
         return payment
 
     def fetch(self, payment_id: str) -> RemotePayment:
@@ -247,6 +283,31 @@ class YooKassaProvider:
         return payment
 
 
+def yookassa_body(request: PaymentRequest) -> dict[str, Any]:
+    """The body of ``POST /payments`` for ``request``."""
+    body: dict[str, Any] = {
+        "amount": {"value": f"{request.amount:.2f}", "currency": "RUB"},
+        "capture": True,
+    }
+    if request.method_id:
+        # A saved card: charged at once, nothing for the customer to confirm.
+        body["payment_method_id"] = request.method_id
+    else:
+        if request.method:
+            body["payment_method_data"] = {"type": request.method}
+        if request.confirmation == QR:
+            body["confirmation"] = {"type": QR}
+        else:
+            body["confirmation"] = {"type": REDIRECT, "return_url": request.return_url}
+        if request.save_method:
+            body["save_payment_method"] = True
+    body["description"] = request.description[:128]
+    body["metadata"] = request.metadata
+    if request.receipt is not None:
+        body["receipt"] = request.receipt
+    return body
+
+
 # --- the sandbox ------------------------------------------------------------------------------------
 
 
@@ -258,9 +319,19 @@ class SandboxProvider:
 
     def create(self, request: PaymentRequest) -> RemotePayment:
         from meterdesk.payments.models import SandboxPayment
+        from meterdesk.payments.receipts import receipt_problems
 
         key = request.idempotence_key
-        asked = {"amount": f"{request.amount:.2f}", "metadata": request.metadata}
+        asked = json.loads(json.dumps(yookassa_body(request)))
+        problems = receipt_problems(request.receipt, request.amount)
+        if problems:
+            # As YooKassa answers a shop that sends receipts: 400 invalid_request, parameter receipt.
+            raise ProviderRejected(f"sandbox answered 400 (invalid_request: {problems[0]})")
+        saved = None
+        if request.method_id:
+            saved = SandboxPayment.objects.filter(method_id=request.method_id, status=SUCCEEDED).first()
+            if saved is None:
+                raise ProviderRejected("sandbox answered 400 (invalid_request: payment_method_id unknown)")
         existing = SandboxPayment.objects.filter(idempotence_key=key).first()
         if existing is None:
             try:
@@ -273,7 +344,13 @@ class SandboxProvider:
                         metadata=request.metadata,
                         return_url=request.return_url,
                         request=asked,
+                        method=BANK_CARD if saved is not None else request.method,
+                        confirmation_type=NO_CONFIRMATION if saved is not None else request.confirmation,
+                        receipt=request.receipt or {},
+                        save_method=request.save_method,
                     )
+                    if saved is not None:
+                        sandbox_charge_saved(existing, saved)
             except IntegrityError:  # the same key, concurrently
                 existing = SandboxPayment.objects.get(idempotence_key=key)
         if existing.request != asked:
@@ -305,6 +382,21 @@ def sandbox_bank_answer(payment: Any) -> None:
         payment.refresh_from_db()
 
 
+def sandbox_charge_saved(payment: Any, saved: Any) -> None:
+    """A payment by a saved card is decided at once, as the card it was saved from said (a
+    card saved from the "declines later" test card is declined)."""
+    payment.paid_with = saved.method_id
+    payment.card_last4, payment.card_type = saved.card_last4, saved.card_type
+    if saved.later_outcome == "insufficient_funds":
+        payment.status = CANCELED
+        payment.cancellation_reason = "insufficient_funds"
+    else:
+        payment.status = SUCCEEDED
+        payment.paid = True
+        payment.captured_at = timezone.now()
+    payment.save()
+
+
 def sandbox_bank_delay() -> timedelta:
     return timedelta(seconds=int(getattr(settings, "METERDESK_SANDBOX_BANK_DELAY", 60)))
 
@@ -323,7 +415,13 @@ def sandbox_json(payment: Any) -> dict[str, Any]:
         "refundable": False,
         "test": True,
     }
-    if payment.status == PENDING:
+    if payment.status == PENDING and payment.confirmation_type == QR:
+        # The link a phone opens in "the bank's app" (relative: the sandbox lives on this site).
+        data["confirmation"] = {
+            "type": QR,
+            "confirmation_data": reverse("payments:sandbox_sbp", kwargs={"sandbox_id": payment.pk}),
+        }
+    elif payment.status == PENDING:
         data["confirmation"] = {
             "type": "redirect",
             "return_url": payment.return_url,
@@ -331,13 +429,17 @@ def sandbox_json(payment: Any) -> dict[str, Any]:
         }
     if payment.captured_at is not None:
         data["captured_at"] = payment.captured_at.isoformat()
+    if payment.receipt:
+        data["receipt_registration"] = "succeeded" if payment.status == SUCCEEDED else "pending"
     if payment.card_last4:
         data["payment_method"] = {
-            "type": "bank_card",
-            "id": payment.pk,
-            "saved": False,
+            "type": BANK_CARD,
+            "id": payment.method_id or payment.paid_with or payment.pk,
+            "saved": bool(payment.method_id or payment.paid_with),
             "card": {"last4": payment.card_last4, "card_type": payment.card_type},
         }
+    elif payment.method == SBP:
+        data["payment_method"] = {"type": SBP, "id": payment.pk, "saved": False}
     if payment.status == CANCELED:
         data["cancellation_details"] = {"party": "payment_network", "reason": payment.cancellation_reason}
     return data

@@ -1,4 +1,4 @@
-"""The sandbox provider's bank: test cards and what each one does.
+"""The sandbox provider's bank: test cards and what each one does, and its SBP "bank app".
 
 Its decisions change only the sandbox's own store (``SandboxPayment``), as a real provider's bank
 would; the sandbox then notifies meterdesk with YooKassa's notification payload, handled by the same
@@ -7,6 +7,7 @@ code as a real notification (which fetches the payment back through the provider
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date
 
@@ -23,7 +24,7 @@ from meterdesk.payments.models import SandboxPayment
 class TestCard:
     number: str
     scheme: str
-    outcome: str  # succeeded | insufficient_funds | late_bank
+    outcome: str  # succeeded | insufficient_funds | late_bank | declines_later
     words: Promise
 
 
@@ -39,6 +40,12 @@ TEST_CARDS = (
         "Visa",
         "late_bank",
         _("the bank answers late: the payment waits for the bank, then succeeds without a notification"),
+    ),
+    TestCard(
+        "4000000000000341",
+        "Visa",
+        "declines_later",
+        _("the payment succeeds and the card can be saved, but every automatic payment from it is declined"),
     ),
 )
 _BY_NUMBER = {card.number: card for card in TEST_CARDS}
@@ -104,6 +111,10 @@ def sandbox_pay(*, sandbox_id: str, number: str) -> SandboxPayment:
             return payment  # decided already (a second click)
         payment.card_last4 = number[-4:]
         payment.card_type = card_scheme(number)
+        if payment.save_method and outcome != "insufficient_funds":
+            # Saved for later payments: an id to charge it by, and what such a charge will do.
+            payment.method_id = f"sbx-pm-{secrets.token_hex(12)}"
+            payment.later_outcome = "insufficient_funds" if outcome == "declines_later" else "succeeded"
         if outcome == "insufficient_funds":
             payment.status = providers.CANCELED
             payment.cancellation_reason = "insufficient_funds"
@@ -113,6 +124,24 @@ def sandbox_pay(*, sandbox_id: str, number: str) -> SandboxPayment:
             payment.status = providers.SUCCEEDED
             payment.paid = True
             payment.captured_at = timezone.now()
+        payment.save()
+    sandbox_notify(payment)
+    return payment
+
+
+def sandbox_sbp_answer(*, sandbox_id: str, pay: bool) -> SandboxPayment:
+    """The customer confirmed (or declined) an SBP payment in "the bank's app" of the sandbox."""
+    with transaction.atomic():
+        payment = SandboxPayment.objects.select_for_update().get(pk=sandbox_id)
+        if payment.status != providers.PENDING:
+            return payment  # decided already (a second tap)
+        if pay:
+            payment.status = providers.SUCCEEDED
+            payment.paid = True
+            payment.captured_at = timezone.now()
+        else:
+            payment.status = providers.CANCELED
+            payment.cancellation_reason = "insufficient_funds"
         payment.save()
     sandbox_notify(payment)
     return payment
