@@ -320,6 +320,15 @@ def bill(month: date, workers: int | None, chunk_size: int, force: bool, reason:
     click.echo(f"  recalculations  {money(summary.recalculations):>16}")
     click.echo(f"  penalties       {money(summary.penalty):>16}")
     click.echo(f"  payments        {money(summary.payments):>16}")
+    # Autopayment: the month's bills of the accounts with autopayment on wait for their due date
+    # (`meterdesk payments autopay`, daily, e-mails the notices and pays them).
+    from meterdesk.payments.autopay import autopay_schedule
+
+    scheduled = autopay_schedule(period=month)
+    if scheduled:
+        click.echo(
+            f"Autopayment: {scheduled} bills scheduled for their due date (`meterdesk payments autopay`)."
+        )
 
 
 def _operator() -> str:

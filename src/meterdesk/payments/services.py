@@ -1,24 +1,29 @@
-"""Writes of card payments: start one, settle one (the only way a card payment reaches the ledger),
-handle a provider's notification, reconcile the open ones.
+"""Writes of payments through the provider (by card or SBP, for one account or several): start
+one, settle one (the only way such a payment reaches the ledger), handle a provider's
+notification, reconcile the open ones. Autopayment builds on these (``payments.autopay``).
 
 The rules:
 
 * A payment is started with an idempotence key. Our ``Payment`` is unique by it and the provider is
   sent the same key (``Idempotence-Key``), so a double click, a resubmitted form or a retried API
   call gives the one payment, never two.
+* Each payment carries its fiscal receipt (54-FZ, ``payments.receipts``): one item per account.
+* A payment of several accounts is one payment at the provider; it reaches the ledger as one entry
+  per account with that account's amount, all in one transaction, or not at all.
 * What a notification says is never trusted: its payment is fetched back from the provider (through
   the same interface) and only the provider's answer is acted on.
 * A succeeded payment is posted to the ledger under a row lock on our ``Payment`` and only while
-  that row is not settled yet, with the external id ``card:<provider>:<provider's id>`` that the
-  ledger records once: however many notifications, returns and reconciliations arrive, in whatever
-  order and concurrently, the ledger gets one entry.
+  that row is not settled yet, with the external id ``card:<provider>:<provider's id>`` (and
+  ``:<account number>`` per account of a payment of several) that the ledger records once:
+  however many notifications, returns and reconciliations arrive, in whatever order and
+  concurrently, the ledger gets one entry per account.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -34,18 +39,24 @@ from meterdesk.payments import providers
 from meterdesk.payments.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
+    Confirmation,
     EventKind,
     Payment,
+    PaymentChannel,
     PaymentEvent,
+    PaymentMethod,
+    PaymentPart,
     PaymentStatus,
 )
+from meterdesk.payments.receipts import receipt_build
 from meterdesk.utility.selectors import utility_now
 
 log = logging.getLogger(__name__)
 
 KOPECK = Decimal("0.01")
-#: The ``reason`` (source) of a card payment's ledger entry.
+#: The ``reason`` (source) of a payment's ledger entry: by card, by SBP.
 SOURCE_CARD = "card"
+SOURCE_SBP = "sbp"
 KEY_NAMESPACE = uuid.UUID("6f1d3a52-8a54-4c1f-9a53-2f6a4f0c7d11")
 
 
@@ -92,8 +103,10 @@ def idempotence_key_for(scope: str, key: str) -> str:
     return str(uuid.uuid5(KEY_NAMESPACE, f"{scope}\x00{key}"))
 
 
-def payment_description(account: Account) -> str:
-    return f"Оплата электроэнергии по лицевому счёту {account.number}"
+def payment_description(accounts: Sequence[Account]) -> str:
+    if len(accounts) == 1:
+        return f"Оплата электроэнергии по лицевому счёту {accounts[0].number}"
+    return f"Оплата электроэнергии по лицевым счетам {', '.join(a.number for a in accounts)}"[:128]
 
 
 def _event(payment: Payment | None, provider: str, kind: str, **fields: Any) -> PaymentEvent:
@@ -109,60 +122,163 @@ def _answer_event(
     )
 
 
+@dataclass(frozen=True)
+class Share:
+    """One account a payment pays, and how much."""
+
+    account: Account
+    amount: Decimal
+
+
+#: The most accounts one payment pays.
+SHARES_MAX = 10
+
+
+class OptionsInvalid(PaymentStartError):
+    """A combination the payment cannot be made with (a QR code for a card, autopayment by SBP,
+    autopayment without the customer's consent, the same account twice …)."""
+
+    code = "payment_options_invalid"
+
+
+def _shares_check(shares: Sequence[Share]) -> Decimal:
+    """The total of ``shares``, each a whole number of kopecks of at least the smallest payment,
+    with no account twice and the total within the limits. Raises AmountInvalid, OptionsInvalid."""
+    low, high = amount_limits()
+    if not shares or len(shares) > SHARES_MAX:
+        raise OptionsInvalid(f"a payment pays 1 to {SHARES_MAX} accounts")
+    if len({share.account.pk for share in shares}) != len(shares):
+        raise OptionsInvalid("an account is paid twice in one payment")
+    for share in shares:
+        if share.amount != share.amount.quantize(KOPECK) or share.amount < low:
+            raise AmountInvalid(f"each amount must be at least {low} ₽ in whole kopecks")
+    total = sum((share.amount for share in shares), Decimal(0))
+    if total > high:
+        raise AmountInvalid(f"the amount must be {low}..{high} ₽ in whole kopecks")
+    return total
+
+
+def _options_check(method: str, confirmation: str, save_card: bool, consent_text: str) -> None:
+    if method not in PaymentMethod.values:
+        raise OptionsInvalid(f"unknown payment method {method!r}")
+    if confirmation not in (Confirmation.REDIRECT, Confirmation.QR):
+        raise OptionsInvalid(f"unknown confirmation {confirmation!r}")
+    if confirmation == Confirmation.QR and method != PaymentMethod.SBP:
+        raise OptionsInvalid("a QR code is for SBP payments only")
+    if save_card and method != PaymentMethod.CARD:
+        raise OptionsInvalid("autopayment is by a card only")
+    if save_card and not consent_text.strip():
+        raise OptionsInvalid("autopayment needs the customer's consent")
+
+
+def receipt_of(shares: Sequence[Share], user: User | None) -> dict[str, Any]:
+    """The fiscal receipt (54-FZ) of a payment of ``shares``, sent to ``user``'s e-mail; empty
+    without one (the provider then refuses it, if the shop sends receipts)."""
+    if user is None or not user.email:
+        return {}
+    return receipt_build(email=user.email, items=[(share.account.number, share.amount) for share in shares])
+
+
 def payment_start(
     *,
-    account: Account,
-    amount: Decimal,
     key_scope: str,
     key: str,
     return_url: Callable[[Payment], str],
+    account: Account | None = None,
+    amount: Decimal | None = None,
+    shares: Sequence[Share] = (),
     user: User | None = None,
     channel: str = "web",
+    method: str = PaymentMethod.CARD,
+    confirmation: str = Confirmation.REDIRECT,
+    save_card: bool = False,
+    consent_text: str = "",
 ) -> Payment:
-    """Start a card payment of ``amount`` to ``account`` (or continue the one this key started).
+    """Start a payment of ``amount`` to ``account`` — or of several accounts at once, ``shares``
+    — by card or by SBP (or continue the one this key started).
 
-    Returns our Payment with the provider's confirmation URL (where the customer confirms it).
-    Raises AmountInvalid, KeyReused, ProviderUnavailable (then nothing was charged, and the same
-    call is safe to repeat).
+    ``save_card``: the customer agreed (in the words ``consent_text``) to save the card and pay
+    these accounts' bills automatically; both are recorded, and autopayment is turned on when the
+    payment succeeds with the card saved. Returns our Payment with the provider's confirmation URL
+    (or, for SBP by QR, the QR code's link). Raises AmountInvalid, OptionsInvalid, KeyReused,
+    ProviderUnavailable (then nothing was charged, and the same call is safe to repeat).
     """
-    low, high = amount_limits()
-    if amount != amount.quantize(KOPECK) or not low <= amount <= high:
-        raise AmountInvalid(f"the amount must be {low}..{high} ₽ in whole kopecks")
+    if not shares:
+        if account is None or amount is None:
+            raise TypeError("payment_start needs an account and an amount, or shares")
+        shares = (Share(account, amount),)
+    total = _shares_check(shares)
+    _options_check(method, confirmation, save_card, consent_text)
     idem = idempotence_key_for(key_scope, key)
     payment = Payment.objects.filter(idempotence_key=idem).first()
     if payment is None:
         try:
             with transaction.atomic():
                 payment = Payment.objects.create(
-                    account=account,
+                    account=shares[0].account,
                     user=user,
                     channel=channel,
-                    amount=amount,
+                    method=method,
+                    confirmation_type=confirmation,
+                    amount=total,
                     provider=providers.default_provider_name(),
                     idempotence_key=idem,
-                    description=payment_description(account),
+                    description=payment_description([share.account for share in shares]),
+                    receipt=receipt_of(shares, user),
+                    save_card=save_card,
+                    consent_at=timezone.now() if save_card else None,
+                    consent_text=consent_text if save_card else "",
+                )
+                PaymentPart.objects.bulk_create(
+                    PaymentPart(payment=payment, account=share.account, amount=share.amount, position=n)
+                    for n, share in enumerate(shares)
                 )
                 payment.return_url = return_url(payment)
                 payment.save(update_fields=["return_url"])
         except IntegrityError:  # the same key, concurrently (a double click)
             payment = Payment.objects.get(idempotence_key=idem)
-    if payment.account_id != account.pk or payment.amount != amount:
+    asked = [(share.account.pk, share.amount) for share in shares]
+    if _parts_of(payment) != asked or (payment.method, payment.confirmation_type, payment.save_card) != (
+        method,
+        confirmation,
+        save_card,
+    ):
         raise KeyReused(payment)
+    return payment_submit(payment)
+
+
+def _parts_of(payment: Payment) -> list[tuple[int, Decimal]]:
+    return [(part.account_id, part.amount) for part in payment.parts.all()]
+
+
+def payment_submit(payment: Payment, *, method_id: str = "") -> Payment:
+    """Start ``payment`` at its provider, unless it has been (its idempotence key makes this safe
+    to repeat: the provider answers with the payment the key started). ``method_id``: pay with
+    this saved card, nothing to confirm (an autopayment). Raises ProviderUnavailable."""
     if payment.provider_payment_id or payment.final:
         return payment
     provider = providers.provider_get(payment.provider)
+    metadata = {"payment_id": str(payment.pk), "account": payment.account.number}
+    parts = list(payment.parts.select_related("account"))
+    if len(parts) > 1:
+        metadata["accounts"] = ",".join(part.account.number for part in parts)
     try:
         remote = provider.create(
             providers.PaymentRequest(
                 idempotence_key=payment.idempotence_key,
                 amount=payment.amount,
                 description=payment.description,
-                metadata={"payment_id": str(payment.pk), "account": account.number},
+                metadata=metadata,
                 return_url=payment.return_url,
+                method="" if method_id else payment.method,
+                confirmation=providers.NO_CONFIRMATION if method_id else payment.confirmation_type,
+                save_method=payment.save_card,
+                method_id=method_id,
+                receipt=payment.receipt or None,
             )
         )
     except providers.ProviderError as error:
-        log.warning("card payment %s: the provider did not start it: %s", payment.pk, error)
+        log.warning("payment %s: the provider did not start it: %s", payment.pk, error)
         _event(payment, payment.provider, EventKind.CREATE_FAILED, detail=str(error)[:300])
         Payment.objects.filter(pk=payment.pk).update(last_error=str(error)[:300], updated_at=timezone.now())
         raise ProviderUnavailable(payment, error) from error
@@ -171,13 +287,14 @@ def payment_start(
         if not locked.provider_payment_id:
             locked.provider_payment_id = remote.id
             locked.confirmation_url = remote.confirmation_url
+            locked.qr_data = remote.qr_data
             locked.last_error = ""
             if locked.status == PaymentStatus.CREATED:
                 locked.status = PaymentStatus.PENDING
             locked.save()
             _answer_event(locked, EventKind.CREATE, remote)
         payment = locked
-    if remote.final:  # a provider that decided at once
+    if remote.final:  # a provider that decided at once (a saved card)
         payment = payment_settle(payment=payment, remote=remote, source="create").payment
     return payment
 
@@ -226,29 +343,12 @@ def payment_settle(
         before = locked.status
         recorded = False
         if remote.status == providers.SUCCEEDED:
-            paid_at = remote.captured_at or timezone.now()
-            try:
-                entry = payment_post(
-                    account=locked.account,
-                    amount=remote.amount,
-                    paid_on=utility_now(None, paid_at).date(),
-                    external_id=locked.external_id,
-                    source=SOURCE_CARD,
-                    detail={
-                        "payment_id": locked.pk,
-                        "provider": locked.provider,
-                        "provider_payment_id": remote.id,
-                        "card": remote.card,
-                        "paid_at": paid_at.isoformat(),
-                    },
-                )
-                recorded = True
-            except DuplicatePayment as duplicate:  # recorded before (e.g. by an older row of ours)
-                entry = duplicate.entry
-            locked.entry = entry
+            recorded = _post_parts(locked, remote)
             locked.status = PaymentStatus.SUCCEEDED
             locked.card = remote.card[:40]
             locked.settled_at = timezone.now()
+            if locked.save_card:
+                _autopay_hooks().autopay_from_payment(locked, remote)
         elif remote.status == providers.CANCELED:
             locked.status = PaymentStatus.CANCELED
             locked.cancellation_reason = remote.cancellation_reason[:64]
@@ -267,7 +367,57 @@ def payment_settle(
                 outcome="recorded" if recorded else locked.status,
                 detail=source,
             )
+            if locked.channel == PaymentChannel.AUTOPAY:
+                _autopay_hooks().autopay_charge_settled(locked, remote)
         return Settled(locked, recorded, changed)
+
+
+def _autopay_hooks() -> Any:
+    """The autopayment's part of settling (``payments.autopay``, which builds on this module)."""
+    from meterdesk.payments import autopay
+
+    return autopay
+
+
+def _post_parts(payment: Payment, remote: providers.RemotePayment) -> bool:
+    """Post the succeeded ``payment`` to the ledger: one entry per account it pays, with that
+    account's amount, all in the caller's transaction. True if this call posted them (not an
+    earlier one)."""
+    paid_at = remote.captured_at or timezone.now()
+    parts = list(payment.parts.select_related("account")) or [
+        PaymentPart(payment=payment, account=payment.account, amount=payment.amount)
+    ]
+    several = len(parts) > 1
+    recorded = False
+    for part in parts:
+        external_id = f"{payment.external_id}:{part.account.number}" if several else payment.external_id
+        try:
+            entry = payment_post(
+                account=part.account,
+                amount=part.amount,
+                paid_on=utility_now(None, paid_at).date(),
+                external_id=external_id,
+                source=SOURCE_SBP if payment.method == PaymentMethod.SBP else SOURCE_CARD,
+                detail={
+                    "payment_id": payment.pk,
+                    "provider": payment.provider,
+                    "provider_payment_id": remote.id,
+                    "method": payment.method,
+                    "card": remote.card,
+                    "paid_at": paid_at.isoformat(),
+                    **({"of_total": f"{payment.amount:.2f}", "accounts": len(parts)} if several else {}),
+                    **({"autopay": True} if payment.channel == PaymentChannel.AUTOPAY else {}),
+                },
+            )
+            recorded = True
+        except DuplicatePayment as duplicate:  # recorded before (e.g. by an older row of ours)
+            entry = duplicate.entry
+        if part.pk is not None:
+            part.entry = entry
+            part.save(update_fields=["entry"])
+        if payment.entry_id is None:
+            payment.entry = entry
+    return recorded
 
 
 # --- notifications ------------------------------------------------------------------------------------
