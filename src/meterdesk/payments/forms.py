@@ -1,18 +1,22 @@
-"""Forms of card payments: the amount to pay, and the sandbox's card form."""
+"""Forms of payments: what to pay (the accounts, their amounts, card or SBP, autopayment), turning
+autopayment on with a saved card, and the sandbox's card form."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from meterdesk.billing.messages import money
+from meterdesk.customers.models import Account
+from meterdesk.payments.models import PaymentMethod, SavedCard
 from meterdesk.payments.sandbox import card_scheme, expiry_ok, luhn_ok
-from meterdesk.payments.services import KOPECK, amount_limits
+from meterdesk.payments.services import KOPECK, Share, amount_limits
 from meterdesk.utility.selectors import utility_now
 
 if TYPE_CHECKING:
@@ -32,15 +36,60 @@ def parse_amount(text: str) -> Decimal | None:
         return None
 
 
-class PayForm(forms.Form):
-    amount = forms.CharField(
-        label=_("Amount, ₽"),
+def amount_clean(text: str) -> Decimal:
+    """An amount as typed, checked against the payment's limits; raises ValidationError."""
+    amount = parse_amount(text)
+    if amount is None:
+        raise forms.ValidationError(_("Enter the amount as a number, e.g. 1500,50."), code="invalid")
+    if amount != amount.quantize(KOPECK):
+        raise forms.ValidationError(
+            _("An amount has at most two digits after the comma (kopecks)."), code="kopecks"
+        )
+    low, high = amount_limits()
+    if amount < low:
+        raise forms.ValidationError(
+            _("The smallest payment is %(low)s.") % {"low": money(low)}, code="too_small"
+        )
+    if amount > high:
+        raise forms.ValidationError(
+            _("The largest payment is %(high)s. Pay a larger sum in parts, or through your bank.")
+            % {"high": money(high)},
+            code="too_large",
+        )
+    return amount.quantize(KOPECK)
+
+
+def _amount_field(label: _StrOrPromise, *, required: bool = True) -> forms.CharField:
+    return forms.CharField(
+        label=label,
         max_length=20,
+        required=required,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
-    key = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+
+class PayForm(forms.Form):
+    """What to pay: the page's account (``amount``), any of the login's other accounts with it
+    (``also_<number>`` and ``amount_<number>``: one payment for a flat and a dacha), by card or by
+    SBP, and — by card — whether to save the card for autopayment."""
+
+    amount = _amount_field(_("Amount, ₽"))
+    key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    method = forms.ChoiceField(
+        label=_("How to pay"),
+        choices=[
+            (PaymentMethod.CARD.value, _("Bank card (Mir, Visa, Mastercard)")),
+            (PaymentMethod.SBP.value, _("SBP, the Faster Payments System: by QR code or in your bank's app")),
+        ],
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    autopay = forms.BooleanField(
+        label=_("Save the card and pay the bills of the accounts paid here automatically (autopayment)"),
+        required=False,
+    )
+
+    def __init__(self, *args: Any, others: Sequence[Account] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         low, high = amount_limits()
         self.fields["amount"].help_text = _(
@@ -49,33 +98,96 @@ class PayForm(forms.Form):
             "low": money(low),
             "high": money(high),
         }
+        self.others = list(others)
+        for other in self.others:
+            self.fields[f"also_{other.number}"] = forms.BooleanField(
+                label=_("Also pay account %(number)s, %(address)s")
+                % {"number": other.number, "address": other.address},
+                required=False,
+            )
+            self.fields[f"amount_{other.number}"] = _amount_field(
+                _("Amount for account %(number)s, ₽") % {"number": other.number}, required=False
+            )
+
+    def other_rows(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
+        """Each other account's checkbox and amount field, for the template."""
+        return [(self[f"also_{o.number}"], self[f"amount_{o.number}"]) for o in self.others]
 
     def clean_amount(self) -> Decimal:
-        amount = parse_amount(self.cleaned_data["amount"])
-        if amount is None:
-            raise forms.ValidationError(_("Enter the amount as a number, e.g. 1500,50."), code="invalid")
-        if amount != amount.quantize(KOPECK):
-            raise forms.ValidationError(
-                _("An amount has at most two digits after the comma (kopecks)."), code="kopecks"
-            )
-        low, high = amount_limits()
-        if amount < low:
-            raise forms.ValidationError(
-                _("The smallest payment is %(low)s.") % {"low": money(low)}, code="too_small"
-            )
-        if amount > high:
-            raise forms.ValidationError(
-                _("The largest payment is %(high)s. Pay a larger sum in parts, or through your bank.")
-                % {"high": money(high)},
-                code="too_large",
-            )
-        return amount.quantize(KOPECK)
+        return amount_clean(self.cleaned_data["amount"])
 
     def clean_key(self) -> str:
         key = self.cleaned_data["key"]
         if not KEY_PATTERN.match(key):
             raise forms.ValidationError(_("The form has expired: please fill it in again."), code="key")
         return key
+
+    def clean_method(self) -> str:
+        return self.cleaned_data.get("method") or PaymentMethod.CARD.value
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        for other in self.others:
+            if not data.get(f"also_{other.number}"):
+                continue
+            field = f"amount_{other.number}"
+            try:
+                data[field] = amount_clean(self.data.get(self.add_prefix(field), "") or "")
+            except forms.ValidationError as error:
+                self.add_error(field, error)
+        if data.get("autopay") and data.get("method") == PaymentMethod.SBP:
+            self.add_error(
+                "autopay", forms.ValidationError(_("Autopayment is by card only."), code="autopay_sbp")
+            )
+        if not self.errors:
+            _low, high = amount_limits()
+            total = data["amount"] + sum(
+                (data[f"amount_{o.number}"] for o in self.others if data.get(f"also_{o.number}")), Decimal(0)
+            )
+            if total > high:
+                raise forms.ValidationError(
+                    _("Together the amounts exceed the largest payment, %(high)s. Pay in two payments.")
+                    % {"high": money(high)},
+                    code="too_large",
+                )
+        return data
+
+    def shares_of(self, account: Account) -> list[Share]:
+        """The accounts to pay with their amounts, the page's ``account`` first."""
+        data = self.cleaned_data
+        shares = [Share(account, data["amount"])]
+        shares.extend(
+            Share(other, data[f"amount_{other.number}"])
+            for other in self.others
+            if data.get(f"also_{other.number}")
+        )
+        return shares
+
+
+class CardField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """A saved card, shown as the customer knows it: ``Visa *4242``."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.masked)
+
+
+class AutopayOnForm(forms.Form):
+    """Autopayment with a card saved before: which card, and the consent."""
+
+    card = CardField(
+        label=_("Card"), queryset=SavedCard.objects.none(), widget=forms.RadioSelect, empty_label=None
+    )
+    consent = forms.BooleanField(label=_("I agree"), required=True)
+
+    def __init__(self, *args: Any, cards: Sequence[SavedCard] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(CardField, self.fields["card"])
+        field.queryset = SavedCard.objects.filter(pk__in=[card.pk for card in cards])
+        field.error_messages["required"] = _("Choose a card.")
+        self.fields["consent"].error_messages["required"] = _("Tick the box to agree to autopayment.")
+        if len(cards) == 1:
+            field.initial = cards[0].pk
 
 
 def new_key() -> str:

@@ -42,3 +42,26 @@ def state_words(state: str) -> str:
         "cancelled": _("cancelled"),
         "not_started": _("not started"),
     }.get(state, state)
+
+
+def refused_text() -> str:
+    """The provider refused the payment outright (its answer is logged for the utility)."""
+    return _(
+        "The payment service refused this payment. Nothing has been charged. "
+        "The problem is on our side and has been recorded: please try again later or pay through your bank."
+    )
+
+
+def options_text() -> str:
+    return _(
+        "This payment cannot be made this way: autopayment is by card only, a QR code is for SBP only, "
+        "and each account is paid once in a payment."
+    )
+
+
+def method_words(method: str) -> str:
+    return {"bank_card": _("by card"), "sbp": _("by SBP")}.get(method, method)
+
+
+def consent_required_text() -> str:
+    return _("Autopayment needs the customer's consent: send consent: true with the card's id.")

@@ -1,4 +1,4 @@
-"""Reads of card payments and of the payments an account received."""
+"""Reads of payments through the provider and of the payments an account received."""
 
 from __future__ import annotations
 
@@ -11,12 +11,17 @@ from django.utils.translation import gettext as _
 from meterdesk.billing.models import LedgerEntry
 from meterdesk.billing.selectors import payments_of
 from meterdesk.customers.models import Account, User
-from meterdesk.payments.models import Payment, PaymentStatus
+from meterdesk.payments.models import Payment, PaymentPart, PaymentStatus
 
 
 def payment_for_user(user: User, payment_id: int) -> Payment:
     """The card payment, if its account is linked to the user; else Payment.DoesNotExist."""
     return Payment.objects.select_related("account", "entry").get(pk=payment_id, account__links__user=user)
+
+
+def payment_parts(payment: Payment) -> list[PaymentPart]:
+    """The accounts the payment pays, each with its amount and (once paid) its ledger entry."""
+    return list(payment.parts.select_related("account", "entry"))
 
 
 def payments_open_of(account: Account, limit: int = 10) -> QuerySet[Payment]:
@@ -33,6 +38,10 @@ def payment_channel(entry: LedgerEntry) -> str:
     external = entry.external_id or ""
     reason = (entry.reason or "").lower()
     detail = entry.detail if isinstance(entry.detail, dict) else {}
+    if reason == "sbp":
+        return _("by SBP")
+    if external.startswith("card:") and detail.get("autopay"):
+        return _("by card, automatically")
     if external.startswith("card:") or reason == "card":
         return _("by card")
     if "registry" in reason or external.startswith(("registry:", "reg:")) or "registry" in detail:

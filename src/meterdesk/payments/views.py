@@ -1,5 +1,6 @@
-"""Pages of card payments: pay, the result after the provider's page, the payment history, the
-provider's notifications, and the sandbox's test payment page. Thin: parse, call a service, render."""
+"""Pages of payments: pay (card or SBP, one account or several), the SBP QR code, the result after
+the provider's page, the payment history, the provider's notifications, and the sandbox's test
+pages (the card page and the SBP "bank app"). Thin: parse, call a service, render."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 from decimal import Decimal
 from typing import Any, cast
 
+import segno
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -17,22 +19,30 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from meterdesk.billing.messages import balance_words, money
 from meterdesk.billing.selectors import account_balance
 from meterdesk.customers.models import Account, User
-from meterdesk.metering.selectors import account_for_user
+from meterdesk.metering.selectors import account_for_user, accounts_for_user
 from meterdesk.payments import providers
+from meterdesk.payments.autopay import autopay_of, consent_words
 from meterdesk.payments.forms import PayForm, SandboxCardForm, new_key
-from meterdesk.payments.messages import unavailable_text
-from meterdesk.payments.models import Payment, PaymentChannel, SandboxPayment
-from meterdesk.payments.sandbox import TEST_CARDS, sandbox_cancel, sandbox_pay
-from meterdesk.payments.selectors import customer_state, payment_for_user, payment_rows, payments_open_of
+from meterdesk.payments.messages import options_text, refused_text, unavailable_text
+from meterdesk.payments.models import Confirmation, Payment, PaymentChannel, PaymentMethod, SandboxPayment
+from meterdesk.payments.sandbox import TEST_CARDS, sandbox_cancel, sandbox_pay, sandbox_sbp_answer
+from meterdesk.payments.selectors import (
+    customer_state,
+    payment_for_user,
+    payment_parts,
+    payment_rows,
+    payments_open_of,
+)
 from meterdesk.payments.services import (
     AmountInvalid,
     AmountMismatch,
     KeyReused,
+    OptionsInvalid,
     ProviderUnavailable,
     notification_handle,
     payment_settle,
@@ -53,33 +63,44 @@ def _account(request: HttpRequest, number: str) -> Account:
         raise Http404 from exc
 
 
+def _debt_text(balance: Decimal) -> str:
+    return f"{balance:.2f}".replace(".", ",") if balance > 0 else ""
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def pay(request: HttpRequest, number: str) -> HttpResponse:
     account = _account(request, number)
     balance = account_balance(account)
+    others = list(accounts_for_user(_user(request)).exclude(pk=account.pk).order_by("number"))
     status = 200
     if request.method == "POST":
-        form = PayForm(request.POST)
+        form = PayForm(request.POST, others=others)
         if form.is_valid():
+            shares = form.shares_of(account)
+            method = form.cleaned_data["method"]
+            save_card = bool(form.cleaned_data.get("autopay"))
             try:
                 payment = payment_start(
-                    account=account,
-                    amount=form.cleaned_data["amount"],
+                    shares=shares,
                     key_scope=f"web:{request.user.pk}",
                     key=form.cleaned_data["key"],
                     return_url=lambda p: request.build_absolute_uri(reverse("payments:status", args=[p.pk])),
                     user=_user(request),
                     channel=PaymentChannel.WEB,
+                    method=method,
+                    confirmation=Confirmation.QR if method == PaymentMethod.SBP else Confirmation.REDIRECT,
+                    save_card=save_card,
+                    consent_text=consent_words([s.account.number for s in shares]) if save_card else "",
                 )
-            except ProviderUnavailable:
-                form.add_error(None, unavailable_text())
-                status = 503
+            except ProviderUnavailable as error:
+                form.add_error(None, unavailable_text() if error.error.retryable else refused_text())
+                status = 503 if error.error.retryable else 502
             except KeyReused:
                 # The same form sent again with another amount (after "Back"): a fresh form.
                 data = request.POST.copy()
                 data["key"] = new_key()
-                form = PayForm(data)
+                form = PayForm(data, others=others)
                 form.is_valid()
                 form.add_error(
                     None,
@@ -88,31 +109,43 @@ def pay(request: HttpRequest, number: str) -> HttpResponse:
                     ),
                 )
                 status = 409
-            except AmountInvalid:  # pragma: no cover - the form checks the same limits
-                form.add_error("amount", _("Enter the amount as a number, e.g. 1500,50."))
+            except (AmountInvalid, OptionsInvalid):  # pragma: no cover - the form checks the same rules
+                form.add_error(None, options_text())
                 status = 422
             else:
-                if payment.final or not payment.confirmation_url:
+                if payment.final:
+                    return redirect("payments:status", payment.pk)
+                if payment.qr_data:
+                    return redirect("payments:sbp", payment.pk)
+                if not payment.confirmation_url:
                     return redirect("payments:status", payment.pk)
                 return redirect(request.build_absolute_uri(payment.confirmation_url))
         else:
             status = 422
     else:
-        initial = {"key": new_key()}
-        if balance > 0:
-            initial["amount"] = f"{balance:.2f}".replace(".", ",")
-        form = PayForm(initial=initial)
+        initial: dict[str, Any] = {"key": new_key(), "method": PaymentMethod.CARD.value}
+        initial["amount"] = _debt_text(balance)
+        initial["autopay"] = request.GET.get("autopay") == "1"
+        for other in others:
+            initial[f"amount_{other.number}"] = _debt_text(account_balance(other))
+        form = PayForm(initial=initial, others=others)
     return render(
         request,
         "payments/pay.html",
-        {"account": account, "form": form, "balance": balance, "balance_text": balance_words(balance)},
+        {
+            "account": account,
+            "form": form,
+            "balance": balance,
+            "balance_text": balance_words(balance),
+            "consent": consent_words([account.number]),
+            "autopay": autopay_of(account),
+        },
         status=status,
     )
 
 
-@login_required
-def status(request: HttpRequest, payment_id: int) -> HttpResponse:
-    """Where the provider sends the customer back: the payment's state, checked with the provider."""
+def _open_payment(request: HttpRequest, payment_id: int) -> Payment:
+    """The login's payment, brought in line with the provider while it is open."""
     try:
         payment = payment_for_user(_user(request), payment_id)
     except Payment.DoesNotExist as exc:
@@ -122,7 +155,14 @@ def status(request: HttpRequest, payment_id: int) -> HttpResponse:
             payment = payment_settle(payment=payment, source="return page").payment
         except (providers.ProviderError, providers.RemoteNotFound, AmountMismatch) as error:
             # The notification or reconcile settles it later; the page says "waiting".
-            log.warning("card payment %s: could not check it on return: %s", payment.pk, error)
+            log.warning("payment %s: could not check it on return: %s", payment.pk, error)
+    return payment
+
+
+@login_required
+def status(request: HttpRequest, payment_id: int) -> HttpResponse:
+    """Where the provider sends the customer back: the payment's state, checked with the provider."""
+    payment = _open_payment(request, payment_id)
     balance = account_balance(payment.account)
     return render(
         request,
@@ -130,10 +170,52 @@ def status(request: HttpRequest, payment_id: int) -> HttpResponse:
         {
             "payment": payment,
             "account": payment.account,
+            "parts": payment_parts(payment),
             "state": customer_state(payment),
             "balance": balance,
             "balance_text": balance_words(balance),
         },
+    )
+
+
+def qr_image(text: str) -> str:
+    """The QR code of ``text`` as an SVG data URI (the page's policy allows data: images)."""
+    return str(segno.make(text, error="m").svg_data_uri(scale=5, border=4))
+
+
+@login_required
+@require_GET
+def sbp(request: HttpRequest, payment_id: int) -> HttpResponse:
+    """An SBP payment by QR code: the code to scan with the bank's app on a phone, and the same link
+    to open on the phone itself. The page follows the payment and moves on when it ends."""
+    payment = _open_payment(request, payment_id)
+    if payment.final or not payment.qr_data:
+        return redirect("payments:status", payment.pk)
+    link = request.build_absolute_uri(payment.qr_data)
+    return render(
+        request,
+        "payments/sbp.html",
+        {
+            "payment": payment,
+            "account": payment.account,
+            "parts": payment_parts(payment),
+            "link": link,
+            "qr": qr_image(link),
+        },
+    )
+
+
+@login_required
+@require_GET
+def state(request: HttpRequest, payment_id: int) -> JsonResponse:
+    """The payment's state for the SBP page's script (asked every few seconds while it waits)."""
+    payment = _open_payment(request, payment_id)
+    return JsonResponse(
+        {
+            "state": customer_state(payment),
+            "final": payment.final,
+            "url": reverse("payments:status", args=[payment.pk]),
+        }
     )
 
 
@@ -255,6 +337,22 @@ def sandbox_page(request: HttpRequest, sandbox_id: str) -> HttpResponse:
     form = SandboxCardForm(request.POST or None)
     decided = payment.status != providers.PENDING or payment.bank_due_at is not None
     status_code = 200
+    if payment.method == providers.SBP:
+        # YooKassa's own SBP page: the QR code and the link into the bank's app.
+        link = request.build_absolute_uri(reverse("payments:sandbox_sbp", kwargs={"sandbox_id": payment.pk}))
+        return render(
+            request,
+            "payments/sandbox_sbp.html",
+            {
+                "payment": payment,
+                "decided": decided,
+                "back": back,
+                "link": link,
+                "qr": qr_image(link),
+                "amount": money(Decimal(payment.amount)),
+                "bank": False,
+            },
+        )
     if request.method == "POST" and not decided:
         if request.POST.get("action") == "cancel":
             sandbox_cancel(sandbox_id=payment.pk)
@@ -275,4 +373,33 @@ def sandbox_page(request: HttpRequest, sandbox_id: str) -> HttpResponse:
             "amount": money(Decimal(payment.amount)),
         },
         status=status_code,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def sandbox_sbp(request: HttpRequest, sandbox_id: str) -> HttpResponse:
+    """The sandbox's stand-in for the bank's app where an SBP payment is confirmed: what a phone
+    opens from the QR code. No login: the unguessable id is the key, as with a real payment link."""
+    if providers.default_provider_name() != "sandbox":
+        raise Http404
+    payment = SandboxPayment.objects.filter(pk=sandbox_id, method=providers.SBP).first()
+    if payment is None:
+        raise Http404
+    if request.method == "POST" and payment.status == providers.PENDING:
+        payment = sandbox_sbp_answer(sandbox_id=payment.pk, pay=request.POST.get("action") == "pay")
+    back = (
+        payment.return_url
+        if url_has_allowed_host_and_scheme(payment.return_url, allowed_hosts={request.get_host()})
+        else ""
+    )
+    return render(
+        request,
+        "payments/sandbox_sbp.html",
+        {
+            "payment": payment,
+            "decided": payment.status != providers.PENDING,
+            "back": back,
+            "amount": money(Decimal(payment.amount)),
+            "bank": True,
+        },
     )
