@@ -1,9 +1,11 @@
-"""Payments of an account: every payment received (with its receipt), and card payments — start
-one (idempotent with ``Idempotency-Key``) and follow its status.
+"""Payments of an account: every payment received (with its receipt); payments by card or SBP —
+start one (idempotent with ``Idempotency-Key``), for one account or several, and follow its
+status; autopayment — its state, turning it on with a saved card, stopping it.
 
-A card payment is started here and confirmed by the customer on the provider's page
-(``confirmation_url``); it is recorded in the ledger when the provider confirms it (see
-docs/payments.md). Every account is looked up among the login's accounts: anyone else's is 404.
+A payment is started here and confirmed by the customer on the provider's page
+(``confirmation_url``) or, by SBP, in the bank's app from the QR code's link (``qr_data``); it is
+recorded in the ledger when the provider confirms it (see docs/payments.md). Every account is
+looked up among the login's accounts: anyone else's is 404.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import logging
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.db import IntegrityError
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from ninja import Field, Path, Query, Router, Schema
+from ninja.responses import Status
 from pydantic import StringConstraints
 
 from meterdesk.api import present
@@ -32,16 +35,33 @@ from meterdesk.api.idempotency import (
     scope_of,
 )
 from meterdesk.api.routers import NUMBER, account_of, errors, idempotency_key_header, paged
-from meterdesk.api.schemas import MAX_ID, Money, PageMeta, PageQuery
-from meterdesk.payments.messages import amount_text, api_unavailable_text, key_reused_text, state_words
-from meterdesk.payments.models import Payment, PaymentChannel
+from meterdesk.api.schemas import ACCOUNT_NUMBER_PATTERN, MAX_ID, Money, PageMeta, PageQuery
+from meterdesk.payments.autopay import autopay_of, autopay_off, autopay_on, consent_words, saved_cards_of
+from meterdesk.payments.messages import (
+    amount_text,
+    api_unavailable_text,
+    consent_required_text,
+    key_reused_text,
+    options_text,
+    refused_text,
+    state_words,
+)
+from meterdesk.payments.models import Autopay, AutopayCharge, Payment, PaymentChannel, SavedCard
 from meterdesk.payments.providers import ProviderError, RemoteNotFound
-from meterdesk.payments.selectors import PaymentRow, customer_state, payment_for_user, payment_rows
+from meterdesk.payments.selectors import (
+    PaymentRow,
+    customer_state,
+    payment_for_user,
+    payment_parts,
+    payment_rows,
+)
 from meterdesk.payments.services import (
     AmountInvalid,
     AmountMismatch,
     KeyReused,
+    OptionsInvalid,
     ProviderUnavailable,
+    Share,
     amount_limits,
     payment_settle,
     payment_start,
@@ -72,29 +92,59 @@ class ReceivedPaymentPage(PageMeta):
     items: list[ReceivedPaymentOut]
 
 
+AmountText = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}(\.[0-9]{1,6})?$")]
+
+
+class AlsoIn(Schema):
+    account_number: Annotated[str, StringConstraints(pattern=ACCOUNT_NUMBER_PATTERN)]
+    amount: AmountText = Field(description="roubles with kopecks, at least 1.00", examples=["800.00"])
+
+
 class CardPaymentIn(Schema):
-    amount: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}(\.[0-9]{1,6})?$")] = Field(
-        description="roubles with kopecks, at least 1.00", examples=["1500.50"]
-    )
+    amount: AmountText = Field(description="roubles with kopecks, at least 1.00", examples=["1500.50"])
     return_url: (
         Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s\x00]+$")] | None
     ) = Field(
         None, description="where the provider sends the customer back (default: the site's status page)"
     )
+    method: Literal["bank_card", "sbp"] = Field("bank_card", description="by card, or by SBP")
+    confirmation: Literal["redirect", "qr"] = Field(
+        "redirect",
+        description="redirect: open confirmation_url; qr (SBP only): show qr_data as a QR code, or open it on the phone",
+    )
+    also: list[AlsoIn] = Field(
+        default_factory=list,
+        max_length=9,
+        description="other accounts of the login paid in the same payment, each with its amount",
+    )
+    autopay_consent: bool = Field(
+        False,
+        description="the customer agreed to the autopayment_consent text of GET /accounts/{number}/autopay: "
+        "the card is saved and the bills of the accounts paid are paid automatically (by card only)",
+    )
+
+
+class PartOut(Schema):
+    account_number: str
+    amount: Money
+    receipt_url: str | None = Field(description="this account's receipt, once paid")
 
 
 class CardPaymentOut(Schema):
     id: int
     account_number: str
     amount: Money
+    method: str = Field(description="bank_card or sbp")
     status: str = Field(description="created, pending, waiting_for_capture, succeeded, canceled")
     state: str = Field(description="paid, waiting, cancelled, not_started: what to tell the customer")
     state_text: str
     confirmation_url: str | None = Field(description="send the customer here to confirm the payment")
+    qr_data: str | None = Field(description="SBP by QR: the link to show as a QR code (or open on the phone)")
     cancellation_reason: str
     created_at: datetime
     settled_at: datetime | None
-    receipt_url: str | None = Field(description="the receipt, once paid")
+    receipt_url: str | None = Field(description="the receipt, once paid (of the first account)")
+    parts: list[PartOut] = Field(description="every account the payment pays, with its amount")
 
 
 def _absolute(request: HttpRequest, url: str) -> str:
@@ -116,6 +166,7 @@ def card_payment_out(request: HttpRequest, payment: Payment) -> dict[str, Any]:
         "id": payment.pk,
         "account_number": payment.account.number,
         "amount": present.money(payment.amount),
+        "method": payment.method,
         "status": payment.status,
         "state": state,
         "state_text": state_words(state),
@@ -124,12 +175,23 @@ def card_payment_out(request: HttpRequest, payment: Payment) -> dict[str, Any]:
             if payment.confirmation_url and not payment.final
             else None
         ),
+        "qr_data": _absolute(request, payment.qr_data) if payment.qr_data and not payment.final else None,
         "cancellation_reason": payment.cancellation_reason,
         "created_at": present.local(payment.created_at),
         "settled_at": present.local(payment.settled_at) if payment.settled_at else None,
         "receipt_url": (
             _receipt_url(request, payment.account.number, payment.entry_id) if payment.entry_id else None
         ),
+        "parts": [
+            {
+                "account_number": part.account.number,
+                "amount": present.money(part.amount),
+                "receipt_url": _receipt_url(request, part.account.number, part.entry_id)
+                if part.entry_id
+                else None,
+            }
+            for part in payment_parts(payment)
+        ],
     }
     return CardPaymentOut.model_validate(data).model_dump(mode="json")
 
@@ -154,14 +216,16 @@ def received_payment_list(request: HttpRequest, params: Query[PageQuery], number
 
 @router.post(
     "/accounts/{number}/payments",
-    response={201: CardPaymentOut, **errors(400, 401, 403, 404, 409, 422, 429, 503)},
-    summary="Start a card payment",
+    response={201: CardPaymentOut, **errors(400, 401, 403, 404, 409, 422, 429, 502, 503)},
+    summary="Start a payment by card or SBP",
     description=(
         "Answers 201 with the payment and its `confirmation_url`: open it for the customer to confirm "
-        "the payment with the card. The payment is counted when the provider confirms it; follow it "
-        "with GET /payments/{id}. Errors: amount_invalid, provider_unavailable (503: nothing charged, "
-        "send the same request again), idempotency_conflict. With `Idempotency-Key`, a retry gives "
-        "the same payment (header Idempotent-Replayed: true)."
+        "the payment (or, by SBP with confirmation qr, show `qr_data` as a QR code, or open it on the "
+        "phone). The payment is counted when the provider confirms it; follow it with GET "
+        "/payments/{id}. `also` pays other accounts of the login in the same payment. Errors: "
+        "amount_invalid, payment_options_invalid, provider_unavailable (503: nothing charged, send the "
+        "same request again), provider_refused (502), idempotency_conflict. With `Idempotency-Key`, a "
+        "retry gives the same payment (header Idempotent-Replayed: true)."
     ),
 )
 def card_payment_create(
@@ -182,19 +246,33 @@ def card_payment_create(
     def return_url(payment: Payment) -> str:
         return payload.return_url or _absolute(request, reverse("payments:status", args=[payment.pk]))
 
+    shares = [Share(account, Decimal(payload.amount))]
+    shares.extend(
+        Share(account_of(request, also.account_number), Decimal(also.amount)) for also in payload.also
+    )
+    numbers = [share.account.number for share in shares]
     try:
         payment = payment_start(
-            account=account,
-            amount=Decimal(payload.amount),
+            shares=shares,
             key_scope=f"api:{scope}",
             key=idempotency_key or str(uuid.uuid4()),
             return_url=return_url,
             user=user,
             channel=PaymentChannel.API,
+            method=payload.method,
+            confirmation=payload.confirmation,
+            save_card=payload.autopay_consent,
+            consent_text=consent_words(numbers) if payload.autopay_consent else "",
         )
     except KeyReused as error:
         raise ApiError(409, "idempotency_conflict", key_reused_text(), {"key": idempotency_key}) from error
+    except OptionsInvalid as error:
+        raise ApiError(422, error.code, options_text(), {"reason": str(error)}) from error
     except ProviderUnavailable as error:
+        if not error.error.retryable:
+            raise ApiError(
+                502, "provider_refused", refused_text(), {"payment_id": error.payment.pk}
+            ) from error
         raise ApiError(
             503,
             "provider_unavailable",
@@ -237,3 +315,107 @@ def card_payment_detail(request: HttpRequest, payment_id: int = PAYMENT_ID) -> A
         except (ProviderError, RemoteNotFound, AmountMismatch) as error:  # settled later
             log.warning("card payment %s: could not check it: %s", payment.pk, error)
     return card_payment_out(request, payment)
+
+
+# --- autopayment -----------------------------------------------------------------------------------
+
+
+class SavedCardOut(Schema):
+    id: int
+    card: str = Field(description="the scheme and the last 4 digits, e.g. Visa *4242")
+
+
+class AutopayChargeOut(Schema):
+    period: str = Field(description="the bill's month, YYYY-MM")
+    charge_on: date
+    amount: Money
+    status: str = Field(description="scheduled, charging, retry, paid, failed, skipped, cancelled")
+    status_text: str
+
+
+class AutopayOut(Schema):
+    active: bool
+    card: SavedCardOut | None = Field(description="the card the bills are paid from")
+    since: datetime | None = Field(description="when the customer agreed")
+    autopayment_consent: str = Field(description="the words the customer agrees to, to show before consent")
+    saved_cards: list[SavedCardOut] = Field(description="the login's saved cards it can be turned on with")
+    charges: list[AutopayChargeOut] = Field(description="the latest bills paid (or to be paid) automatically")
+
+
+class AutopayIn(Schema):
+    card_id: int = Field(..., ge=1, le=MAX_ID, description="one of saved_cards")
+    consent: bool = Field(description="true: the customer agreed to autopayment_consent")
+
+
+def _card_out(card: SavedCard) -> dict[str, Any]:
+    return {"id": card.pk, "card": card.masked}
+
+
+def _autopay_out(request: HttpRequest, number: str) -> dict[str, Any]:
+    account = account_of(request, number)
+    current: Autopay | None = autopay_of(account)
+    charges = AutopayCharge.objects.filter(account=account).order_by("-period")[:12]
+    data = {
+        "active": current is not None,
+        "card": _card_out(current.card) if current is not None else None,
+        "since": present.local(current.consent_at) if current is not None else None,
+        "autopayment_consent": consent_words([account.number]),
+        "saved_cards": [_card_out(card) for card in saved_cards_of(request_user(request))],
+        "charges": [
+            {
+                "period": f"{charge.period:%Y-%m}",
+                "charge_on": charge.charge_on,
+                "amount": present.money(charge.amount if charge.amount is not None else charge.bill_amount),
+                "status": charge.status,
+                "status_text": charge.get_status_display(),
+            }
+            for charge in charges
+        ],
+    }
+    return AutopayOut.model_validate(data).model_dump(mode="json")
+
+
+@router.get(
+    "/accounts/{number}/autopay",
+    response={200: AutopayOut, **errors(401, 404, 422, 429)},
+    summary="Autopayment of the account: on or off, the card, the bills it paid",
+)
+def autopay_detail(request: HttpRequest, number: str = NUMBER) -> Any:
+    return _autopay_out(request, number)
+
+
+@router.put(
+    "/accounts/{number}/autopay",
+    response={200: AutopayOut, **errors(400, 401, 403, 404, 422, 429)},
+    summary="Turn autopayment on with a saved card (the customer's consent required)",
+    description=(
+        "Show the customer `autopayment_consent` of GET first; send `consent: true` only when they "
+        "agreed (recorded with the time). A card is saved by a payment with `autopay_consent`."
+    ),
+)
+def autopay_put(request: HttpRequest, payload: AutopayIn, number: str = NUMBER) -> Any:
+    account = account_of(request, number)
+    user = request_user(request)
+    if not payload.consent:
+        raise ApiError(422, "consent_required", consent_required_text())
+    card = next((c for c in saved_cards_of(user) if c.pk == payload.card_id), None)
+    if card is None:
+        raise not_found()
+    autopay_on(
+        account=account,
+        user=user,
+        card=card,
+        consent_text=consent_words([account.number]),
+        channel=PaymentChannel.API,
+    )
+    return _autopay_out(request, number)
+
+
+@router.delete(
+    "/accounts/{number}/autopay",
+    response={204: None, **errors(401, 403, 404, 422, 429)},
+    summary="Stop autopayment (bills not yet at the bank are not charged)",
+)
+def autopay_delete(request: HttpRequest, number: str = NUMBER) -> Any:
+    autopay_off(account=account_of(request, number), user=request_user(request))
+    return Status(204, None)

@@ -13,7 +13,7 @@ from meterdesk.api.models import ApiToken
 from meterdesk.api.tests.conftest import API
 from meterdesk.customers.models import AccountLink, Phone, User
 from meterdesk.metering.models import Reading
-from meterdesk.payments.models import Payment
+from meterdesk.payments.models import Autopay, Payment
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +37,7 @@ def _bodies(meter, account) -> dict[str, dict]:
     return {
         "/api/v1/auth/token": {"email": "anna@example.com", "password": "secret-pass-1", "name": "x"},
         "/api/v1/accounts/{number}/payments": {"amount": "100.00"},
+        "/api/v1/accounts/{number}/autopay": {"card_id": 1, "consent": True},
         "/api/v1/accounts/link": {"account_number": account.number, "meter_serial": meter.serial},
         "/api/v1/meters/{meter_id}/readings": {"values": ["1100", "560"]},
         "/api/v1/meters/{meter_id}/readings/preview": {"values": ["1100", "560"]},
@@ -48,6 +49,7 @@ def _bodies(meter, account) -> dict[str, dict]:
 _BODY_PATHS = (
     "/api/v1/auth/token",
     "/api/v1/accounts/{number}/payments",
+    "/api/v1/accounts/{number}/autopay",
     "/api/v1/accounts/link",
     "/api/v1/meters/{meter_id}/readings",
     "/api/v1/meters/{meter_id}/readings/preview",
@@ -64,6 +66,7 @@ def _stored() -> tuple[int, ...]:
         AccountLink.objects.count(),
         Phone.objects.count(),
         User.objects.filter(language="en").count(),
+        Autopay.objects.count(),
     )
 
 
