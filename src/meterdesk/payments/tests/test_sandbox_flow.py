@@ -16,7 +16,7 @@ from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.billing.selectors import account_balance
 from meterdesk.payments.models import EventKind, Payment, PaymentEvent, PaymentStatus, SandboxPayment
 from meterdesk.payments.services import payments_reconcile
-from meterdesk.payments.tests.conftest import charge
+from meterdesk.payments.tests.conftest import charge, in_language
 from meterdesk.testing import MeterFactory, UserFactory, link
 
 pytestmark = pytest.mark.django_db
@@ -208,7 +208,8 @@ def test_overpayment_stays_as_credit_and_partial_reduces_the_debt(web, debtor):
     account = debtor[1]
     sandbox = _sandbox_path(_start(web, account, "234,56"))
     web.post(sandbox, {**CARD, "action": "pay"})
-    history = web.get(f"/payments/accounts/{account.number}/history/", HTTP_ACCEPT_LANGUAGE="en")
+    in_language(web, "en")
+    history = web.get(f"/payments/accounts/{account.number}/history/")
     assert account_balance(account) == Decimal("1000.00")
     assert history.context["balance_text"].startswith("You owe")
     assert "1,000.00" in history.context["balance_text"]
@@ -216,7 +217,8 @@ def test_overpayment_stays_as_credit_and_partial_reduces_the_debt(web, debtor):
     sandbox = _sandbox_path(_start(web, account, "1500", key="c0ffee00-2f41-4d55-9d1e-1f6a3c9e7b21"))
     web.post(sandbox, {**CARD, "number": "2200 0000 0000 0004", "action": "pay"})
     assert account_balance(account) == Decimal("-500.00")
-    history = web.get(f"/payments/accounts/{account.number}/history/", HTTP_ACCEPT_LANGUAGE="en")
+    in_language(web, "en")
+    history = web.get(f"/payments/accounts/{account.number}/history/")
     text = history.content.decode()
     assert "Credit" in history.context["balance_text"] and "owe" not in history.context["balance_text"]
     assert len(history.context["rows"]) == 2
@@ -247,7 +249,8 @@ def test_history_lists_every_channel(web, debtor):
     )
     sandbox = _sandbox_path(_start(web, account, "10"))
     web.post(sandbox, {**CARD, "action": "pay"})
-    history = web.get(f"/payments/accounts/{account.number}/history/", HTTP_ACCEPT_LANGUAGE="en")
+    in_language(web, "en")
+    history = web.get(f"/payments/accounts/{account.number}/history/")
     channels = [row.channel for row in history.context["rows"]]
     assert sorted(channels) == ["bank registry", "by card", "imported"]
     for entry in LedgerEntry.objects.filter(kind=EntryKind.PAYMENT):
@@ -256,10 +259,12 @@ def test_history_lists_every_channel(web, debtor):
 
 def test_pages_are_in_russian_and_english(web, debtor):
     account = debtor[1]
-    ru = web.get(_pay_url(account), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    in_language(web, "ru")
+    ru = web.get(_pay_url(account)).content.decode()
     assert "Оплатить" in ru and 'lang="ru"' in ru
-    en = web.get(_pay_url(account), HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "Pay by card" in en
+    in_language(web, "en")
+    en = web.get(_pay_url(account)).content.decode()
+    assert "Bank card" in en and "SBP" in en
 
 
 def test_another_customers_account_and_payment_are_not_found(web, debtor, client):

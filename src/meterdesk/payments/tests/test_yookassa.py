@@ -22,6 +22,7 @@ from meterdesk.payments.services import (
     payment_start,
     payments_reconcile,
 )
+from meterdesk.payments.tests.conftest import in_language
 from meterdesk.payments.tests.yookassa_standin import notification
 
 pytestmark = pytest.mark.django_db
@@ -64,9 +65,24 @@ def test_create_sends_basic_auth_the_idempotence_key_and_the_body(yookassa, debt
     assert seen.body == {
         "amount": {"value": "1234.56", "currency": "RUB"},
         "capture": True,
+        "payment_method_data": {"type": "bank_card"},
         "confirmation": {"type": "redirect", "return_url": RETURN},
         "description": f"Оплата электроэнергии по лицевому счёту {account.number}",
         "metadata": {"payment_id": str(payment.pk), "account": account.number},
+        # The fiscal receipt (54-FZ): the customer's e-mail and one item for the account.
+        "receipt": {
+            "customer": {"email": user.email},
+            "items": [
+                {
+                    "description": f"Электроэнергия, лицевой счёт {account.number}",
+                    "quantity": "1.00",
+                    "amount": {"value": "1234.56", "currency": "RUB"},
+                    "vat_code": 11,
+                    "payment_mode": "full_payment",
+                    "payment_subject": "service",
+                }
+            ],
+        },
     }
     assert payment.status == PaymentStatus.PENDING
     assert payment.provider == "yookassa"
@@ -140,7 +156,8 @@ def test_the_pay_page_says_try_again_when_the_provider_fails(yookassa, web, debt
     account = debtor[1]
     yookassa.failures.append("500")
     form = {"amount": "1234,56", "key": "5d2b8a8e-2f41-4d55-9d1e-1f6a3c9e7b21"}
-    response = web.post(f"/payments/accounts/{account.number}/pay/", form, HTTP_ACCEPT_LANGUAGE="en")
+    in_language(web, "en")
+    response = web.post(f"/payments/accounts/{account.number}/pay/", form)
     assert response.status_code == 503
     assert "Nothing has been charged" in response.content.decode()
     assert response.context["form"].data["key"] == form["key"]  # the retry sends the same key

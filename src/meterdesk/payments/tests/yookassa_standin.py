@@ -1,10 +1,12 @@
 """A local stand-in for YooKassa API v3: a real HTTP server on 127.0.0.1, in a thread.
 
 It speaks the part of the API meterdesk uses — ``POST /v3/payments`` (Basic auth, the
-``Idempotence-Key`` header: the same key gives the same payment) and ``GET /v3/payments/{id}``
-(404 for an unknown id) — and lets a test script failures: the next requests time out (the server
-answers too late), answer 500, or the connection is dropped. The test then plays the bank:
-``succeed(id)`` / ``cancel(id)`` change a payment as a customer paying on YooKassa's page would.
+``Idempotence-Key`` header: the same key gives the same payment; a redirect or a QR confirmation;
+a card saved with ``save_payment_method``, charged later by ``payment_method_id`` at once) and
+``GET /v3/payments/{id}`` (404 for an unknown id) — and lets a test script failures: the next
+requests time out (the server answers too late), answer 500, or the connection is dropped. The
+test then plays the bank: ``succeed(id)`` / ``cancel(id)`` change a payment as a customer paying on
+YooKassa's page would; a saved card listed in ``declining`` is declined when charged.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class StandIn:
     failures: list[str] = field(default_factory=list)  # "timeout", "500", "drop", "202" for the next requests
     lock: threading.Lock = field(default_factory=threading.Lock)
     delay: float = 1.5  # how late a "timeout" answers (the client gives up after 0.5 s)
+    # Saved cards whose charges are declined, each with the bank's reason.
+    declining: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
         standin = self
@@ -71,19 +75,25 @@ class StandIn:
     def succeed(self, payment_id: str) -> dict[str, Any]:
         with self.lock:
             payment = self.payments[payment_id]
+            save = bool(payment.pop("_save", False))
+            method = payment.get("_method") or "bank_card"
             payment.update(
                 status="succeeded",
                 paid=True,
-                captured_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-                payment_method={
-                    "type": "bank_card",
-                    "id": payment_id,
-                    "saved": False,
-                    "card": {"last4": "4444", "card_type": "MasterCard"},
-                },
+                captured_at=_now(),
+                payment_method=(
+                    {"type": "sbp", "id": payment_id, "saved": False}
+                    if method == "sbp"
+                    else {
+                        "type": "bank_card",
+                        "id": f"pm-{payment_id}" if save else payment_id,
+                        "saved": save,
+                        "card": {"last4": "4444", "card_type": "MasterCard"},
+                    }
+                ),
             )
             payment.pop("confirmation", None)
-            return json.loads(json.dumps(payment))
+            return _public(payment)
 
     def cancel(self, payment_id: str, reason: str = "insufficient_funds") -> dict[str, Any]:
         with self.lock:
@@ -92,7 +102,7 @@ class StandIn:
                 status="canceled", cancellation_details={"party": "payment_network", "reason": reason}
             )
             payment.pop("confirmation", None)
-            return json.loads(json.dumps(payment))
+            return _public(payment)
 
     def wait_for_payments(self, count: int, within: float = 10.0) -> None:
         """Wait until the stand-in holds ``count`` payments (a late answer still being made)."""
@@ -149,7 +159,7 @@ class StandIn:
             pid = handler.path.rsplit("/", 1)[1]
             with self.lock:
                 payment = self.payments.get(pid)
-                answer = json.loads(json.dumps(payment)) if payment else None
+                answer = _public(payment) if payment else None
             if answer is None:
                 self._send(
                     handler, 404, {"type": "error", "code": "not_found", "description": "no such payment"}
@@ -174,30 +184,54 @@ class StandIn:
                         {"type": "error", "code": "invalid_request", "description": "key reused"},
                     )
                 else:
-                    answer = (200, json.loads(json.dumps(self.payments[pid])))
+                    answer = (200, _public(self.payments[pid]))
             else:
                 pid = f"2f{uuid.uuid4().hex[:6]}-000f-5000-9000-{uuid.uuid4().hex[:12]}"
-                payment = {
-                    "id": pid,
-                    "status": "pending",
-                    "paid": False,
-                    "amount": body["amount"],
-                    "confirmation": {
-                        "type": "redirect",
-                        "return_url": body["confirmation"]["return_url"],
-                        "confirmation_url": f"{self.url}/checkout/{pid}",
-                    },
-                    "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-                    "description": body.get("description", ""),
-                    "metadata": body.get("metadata", {}),
-                    "recipient": {"account_id": self.shop_id, "gateway_id": "1"},
-                    "refundable": False,
-                    "test": True,
-                }
+                payment = self._new(pid, body)
                 self.payments[pid] = payment
                 self.keys[key] = (digest, pid)
-                answer = (200, json.loads(json.dumps(payment)))
+                answer = (200, _public(payment))
         self._send(handler, *answer)
+
+    def _new(self, pid: str, body: dict[str, Any]) -> dict[str, Any]:
+        payment: dict[str, Any] = {
+            "id": pid,
+            "status": "pending",
+            "paid": False,
+            "amount": body["amount"],
+            "created_at": _now(),
+            "description": body.get("description", ""),
+            "metadata": body.get("metadata", {}),
+            "recipient": {"account_id": self.shop_id, "gateway_id": "1"},
+            "refundable": False,
+            "test": True,
+            "_method": (body.get("payment_method_data") or {}).get("type", ""),
+            "_save": bool(body.get("save_payment_method")),
+        }
+        method_id = body.get("payment_method_id")
+        if method_id:  # a saved card: decided at once, nothing to confirm
+            card = {"type": "bank_card", "id": method_id, "saved": True}
+            card["card"] = {"last4": "4444", "card_type": "MasterCard"}
+            payment["payment_method"] = card
+            if method_id in self.declining:
+                payment.update(
+                    status="canceled",
+                    cancellation_details={"party": "payment_network", "reason": self.declining[method_id]},
+                )
+            else:
+                payment.update(status="succeeded", paid=True, captured_at=_now())
+        elif body["confirmation"]["type"] == "qr":
+            payment["confirmation"] = {
+                "type": "qr",
+                "confirmation_data": f"https://qr.nspk.ru/AS{pid[:8]}?type=02",
+            }
+        else:
+            payment["confirmation"] = {
+                "type": "redirect",
+                "return_url": body["confirmation"]["return_url"],
+                "confirmation_url": f"{self.url}/checkout/{pid}",
+            }
+        return payment
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, body: Any) -> None:
@@ -214,4 +248,13 @@ class StandIn:
 
 def notification(event: str, payment: dict[str, Any]) -> dict[str, Any]:
     """YooKassa's notification payload."""
-    return {"type": "notification", "event": event, "object": payment}
+    return {"type": "notification", "event": event, "object": _public(payment)}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _public(payment: dict[str, Any]) -> dict[str, Any]:
+    """The payment as the API shows it: a copy, without the stand-in's own notes (``_…``)."""
+    return {k: v for k, v in json.loads(json.dumps(payment)).items() if not k.startswith("_")}
