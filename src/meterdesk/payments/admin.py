@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -28,9 +30,9 @@ class PartInline(admin.TabularInline):
 
 
 @admin.display(description=_("number"))
-def number(obj: object) -> object:
+def number(obj: Any) -> str:
     """The row's id, as the column "number" (Django's own "pk" column has no Russian name)."""
-    return getattr(obj, "pk", None)
+    return str(obj.pk)
 
 
 @admin.register(Payment)
