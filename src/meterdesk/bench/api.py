@@ -78,9 +78,9 @@ def _logins_and_tokens(db: Any, n: int) -> list[str]:
     from meterdesk.api.auth import TOKEN_PREFIX, token_hash
 
     db.execute(
-        "INSERT INTO customers_user (id, password, last_login, is_superuser, email, phone, full_name, "
+        "INSERT INTO customers_user (id, password, last_login, is_superuser, email, full_name, "
         "language, is_staff, is_active, date_joined) "
-        "SELECT i, '!bench', NULL, false, 'bench' || i || '@example.com', '', 'Абонент ' || i, 'ru', "
+        "SELECT i, '!bench', NULL, false, 'bench' || i || '@example.com', 'Абонент ' || i, 'ru', "
         "false, true, now() FROM generate_series(1, %s) i",
         [n],
     )
