@@ -79,3 +79,19 @@ def stats(start: datetime, end: datetime, per_day: bool) -> None:
     click.echo("  ".join(f"{n:>12}" for n in names))
     for row in rows:
         click.echo("  ".join(f"{v!s:>12}" for v in row.as_dict().values()))
+
+
+@ivr_group.command(help="Serve Asterisk: a FastAGI server; dialplan AGI(agi://HOST:PORT/ivr).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=4573, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--language", default="ru", show_default=True, type=click.Choice(["ru", "en"]))
+def agi(host: str, port: int, language: str) -> None:
+    _ready()
+    import asyncio
+
+    from meterdesk.phone.agi import agi_serve
+    from meterdesk.phone.prompts import prompts_render
+
+    click.echo(f"Rendered {prompts_render()} prompts.")
+    click.echo(f"FastAGI for Asterisk at agi://{host}:{port}/ivr.")
+    asyncio.run(agi_serve(host, port, language))

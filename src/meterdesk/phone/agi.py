@@ -1,0 +1,106 @@
+"""A FastAGI server for utilities that run Asterisk: the same dialog, Asterisk playing the
+prompts and collecting the keys (``STREAM FILE`` with every key as an escape digit, then
+``WAIT FOR DIGIT`` for the step's silence). In the dialplan:
+``exten => _X.,1,AGI(agi://HOST:4573/ivr)``. Built on panoramisk's FastAGI application."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+from django.utils import timezone
+from panoramisk.fast_agi import Application
+
+from meterdesk.phone.dialog import Action, Conversation, Hangup, Say, Transfer
+
+KEYS = "0123456789*#"
+
+
+def _digit(result: dict[str, Any]) -> str | None:
+    """The key a ``STREAM FILE``/``WAIT FOR DIGIT`` result names; "" for none; None: hung up."""
+    if "error" in result:
+        return None
+    value = int(result.get("result", ("0", ""))[0] or 0)
+    if value < 0:
+        return None
+    return chr(value) if value else ""
+
+
+class Session:
+    def __init__(self, request: Any, language: str, backend: Any) -> None:
+        self.request = request
+        headers = request.headers
+        caller = headers.get("agi_callerid", "")
+        self.conversation = Conversation(
+            backend, caller="" if caller == "unknown" else caller, language=language
+        )
+        self.started_at = timezone.now()
+
+    async def run(self) -> None:
+        from meterdesk.phone.services import call_record
+
+        await self.request.send_command("ANSWER")
+        actions = await sync_to_async(self.conversation.start)()
+        try:
+            while True:
+                key = await self._perform(actions)
+                if key is None or (self.conversation.finished and not key):
+                    break
+                if key:
+                    actions = await sync_to_async(self.conversation.press)(key)
+                else:
+                    actions = await sync_to_async(self.conversation.silence)()
+        finally:
+            self.conversation.hang_up()
+            await sync_to_async(close_old_connections)()
+            await sync_to_async(call_record)(
+                conversation=self.conversation, via="agi", started_at=self.started_at
+            )
+
+    async def _perform(self, actions: list[Action]) -> str | None:
+        """Say and do ``actions``; the key pressed then ("" for a silence), None once hung up."""
+        from meterdesk.phone.prompts import prompt_file
+
+        texts = [a.text for a in actions if isinstance(a, Say)]
+        if texts:
+            path = await sync_to_async(prompt_file)(" ".join(texts), self.conversation.language)
+            result = await self.request.send_command(f'STREAM FILE {path.with_suffix("")} "{KEYS}"')
+            key = _digit(result)
+            if key is None or (key and not self.conversation.finished):
+                return key
+        for action in actions:
+            if isinstance(action, Transfer):
+                await self.request.send_command(f"EXEC Transfer {action.target}")
+                return None
+            if isinstance(action, Hangup):
+                await self.request.send_command("HANGUP")
+                return None
+        if self.conversation.finished:
+            await self.request.send_command("HANGUP")
+            return None
+        expect = self.conversation.expect
+        wait = expect.between if expect.digits and self.conversation.entry else expect.timeout
+        return _digit(await self.request.send_command(f"WAIT FOR DIGIT {int(wait * 1000)}"))
+
+
+def agi_application(language: str = "ru", backend_factory: Any = None) -> Application:
+    from meterdesk.phone.backend import CoreBackend
+
+    factory = backend_factory or CoreBackend
+    app = Application()
+
+    async def ivr(request: Any) -> None:
+        await Session(request, language, factory()).run()
+
+    app.add_route("ivr", ivr)
+    return app
+
+
+async def agi_serve(host: str, port: int, language: str = "ru", ready: asyncio.Event | None = None) -> None:
+    server = await asyncio.start_server(agi_application(language).handler, host, port)
+    if ready is not None:
+        ready.set()
+    async with server:
+        await server.serve_forever()
