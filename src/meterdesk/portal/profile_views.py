@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -41,6 +40,7 @@ from meterdesk.customers.services import TooManyAttempts
 from meterdesk.documents.selectors import ebill_subscribed
 from meterdesk.domain.phones import phone_format
 from meterdesk.metering.selectors import accounts_for_user
+from meterdesk.portal.middleware import language_cookie_set
 from meterdesk.portal.profile_forms import ConsentFields, EmailChangeForm, LanguageForm, PhoneForm
 from meterdesk.portal.registration import _site, check_mail, too_many_text
 from meterdesk.ratelimit import client_address
@@ -132,16 +132,7 @@ def language_view(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Saved: the pages and letters are now in this language."))
     response = redirect("portal:profile")
     # This browser follows at once, even if its switch had chosen the other language before.
-    response.set_cookie(
-        settings.LANGUAGE_COOKIE_NAME,
-        language,
-        max_age=settings.LANGUAGE_COOKIE_AGE,
-        path=settings.LANGUAGE_COOKIE_PATH,
-        domain=settings.LANGUAGE_COOKIE_DOMAIN,
-        secure=settings.LANGUAGE_COOKIE_SECURE,
-        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-    )
+    language_cookie_set(response, language)
     return response
 
 

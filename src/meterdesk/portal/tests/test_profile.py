@@ -178,13 +178,24 @@ def test_the_language_form_saves_it_for_the_pages_and_the_letters(client, anna):
     assert client.post("/profile/language/", {"language": "de"}).status_code == 400
 
 
-def test_a_browser_without_a_choice_shows_the_profile_s_language(anna):
+def test_logging_in_on_a_browser_without_a_choice_brings_the_profile_s_language(anna):
     """Registered in English, the login sees English on a new device whatever the browser asks."""
     User.objects.filter(pk=anna.pk).update(language="en")
     client = Client(HTTP_ACCEPT_LANGUAGE="ru")
-    client.force_login(anna)
+    assert '<html lang="ru">' in _html(client.get("/login/"))  # a visitor: the browser's language
+    client.post("/login/", {"username": "anna@example.com", "password": PASSWORD})
+    assert client.cookies[LANG].value == "en"
     assert '<html lang="en">' in _html(client.get("/cabinet/"))
-    assert '<html lang="ru">' in _html(Client(HTTP_ACCEPT_LANGUAGE="ru").get("/login/"))  # a visitor
+    assert User.objects.get(pk=anna.pk).language == "en"
+
+
+def test_a_choice_made_on_the_browser_is_kept_at_login(anna):
+    client = Client(HTTP_ACCEPT_LANGUAGE="ru")
+    client.cookies[LANG] = "en"
+    client.post("/login/", {"username": "anna@example.com", "password": PASSWORD})
+    assert client.cookies[LANG].value == "en"
+    assert '<html lang="en">' in _html(client.get("/cabinet/"))
+    assert User.objects.get(pk=anna.pk).language == "en"  # and saved for the letters
 
 
 def test_switching_the_language_in_the_header_saves_it_to_the_profile(client, anna):
