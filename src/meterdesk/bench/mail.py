@@ -59,8 +59,10 @@ Meter.objects.bulk_create(
 
 
 def _env(data_dir: Path, database_url: str | None, **extra: str) -> dict[str, str]:
+    # The whole environment handed to the server, less meterdesk's own settings: the run sets them.
+    inherited = {**os.environ}
     environment = {
-        k: v for k, v in os.environ.items() if not k.startswith("METERDESK_") and k != "DATABASE_URL"
+        k: v for k, v in inherited.items() if not k.startswith("METERDESK_") and k != "DATABASE_URL"
     }
     environment.update(
         METERDESK_DATA_DIR=str(data_dir),

@@ -58,9 +58,12 @@ class LetterAdmin(ViewOnlyAdmin):
     exclude = ("raw",)
     inlines = (_Items, _Answers)
 
+    class Media:
+        css = {"all": ("mail/admin.css",)}
+
     @admin.display(description=gettext_lazy("raw source"))
     def source(self, obj: Letter) -> str:
-        return format_html("<pre style='white-space: pre-wrap'>{}</pre>", decode(bytes(obj.raw), "utf-8"))
+        return format_html('<pre class="mail-source">{}</pre>', decode(bytes(obj.raw), "utf-8"))
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
