@@ -32,6 +32,8 @@ class Letter:
     images: int
     #: why the letter must not be answered (an auto-reply, a bounce, a list), "" if it may be
     automatic: str
+    #: the topmost Authentication-Results header ("" if none): the last mail host's word
+    authentication_results: str = ""
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -237,6 +239,7 @@ def read(raw: bytes, return_path: str | None = None) -> Letter:
         attachments=attachments,
         images=images,
         automatic=automatic(message, return_path),
+        authentication_results=_header(message, "Authentication-Results"),
     )
 
 

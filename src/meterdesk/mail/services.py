@@ -128,12 +128,10 @@ class Context:
 
 
 def _verified(raw: bytes, read: letters.Letter) -> bool:
-    message = letters.parse(raw)
-    results = message.get_all("Authentication-Results") or []
     return origin.verified(
         raw,
         letters.domain_of(read.sender) if read.sender else "",
-        authentication_results=str(results[0]) if results else "",
+        authentication_results=read.authentication_results,
         trusted=settings.METERDESK_MAIL_TRUSTED_HOSTS,
         records=settings.METERDESK_MAIL_DKIM_RECORDS,
     )
