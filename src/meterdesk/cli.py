@@ -38,11 +38,11 @@ from meterdesk.customers.cli import issue_registration_codes
 from meterdesk.dataio.cli import export_group, import_command
 from meterdesk.documents.cli import documents_group
 from meterdesk.mail.cli import mail_group
-from meterdesk.phone.cli import ivr_group
 
 # These add their subcommands to `payments` (reconcile; import-registry, unmatched, resolve …).
 from meterdesk.payments import commands as _payments_commands  # noqa: F401
 from meterdesk.payments.cli import payments_group
+from meterdesk.phone.cli import ivr_group
 from meterdesk.registries import cli as _registries_cli  # noqa: F401
 
 #: The commands that were Django management commands (`meterdesk manage NAME`): still run by that

@@ -281,7 +281,9 @@ class Phone(models.Model):
         ordering = ["added_at", "pk"]
         constraints = [
             models.UniqueConstraint(fields=["user", "number"], name="phone_unique_per_login"),
-            models.CheckConstraint(condition=models.Q(number__regex=r"^\+[1-9][0-9]{6,14}$"), name="phone_e164"),
+            models.CheckConstraint(
+                condition=models.Q(number__regex=r"^\+[1-9][0-9]{6,14}$"), name="phone_e164"
+            ),
         ]
         indexes = [models.Index(fields=["number"], name="phone_number_idx")]
 
