@@ -288,14 +288,14 @@ def _settlements(
             # correction of a month's penalty holds its parts), and the debts settled already.
             # A debt's penalty accrues, and is settled, only in the months after it: the penalty
             # entries of an account's months up to its oldest debt paid off are not read.
-            oldest = [min(p for p, _group in paid_off[acc]) for acc in batch]
+            oldest_debts = [min(p for p, _group in paid_off[acc]) for acc in batch]
             if connection.vendor == "postgresql":
                 cur.execute(
                     f"SELECT l.account_id, l.period, l.kind, l.reason, l.detail FROM {t_ledger} l "  # noqa: S608
                     f"JOIN unnest(%s::bigint[], %s::date[]) AS b(acc, oldest) ON l.account_id = b.acc "
                     f"WHERE (l.kind = 'penalty' AND l.period < %s AND l.period > b.oldest) "
                     f"OR (l.kind = 'correction' AND l.reason = %s) ORDER BY l.account_id, l.id",
-                    [batch, oldest, period, R_REBILL],
+                    [batch, oldest_debts, period, R_REBILL],
                 )
             else:
                 cur.execute(
