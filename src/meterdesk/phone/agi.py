@@ -6,16 +6,19 @@ prompts and collecting the keys (``STREAM FILE`` with every key as an escape dig
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import connections
 from django.utils import timezone
 from panoramisk.fast_agi import Application
 
 from meterdesk.phone.dialog import Action, Conversation, Hangup, Say, Transfer
 
 KEYS = "0123456789*#"
+T = TypeVar("T")
 
 
 def _digit(result: dict[str, Any]) -> str | None:
@@ -37,27 +40,35 @@ class Session:
             backend, caller="" if caller == "unknown" else caller, language=language
         )
         self.started_at = timezone.now()
+        # The call's database work runs on a thread of its own, off the event loop; its
+        # connection is closed with it when the call ends.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agi-call")
+
+    async def _sync(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, functools.partial(function, *args, **kwargs))
 
     async def run(self) -> None:
         from meterdesk.phone.services import call_record
 
         await self.request.send_command("ANSWER")
-        actions = await sync_to_async(self.conversation.start)()
+        actions = await self._sync(self.conversation.start)
         try:
             while True:
                 key = await self._perform(actions)
                 if key is None or (self.conversation.finished and not key):
                     break
                 if key:
-                    actions = await sync_to_async(self.conversation.press)(key)
+                    actions = await self._sync(self.conversation.press, key)
                 else:
-                    actions = await sync_to_async(self.conversation.silence)()
+                    actions = await self._sync(self.conversation.silence)
         finally:
             self.conversation.hang_up()
-            await sync_to_async(close_old_connections)()
-            await sync_to_async(call_record)(
-                conversation=self.conversation, via="agi", started_at=self.started_at
+            await self._sync(
+                call_record, conversation=self.conversation, via="agi", started_at=self.started_at
             )
+            await self._sync(connections.close_all)
+            self._thread.shutdown()
 
     async def _perform(self, actions: list[Action]) -> str | None:
         """Say and do ``actions``; the key pressed then ("" for a silence), None once hung up."""
@@ -65,7 +76,7 @@ class Session:
 
         texts = [a.text for a in actions if isinstance(a, Say)]
         if texts:
-            path = await sync_to_async(prompt_file)(" ".join(texts), self.conversation.language)
+            path = await self._sync(prompt_file, " ".join(texts), self.conversation.language)
             result = await self.request.send_command(f'STREAM FILE {path.with_suffix("")} "{KEYS}"')
             key = _digit(result)
             if key is None or (key and not self.conversation.finished):

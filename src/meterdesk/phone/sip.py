@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pjsua2 as pj
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from meterdesk.phone.dialog import Action, Backend, Conversation, Hangup, Say, Transfer
@@ -151,6 +151,7 @@ class Line:
         for call in list(self.calls.values()):
             self.ended(call)
         self.endpoint.libDestroy()
+        connections.close_all()  # this thread's connection, before the thread ends
 
     def stop(self) -> None:
         self.stopping.set()
