@@ -14,12 +14,15 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.utils.formats import date_format, number_format
+from django.utils.formats import number_format
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from meterdesk.domain import billing as engine
-from meterdesk.domain.money import is_russian, money_text, volume_text
+from meterdesk.domain.money import money_text, volume_text
+from meterdesk.metering.messages import (
+    month_name as month_name,
+)  # defined in metering, which billing builds on
 
 if TYPE_CHECKING:
     from meterdesk.billing.models import LedgerEntry
@@ -43,17 +46,6 @@ def money(amount: Decimal | int | None, *, symbol: bool = True) -> str:
 def kwh(volume: Decimal | int | None) -> str:
     """A volume in kWh with its meaningful decimals only (up to 3), grouped: ``1 234,5``."""
     return volume_text(volume, get_language())
-
-
-def month_name(value: date) -> str:
-    """A month and its year as a word, in the nominative: ``ноябрь 2026``, ``November 2026``.
-
-    It also serves "за ноябрь 2026" (the accusative of a month is its nominative). Django's
-    ``F`` is the nominative capitalised as for a heading; Russian writes month names in lower
-    case within a sentence or a cell (``capfirst`` where one starts a sentence). For the
-    genitive ("15 ноября", "с ноября 2026") use Django's ``E``."""
-    text = date_format(value, "F Y")
-    return text.lower() if is_russian(get_language()) else text
 
 
 def month_label(value: date | str) -> str:

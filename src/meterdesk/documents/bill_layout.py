@@ -33,7 +33,7 @@ from meterdesk.documents.pdf import (
     month_words,
     p,
     reading_text,
-    rub,
+    rub_sign,
 )
 from meterdesk.documents.selectors import DebtWarning, MeterReadings, NormBilled, Premises
 from meterdesk.domain.billing import period_end
@@ -157,9 +157,8 @@ def _account_and_period(slip: Slip) -> list[Any]:
 
 
 def _money(amount: Decimal) -> str:
-    """``3 392,00 ₽`` kept on one line: reportlab breaks a line at a space or a narrow no-break
-    space, not at a no-break space."""
-    return f"{rub(amount)} ₽".replace("\u202f", "\u00a0").replace(" ", "\u00a0")
+    """``3 392,00 ₽`` kept on one line (``markup`` turns its narrow spaces into no-break ones)."""
+    return rub_sign(amount)
 
 
 def _amount(totals: StatementTotals) -> list[Any]:

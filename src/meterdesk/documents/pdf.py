@@ -29,7 +29,7 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, Ta
 from reportlab.platypus.doctemplate import BaseDocTemplate
 
 from meterdesk.billing.messages import month_name
-from meterdesk.domain.money import money_text, volume_text
+from meterdesk.domain.money import NARROW_NBSP, NBSP, money_text, volume_text
 
 FONTS_DIR = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVuSans"
@@ -60,14 +60,20 @@ def style(size: float = 9, *, bold: bool = False, right: bool = False, leading: 
     )
 
 
+def unbroken(text: str) -> str:
+    """``text`` with its narrow no-break spaces (the thousands separator of ``money_text``) made
+    no-break spaces: reportlab breaks a line at U+202F and drops it, splitting ``2 384,13``."""
+    return text.replace(NARROW_NBSP, NBSP)
+
+
 def p(text: str, size: float = 9, *, bold: bool = False, right: bool = False) -> Paragraph:
     """A paragraph of plain text (escaped; ``<b>`` is not interpreted)."""
-    return Paragraph(escape(text), style(size, bold=bold, right=right))
+    return Paragraph(escape(unbroken(text)), style(size, bold=bold, right=right))
 
 
 def markup(text: str, size: float = 9, *, right: bool = False, leading: float | None = None) -> Paragraph:
     """A paragraph whose text is reportlab markup already (use ``escape`` for values)."""
-    return Paragraph(text, style(size, right=right, leading=leading))
+    return Paragraph(unbroken(text), style(size, right=right, leading=leading))
 
 
 def rub(amount: Decimal | int | None, *, sign: bool = True) -> str:

@@ -66,6 +66,7 @@ from meterdesk.documents.pdf import (
 )
 from meterdesk.documents.selectors import READING_BASES, BillData
 from meterdesk.domain.gostqr import QrPayloadError, payment_payload
+from meterdesk.domain.phones import phone_text
 from meterdesk.metering.messages import zone_label
 from meterdesk.metering.models import Channel, Reading, ReadingKind, ReadingStatus
 from meterdesk.utility.models import UtilitySettings
@@ -111,7 +112,7 @@ def _payee_details(utility: UtilitySettings) -> tuple[str, str, str]:
             ", ",
             (
                 ("Адрес: {}", utility.address),
-                ("тел. {}", utility.phone),
+                ("тел. {}", phone_text(utility.phone)),
                 ("e-mail: {}", utility.support_email),
             ),
         ),
@@ -453,7 +454,7 @@ def receipt_pdf(entry: LedgerEntry) -> bytes:
             ("Плательщик", account.holder_name),
             ("Лицевой счёт", account.number),
             ("Адрес", account.address),
-            ("Сумма", f"{rub(-entry.amount)} ₽"),
+            ("Сумма", rub_sign(-entry.amount)),
             ("Способ оплаты", payment_source_words(entry.reason)),
             ("Идентификатор платежа", entry.external_id or "—"),
             ("Зачтён в расчётный период", month_code(entry.period)),
@@ -468,7 +469,7 @@ def receipt_pdf(entry: LedgerEntry) -> bytes:
             _facts(rows),
             Spacer(1, 3 * mm),
             p(
-                f"Платёж в сумме {rub(-entry.amount)} ₽ получен и учтён на лицевом счёте {account.number}.",
+                f"Платёж в сумме {rub_sign(-entry.amount)} получен и учтён на лицевом счёте {account.number}.",
                 9,
             ),
             Spacer(1, 5 * mm),
@@ -559,7 +560,7 @@ def confirmation_pdf(reading: Reading) -> bytes:
                 )
             elif charge.lines:
                 story.append(grid(_charge_rows(charge, meter.zones), [x * mm for x in (28, 24, 24, 24, 81)]))
-                story.append(p(f"Итого по счётчику: {rub(charge.total)} ₽", 9, bold=True))
+                story.append(p(f"Итого по счётчику: {rub_sign(charge.total)}", 9, bold=True))
             story.append(
                 p(
                     "Расчёт выполнен по тем же правилам, что и ежемесячный счёт, по ценам расчётного "

@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 
-from django.utils.formats import number_format
+from django.utils.formats import date_format
 from django.utils.translation import get_language, gettext_lazy, ngettext_lazy
 from django.utils.translation import gettext as _
 
 from meterdesk.domain import readings as rules
+from meterdesk.domain.money import is_russian, volume_text
 from meterdesk.domain.month_reading import CONTROL
 from meterdesk.domain.readings import Issue
 
@@ -25,10 +26,21 @@ def zone_label(zones: int, zone: int) -> str:
 
 
 def _kwh(value: object) -> str:
-    if isinstance(value, Decimal):
-        value = value.normalize() if value == value.to_integral_value() else value
-        return number_format(value, force_grouping=True)
+    """A volume or a reading in the one way numbers are written (``domain.money.volume_text``)."""
+    if isinstance(value, Decimal | int):
+        return volume_text(value, get_language())
     return str(value)
+
+
+def month_name(value: date) -> str:
+    """A month and its year as a word, in the nominative: ``ноябрь 2026``, ``November 2026``.
+
+    It also serves "за ноябрь 2026" (the accusative of a month is its nominative). Django's
+    ``F`` is the nominative capitalised as for a heading; Russian writes month names in lower
+    case within a sentence or a cell (``capfirst`` where one starts a sentence). For the
+    genitive ("15 ноября", "с ноября 2026") use Django's ``E``."""
+    text = date_format(value, "F Y")
+    return text.lower() if is_russian(get_language()) else text
 
 
 def _inspector_day(params: Mapping[str, object]) -> str:
@@ -139,13 +151,13 @@ def month_closed_message(period: date) -> str:
     return _(
         "Readings for %(month)s are no longer accepted: that month has already been billed. "
         "Submit your next reading in the next month's window."
-    ) % {"month": f"{period:%m.%Y}"}
+    ) % {"month": month_name(period)}
 
 
 def month_moved_message(closed: date, period: date) -> str:
     """A reading for a closed month that counts for the next open month (the rules profile's
     ``closed_month_readings: next_month``)."""
     return _("%(closed)s has already been billed, so this reading counts for %(month)s.") % {
-        "closed": f"{closed:%m.%Y}",
-        "month": f"{period:%m.%Y}",
+        "closed": month_name(closed),
+        "month": month_name(period),
     }

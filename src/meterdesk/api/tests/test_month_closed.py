@@ -54,10 +54,19 @@ def test_a_closed_month_is_refused_with_its_code(api, meter):
     assert body["code"] == "month_closed"
     assert body["details"] == {"period": f"{month:%Y-%m}"}
     assert body["message"] == (
-        f"Показания за {month:%m.%Y} больше не принимаются: счёт за этот месяц уже выставлен. "
+        f"Показания за {_named(month, 'ru')} больше не принимаются: счёт за этот месяц уже выставлен. "
         "Передайте следующие показания в период приёма следующего месяца."
     )
     assert not Reading.objects.exists()
+
+
+def _named(month, language):
+    """``декабрь 2026`` / ``December 2026``."""
+    names = {
+        "ru": "январь февраль март апрель май июнь июль август сентябрь октябрь ноябрь декабрь",
+        "en": "January February March April May June July August September October November December",
+    }
+    return f"{names[language].split()[month.month - 1]} {month.year}"
 
 
 def test_the_message_in_english(api, meter):
@@ -65,7 +74,7 @@ def test_the_message_in_english(api, meter):
     _close(meter.account, month)
     response = _submit(api, meter, HTTP_ACCEPT_LANGUAGE="en")
     assert response.json()["message"] == (
-        f"Readings for {month:%m.%Y} are no longer accepted: that month has already been billed. "
+        f"Readings for {_named(month, 'en')} are no longer accepted: that month has already been billed. "
         "Submit your next reading in the next month's window."
     )
 

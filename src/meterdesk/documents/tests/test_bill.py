@@ -103,7 +103,7 @@ def test_the_text_of_the_bill(september):
         "КПП 770001001",
         "БИК 044525638",
         "40702810600000012345",
-        "+74950123456",
+        "+7 (495) 012-34-56",
     ):
         assert detail in text
 

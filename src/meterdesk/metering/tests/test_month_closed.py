@@ -130,12 +130,12 @@ class TestRefused:
     def test_the_message_in_english_and_russian(self):
         with translation.override("en"):
             assert month_closed_message(NOVEMBER) == (
-                "Readings for 11.2026 are no longer accepted: that month has already been billed. "
+                "Readings for November 2026 are no longer accepted: that month has already been billed. "
                 "Submit your next reading in the next month's window."
             )
         with translation.override("ru"):
             assert month_closed_message(NOVEMBER) == (
-                "Показания за 11.2026 больше не принимаются: счёт за этот месяц уже выставлен. "
+                "Показания за ноябрь 2026 больше не принимаются: счёт за этот месяц уже выставлен. "
                 "Передайте следующие показания в период приёма следующего месяца."
             )
 
@@ -171,11 +171,11 @@ class TestNextMonth:
     def test_the_message_in_english_and_russian(self):
         with translation.override("en"):
             assert month_moved_message(NOVEMBER, DECEMBER) == (
-                "11.2026 has already been billed, so this reading counts for 12.2026."
+                "November 2026 has already been billed, so this reading counts for December 2026."
             )
         with translation.override("ru"):
             assert month_moved_message(NOVEMBER, DECEMBER) == (
-                "Счёт за 11.2026 уже выставлен, поэтому эти показания учтены за 12.2026."
+                "Счёт за ноябрь 2026 уже выставлен, поэтому эти показания учтены за декабрь 2026."
             )
 
 

@@ -72,7 +72,7 @@ def test_below_the_inspectors_reading_of_the_month_is_refused_naming_it():
         )
     with translation.override("ru"):
         assert issue_message(issue) == (
-            "Значение меньше контрольных показаний проверяющего от 10.11.2026 (1\xa0990). Проверьте его."
+            "Значение меньше контрольных показаний проверяющего от 10.11.2026 (1\u202f990). Проверьте его."
         )
     assert Reading.objects.filter(meter=case.meter, period=NOV).count() == 1  # the control reading only
 

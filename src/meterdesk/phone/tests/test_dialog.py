@@ -88,7 +88,7 @@ def test_a_value_below_the_previous_is_said_with_the_webs_message_and_asked_agai
     call.start()
     keys(call, "11")
     text = keys(call, "1100#1650#1")
-    assert "Проверьте" in text and "1\xa0200" in text
+    assert "Проверьте" in text and "1\u202f200" in text
     assert text.rindex("Проверьте") > text.rindex("шестьсот пятьдесят")
     assert "Т1 (день)" in text[text.rindex("Проверьте") :]  # asked again from the first zone
     assert call.step == "value" and call.failures == 1

@@ -54,7 +54,7 @@ def test_the_form_says_the_month_is_closed(client, anna):
     response = _post(client, anna[1])
     assert response.status_code == 422
     assert (
-        "Readings for 11.2026 are no longer accepted: that month has already been billed. "
+        "Readings for November 2026 are no longer accepted: that month has already been billed. "
         "Submit your next reading in the next month&#x27;s window."
     ) in response.content.decode()
     assert not Reading.objects.filter(period__gte=NOVEMBER).exists()
@@ -63,7 +63,7 @@ def test_the_form_says_the_month_is_closed(client, anna):
 def test_in_russian(client, anna):
     response = _post(client, anna[1], language="ru")
     assert response.status_code == 422
-    assert "Показания за 11.2026 больше не принимаются" in response.content.decode()
+    assert "Показания за ноябрь 2026 больше не принимаются" in response.content.decode()
 
 
 def test_with_next_month_it_is_accepted_for_december_and_says_so(client, anna, monkeypatch):
@@ -75,5 +75,5 @@ def test_with_next_month_it_is_accepted_for_december_and_says_so(client, anna, m
     )
     response = _post(client, anna[1], follow=True)
     assert response.status_code == 200
-    assert "11.2026 has already been billed, so this reading counts for 12.2026." in response.content.decode()
+    assert "November 2026 has already been billed, so this reading counts for December 2026." in response.content.decode()
     assert Reading.objects.get(period__gte=NOVEMBER).period == DECEMBER
