@@ -85,3 +85,15 @@ def test_seeded_and_demo_accounts_have_matching_names():
     assert len(names) == 63
     women = [_is_woman(name) for name in names]
     assert any(women) and not all(women)
+
+
+@pytest.mark.django_db
+def test_seeded_and_demo_flats_have_an_area_that_fits_their_rooms():
+    """The bill prints the premises' area: every demo and synthetic flat has one."""
+    demo_load("demo-pass-123", "adm-pass-4567", open_window=False)
+    seed_accounts(60, seed=3, months=2)
+    rows = list(Account.objects.values_list("rooms", "area"))
+    assert len(rows) == 63 and all(area is not None for _, area in rows)
+    for rooms, area in rows:
+        assert 10 * rooms + 10 <= area <= 30 * rooms + 20, (rooms, area)
+    assert len({area for _, area in rows}) > 40  # varied, not one size for all

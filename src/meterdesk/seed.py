@@ -85,6 +85,12 @@ _PATRONYMICS = (tuple(s + "ич" for s in PATRONYMIC_STEMS), tuple(s + "на" fo
 _PEOPLE = 2 * len(SURNAMES) * len(MALE_NAMES) * len(PATRONYMIC_STEMS)
 
 
+def flat_area(rooms: int, n: int) -> Decimal:
+    """A plausible total area of a flat of ``rooms`` rooms (m²), varied by the account's index
+    without drawing from the random stream (so the rest of the seed stays as it was)."""
+    return Decimal(16 * rooms + 14) + Decimal((n * 37) % 900) / 100
+
+
 def person_name(rng: random.Random) -> str:
     """A synthetic person, "Surname First-name Patronymic", all of one gender (half are women).
     One random number picks the gender and the three parts: no slower than a surname alone."""
@@ -266,6 +272,7 @@ def demo_load(demo_password: str, admin_password: str, *, open_window: bool = Tr
             category=category,
             rooms=2 if zones == 2 else 4,
             residents=3,
+            area=Decimal("54.30") if zones == 2 else Decimal("96.80"),
             opened_on=opened,
         )
         start = tuple(Decimal(rng.randint(1000, 20000)) for _ in range(zones))
@@ -337,8 +344,9 @@ def seed_accounts(
                         holder_name=person_name(rng),
                         address=f"г. Москва, {rng.choice(STREETS)}, д. {rng.randint(1, 120)}, кв. {rng.randint(1, 400)}",
                         category=rng.choice(categories),
-                        rooms=rng.randint(1, 4),
+                        rooms=(rooms := rng.randint(1, 4)),
                         residents=rng.randint(1, 5),
+                        area=flat_area(rooms, start + i),
                         opened_on=history[0],
                     )
                 )
