@@ -213,6 +213,16 @@ ENVIRONMENT: tuple[Variable, ...] = (
         "",
         "the phone line: a folder of recorded prompts (WAV, named by the text's hash) used instead of synthesis",
     ),
+    Variable(
+        "METERDESK_IVR_SPEECH",
+        "",
+        "the phone line: the speech recognizers, comma-separated: pocketsphinx (English), vosk (Russian); unset: keys only",
+    ),
+    Variable(
+        "METERDESK_IVR_VOSK_MODEL",
+        "",
+        "the phone line: the folder of the Vosk model for Russian speech (e.g. vosk-model-small-ru)",
+    ),
     Variable("METERDESK_LOG_LEVEL", "INFO", "the level of the log on standard error"),
     Variable(
         "METERDESK_DEMO_PASSWORD",
@@ -595,6 +605,8 @@ METERDESK_MAIL_IMAP_INTERVAL = max(1, _env_int("METERDESK_MAIL_IMAP_INTERVAL"))
 METERDESK_IVR_OPERATOR = _env_text("METERDESK_IVR_OPERATOR")
 METERDESK_IVR_OPERATOR_HOURS = _env_text("METERDESK_IVR_OPERATOR_HOURS")
 METERDESK_IVR_PROMPTS = _env_text("METERDESK_IVR_PROMPTS") or None
+METERDESK_IVR_SPEECH = [e.strip().lower() for e in _env_text("METERDESK_IVR_SPEECH").split(",") if e.strip()]
+METERDESK_IVR_VOSK_MODEL = _env_text("METERDESK_IVR_VOSK_MODEL") or None
 
 LOGGING = {
     "version": 1,

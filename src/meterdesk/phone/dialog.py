@@ -141,6 +141,42 @@ class Done(Exception):
     """End the call (after what was said)."""
 
 
+# --- what may be said instead of keyed (phone.speech) ---------------------------------------------
+
+# Each language's words and what each means: a command of the menu, yes or no, a digit, or
+# "repeat". The recognizers' grammars are made of these words and nothing else.
+_DIGITS_EN = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_DIGITS_RU = ("ноль", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять")
+SPOKEN: dict[str, dict[str, str]] = {
+    "en": {
+        **{word: str(digit) for digit, word in enumerate(_DIGITS_EN)},
+        "readings": "readings",
+        "balance": "balance",
+        "tariff": "tariff",
+        "office": "office",
+        "services": "services",
+        "payment": "payment",
+        "operator": "operator",
+        "yes": "yes",
+        "no": "no",
+        "repeat": "repeat",
+    },
+    "ru": {
+        **{word: str(digit) for digit, word in enumerate(_DIGITS_RU)},
+        "показания": "readings",
+        "баланс": "balance",
+        "тариф": "tariff",
+        "офис": "office",
+        "услуги": "services",
+        "оплата": "payment",
+        "оператор": "operator",
+        "да": "yes",
+        "нет": "no",
+        "повторить": "repeat",
+    },
+}
+
+
 # --- the prompts ---------------------------------------------------------------------------------
 
 MENU_KEYS = "1234569"  # and 0, the operator, as in every menu
