@@ -116,6 +116,22 @@ def saved_cards_of(user: User) -> list[SavedCard]:
     )
 
 
+def saved_card_forget(*, user: User, card_id: int) -> SavedCard:
+    """Remove the login's saved card ``card_id``: it is never charged again, and every
+    autopayment paid from it stops (its bills not yet at the bank are not charged). meterdesk
+    forgets the provider's id of it; the card itself stays the customer's, with their bank.
+    ``SavedCard.DoesNotExist`` when the login has no such card (or removed it already)."""
+    now = timezone.now()
+    with transaction.atomic():
+        card = SavedCard.objects.select_for_update().get(pk=card_id, user=user, forgotten_at__isnull=True)
+        card.forgotten_at = now
+        card.save(update_fields=["forgotten_at"])
+        for autopay in Autopay.objects.select_for_update().filter(card=card, stopped_at__isnull=True):
+            _stop(autopay, user, StopReason.CUSTOMER, now)
+    log.info("saved card %s of user %s removed", card.pk, user.pk)
+    return card
+
+
 def autopay_on(
     *,
     account: Account,

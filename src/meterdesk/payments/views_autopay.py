@@ -1,6 +1,6 @@
 """The autopayment page of an account: whether it is on, with which card, the bills it paid or will
-pay; turning it on with a card saved before (with the consent), and stopping it (one click, here or
-beside the account on the dashboard)."""
+pay; turning it on with a card saved before (with the consent), stopping it (one click, here or
+beside the account on the dashboard), and removing a saved card."""
 
 from __future__ import annotations
 
@@ -12,9 +12,16 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from meterdesk.payments.autopay import autopay_of, autopay_off, autopay_on, consent_words, saved_cards_of
+from meterdesk.payments.autopay import (
+    autopay_of,
+    autopay_off,
+    autopay_on,
+    consent_words,
+    saved_card_forget,
+    saved_cards_of,
+)
 from meterdesk.payments.forms import AutopayOnForm
-from meterdesk.payments.models import AutopayCharge, PaymentChannel
+from meterdesk.payments.models import AutopayCharge, PaymentChannel, SavedCard
 from meterdesk.payments.views import _account, _user
 
 
@@ -36,6 +43,18 @@ def autopay(request: HttpRequest, number: str) -> HttpResponse:
             back = request.POST.get("next", "")
             if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
                 return redirect(back)
+            return redirect("payments:autopay", number)
+        if action == "forget":
+            card_id = request.POST.get("card", "")
+            try:
+                card = saved_card_forget(user=user, card_id=int(card_id) if card_id.isdigit() else 0)
+            except SavedCard.DoesNotExist:
+                messages.error(request, _("That card is not among your saved cards."))
+            else:
+                messages.success(
+                    request,
+                    _("The card %(card)s is removed: it will not be charged again.") % {"card": card.masked},
+                )
             return redirect("payments:autopay", number)
         if action == "on":
             form = AutopayOnForm(request.POST, cards=cards)

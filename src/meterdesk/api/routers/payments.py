@@ -36,7 +36,14 @@ from meterdesk.api.idempotency import (
 )
 from meterdesk.api.routers import NUMBER, account_of, errors, idempotency_key_header, paged
 from meterdesk.api.schemas import ACCOUNT_NUMBER_PATTERN, MAX_ID, Money, PageMeta, PageQuery
-from meterdesk.payments.autopay import autopay_of, autopay_off, autopay_on, consent_words, saved_cards_of
+from meterdesk.payments.autopay import (
+    autopay_of,
+    autopay_off,
+    autopay_on,
+    consent_words,
+    saved_card_forget,
+    saved_cards_of,
+)
 from meterdesk.payments.messages import (
     amount_text,
     api_unavailable_text,
@@ -418,4 +425,19 @@ def autopay_put(request: HttpRequest, payload: AutopayIn, number: str = NUMBER) 
 )
 def autopay_delete(request: HttpRequest, number: str = NUMBER) -> Any:
     autopay_off(account=account_of(request, number), user=request_user(request))
+    return Status(204, None)
+
+
+@router.delete(
+    "/saved-cards/{card_id}",
+    response={204: None, **errors(401, 404, 422, 429)},
+    summary="Remove a saved card: it is never charged again, and autopayment from it stops",
+)
+def saved_card_delete(
+    request: HttpRequest, card_id: int = Path(..., ge=1, le=MAX_ID, description="a saved card's id")
+) -> Any:
+    try:
+        saved_card_forget(user=request_user(request), card_id=card_id)
+    except SavedCard.DoesNotExist:
+        raise not_found() from None
     return Status(204, None)

@@ -143,6 +143,12 @@ def test_autopayment_consent_saves_the_card_then_it_can_be_stopped_and_turned_on
     assert on.status_code == 200 and on.json()["active"] is True
     assert Autopay.objects.filter(stopped_at__isnull=True).count() == 1
 
+    # Removing the card stops the autopayment paid from it; a second removal finds no such card.
+    assert api.delete(f"/api/v1/saved-cards/{card_id}").status_code == 204
+    state = api.get_api(f"/accounts/{flat.number}/autopay").json()
+    assert state["active"] is False and state["saved_cards"] == []
+    assert api.delete(f"/api/v1/saved-cards/{card_id}").status_code == 404
+
 
 def test_autopayment_of_another_customers_account_is_not_found(api, stranger):
     number = stranger.account.number

@@ -413,3 +413,40 @@ def test_the_command_runs_it_for_a_date(autopaid):
     result = runner.invoke(main, ["payments", "autopay", "--date", "2026-11-10"])
     assert result.exit_code == 0, result.output
     assert "  paid:                     1" in result.output
+
+
+def test_removing_the_saved_card_stops_its_autopayment_and_it_is_never_charged(web, autopaid):
+    account = autopaid[1]
+    autopay_run(today=DUE - timedelta(days=3))
+    card = SavedCard.objects.get()
+    url = f"/payments/accounts/{account.number}/autopay/"
+    page = web.get(url).content.decode()
+    assert 'data-testid="card-forget"' in page and "Visa *4242" in page
+    response = web.post(url, {"action": "forget", "card": card.pk}, follow=True)
+    assert "Visa *4242" in response.content.decode() and 'data-testid="card-forget"' not in (
+        response.content.decode()
+    )
+    card.refresh_from_db()
+    assert card.forgotten_at is not None
+    stopped = Autopay.objects.get()
+    assert not stopped.active and stopped.stop_reason == StopReason.CUSTOMER
+    assert AutopayCharge.objects.get().status == ChargeStatus.CANCELLED
+    assert autopay_run(today=DUE).tried == 0 and not autopayments()
+    with pytest.raises(ValueError, match="removed"):
+        autopay_on(account=account, user=autopaid[0], card=card, consent_text="да")
+
+
+def test_a_card_of_another_login_cannot_be_removed(web, autopaid, client):
+    from meterdesk.testing import MeterFactory, UserFactory, link
+
+    boris = UserFactory(email="boris@example.com")
+    other = MeterFactory(zones=1).account
+    link(boris, other)
+    client.force_login(boris)
+    card = SavedCard.objects.get()
+    response = client.post(
+        f"/payments/accounts/{other.number}/autopay/", {"action": "forget", "card": card.pk}, follow=True
+    )
+    assert "Такой карты нет среди ваших сохранённых карт." in response.content.decode()
+    card.refresh_from_db()
+    assert card.forgotten_at is None and Autopay.objects.get().active
