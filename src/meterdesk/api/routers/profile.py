@@ -16,19 +16,24 @@ from ninja.responses import Status
 from pydantic import StringConstraints
 
 from meterdesk.api.auth import request_user
-from meterdesk.api.errors import ApiError, not_found
+from meterdesk.api.errors import ApiError, not_found, rate_limited
 from meterdesk.api.routers import email_not_verified, errors, paged
 from meterdesk.api.schemas import MAX_ID, NO_NUL, PageMeta, PageQuery
 from meterdesk.customers.models import Phone, User
 from meterdesk.customers.profile import (
+    PASSWORD_WRONG,
     PHONE_DUPLICATE,
+    EmailChangeError,
     PhoneError,
+    email_change_request,
+    email_error_message,
     phone_add,
     phone_error_message,
     phone_remove,
     user_language_set,
 )
 from meterdesk.customers.selectors import PhoneRow, consent_of, phone_row, phones_of
+from meterdesk.customers.services import TooManyAttempts
 from meterdesk.domain.phones import MAX_TYPED
 
 router = Router(tags=["profile"])
@@ -72,6 +77,20 @@ class ProfileOut(Schema):
 
 class ProfileIn(Schema):
     language: Literal["ru", "en"]
+
+
+class EmailIn(Schema):
+    email: Annotated[str, StringConstraints(min_length=1, max_length=254, pattern=NO_NUL)] = Field(
+        description="the new address", examples=["anna.new@example.com"]
+    )
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
+        description="the login's password, to show it is the owner who asks"
+    )
+
+
+class EmailChangeOut(Schema):
+    sent_to: str = Field(description="where the link to confirm the change went")
+    email: str = Field(description="the login's e-mail, unchanged until the link is followed")
 
 
 def _user(request: HttpRequest) -> User:
@@ -161,3 +180,30 @@ def phone_delete(request: HttpRequest, phone_id: int = Path(..., ge=1, le=MAX_ID
     except Phone.DoesNotExist as exc:
         raise not_found() from exc
     return Status(204, None)
+
+
+@router.post(
+    "/email",
+    response={202: EmailChangeOut, **errors(400, 401, 403, 422, 429)},
+    summary="Change the e-mail: a link to confirm it goes to the new address",
+    description=(
+        "Nothing changes until the link in the letter to the new address is followed (in a browser); "
+        "then the old address is told. 422 `email_invalid`, `email_same` or `password_wrong`; "
+        "429 past a few requests an hour."
+    ),
+)
+def email_change(request: HttpRequest, payload: EmailIn) -> Any:
+    user = _user(request)
+    try:
+        sent_to = email_change_request(
+            user=user,
+            new_email=payload.email,
+            password=payload.password,
+            site=request.build_absolute_uri("/").rstrip("/"),
+        )
+    except EmailChangeError as error:
+        field = "password" if error.code == PASSWORD_WRONG else "email"
+        raise ApiError(422, error.code, email_error_message(error), {"field": field}) from error
+    except TooManyAttempts as error:
+        raise rate_limited(error.wait) from error
+    return Status(202, {"sent_to": sent_to, "email": user.email})

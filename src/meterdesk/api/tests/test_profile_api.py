@@ -3,6 +3,8 @@ through the same rules as the profile page."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -135,4 +137,44 @@ def test_the_operations_are_in_the_openapi_document(db):
     assert set(paths[f"{API}/profile"]) == {"get", "patch"}
     assert set(paths[f"{API}/profile/phones"]) == {"get", "post"}
     assert set(paths[f"{API}/profile/phones/{{phone_id}}"]) == {"delete"}
+    assert set(paths[f"{API}/profile/email"]) == {"post"}
     assert paths[f"{API}/profile/phones"]["post"]["operationId"] == "phone_create"
+
+
+def test_the_email_is_changed_only_by_the_link_sent_to_the_new_address(api, anna, client):
+    from django.core import mail
+
+    from meterdesk.testing import PASSWORD
+
+    mail.outbox.clear()
+    wrong = api.post_json("/profile/email", {"email": "anna.new@example.com", "password": "not-it-1234"})
+    assert wrong.status_code == 422 and wrong.json()["code"] == "password_wrong"
+    assert wrong.json()["details"] == {"field": "password"}
+    same = api.post_json("/profile/email", {"email": "ANNA@example.com", "password": PASSWORD})
+    assert same.status_code == 422 and same.json()["code"] == "email_same"
+    invalid = api.post_json("/profile/email", {"email": "anna@", "password": PASSWORD})
+    assert invalid.status_code == 422 and invalid.json()["code"] == "email_invalid"
+    assert not mail.outbox
+
+    response = api.post_json("/profile/email", {"email": "Anna.New@Example.com", "password": PASSWORD})
+    assert response.status_code == 202
+    assert response.json() == {"sent_to": "anna.new@example.com", "email": "anna@example.com"}
+    assert User.objects.get(pk=anna.pk).email == "anna@example.com"  # not before the link
+    (letter,) = mail.outbox
+    assert letter.to == ["anna.new@example.com"]
+    found = re.search(r"https?://testserver(/profile/email/confirm/\S+/)", str(letter.body))
+    assert found is not None
+    path = found.group(1)
+    client.force_login(anna)
+    assert client.post(path).status_code == 302
+    assert User.objects.get(pk=anna.pk).email == "anna.new@example.com"
+
+
+def test_email_changes_are_limited_per_hour(api, anna):
+    from meterdesk.customers.profile import EMAIL_CHANGES
+    from meterdesk.testing import PASSWORD
+
+    for _ in range(EMAIL_CHANGES[0]):
+        api.post_json("/profile/email", {"email": "x-new@example.com", "password": PASSWORD})
+    limited = api.post_json("/profile/email", {"email": "x-new@example.com", "password": PASSWORD})
+    assert limited.status_code == 429 and limited.json()["code"] == "rate_limited"
