@@ -39,6 +39,10 @@ fi
 if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v baresip >/dev/null 2>&1; then
     apt_install espeak-ng baresip-core || printf 'warning: without espeak-ng and baresip the phone line tests will fail.\n' >&2
 fi
+# Its speech recognition tests speak with flite.
+if ! command -v flite >/dev/null 2>&1; then
+    apt_install flite || printf 'warning: without flite the speech recognition tests will fail.\n' >&2
+fi
 
 say "Running the tests"
 exec .venv/bin/pytest "$@"

@@ -127,6 +127,7 @@ class Step:
     expect: Expect
     handle: Handler  # the answer → the next step's name (or raises Retry)
     retries: int = 3
+    words: dict[str, str] = field(default_factory=dict)  # what a word said means here: a key
 
 
 class Retry(Exception):
@@ -177,44 +178,83 @@ SPOKEN: dict[str, dict[str, str]] = {
 }
 
 
+SPOKEN_ALL = {word: meaning for words in SPOKEN.values() for word, meaning in words.items()}
+
+
 # --- the prompts ---------------------------------------------------------------------------------
 
 MENU_KEYS = "1234569"  # and 0, the operator, as in every menu
 
 
+# Where a recognizer listens (``Conversation.speech``), each prompt says what may be said too.
+
+
 def _p_address(c: Conversation) -> str:
     assert c.candidate is not None  # noqa: S101 - the step follows a single match
-    return _("Your address: %(address)s. If this is right, press 1. If not, press 2.") % {
-        "address": c.candidate.street_house
-    }
+    if c.speech:
+        text = _(
+            "Your address: %(address)s. If this is right, say yes or press 1. If not, say no or press 2."
+        )
+    else:
+        text = _("Your address: %(address)s. If this is right, press 1. If not, press 2.")
+    return text % {"address": c.candidate.street_house}
 
 
 def _p_address_more(c: Conversation) -> str:
-    return _p_address(c) + " " + _("To hear this again, press star. For an operator, press 0.")
+    if c.speech:
+        more = _("To hear this again, say repeat or press star. For an operator, say operator or press 0.")
+    else:
+        more = _("To hear this again, press star. For an operator, press 0.")
+    return _p_address(c) + " " + more
 
 
 def _p_account(c: Conversation) -> str:
+    if c.speech:
+        return _("Say your personal account number, ten digits one by one, or enter it and press hash.")
     return _("Enter your personal account number, ten digits, then press hash.")
 
 
 def _p_account_more(c: Conversation) -> str:
+    if c.speech:
+        return _(
+            "The personal account number is printed at the top of your bill. Say its ten digits "
+            "one by one, or enter them on the keypad of your phone and press hash. To hear this "
+            "again, say repeat or press star."
+        )
     return _(
         "The personal account number is printed at the top of your bill. Enter its ten digits on "
         "the keypad of your phone, then press hash. To hear this again, press star."
     )
 
 
+def _p_check(c: Conversation, heard: str) -> str:
+    """A number read back, to be confirmed."""
+    if c.speech:
+        text = _(
+            "You entered %(digits)s. If this is right, say yes or press 1. To enter it again, say no or press 2."
+        )
+    else:
+        text = _("You entered %(digits)s. If this is right, press 1. To enter it again, press 2.")
+    return text % {"digits": heard}
+
+
 def _p_account_check(c: Conversation) -> str:
-    return _("You entered %(digits)s. If this is right, press 1. To enter it again, press 2.") % {
-        "digits": digits_words(c.number, c.language)
-    }
+    return _p_check(c, digits_words(c.number, c.language))
 
 
 def _p_serial(c: Conversation) -> str:
+    if c.speech:
+        return _("Say the last four digits of your meter's serial number, or enter them and press hash.")
     return _("Enter the last four digits of your meter's serial number, then press hash.")
 
 
 def _p_serial_more(c: Conversation) -> str:
+    if c.speech:
+        return _(
+            "The serial number is on the meter's front panel and in your bill. Say its last four "
+            "digits one by one, or enter them and press hash. To hear this again, say repeat or "
+            "press star."
+        )
     return _(
         "The serial number is on the meter's front panel and in your bill. Enter its last four "
         "digits, then press hash. To hear this again, press star."
@@ -222,6 +262,12 @@ def _p_serial_more(c: Conversation) -> str:
 
 
 def _p_menu(c: Conversation) -> str:
+    if c.speech:
+        return _(
+            "Say what you are calling about: readings, balance, tariff, office, services, payment "
+            "or operator. Or press 1 for readings, 2 balance, 3 tariff, 4 the nearest office, 5 "
+            "services, 6 payment, 0 operator, 9 to end the call."
+        )
     return _(
         "For readings, press 1. Balance, 2. Tariff, 3. The nearest office, 4. Services, 5. "
         "Payment, 6. Operator, 0. To end the call, press 9."
@@ -229,6 +275,8 @@ def _p_menu(c: Conversation) -> str:
 
 
 def _p_menu_more(c: Conversation) -> str:
+    if c.speech:
+        return _("Please say one of these words, or choose with the keypad of your phone.") + " " + _p_menu(c)
     return _("Please choose with the keypad of your phone.") + " " + _p_menu(c)
 
 
@@ -237,33 +285,48 @@ def _p_value(c: Conversation) -> str:
     text = ""
     if len(c.meters) > 1 and not c.values:
         text = _("The meter ending in %(tail)s.") % {"tail": digits_words(meter.tail, c.language)} + " "
-    return text + _("Enter the reading of %(zone)s, whole kilowatt-hours, then press hash.") % {
-        "zone": meter.labels[len(c.values)]
-    }
+    if c.speech:
+        ask = _(
+            "Say the reading of %(zone)s, whole kilowatt-hours, digit by digit, or enter it and press hash."
+        )
+    else:
+        ask = _("Enter the reading of %(zone)s, whole kilowatt-hours, then press hash.")
+    return text + ask % {"zone": meter.labels[len(c.values)]}
 
 
 def _p_value_more(c: Conversation) -> str:
-    return (
-        _p_value(c)
-        + " "
-        + _(
+    if c.speech:
+        more = _(
+            "Say or key in the digits the meter shows before the decimal point, without the "
+            "digits after it. To hear this again, say repeat or press star. For an operator, say "
+            "operator or press 0 then hash."
+        )
+    else:
+        more = _(
             "Key in the digits the meter shows before the decimal point, without the digits after "
             "it. To hear this again, press star. For an operator, press 0 then hash."
         )
-    )
+    return _p_value(c) + " " + more
 
 
 def _p_value_check(c: Conversation) -> str:
-    return _("You entered %(value)s. If this is right, press 1. To enter it again, press 2.") % {
-        "value": number_words(int(c.pending), c.language)
-    }
+    return _p_check(c, number_words(int(c.pending), c.language))
 
 
 def _p_confirm(c: Conversation) -> str:
+    if c.speech:
+        return _(
+            "If the reading is right, say yes or press 1 to confirm it. To enter it again, say no or press 2."
+        )
     return _("If the reading is right, press 1 to confirm it. To enter it again, press 2.")
 
 
 def _p_services(c: Conversation) -> str:
+    if c.speech:
+        return _(
+            "To ask for a meter installation or replacement, say or press 1. For a meter "
+            "verification, say or press 2. To go back to the menu, say or press 9."
+        )
     return _(
         "To ask for a meter installation or replacement, press 1. For a meter verification, "
         "press 2. To go back to the menu, press 9."
@@ -362,11 +425,20 @@ def _h_services(c: Conversation, key: str) -> str:
     return "menu"
 
 
-def _step(name: str, prompts: tuple[Prompt, ...], expect: Expect, handle: Handler) -> tuple[str, Step]:
-    return name, Step(name, prompts, expect, handle)
+def _step(
+    name: str,
+    prompts: tuple[Prompt, ...],
+    expect: Expect,
+    handle: Handler,
+    words: dict[str, str] | None = None,
+) -> tuple[str, Step]:
+    if words is None:
+        words = {"yes": "1", "no": "2"} if expect == YES_NO else {}
+    return name, Step(name, prompts, expect, handle, words=words)
 
 
 YES_NO = Expect(keys="12")
+MENU_WORDS = {"readings": "1", "balance": "2", "tariff": "3", "office": "4", "services": "5", "payment": "6"}
 STEPS: dict[str, Step] = dict(
     (
         _step("address", (_p_address, _p_address_more), YES_NO, _h_address),
@@ -380,7 +452,7 @@ STEPS: dict[str, Step] = dict(
         _step(
             "serial", (_p_serial, _p_serial_more), Expect(digits=SERIAL_TAIL, least=SERIAL_TAIL), _h_serial
         ),
-        _step("menu", (_p_menu, _p_menu_more), Expect(keys=MENU_KEYS), _h_menu),
+        _step("menu", (_p_menu, _p_menu_more), Expect(keys=MENU_KEYS), _h_menu, MENU_WORDS),
         _step("value", (_p_value, _p_value_more), Expect(digits=8), _h_value),
         _step("value_check", (_p_value_check,), YES_NO, _h_value_check),
         _step("confirm", (_p_confirm,), YES_NO, _h_confirm),
@@ -401,6 +473,7 @@ class Conversation:
     caller: str = ""
     language: str = "ru"
     greeting: str = ""
+    speech: bool = False  # a recognizer listens: the prompts say what may be said
     step: str = ""
     entry: str = ""
     failures: int = 0
@@ -459,6 +532,17 @@ class Conversation:
                 self._answer(self.entry)
             else:
                 self._fail(_("We did not hear an answer."))
+            return self._flush()
+
+    def heard(self, text: str) -> list[Action]:
+        """What the caller said (a recognizer's text, ``phone.speech``), taken as the keys it
+        stands for here: a menu's command word its key, yes and no 1 and 2, digits said one by
+        one an entry (ended when the caller stops), "repeat" star, "operator" the operator.
+        Speech that means nothing here is asked again, as a wrong key is."""
+        if self.finished:
+            return []
+        with translation.override(self.language):
+            self._heard(text)
             return self._flush()
 
     def hang_up(self) -> None:
@@ -573,6 +657,35 @@ class Conversation:
             self._answer(key)
         else:
             self._fail(_("This key does nothing here."))
+
+    def _heard(self, text: str) -> None:
+        words = text.lower().split()
+        known = [SPOKEN_ALL[word] for word in words if word in SPOKEN_ALL]
+        not_understood = _("Sorry, we did not understand.")
+        if "operator" in known:
+            self.inputs.append(f"{self.step}:0")
+            self._run(self.operator)
+        elif "repeat" in known:
+            self._press("*")
+        elif self.expect.digits:
+            # Digits only: a word not understood in a number would change the number.
+            if not known or len(known) < len(words) or not all(m.isdigit() for m in known):
+                self._fail(not_understood)
+                return
+            for digit in known:
+                self._press(digit)
+                if not self.entry:  # the entry is full and taken
+                    return
+            self._press("#")
+        else:
+            # One meaning among other words ("the nearest office"): its key, if it has one here.
+            step = STEPS[self.step]
+            keys = {step.words.get(m, m if m.isdigit() else "") for m in known}
+            key = keys.pop() if len(keys) == 1 else ""
+            if key and (key in self.expect.keys or key == "0"):
+                self._press(key)  # as keyed: "zero" in a menu is the operator too
+            else:
+                self._fail(not_understood)
 
     def _answer(self, answer: str) -> None:
         step = STEPS[self.step]

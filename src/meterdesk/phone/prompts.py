@@ -115,18 +115,22 @@ def wav_seconds(path: Path) -> float:
 
 def fixed_prompts(language: str) -> list[str]:
     """The texts that do not depend on the caller: every step's prompts that take nothing of
-    the call, in ``language``."""
+    the call, in ``language``: as said with keys only, and where a recognizer listens to the
+    language (``METERDESK_IVR_SPEECH``), as said with speech too."""
     from meterdesk.phone.dialog import STEPS, Conversation
+    from meterdesk.phone.speech import ENGINES
 
     texts: list[str] = []
-    blank = Conversation(backend=None, language=language)  # type: ignore[arg-type]
+    spoken = any(ENGINES.get(engine) == language for engine in settings.METERDESK_IVR_SPEECH)
     with translation.override(language):
-        for step in STEPS.values():
-            for prompt in step.prompts:
-                try:
-                    texts.append(prompt(blank))
-                except (AttributeError, IndexError, TypeError, ValueError, AssertionError):
-                    continue  # it speaks of the call (an address, a value): rendered when said
+        for speech in (False, True) if spoken else (False,):
+            blank = Conversation(backend=None, language=language, speech=speech)  # type: ignore[arg-type]
+            for step in STEPS.values():
+                for prompt in step.prompts:
+                    try:
+                        texts.append(prompt(blank))
+                    except (AttributeError, IndexError, TypeError, ValueError, AssertionError):
+                        continue  # it speaks of the call (an address, a value): rendered when said
     return list(dict.fromkeys(texts))
 
 

@@ -28,6 +28,8 @@ from meterdesk.phone.dialog import SPOKEN
 RATE = 8000  # the line's audio
 ENGINES = {"pocketsphinx": "en", "vosk": "ru"}  # each recognizer and the language it serves
 LONGEST = 10.0  # seconds: an utterance is cut here (noise that never ends is not kept)
+# pocketsphinx's decoder settings beyond the model's own (measured on 8 kHz audio, docs/phone.md)
+DECODER: dict[str, Any] = {"silprob": 0.1}
 
 
 class Recognizer(Protocol):
@@ -146,7 +148,7 @@ class PocketsphinxRecognizer:
         model = Path(get_model_path()) / "en-us" / "en-us"
         if not (model / "mdef").is_file():  # pragma: no cover - the wheel ships it
             raise SpeechUnavailable(f"pocketsphinx's English model is not in {model}")
-        config = Config(hmm=str(model), dict=None, lm=None, loglevel="FATAL")
+        config = Config(hmm=str(model), dict=None, lm=None, loglevel="FATAL", **DECODER)
         self._decoder = Decoder(config)
         for name, phones in _pronunciations(tuple(words)):
             self._decoder.add_word(name, phones, False)
