@@ -88,10 +88,16 @@ PAYMENT_SOURCES = {
 }
 
 
-def payment_source_words(source: str) -> str:
+def payment_source_words(source: str, detail: dict[str, Any] | None = None) -> str:
+    """How a payment was made, for a receipt: its source's words; a payment autopayment made says
+    so, with the card as the customer knows it (``Visa *4242``)."""
     if not source:
         return "платёж"
-    return PAYMENT_SOURCES.get(source.lower(), source)
+    words = PAYMENT_SOURCES.get(source.lower(), source)
+    if detail and detail.get("autopay"):
+        card = str(detail.get("card") or "").strip()
+        return f"автоплатёж с сохранённой карты {card}" if card else "автоплатёж с сохранённой карты"
+    return words
 
 
 def _payee_details(utility: UtilitySettings) -> tuple[str, str, str]:
@@ -296,7 +302,7 @@ def _payments_table(payments: list[PaymentLine]) -> Table:
             [
                 p(f"{payment.on:%d.%m.%Y}", 8),
                 p(rub(payment.amount), 8, right=True),
-                p(payment_source_words(payment.entry.reason), 8),
+                p(payment_source_words(payment.entry.reason, payment.entry.detail), 8),
             ]
         )
     return grid(rows, [20 * mm, 24 * mm, 48 * mm])
@@ -455,7 +461,7 @@ def receipt_pdf(entry: LedgerEntry) -> bytes:
             ("Лицевой счёт", account.number),
             ("Адрес", account.address),
             ("Сумма", rub_sign(-entry.amount)),
-            ("Способ оплаты", payment_source_words(entry.reason)),
+            ("Способ оплаты", payment_source_words(entry.reason, entry.detail)),
             ("Идентификатор платежа", entry.external_id or "—"),
             ("Зачтён в расчётный период", month_code(entry.period)),
         ]

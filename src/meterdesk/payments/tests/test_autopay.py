@@ -19,6 +19,7 @@ from django.utils import timezone
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
 from meterdesk.billing.selectors import account_balance
 from meterdesk.customers.models import AccountLink
+from meterdesk.documents.tests.helpers import pdf_text
 from meterdesk.payments.autopay import (
     autopay_off,
     autopay_on,
@@ -163,6 +164,7 @@ def test_the_bill_is_noticed_then_paid_on_its_due_date_with_the_receipt(autopaid
     assert "оплачен автоматически" in receipt.subject
     (attachment,) = receipt.attachments
     assert attachment[2] == "application/pdf" and attachment[1].startswith(b"%PDF")
+    assert "автоплатёж с сохранённой карты Visa *4242" in " ".join(pdf_text(attachment[1]).split())
 
     # Again, the same day and later: nothing more is charged or mailed.
     sent = len(mail.outbox)
