@@ -48,7 +48,15 @@ def serve(host: str, sip_port: int, rtp_ports: tuple[int, int], language: str, r
     _ready()
     from meterdesk.phone.prompts import prompts_render
     from meterdesk.phone.sip import Line
+    from meterdesk.phone.speech import SpeechUnavailable, speech_check
 
+    try:
+        spoken = speech_check()
+    except SpeechUnavailable as error:
+        click.echo(f"Speech recognition cannot start: {error}", err=True)
+        sys.exit(2)
+    if spoken:
+        click.echo(f"Speech is heard in: {', '.join(spoken)}.")
     click.echo(f"Rendered {prompts_render()} prompts.")
     line = Line(host=host, sip_port=sip_port, rtp_ports=rtp_ports, language=language, registrar=registrar)
     line.start()

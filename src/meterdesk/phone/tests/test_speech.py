@@ -4,8 +4,8 @@ path's plumbing without a model (none ships: Russian recognition itself is not t
 
 What pocketsphinx hears on 8 kHz audio, measured with these voices: the seven commands, yes, no,
 repeat and the digits, except "six" (its /s/ sounds lie above 4 kHz, which the telephone cuts
-off: it comes out as nothing or as other digits). The voices "kal" and "rms" are heard reliably
-word for word; "slt" and "awb" lose a few words more (docs/phone.md)."""
+off: it comes out as nothing or as other digits). The commands are tested with the voices "kal"
+and "rms", the other words with "rms"; "slt" and "awb" lose a few words more (docs/phone.md)."""
 
 from __future__ import annotations
 
@@ -163,3 +163,17 @@ def test_the_vosk_grammar_is_the_russian_words_and_unk():
     assert {"показания", "тариф", "баланс", "оплата", "офис", "услуги", "оператор"} <= set(grammar)
     assert {"да", "нет", "повторить", "ноль", "девять"} <= set(grammar)
     assert "показания" in speech.vosk_grammar(["показания"])  # UTF-8, not \\u escapes
+
+
+@pytest.mark.django_db
+def test_the_line_does_not_start_with_a_recognizer_that_cannot_load(settings, tmp_path):
+    from click.testing import CliRunner
+
+    from meterdesk.cli import main
+
+    settings.METERDESK_IVR_SPEECH = ["vosk"]
+    settings.METERDESK_IVR_VOSK_MODEL = str(tmp_path / "vosk-model-small-ru")
+    result = CliRunner().invoke(main, ["ivr", "serve", "--sip-port", "5299"])
+    assert result.exit_code == 2
+    assert "Speech recognition cannot start: METERDESK_IVR_VOSK_MODEL=" in result.output
+    assert "there is no such folder" in result.output
