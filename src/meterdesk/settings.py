@@ -191,6 +191,11 @@ ENVIRONMENT: tuple[Variable, ...] = (
         "readings by e-mail: the most answers sent to one address in an hour",
     ),
     Variable(
+        "METERDESK_MAIL_ANSWER_LEASE",
+        "120",
+        "readings by e-mail: seconds an answer claimed by a mail worker is left to it; a worker that dies mid-send leaves it due again then",
+    ),
+    Variable(
         "METERDESK_MAIL_IMAP_URL",
         "",
         "readings by e-mail: the mailbox `meterdesk mail poll` reads, imaps://user:password@host:993/INBOX (imap:// with STARTTLS where offered)",
@@ -597,6 +602,7 @@ METERDESK_MAIL_TRUSTED_HOSTS = [
     h.strip().lower() for h in _env_text("METERDESK_MAIL_TRUSTED_HOSTS").split(",") if h.strip()
 ]
 METERDESK_MAIL_ANSWERS_PER_HOUR = _env_int("METERDESK_MAIL_ANSWERS_PER_HOUR")
+METERDESK_MAIL_ANSWER_LEASE = max(1, _env_int("METERDESK_MAIL_ANSWER_LEASE"))
 METERDESK_MAIL_IMAP_URL = _env("METERDESK_MAIL_IMAP_URL").strip() or None
 METERDESK_MAIL_IMAP_INTERVAL = max(1, _env_int("METERDESK_MAIL_IMAP_INTERVAL"))
 # --- end of readings by e-mail ----------------------------------------------------------------

@@ -44,12 +44,16 @@ from meterdesk.mail.services import (
 from meterdesk.mail.understand import NO_ACCOUNT, NOTHING
 from meterdesk.metering.check import MonthClosed, NeedsConfirmation, ReadingInvalid, WindowClosed
 from meterdesk.metering.messages import issue_message, month_closed_message, window_message, zone_label
+from meterdesk.metering.models import Reading
 from meterdesk.utility.selectors import reference_get
 
 log = logging.getLogger(__name__)
 
-#: How long a sender's claim on an answer lasts (a worker that dies mid-send leaves it due then).
-LEASE = timedelta(minutes=10)
+
+def lease() -> timedelta:
+    """How long a sender's claim on an answer lasts (METERDESK_MAIL_ANSWER_LEASE): a worker that
+    dies mid-send leaves the answer due again then."""
+    return timedelta(seconds=settings.METERDESK_MAIL_ANSWER_LEASE)
 
 
 @dataclass(frozen=True)
@@ -283,7 +287,7 @@ def answer_store(
         references=references,
         readings=",".join(str(r) for r in composed.readings),
         created_at=now,
-        next_attempt_at=now + LEASE,
+        next_attempt_at=now,
     )
     from meterdesk.mail.tasks import answer_send_task
 
@@ -291,9 +295,10 @@ def answer_store(
     return ""
 
 
-def answer_message(answer: Answer) -> EmailMessage:
+def answer_message(answer: Answer, readings: dict[int, Reading] | None = None) -> EmailMessage:
+    """The e-mail of ``answer`` with the confirmation PDF of each of its readings (from
+    ``readings`` when given: a batch reads them in one query)."""
     from meterdesk.documents.render import confirmation_filename, confirmation_pdf
-    from meterdesk.metering.models import Reading
 
     headers = {
         "Message-ID": answer.message_id,
@@ -307,41 +312,61 @@ def answer_message(answer: Answer) -> EmailMessage:
     message = EmailMessage(
         " ".join(answer.subject.split()), answer.body, _from_address(), [answer.to], headers=headers
     )
-    ids = [int(r) for r in answer.readings.split(",") if r]
-    for reading in Reading.objects.select_related("meter__account").filter(pk__in=ids).order_by("id"):
+    ids = answer_readings(answer)
+    if readings is None:
+        readings = readings_of(ids)
+    for pk in sorted(ids):
+        reading = readings[pk]
         message.attach(confirmation_filename(reading), confirmation_pdf(reading), "application/pdf")
     return message
 
 
+def answer_readings(answer: Answer) -> list[int]:
+    return [int(r) for r in answer.readings.split(",") if r]
+
+
+def readings_of(ids: Sequence[int]) -> dict[int, Reading]:
+    return Reading.objects.select_related("meter__account").in_bulk(ids)
+
+
+def answer_failed(answer: Answer, error: BaseException) -> None:
+    """Record a refused send of ``answer`` (its try already counted): tried again after the
+    confirmation e-mails' delays, given up after their number of tries."""
+    log.warning("could not send the answer %s: %s", answer.pk, error)
+    changes: dict[str, object] = {"last_error": f"{type(error).__name__}: {error}"[:2000]}
+    if answer.attempts >= MAX_ATTEMPTS:
+        changes["failed_at"] = timezone.now()
+    else:
+        changes["next_attempt_at"] = (
+            timezone.now() + RETRY_DELAYS[min(answer.attempts, len(RETRY_DELAYS)) - 1]
+        )
+    Answer.objects.filter(pk=answer.pk).update(**changes)
+
+
+def answer_sent(answer_id: int) -> None:
+    Answer.objects.filter(pk=answer_id).update(sent_at=timezone.now(), last_error="")
+
+
 def answer_send(answer_id: int, *, now: datetime | None = None) -> bool:
-    """Send answer ``answer_id`` if it is still to be sent; returns whether it was sent now. A
-    refusal of the mail server is recorded and tried again later (``mail_sweep``) with the
-    confirmation e-mails' delays; after their number of tries the answer is given up."""
+    """Send answer ``answer_id`` if it is due (not sent, not claimed by a worker); returns whether
+    it was sent now. A refusal of the mail server is recorded and tried again later."""
     moment = now or timezone.now()
     with transaction.atomic():
         answer = (
             Answer.objects.select_for_update()
-            .filter(pk=answer_id, sent_at__isnull=True, failed_at__isnull=True)
+            .filter(pk=answer_id, sent_at__isnull=True, failed_at__isnull=True, next_attempt_at__lte=moment)
             .first()
         )
         if answer is None:
             return False
         answer.attempts += 1
-        answer.next_attempt_at = moment + LEASE
+        answer.next_attempt_at = moment + lease()
         answer.save(update_fields=["attempts", "next_attempt_at"])
     try:
         with get_connection(fail_silently=False) as connection:
             connection.send_messages([answer_message(answer)])
     except Exception as error:
-        log.warning("could not send the answer %s: %s", answer_id, error)
-        changes: dict[str, object] = {"last_error": f"{type(error).__name__}: {error}"[:2000]}
-        if answer.attempts >= MAX_ATTEMPTS:
-            changes["failed_at"] = timezone.now()
-        else:
-            changes["next_attempt_at"] = (
-                timezone.now() + RETRY_DELAYS[min(answer.attempts, len(RETRY_DELAYS)) - 1]
-            )
-        Answer.objects.filter(pk=answer_id).update(**changes)
+        answer_failed(answer, error)
         return False
-    Answer.objects.filter(pk=answer_id).update(sent_at=timezone.now(), last_error="")
+    answer_sent(answer_id)
     return True

@@ -1,6 +1,6 @@
 """`meterdesk mail …`: readings by e-mail (docs/email.md). ``serve`` runs the utility's own SMTP
-server with task workers beside it; ``poll`` reads an IMAP mailbox; ``work`` is one task worker
-(what ``serve`` and ``poll`` start)."""
+server with mail workers beside it; ``poll`` reads an IMAP mailbox; ``work`` is one mail worker
+(what ``serve`` and ``poll`` start: ``work.py``)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,9 @@ def _ready() -> None:
 
 
 class Workers:
-    """Task workers (``meterdesk mail work``) started beside a server, started again when one
-    dies, stopped with it (and by themselves should it be killed: ``--parent``); and the sweep,
-    which hands out again the letters and answers whose worker died mid-way."""
+    """Mail workers (``meterdesk mail work``) started beside a server, started again when one
+    dies, stopped with it (and by themselves should it be killed: ``--parent``). What a dead
+    worker held is due again when its lease runs out, for any worker to claim."""
 
     def __init__(self, count: int, lease: timedelta) -> None:
         self.count, self.lease = count, lease
@@ -42,6 +42,7 @@ class Workers:
 
     def _start_one(self) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "meterdesk.cli", "mail", "work", "--parent", str(os.getpid())]
+        command += ["--lease", str(self.lease.total_seconds())]
         return subprocess.Popen(command)  # noqa: S603 - our own command
 
     def start(self) -> None:
@@ -49,24 +50,13 @@ class Workers:
         threading.Thread(target=self._supervise, name="mail-workers", daemon=True).start()
 
     def _supervise(self) -> None:
-        from django.db import connection
-
-        from meterdesk.mail.services import mail_sweep
-
-        every = min(30.0, max(self.lease.total_seconds() / 2, 0.5))
-        while not self.stopping.is_set():
+        while not self.stopping.wait(0.5):
             for n, child in enumerate(self.children):
                 if child.poll() is not None and not self.stopping.is_set():
                     click.echo(
                         f"mail worker {child.pid} exited ({child.returncode}); starting another", err=True
                     )
                     self.children[n] = self._start_one()
-            try:
-                mail_sweep(lease=self.lease)
-            except Exception as error:  # the database restarting: the next round tries again
-                click.echo(f"mail sweep failed: {error}", err=True)
-                connection.close()
-            self.stopping.wait(every)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -91,7 +81,7 @@ _workers_option = click.option(
     default=1,
     show_default=True,
     type=click.IntRange(0, 64),
-    help="Task workers started beside it (they process the letters and send the answers); 0 if "
+    help="Mail workers started beside it (they process the letters and send the answers); 0 if "
     "they run elsewhere (`meterdesk mail work`).",
 )
 _lease_option = click.option(
@@ -99,7 +89,8 @@ _lease_option = click.option(
     default=300.0,
     show_default=True,
     type=click.FloatRange(0.5, None),
-    help="Seconds after which a letter or answer whose worker died is handed out again.",
+    help="Seconds a worker's claim on a batch of letters lasts: a letter whose worker died is due "
+    "again then.",
 )
 
 
@@ -116,7 +107,7 @@ def _serving(workers: int, lease: float, run: Callable[[threading.Event], None])
         pool.stop()
 
 
-@mail_group.command(help="Run the utility's own SMTP server for readings (aiosmtpd), with task workers.")
+@mail_group.command(help="Run the utility's own SMTP server for readings (aiosmtpd), with mail workers.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8025, show_default=True, type=int)
 @_workers_option
@@ -141,7 +132,7 @@ def serve(host: str, port: int, workers: int, lease: float) -> None:
     _serving(workers, lease, run)
 
 
-@mail_group.command(help="Read the utility's IMAP mailbox (METERDESK_MAIL_IMAP_URL), with task workers.")
+@mail_group.command(help="Read the utility's IMAP mailbox (METERDESK_MAIL_IMAP_URL), with mail workers.")
 @_workers_option
 @_lease_option
 @click.option("--once", is_flag=True, help="Store what is in the mailbox now, then exit (no workers).")
@@ -168,19 +159,21 @@ def poll(workers: int, lease: float, once: bool) -> None:
     _serving(workers, lease, run)
 
 
-@mail_group.command(help="Run one task worker (what `mail serve` and `mail poll` start).")
+@mail_group.command(help="Run one mail worker (what `mail serve` and `mail poll` start).")
 @click.option("--parent", type=int, default=None, metavar="PID", help="Stop when process PID dies.")
-def work(parent: int | None) -> None:
+@_lease_option
+def work(parent: int | None, lease: float) -> None:
     django_setup()
-    from django.core.management import call_command
-
     from meterdesk.core.confirmations import parent_watch
+    from meterdesk.mail.work import work_loop
 
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_a: stop.set())
     if parent is not None:
-        # The kernel sends SIGTERM when the parent dies (even by kill -9); db_worker stops on it.
-        stop = threading.Event()
+        # The kernel sends SIGTERM when the parent dies (even by kill -9).
         with contextlib.suppress(Exception):
             parent_watch(parent, stop)
         if stop.is_set():  # the parent is already gone
             return
-    call_command("db_worker", queue_name="default", interval=0.2, startup_delay=False, verbosity=0)
+    work_loop(lease=timedelta(seconds=lease), stop=stop)

@@ -1,9 +1,10 @@
-"""Letters in: stored raw (``letter_store``: one insert and its task, in one transaction, before
-the SMTP 250), then processed once on the task workers (``letter_process``): read, checked for
-its origin, each meter's values submitted through ``core.readings.reading_submit``, the outcome
-and the answer stored in one transaction, so that a letter is processed exactly once whatever
-dies when (a worker killed mid-way leaves the letter ``received``, and the sweep hands it out
-again). Staff key the reading of a letter that was not understood with ``letter_resolve``."""
+"""Letters in: stored raw (``letter_store``: one insert, before the SMTP 250), then processed
+once by the mail workers (``work.py``: a batch claimed with a lease, each letter through
+``letter_process``): read, checked for its origin, each meter's values submitted through
+``core.readings.reading_submit``, the outcome and the answer stored in one transaction, so that a
+letter is processed exactly once whatever dies when (a worker killed mid-way leaves the letter
+``received``, due again once its lease runs out). Staff key the reading of a letter that was not
+understood with ``letter_resolve``."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from meterdesk.metering.models import Channel, Meter
 
 log = logging.getLogger(__name__)
 
-#: How long a letter handed to a worker is left to it: after that the sweep hands it out again.
+#: The pause before a letter whose processing failed is tried again (times its failed tries).
 LEASE = timedelta(minutes=5)
 #: Failed tries before a letter is given up (shown to staff as not processed).
 MAX_ATTEMPTS = 5
@@ -51,13 +52,13 @@ NOT_UNDERSTOOD_CODES = frozenset({AMBIGUOUS, NO_VALUES})
 
 
 def enqueue(task: Any, *args: Any) -> None:
-    """Hand work to the task workers: with the database backend (production) the task is a row
-    inserted in the caller's transaction, so it exists if and only if what it is about does; with
-    any other (the tests' immediate one) it runs once the transaction has committed."""
+    """Hand a letter or an answer on. With the database backend (production) there is no task:
+    the mail workers claim what is due (``work.py``), which spares each letter a task row and a
+    worker's poll. With any other backend (the tests' immediate one) its task runs once the
+    transaction has committed."""
     if isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend):
-        task.enqueue(*args)
-    else:
-        transaction.on_commit(lambda: task.enqueue(*args))
+        return
+    transaction.on_commit(lambda: task.enqueue(*args))
 
 
 def _message_id(raw: bytes) -> str:
@@ -78,8 +79,8 @@ def letter_store(
     helo: str = "",
     now: datetime | None = None,
 ) -> Letter:
-    """Store a letter as it arrived, with its task, in one transaction: once this returns, the
-    letter is safe (the SMTP server may say 250, the mailbox's copy may be marked)."""
+    """Store a letter as it arrived, due at once: once this returns, the letter is safe (the SMTP
+    server may say 250, the mailbox's copy may be marked)."""
     from meterdesk.mail.tasks import letter_process_task
 
     moment = now or timezone.now()
@@ -94,7 +95,7 @@ def letter_store(
             raw=raw,
             size=len(raw),
             message_id=_message_id(raw),
-            next_attempt_at=moment + LEASE,
+            next_attempt_at=moment,
         )
         enqueue(letter_process_task, letter.pk)
     return letter
@@ -336,8 +337,8 @@ def submit(
 
 
 def letter_run(letter_id: int) -> str | None:
-    """``letter_process`` for a task: a failure is recorded on the letter and tried again later
-    (by the sweep), up to ``MAX_ATTEMPTS`` tries."""
+    """``letter_process`` for a worker: a failure is recorded on the letter and tried again later,
+    up to ``MAX_ATTEMPTS`` tries."""
     try:
         return letter_process(letter_id)
     except Exception as error:
@@ -352,32 +353,6 @@ def letter_run(letter_id: int) -> str | None:
                     letter.status = Status.FAILED
                 letter.save(update_fields=["attempts", "error", "next_attempt_at", "status"])
         return None
-
-
-def mail_sweep(*, now: datetime | None = None, lease: timedelta = LEASE) -> tuple[int, int]:
-    """Hand out again the letters whose task did not finish in time (its worker died) and the
-    answers due (a failed send's retry); returns how many of each."""
-    from meterdesk.mail.tasks import answer_send_task, letter_process_task
-
-    moment = now or timezone.now()
-    counts = []
-    for model, condition, task_ in (
-        (Letter, {"status": Status.RECEIVED}, letter_process_task),
-        (Answer, {"sent_at__isnull": True, "failed_at__isnull": True}, answer_send_task),
-    ):
-        due_filter: dict[str, Any] = {"next_attempt_at__lte": moment, **condition}
-        if not model.objects.filter(**due_filter).exists():
-            counts.append(0)
-            continue
-        with transaction.atomic():
-            due = list(
-                model.objects.select_for_update().filter(**due_filter).values_list("pk", flat=True)[:500]
-            )
-            model.objects.filter(pk__in=due).update(next_attempt_at=moment + lease)
-            for pk in due:
-                enqueue(task_, pk)
-        counts.append(len(due))
-    return counts[0], counts[1]
 
 
 def letter_resolve(

@@ -9,10 +9,13 @@ from unittest import mock
 
 import pytest
 from django.core import mail
+from django.core.mail import get_connection
 
+from meterdesk.mail import work
 from meterdesk.mail.models import Answer, Item, Letter, Outcome, Status, Via
-from meterdesk.mail.services import letter_process, letter_store, mail_sweep
+from meterdesk.mail.services import letter_process, letter_store
 from meterdesk.mail.tests.helpers import Signer, letter
+from meterdesk.mail.work import answers_send, letters_process
 from meterdesk.metering.models import Channel, Reading
 from meterdesk.testing import MeterFactory, ReadingFactory, moscow
 
@@ -209,17 +212,72 @@ def test_ambiguous_values_are_not_guessed(customer, at, receive):
     assert "1234567890" in mail.outbox[0].body  # the example of a good letter
 
 
-def test_a_failed_send_is_tried_again_by_the_sweep(
-    customer, at, settings, receive, django_capture_on_commit_callbacks
-):
+def test_a_failed_send_is_tried_again_by_a_worker(customer, at, settings, receive):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
     stored = receive(letter("привет"))
     answer = Answer.objects.get(letter=stored)
     assert answer.sent_at is None and answer.attempts == 1 and answer.last_error
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert answers_send() == (0, 0)  # not due yet: tried again after a minute
     at.return_value = IN_WINDOW + timedelta(minutes=2)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert mail_sweep() == (0, 1)
+    assert answers_send() == (1, 1)
     answer.refresh_from_db()
-    assert answer.sent_at is not None and len(mail.outbox) == 1
+    assert answer.sent_at is not None and answer.attempts == 2 and len(mail.outbox) == 1
+    assert answers_send() == (0, 0)
+
+
+ADDRESS = "readings@meterdesk.localhost"
+
+
+def _stored_unprocessed(raws: list[bytes], capture) -> None:
+    """Letters stored as the server stores them, left to the workers (their tasks not run)."""
+    with capture(execute=False):
+        for raw in raws:
+            letter_store(raw=raw, via=Via.SMTP, mail_from="anna@example.com", rcpt_to=[ADDRESS])
+
+
+def test_a_worker_processes_a_batch_and_answers_it_over_one_connection(
+    customer, at, django_capture_on_commit_callbacks
+):
+    _user, meter = customer
+    texts = [f"л/с {meter.account.number} № {meter.serial} день {1300 + n} ночь 650" for n in range(3)]
+    _stored_unprocessed([letter(text) for text in texts], django_capture_on_commit_callbacks)
+    assert letters_process(lease=timedelta(minutes=1)) == 3
+    assert set(Letter.objects.values_list("outcome", flat=True)) == {Outcome.ACCEPTED}
+    assert Reading.objects.filter(meter=meter).count() == 3  # each replaces the one before
+    with mock.patch("django.core.mail.get_connection", wraps=get_connection) as connect:
+        assert answers_send() == (3, 3)
+    assert connect.call_count == 1 and len(mail.outbox) == 3
+    assert {m.extra_headers["In-Reply-To"] for m in mail.outbox} == set(
+        Letter.objects.values_list("message_id", flat=True)
+    )
+    assert all(len(m.attachments) == 1 for m in mail.outbox)
+    assert letters_process(lease=timedelta(minutes=1)) == 0 and answers_send() == (0, 0)
+
+
+def test_a_letter_claimed_by_a_worker_that_died_is_processed_once_after_its_lease(
+    customer, at, django_capture_on_commit_callbacks
+):
+    _user, meter = customer
+    raw = letter(f"л/с {meter.account.number} № {meter.serial} день 1300 ночь 650")
+    _stored_unprocessed([raw], django_capture_on_commit_callbacks)
+    due = {"status": Status.RECEIVED, "next_attempt_at__lte": IN_WINDOW}
+    assert len(work._claim(Letter, due, 10, IN_WINDOW + timedelta(minutes=1))) == 1  # then it dies
+    assert letters_process(lease=timedelta(minutes=1)) == 0  # another worker: not its to take
+    at.return_value = IN_WINDOW + timedelta(minutes=2)
+    assert letters_process(lease=timedelta(minutes=1)) == 1
+    assert Letter.objects.get().status == Status.DONE
+    assert Reading.objects.filter(meter=meter).count() == 1 and Answer.objects.count() == 1
+    # The worker whose claim ran out comes back to it: the letter is done, nothing happens twice.
+    assert letter_process(Letter.objects.get().pk) is None
+    assert Reading.objects.filter(meter=meter).count() == 1 and Answer.objects.count() == 1
+
+
+def test_the_answer_lease_is_a_setting(customer, at, settings, receive):
+    settings.METERDESK_MAIL_ANSWER_LEASE = 45
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    with mock.patch("meterdesk.mail.answers.answer_failed"):  # the worker dies mid-send
+        answer = Answer.objects.get(letter=receive(letter("привет")))
+    assert answer.sent_at is None and answer.next_attempt_at == IN_WINDOW + timedelta(seconds=45)
