@@ -240,10 +240,22 @@ def api(
     help="A PostgreSQL database to fill (its tables are created by migrate); default: SQLite in a "
     "temporary data dir.",
 )
-def bench_mail_command(letters: int, workers: int, as_json: bool, database_url: str | None) -> None:
+@click.option(
+    "--kill-every",
+    default=None,
+    type=click.FloatRange(0.2, None),
+    metavar="SECONDS",
+    help="Kill -9 the server or one of its workers about every SECONDS (then started again) and "
+    "count the letters lost and processed twice.",
+)
+def bench_mail_command(
+    letters: int, workers: int, as_json: bool, database_url: str | None, kill_every: float | None
+) -> None:
     from meterdesk.bench.mail import bench_mail
 
-    figures = bench_mail(letters=letters, workers=workers, database_url=database_url, say=_say(as_json))
+    figures = bench_mail(
+        letters=letters, workers=workers, database_url=database_url, say=_say(as_json), kill_every=kill_every
+    )
     if as_json:
         click.echo(json.dumps(figures, ensure_ascii=False))
         return

@@ -7,13 +7,22 @@ each one's SMTP session to its answer arriving at the sink (the reading stored a
 handed to the outgoing server: the answer is written in the reading's transaction, then sent).
 The floor: the same letters, the same clients, accepted by an aiosmtpd that does nothing, in the
 same run. Reports letters/s of both, their ratio, the p99, letters lost (250 but no answer) or
-answered twice, and the peak memory of the server with its workers."""
+answered twice, and the peak memory of the server with its workers; and from the database, the
+letters stored and processed (a letter processed twice, or a 250 without a stored letter, is
+counted).
+
+With ``--kill-every S`` the server and its workers are killed with SIGKILL at random moments (about
+every S seconds: the whole server, or one worker) and started again, while the clients send again
+what got no 250, as mail servers do; the rates then mean little, the counts everything."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import random
 import shutil
+import signal
 import smtplib
 import subprocess
 import sys
@@ -51,7 +60,7 @@ Account.objects.bulk_create(
 )
 accounts = dict(Account.objects.filter(number__startswith="8").values_list("number", "id"))
 Meter.objects.bulk_create(
-    Meter(account_id=accounts[f"{8_000_000_000 + i:010d}"], serial=f"B{i}", zones=1, digits=6,
+    Meter(account_id=accounts[f"{8_000_000_000 + i:010d}"], serial=f"{40_000_000 + i}", zones=1, digits=6,
           installed_on=date(2024, 1, 10), verification_due=date(2040, 1, 1), initial_t1=Decimal(1000))
     for i in range(n)
 )
@@ -86,36 +95,71 @@ def _letters(count: int) -> list[tuple[str, bytes]]:
         message["Subject"] = "Показания"
         message["Message-ID"] = f"<bench-{i}@example.com>"
         message.set_content(
-            f"Добрый день!\nЛицевой счёт {8_000_000_000 + i:010d}, счётчик № B{i}\nпоказания {1100 + i % 500}\n"
+            f"Добрый день!\nЛицевой счёт {8_000_000_000 + i:010d}, счётчик № {40_000_000 + i}\nпоказания {1100 + i % 500}\n"
         )
         letters.append((message["Message-ID"], bytes(message)))
     return letters
 
 
-def _send(port: int, letters: list[tuple[str, bytes]], started: dict[str, float], accepted: set[str]) -> None:
+_COUNT = """
+import json
+import django
+django.setup()
+from django.db.models import Count
+from meterdesk.mail.models import Letter
+from meterdesk.metering.models import Reading
+stored = Letter.objects.values_list("message_id").annotate(n=Count("id"))
+processed = (
+    Letter.objects.filter(status="done").exclude(outcome="duplicate")
+    .values_list("message_id").annotate(n=Count("id"))
+)
+twice = Reading.objects.filter(channel="email").values("meter_id").annotate(n=Count("id")).filter(n__gt=1)
+print(json.dumps({
+    "stored": [m for m, _n in stored],
+    "processed": dict(processed),
+    "readings": Reading.objects.filter(channel="email").count(),
+    "meters_read_twice": twice.count(),
+}))
+"""
+
+
+def _send(
+    port: int,
+    letters: list[tuple[str, bytes]],
+    started: dict[str, float],
+    accepted: set[str],
+    again: bool = False,
+    deadline: float = float("inf"),
+) -> None:
     """Send ``letters`` from CLIENTS threads, PER_SESSION letters a session; note when each one's
-    session began and which got 250."""
+    session began and which got 250. ``again``: a letter that got no 250 (the server died) is sent
+    again after a pause, as a mail server would, until ``deadline``."""
     lock = threading.Lock()
-    queue = iter(range(0, len(letters), PER_SESSION))
+    queue = [letters[i : i + PER_SESSION] for i in range(0, len(letters), PER_SESSION)]
+    queue.reverse()
 
     def client() -> None:
         while True:
             with lock:
-                start = next(queue, None)
-            if start is None:
+                batch = queue.pop() if queue else None
+            if batch is None:
                 return
-            batch = letters[start : start + PER_SESSION]
             moment = time.monotonic()
+            done = 0
             try:
                 with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
                     for message_id, raw in batch:
-                        started[message_id] = moment
+                        started.setdefault(message_id, moment)
                         smtp.sendmail("bench@example.com", [ADDRESS], raw)
+                        done += 1
                         moment = time.monotonic()
                         with lock:
                             accepted.add(message_id)
             except (OSError, smtplib.SMTPException):
-                continue
+                if again and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    with lock:
+                        queue.append(batch[done:])
 
     threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
     for thread in threads:
@@ -157,12 +201,8 @@ def _rss_mb(root: int) -> float:
     """The resident memory of process ``root`` and its children, in MB."""
     total = 0
     pids = [root]
-    with contextlib.suppress(OSError):
-        children = Path(f"/proc/{root}/task/{root}/children").read_text().split()
-        for child in children:
-            pids.append(int(child))
-            with contextlib.suppress(OSError):
-                pids += [int(c) for c in Path(f"/proc/{child}/task/{child}/children").read_text().split()]
+    for child in _children(root):
+        pids += [child, *_children(child)]
     for pid in pids:
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -188,8 +228,46 @@ def _controller(handler: Any, port: int) -> Iterator[None]:
         controller.stop()
 
 
+class _Killer:
+    """Kill -9, about every ``every`` seconds, the whole server (it is started again) or one of
+    its workers (the server starts another)."""
+
+    def __init__(self, every: float, start: Callable[[], subprocess.Popen[bytes]]) -> None:
+        self.every, self.start = every, start
+        self.server = start()
+        self.servers, self.workers = 0, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="killer", daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.wait(random.uniform(0.5, 1.5) * self.every):  # noqa: S311 - not crypto
+            children = _children(self.server.pid)
+            if children and random.random() < 0.5:  # noqa: S311
+                with contextlib.suppress(OSError):
+                    os.kill(random.choice(children), signal.SIGKILL)  # noqa: S311
+                self.workers += 1
+                continue
+            with contextlib.suppress(OSError):
+                os.killpg(self.server.pid, signal.SIGKILL)
+            self.server.wait()
+            self.servers += 1
+            self.server = self.start()
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
 def bench_mail(
-    *, letters: int, workers: int, database_url: str | None, say: Callable[[str], None], timeout: float = 600
+    *,
+    letters: int,
+    workers: int,
+    database_url: str | None,
+    say: Callable[[str], None],
+    timeout: float = 600,
+    kill_every: float | None = None,
 ) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="meterdesk-bench-mail-"))
     command = [sys.executable, "-m", "meterdesk.cli"]
@@ -216,40 +294,69 @@ def bench_mail(
         say(f"meterdesk mail serve with {workers} workers, answers to a sink")
         sink, sink_port, port = _Sink(), free_port(), free_port()
         env = _env(folder, database_url, METERDESK_SMTP_HOST="127.0.0.1", METERDESK_SMTP_PORT=str(sink_port))
-        with _controller(sink, sink_port):
-            log = open(folder / "server.log", "ab")  # noqa: SIM115 - closed below
+        serve = [*command, "mail", "serve", "--port", str(port), "--workers", str(workers)]
+        if kill_every:
+            # Short leases: what a killed worker held is due again soon.
+            serve += ["--lease", "2"]
+            env["METERDESK_MAIL_ANSWER_LEASE"] = "2"
+        log = open(folder / "server.log", "ab")  # noqa: SIM115 - closed below
+
+        def start() -> subprocess.Popen[bytes]:
             server = subprocess.Popen(  # noqa: S603 - our own command
-                [*command, "mail", "serve", "--port", str(port), "--workers", str(workers)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                serve, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
             try:
                 _wait_up(port, server)
-                peak = _rss_mb(server.pid)
+            except RuntimeError:
+                with contextlib.suppress(OSError):
+                    os.killpg(server.pid, signal.SIGKILL)
+                raise
+            return server
+
+        with _controller(sink, sink_port):
+            killer = _Killer(kill_every or 1.0, start)
+            try:
+                peak = _rss_mb(killer.server.pid)
                 started: dict[str, float] = {}
                 accepted: set[str] = set()
                 began = time.monotonic()
-                sender = threading.Thread(target=_send, args=(port, mail, started, accepted))
-                sender.start()
                 deadline = began + timeout
+                sender = threading.Thread(
+                    target=_send, args=(port, mail, started, accepted, bool(kill_every), deadline)
+                )
+                sender.start()
+                if kill_every:
+                    killer.thread.start()
+                # The kills go on until every letter that got 250 is answered.
                 while time.monotonic() < deadline:
-                    peak = max(peak, _rss_mb(server.pid))
+                    peak = max(peak, _rss_mb(killer.server.pid))
                     if not sender.is_alive() and accepted <= sink.arrived.keys():
                         break
                     time.sleep(0.2)
+                killer.stop.set()
                 sender.join()
+                if killer.thread.is_alive():
+                    killer.thread.join()
             finally:
-                server.terminate()
-                server.wait(timeout=30)
+                with contextlib.suppress(OSError):
+                    os.killpg(killer.server.pid, signal.SIGTERM)
+                killer.server.wait(timeout=30)
                 log.close()
+        counted = json.loads(
+            subprocess.run(  # noqa: S603 - our own script
+                [sys.executable, "-c", _COUNT],
+                env=_env(folder, database_url),
+                check=True,
+                capture_output=True,
+            ).stdout
+        )
         done = [sink.arrived[m] for m in accepted if m in sink.arrived]
         seconds = (max(done) - began) if done else float("nan")
         latencies = [(sink.arrived[m] - started[m]) * 1000 for m in accepted if m in sink.arrived]
         rate = len(done) / seconds if done else 0.0
         floor_rate = len(floor_accepted) / floor_seconds
-        return {
+        processed: dict[str, int] = counted["processed"]
+        figures = {
             "letters": letters,
             "workers": workers,
             "clients": CLIENTS,
@@ -265,7 +372,17 @@ def bench_mail(
             "lost": len(accepted) - len(done),
             "duplicated": sink.twice,
             "peak_rss_mb": round(peak, 1),
+            # From the database: a 250 whose letter is not stored, a letter processed twice.
+            "letters_stored": len(counted["stored"]),
+            "lost_after_250": len(accepted - set(counted["stored"])),
+            "processed": len(processed),
+            "processed_twice": sum(1 for n in processed.values() if n > 1) + counted["meters_read_twice"],
+            "readings_stored": counted["readings"],
         }
+        if kill_every:
+            figures["kill_every_s"] = kill_every
+            figures["killed_servers"], figures["killed_workers"] = killer.servers, killer.workers
+        return figures
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
