@@ -50,6 +50,24 @@ def _header(message: Message, name: str) -> str:
     return " ".join(str(value).split()) if value is not None else ""
 
 
+class _Headers:
+    """A letter's headers as ``_header`` reads them, each parsed once and only when asked for: a
+    name the letter lacks costs a dictionary look-up (most of those asked about are absent)."""
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self.present = {name.lower() for name, _value in message.raw_items()}
+        self.parsed: dict[str, str] = {}
+
+    def __call__(self, name: str) -> str:
+        key = name.lower()
+        if key not in self.present:
+            return ""
+        if key not in self.parsed:
+            self.parsed[key] = _header(self.message, name)
+        return self.parsed[key]
+
+
 def _address(value: str) -> str:
     _name, address = parseaddr(value)
     return address.strip().lower() if "@" in address else ""
@@ -186,32 +204,29 @@ def body_text(message: EmailMessage) -> tuple[str, int, int]:
     return text, attachments, images
 
 
-def automatic(message: Message, return_path: str | None) -> str:
+def automatic(message: Message, return_path: str | None, headers: _Headers | None = None) -> str:
     """Why a letter was written by a machine and must not be answered (RFC 3834 and the common
     signs of bounces and lists), or "" for a person's letter. ``return_path``: the envelope's
     MAIL FROM ("" for a bounce), None if not known (a letter read from a mailbox)."""
-    auto = _header(message, "Auto-Submitted").lower()
+    header = headers or _Headers(message)
+    auto = header("Auto-Submitted").lower()
     if auto and auto != "no":
         return "auto-submitted"
-    if _header(message, "Precedence").lower() in {"bulk", "junk", "list", "auto_reply"}:
+    if header("Precedence").lower() in {"bulk", "junk", "list", "auto_reply"}:
         return "precedence"
-    if _header(message, "List-Id") or _header(message, "List-Unsubscribe") or _header(message, "List-Post"):
+    if header("List-Id") or header("List-Unsubscribe") or header("List-Post"):
         return "mailing list"
     if return_path is not None and not return_path.strip("<> "):
         return "empty return path"
     if message.get_content_type() == "multipart/report":
         return "delivery report"
-    if (
-        _header(message, "X-Autoreply")
-        or _header(message, "X-Autorespond")
-        or _header(message, "X-Auto-Reply")
+    if header("X-Autoreply") or header("X-Autorespond") or header("X-Auto-Reply"):
+        return "auto-reply"
+    if header("X-Auto-Response-Suppress").lower() in {"oof", "all"} and header(
+        "X-Ms-Exchange-Generated-Message-Source"
     ):
         return "auto-reply"
-    if _header(message, "X-Auto-Response-Suppress").lower() in {"oof", "all"} and _header(
-        message, "X-Ms-Exchange-Generated-Message-Source"
-    ):
-        return "auto-reply"
-    for value in (_header(message, "From"), _header(message, "Return-Path"), return_path or ""):
+    for value in (header("From"), header("Return-Path"), return_path or ""):
         local = _address(value).split("@")[0] if _address(value) else ""
         if local in _MACHINE_LOCALPARTS:
             return f"sent by {local}"
@@ -221,25 +236,26 @@ def automatic(message: Message, return_path: str | None) -> str:
 def read(raw: bytes, return_path: str | None = None) -> Letter:
     """What ``raw`` says (``return_path`` as for ``automatic``)."""
     message = parse(raw)
-    sender = _address(_header(message, "From"))
+    header = _Headers(message)
+    sender = _address(header("From"))
     reply_to = ""
-    for _name, address in getaddresses([_header(message, "Reply-To")]):
+    for _name, address in getaddresses([header("Reply-To")]):
         if "@" in address:
             reply_to = address.strip().lower()
             break
     text, attachments, images = body_text(message)
-    references = _message_ids(_header(message, "In-Reply-To")) + _message_ids(_header(message, "References"))
+    references = _message_ids(header("In-Reply-To")) + _message_ids(header("References"))
     return Letter(
-        message_id=(_message_ids(_header(message, "Message-ID")) or ("",))[0][:255],
+        message_id=(_message_ids(header("Message-ID")) or ("",))[0][:255],
         sender=sender,
         reply_to=reply_to or sender,
-        subject=_header(message, "Subject")[:500],
+        subject=header("Subject")[:500],
         text=own_text(text),
         in_reply_to=tuple(dict.fromkeys(references)),
         attachments=attachments,
         images=images,
-        automatic=automatic(message, return_path),
-        authentication_results=_header(message, "Authentication-Results"),
+        automatic=automatic(message, return_path, header),
+        authentication_results=header("Authentication-Results"),
     )
 
 

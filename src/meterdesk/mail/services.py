@@ -152,12 +152,29 @@ def _asked(read: letters.Letter, sender: str) -> list[Item]:
     return list(Item.objects.filter(letter__in=answers.values("letter"), code=NeedsConfirmation.code))
 
 
-def letter_process(letter_id: int, *, now: datetime | None = None) -> str | None:
+#: What processing writes on a letter (not its raw source: it is not written again).
+_PROCESSED_FIELDS = (
+    "sender",
+    "subject",
+    "verified",
+    "language",
+    "processed_at",
+    "status",
+    "error",
+    "outcome",
+    "unanswered",
+)
+
+
+def letter_process(
+    letter_id: int, *, now: datetime | None = None, stored: Letter | None = None
+) -> str | None:
     """Process letter ``letter_id`` unless it already is; returns its outcome (None: nothing to
-    do). The letter, its readings, its outcome and its answer are written in one transaction."""
+    do). The letter, its readings, its outcome and its answer are written in one transaction.
+    ``stored``: the letter as a worker's batch read it (it is read again, locked)."""
     moment = now or timezone.now()
-    letter = Letter.objects.filter(pk=letter_id, status=Status.RECEIVED).first()
-    if letter is None:
+    letter = stored or Letter.objects.filter(pk=letter_id, status=Status.RECEIVED).first()
+    if letter is None or letter.status != Status.RECEIVED:
         return None
     raw = bytes(letter.raw)
     read = letters.read(raw, return_path=_return_path(letter))
@@ -166,7 +183,9 @@ def letter_process(letter_id: int, *, now: datetime | None = None) -> str | None
         # Copies of one letter (the same Message-ID) are locked together, in one order: one is
         # processed, the others are found to be copies.
         same = Letter.objects.filter(message_id=letter.message_id) if letter.message_id else None
-        locked = list((same or Letter.objects.filter(pk=letter_id)).select_for_update().order_by("id"))
+        locked = list(
+            (same or Letter.objects.filter(pk=letter_id)).defer("raw").select_for_update().order_by("id")
+        )
         letter = next((one for one in locked if one.pk == letter_id), letter)
         if letter.status != Status.RECEIVED:
             return None
@@ -177,11 +196,11 @@ def letter_process(letter_id: int, *, now: datetime | None = None) -> str | None
         letter.processed_at, letter.status, letter.error = moment, Status.DONE, ""
         if letter.message_id and any(o.pk != letter.pk and o.status == Status.DONE for o in locked):
             letter.outcome, letter.unanswered = Outcome.DUPLICATE, "a copy"
-            letter.save()
+            letter.save(update_fields=_PROCESSED_FIELDS)
             return letter.outcome
         if read.automatic:
             letter.outcome, letter.unanswered = Outcome.AUTOMATIC, read.automatic
-            letter.save()
+            letter.save(update_fields=_PROCESSED_FIELDS)
             return letter.outcome
         context = _context(letter, read, understanding, verified, moment)
         results = _submissions(context)
@@ -190,14 +209,16 @@ def letter_process(letter_id: int, *, now: datetime | None = None) -> str | None
 
         composed = answer_compose(context, results)
         letter.unanswered = answer_store(letter, read, composed, moment)
-        letter.save()
+        letter.save(update_fields=_PROCESSED_FIELDS)
     return letter.outcome
 
 
 def _context(
     letter: Letter, read: letters.Letter, understanding: Understanding, verified: bool, now: datetime
 ) -> Context:
-    user = User.objects.filter(email__iexact=read.sender, is_active=True).first() if read.sender else None
+    # Logins are stored in lower case, as ``read.sender`` is: the unique index finds it (iexact
+    # would scan every login for every letter).
+    user = User.objects.filter(email=read.sender, is_active=True).first() if read.sender else None
     linked = (
         frozenset(AccountLink.objects.filter(user=user).values_list("account_id", flat=True))
         if user
@@ -336,11 +357,11 @@ def submit(
     result.charge, result.replaced = submission.charge, submission.replaced is not None
 
 
-def letter_run(letter_id: int) -> str | None:
+def letter_run(letter_id: int, *, stored: Letter | None = None) -> str | None:
     """``letter_process`` for a worker: a failure is recorded on the letter and tried again later,
     up to ``MAX_ATTEMPTS`` tries."""
     try:
-        return letter_process(letter_id)
+        return letter_process(letter_id, stored=stored)
     except Exception as error:
         log.exception("could not process letter %s", letter_id)
         with transaction.atomic():

@@ -59,8 +59,9 @@ def letters_process(*, batch: int = BATCH, lease: timedelta, now: datetime | Non
     """Process a batch of the letters due; returns how many were claimed."""
     moment = now or timezone.now()
     ids = _claim(Letter, {"status": Status.RECEIVED, "next_attempt_at__lte": moment}, batch, moment + lease)
+    stored = Letter.objects.in_bulk(ids)
     for letter_id in ids:
-        letter_run(letter_id)
+        letter_run(letter_id, stored=stored.get(letter_id))
     return len(ids)
 
 
