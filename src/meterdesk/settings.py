@@ -228,6 +228,17 @@ ENVIRONMENT: tuple[Variable, ...] = (
         "",
         "the phone line: the folder of the Vosk model for Russian speech (e.g. vosk-model-small-ru)",
     ),
+    Variable(
+        "METERDESK_SITE_URL",
+        "http://127.0.0.1:8000",
+        "the personal account's public address, for links sent outside a web request (SMS)",
+    ),
+    Variable("METERDESK_SMS_BACKEND", "", "text messages: unset (none), file (the data dir's sms/) or smsru"),
+    Variable("METERDESK_SMS_URL", "https://sms.ru", "text messages: the SMS.ru API's address"),
+    Variable("METERDESK_SMS_API_KEY", "", "text messages: the SMS.ru api_id (a secret)"),
+    Variable("METERDESK_SMS_SENDER", "", "text messages: the sender name agreed with SMS.ru; unset: its default"),
+    Variable("METERDESK_SMS_PER_DAY", "3", "text messages: the most sent to one number in a day"),
+    Variable("METERDESK_PAY_LINK_DAYS", "7", "payment links sent by SMS: the days a link works"),
     Variable("METERDESK_LOG_LEVEL", "INFO", "the level of the log on standard error"),
     Variable(
         "METERDESK_DEMO_PASSWORD",
@@ -613,6 +624,13 @@ METERDESK_IVR_OPERATOR_HOURS = _env_text("METERDESK_IVR_OPERATOR_HOURS")
 METERDESK_IVR_PROMPTS = _env_text("METERDESK_IVR_PROMPTS") or None
 METERDESK_IVR_SPEECH = [e.strip().lower() for e in _env_text("METERDESK_IVR_SPEECH").split(",") if e.strip()]
 METERDESK_IVR_VOSK_MODEL = _env_text("METERDESK_IVR_VOSK_MODEL") or None
+METERDESK_SITE_URL = _env_text("METERDESK_SITE_URL").rstrip("/")
+METERDESK_SMS_BACKEND = _env_text("METERDESK_SMS_BACKEND").lower()
+METERDESK_SMS_URL = _env_text("METERDESK_SMS_URL")
+METERDESK_SMS_API_KEY = _env_text("METERDESK_SMS_API_KEY")
+METERDESK_SMS_SENDER = _env_text("METERDESK_SMS_SENDER")
+METERDESK_SMS_PER_DAY = _env_int("METERDESK_SMS_PER_DAY")
+METERDESK_PAY_LINK_DAYS = _env_int("METERDESK_PAY_LINK_DAYS")
 
 LOGGING = {
     "version": 1,

@@ -4,7 +4,15 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from meterdesk.adminviews import ViewOnlyAdmin
-from meterdesk.payments.models import Autopay, AutopayCharge, Payment, PaymentEvent, PaymentPart, SavedCard
+from meterdesk.payments.models import (
+    Autopay,
+    AutopayCharge,
+    PayLink,
+    Payment,
+    PaymentEvent,
+    PaymentPart,
+    SavedCard,
+)
 
 
 class EventInline(admin.TabularInline):
@@ -68,3 +76,9 @@ class AutopayChargeAdmin(ViewOnlyAdmin):
     list_display = (number, "account", "period", "due_date", "charge_on", "amount", "status", "attempts")
     list_filter = ("status",)
     search_fields = ("account__number",)
+
+
+@admin.register(PayLink)
+class PayLinkAdmin(ViewOnlyAdmin):
+    list_display = ("code", "account", "phone", "via", "created_at", "expires_at")
+    search_fields = ("account__number", "phone", "code")

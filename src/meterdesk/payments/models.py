@@ -33,6 +33,7 @@ class PaymentChannel(models.TextChoices):
     WEB = "web", _("personal account")
     API = "api", _("API")
     AUTOPAY = "autopay", _("autopayment")
+    LINK = "link", _("payment link")
 
 
 class PaymentMethod(models.TextChoices):
@@ -412,3 +413,25 @@ class SandboxPayment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pk} {self.amount} {self.status}"
+
+
+class PayLink(models.Model):
+    """A short link to pay one account without logging in, sent by SMS to a phone on file for it
+    (the phone line offers it). It shows the amount due and the account's street only, and works
+    until ``expires_at``; each payment made by it is a ``Payment`` of channel ``link``."""
+
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="pay_links", verbose_name=_("account")
+    )
+    phone = models.CharField(_("sent to"), max_length=16)
+    via = models.CharField(_("asked through"), max_length=16, default="phone")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("works until"))
+
+    class Meta:
+        verbose_name = _("payment link")
+        verbose_name_plural = _("payment links")
+
+    def __str__(self) -> str:
+        return self.code

@@ -73,11 +73,13 @@ def item_description(number: str) -> str:
     return wording.replace("{account}", number)[:DESCRIPTION_MAX]
 
 
-def receipt_build(*, email: str, items: Sequence[tuple[str, Decimal]]) -> dict[str, Any]:
+def receipt_build(
+    *, email: str = "", phone: str = "", items: Sequence[tuple[str, Decimal]]
+) -> dict[str, Any]:
     """The ``receipt`` object for a payment of ``items`` — (account number, amount) each — whose
-    receipt goes to ``email``."""
+    receipt goes to ``email``, or by SMS to ``phone`` (E.164; YooKassa takes its digits)."""
     receipt: dict[str, Any] = {
-        "customer": {"email": email},
+        "customer": {"email": email} if email else {"phone": phone.lstrip("+")},
         "items": [
             {
                 "description": item_description(number),

@@ -171,12 +171,16 @@ def _options_check(method: str, confirmation: str, save_card: bool, consent_text
         raise OptionsInvalid("autopayment needs the customer's consent")
 
 
-def receipt_of(shares: Sequence[Share], user: User | None) -> dict[str, Any]:
-    """The fiscal receipt (54-FZ) of a payment of ``shares``, sent to ``user``'s e-mail; empty
-    without one (the provider then refuses it, if the shop sends receipts)."""
-    if user is None or not user.email:
-        return {}
-    return receipt_build(email=user.email, items=[(share.account.number, share.amount) for share in shares])
+def receipt_of(shares: Sequence[Share], user: User | None, phone: str = "") -> dict[str, Any]:
+    """The fiscal receipt (54-FZ) of a payment of ``shares``, sent to ``user``'s e-mail, else by
+    SMS to ``phone``; empty without either (the provider then refuses it, if the shop sends
+    receipts)."""
+    items = [(share.account.number, share.amount) for share in shares]
+    if user is not None and user.email:
+        return receipt_build(email=user.email, items=items)
+    if phone:
+        return receipt_build(phone=phone, items=items)
+    return {}
 
 
 def payment_start(
@@ -193,10 +197,12 @@ def payment_start(
     confirmation: str = Confirmation.REDIRECT,
     save_card: bool = False,
     consent_text: str = "",
+    receipt_phone: str = "",
 ) -> Payment:
     """Start a payment of ``amount`` to ``account`` — or of several accounts at once, ``shares``
     — by card or by SBP (or continue the one this key started).
 
+    ``receipt_phone``: where the fiscal receipt goes when there is no login (a payment link).
     ``save_card``: the customer agreed (in the words ``consent_text``) to save the card and pay
     these accounts' bills automatically; both are recorded, and autopayment is turned on when the
     payment succeeds with the card saved. Returns our Payment with the provider's confirmation URL
@@ -224,7 +230,7 @@ def payment_start(
                     provider=providers.default_provider_name(),
                     idempotence_key=idem,
                     description=payment_description([share.account for share in shares]),
-                    receipt=receipt_of(shares, user),
+                    receipt=receipt_of(shares, user, receipt_phone),
                     save_card=save_card,
                     consent_at=timezone.now() if save_card else None,
                     consent_text=consent_text if save_card else "",

@@ -6,6 +6,7 @@ that the synthesiser says them with the right grammar."""
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ from meterdesk.billing.selectors import AccountOverview, account_balance, last_p
 from meterdesk.core.accounts import meter_card, money_of
 from meterdesk.core.readings import ACCEPTED, reading_submit
 from meterdesk.customers.models import Account, AccountLink, User
+from meterdesk.customers.selectors import phone_accounts
+from meterdesk.domain.phones import PhoneInvalid, phone_parse
 from meterdesk.metering.check import (
     OUT_OF_SERVICE,
     MeterNotInService,
@@ -31,10 +34,13 @@ from meterdesk.metering.check import (
 )
 from meterdesk.metering.messages import issue_message, month_closed_message, zone_label
 from meterdesk.metering.models import Channel, Meter
+from meterdesk.payments.links import SmsError, pay_link_possible, pay_link_send
 from meterdesk.phone.dialog import AccountRef, MeterRef, ReadingAnswer
 from meterdesk.phone.models import Building, CallbackRequest, Office
 from meterdesk.phone.words import day_words, digits_words, money_words, volume_words
 from meterdesk.utility.selectors import utility_now
+
+log = logging.getLogger(__name__)
 
 #: Abbreviations of addresses as the synthesiser should say them.
 _SPOKEN = (
@@ -111,8 +117,6 @@ class CoreBackend:
     """The line's ``dialog.Backend`` on the database."""
 
     def callers(self, number: str) -> list[AccountRef]:
-        from meterdesk.customers.selectors import phone_accounts
-
         return [_ref(a) for a in phone_accounts(number)[:2]]
 
     def identify(self, number: str, serial_tail: str) -> AccountRef | None:
@@ -239,20 +243,40 @@ class CoreBackend:
             "hours": office.hours_ru if _russian() else office.hours_en,
         }
 
-    def payment(self, account: AccountRef | None) -> str:
+    def payment(self, account: AccountRef | None, number: str = "") -> str:
         text = _(
             "You can pay in your personal account on our website, with the QR code of your bill in "
             "your bank's app, or at a bank or post office with your bill."
         )
-        if account is not None:
-            language = get_language() or "ru"
-            latest = statements_of(Account.objects.get(pk=account.id)).first()
-            if latest is not None and latest.closing_balance > 0:
-                text += " " + _("Your latest bill asks %(amount)s by %(day)s.") % {
-                    "amount": money_words(latest.closing_balance, language),
-                    "day": day_words(latest.due_date, language),
-                }
-        return text
+        if account is None:
+            return text
+        language = get_language() or "ru"
+        current = Account.objects.get(pk=account.id)
+        latest = statements_of(current).first()
+        if latest is not None and latest.closing_balance > 0:
+            text += " " + _("Your latest bill asks %(amount)s by %(day)s.") % {
+                "amount": money_words(latest.closing_balance, language),
+                "day": day_words(latest.due_date, language),
+            }
+        return text + self._pay_link(current, number, language)
+
+    def _pay_link(self, account: Account, number: str, language: str) -> str:
+        """A payment link by SMS to the calling number, if it is a mobile on file for the account
+        (never to a number the account does not have); the words that say so, or nothing."""
+        try:
+            mobile = phone_parse(number)
+        except PhoneInvalid:
+            return ""
+        if not pay_link_possible(mobile) or not phone_accounts(mobile).filter(pk=account.pk).exists():
+            return ""
+        try:
+            pay_link_send(account=account, phone=mobile, via="phone", language=language)
+        except SmsError as error:
+            if error.code == "limit":
+                return " " + _("A payment link has already been sent to your phone today.")
+            log.warning("payment link to the caller not sent: %s", error)
+            return ""
+        return " " + _("We have sent a link to pay to your phone by text message.")
 
     def services(self) -> str:
         return _(
