@@ -313,6 +313,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "ninja",
+    "auditlog",
     "meterdesk.utility",
     "meterdesk.customers",
     "meterdesk.tariffs",
@@ -325,6 +326,7 @@ INSTALLED_APPS = [
     "meterdesk.phone",
     "meterdesk.portal",
     "meterdesk.api",
+    "meterdesk.backoffice",
 ]
 
 MIDDLEWARE = [

@@ -14,5 +14,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("payments/", include("meterdesk.payments.urls")),
     path("documents/", include("meterdesk.documents.urls")),
+    path("office/", include("meterdesk.backoffice.urls")),
     path("", include("meterdesk.portal.urls")),
 ]

@@ -1,0 +1,27 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+
+from meterdesk import converters  # noqa: F401 - registers <text:…>
+from meterdesk.backoffice import views
+from meterdesk.backoffice.forms import StaffLoginForm
+
+app_name = "backoffice"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="backoffice/login.html",
+            authentication_form=StaffLoginForm,
+            next_page=reverse_lazy("backoffice:home"),
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page=reverse_lazy("backoffice:login")), name="logout"),
+    path("accounts/<text:number>/", views.account, name="account"),
+    path("accounts/<text:number>/changes/", views.changes, name="changes"),
+    path("accounts/<text:number>/correct/", views.correct, name="correct"),
+    path("accounts/<text:number>/readings/new/", views.reading_new, name="reading_new"),
+    path("readings/batch/", views.reading_batch, name="reading_batch"),
+]
