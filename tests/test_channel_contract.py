@@ -317,8 +317,74 @@ class PhoneChannel(Channel):
         return Answer(last.code, frozenset(last.issues), last.confirm)
 
 
+class OfficeChannel(Channel):
+    """The back office: an operator keys the customer's slip, dated the day it is given, on the
+    account's page (``backoffice.views.reading_new``), then reads the reading's page it leads to.
+    The slip names the customer's own account: one not linked to the login (someone else's meter)
+    is a slip naming an account that has no such meter. A replacement is a correction, so the
+    slip comes with a reason."""
+
+    name = "office"
+
+    def submit(self, world: World, values: Sequence[str], confirm: Sequence[str]) -> Answer:
+        from django.contrib.auth.models import Group
+
+        from meterdesk.backoffice.roles import OPERATOR, group_name
+        from meterdesk.customers.models import Account
+        from meterdesk.utility.selectors import utility_now
+
+        operator = UserFactory(email="operator@office.example.com", is_staff=True)
+        operator.groups.add(Group.objects.get(name=group_name(OPERATOR)))
+        client = Client()
+        client.force_login(operator)
+        account = Account.objects.filter(links__user=world.user).first()
+        number = account.number if account is not None else "0000000000"
+        data: dict[str, Any] = {f"t{zone}": value for zone, value in enumerate(values, start=1)}
+        data.update(
+            meter=world.meter.pk,
+            channel=ReadingChannel.PAPER,
+            slip_date=utility_now().date().isoformat(),
+            reason="slip",
+            confirm=list(confirm),
+        )
+        response = client.post(reverse("backoffice:reading_new", args=[number]), data)
+        if response.status_code == 404:
+            return Answer(NOT_FOUND)
+        if response.status_code == 302:
+            receipt = client.get(response["Location"])
+            reading = receipt.context["reading"]
+            return _answer_of_charge(receipt.context["charge"], reading.replaces_id is not None)
+        context = response.context
+        if context["window_closed"]:
+            return Answer("window_closed")
+        if context["confirmations"]:
+            asked = context["confirmations"]
+            issues = frozenset((c["zone_no"], c["code"]) for c in asked)
+            return Answer("needs_confirmation", issues, tuple(c["confirm"] for c in asked))
+        errors = context["form"].errors.as_data()
+        issues = frozenset(
+            (int(name[1:]), error.code)
+            for name, found in errors.items()
+            if name.startswith("t")
+            for error in found
+        )
+        if issues:
+            return Answer(min(issues)[1], issues)
+        codes = [error.code for found in errors.values() for error in found]
+        if codes:
+            return Answer(str(codes[0]))
+        raise AssertionError(f"the back office answered {response.status_code} without saying why")
+
+
 #: Every channel that takes readings. The core first: the others are compared with it.
-CHANNELS: tuple[type[Channel], ...] = (CoreChannel, WebChannel, ApiChannel, EmailChannel, PhoneChannel)
+CHANNELS: tuple[type[Channel], ...] = (
+    CoreChannel,
+    WebChannel,
+    ApiChannel,
+    EmailChannel,
+    PhoneChannel,
+    OfficeChannel,
+)
 
 
 # --- the cases ----------------------------------------------------------------------------------

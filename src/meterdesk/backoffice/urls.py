@@ -24,4 +24,5 @@ urlpatterns = [
     path("accounts/<text:number>/correct/", views.correct, name="correct"),
     path("accounts/<text:number>/readings/new/", views.reading_new, name="reading_new"),
     path("readings/batch/", views.reading_batch, name="reading_batch"),
+    path("readings/<text:confirmation>/", views.reading, name="reading"),
 ]

@@ -20,6 +20,7 @@ from meterdesk.backoffice.roles import permission
 from meterdesk.backoffice.search import customers_find
 from meterdesk.backoffice.selectors import account_of, account_picture
 from meterdesk.backoffice.services import ReasonRequired, account_correct, reading_key
+from meterdesk.billing.preview import reading_charge
 from meterdesk.core.readings import SubmissionResult
 from meterdesk.customers.models import Account, User
 from meterdesk.metering.check import (
@@ -30,7 +31,7 @@ from meterdesk.metering.check import (
     WindowClosed,
 )
 from meterdesk.metering.messages import issue_message, month_closed_message, zone_label
-from meterdesk.metering.models import Meter
+from meterdesk.metering.models import Meter, Reading
 from meterdesk.metering.selectors import meter_last_reading
 from meterdesk.utility.selectors import utility_now
 
@@ -180,7 +181,7 @@ def reading_new(request: HttpRequest, number: str) -> HttpResponse:
         keyed = _key(request, form, meter, form.raw_values())
         if keyed.result is not None:
             _accepted(request, keyed.result)
-            return redirect("backoffice:account", number=number)
+            return redirect("backoffice:reading", confirmation=keyed.result.reading.confirmation)
         status = 422 if form.errors else 200
     elif request.method == "POST":
         status = 422
@@ -200,6 +201,33 @@ def reading_new(request: HttpRequest, number: str) -> HttpResponse:
         "window_closed": keyed.window_closed,
     }
     return render(request, "backoffice/reading_new.html", context, status=status)
+
+
+@staff_action("account")
+def reading(request: HttpRequest, confirmation: str) -> HttpResponse:
+    """A reading and the month's charge it implies, as the customer would be shown it."""
+    found = Reading.objects.select_related("meter__account").filter(confirmation=confirmation).first()
+    if found is None:
+        raise Http404
+    charge = reading_charge(found)
+    meter = found.meter
+    rows = [
+        {
+            "label": zone_label(meter.zones, zone),
+            "value": found.values[zone - 1],
+            "consumption": charge.consumption[zone - 1],
+        }
+        for zone in range(1, meter.zones + 1)
+    ]
+    context = {
+        "reading": found,
+        "meter": meter,
+        "account": meter.account,
+        "charge": charge,
+        "rows": rows,
+        "given": utility_now(now=found.submitted_at),
+    }
+    return render(request, "backoffice/reading.html", context)
 
 
 @staff_action("reading_batch")

@@ -118,8 +118,12 @@ def test_the_account_page_keys_a_reading_and_shows_it(office_world):
     assert response.context["form"].errors["t1"][0]  # below the previous reading: the core's rule
     response = client.post(url, {**data, "t1": "1300"})
     assert response.status_code == 302
-    html = client.get(response["Location"]).content.decode()
     reading = Reading.objects.get(meter=meter)
+    assert response["Location"] == reverse("backoffice:reading", args=[reading.confirmation])
+    receipt = client.get(response["Location"])
+    assert receipt.context["charge"].consumption == (Decimal(300), Decimal(150))
+    assert "бумажный бланк" in receipt.content.decode()
+    html = client.get(reverse("backoffice:account", args=[meter.account.number])).content.decode()
     assert f"№ {reading.confirmation}" in html
     assert "бумажный бланк" in html
 
