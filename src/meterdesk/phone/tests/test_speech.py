@@ -177,3 +177,40 @@ def test_the_line_does_not_start_with_a_recognizer_that_cannot_load(settings, tm
     assert result.exit_code == 2
     assert "Speech recognition cannot start: METERDESK_IVR_VOSK_MODEL=" in result.output
     assert "there is no such folder" in result.output
+
+
+def test_vosk_is_given_the_lines_rate_and_grammar_and_returns_finished_utterances(settings, monkeypatch):
+    """Vosk's own calls, stood in for (no model ships): what the recognizer asks of it and how it
+    reads its answers."""
+    import vosk
+
+    made = []
+
+    class Kaldi:
+        def __init__(self, model, rate, grammar):
+            made.append((model, rate, json.loads(grammar)))
+            self.results = iter(['{"text": ""}', '{"text": "показания"}'])
+
+        def AcceptWaveform(self, pcm):
+            return pcm == b"end"
+
+        def Result(self):
+            return next(self.results)
+
+        def Reset(self):
+            made.append("reset")
+
+    monkeypatch.setattr(speech, "_vosk_model", lambda path: f"model at {path}")
+    monkeypatch.setattr(vosk, "KaldiRecognizer", Kaldi)
+    settings.METERDESK_IVR_SPEECH = ["pocketsphinx", "vosk"]
+    settings.METERDESK_IVR_VOSK_MODEL = "/srv/vosk-model-small-ru"
+    recognizer = speech.recognizer_for("ru")
+    assert isinstance(recognizer, speech.VoskRecognizer)
+    model, rate, grammar = made[0]
+    assert (model, rate) == ("model at /srv/vosk-model-small-ru", 8000)
+    assert grammar == [*sorted(SPOKEN["ru"]), "[unk]"]
+    assert recognizer.accept(b"\0\0" * 160) is None  # speech goes on
+    assert recognizer.accept(b"end") is None  # an utterance of nothing
+    assert recognizer.accept(b"end") == "показания"
+    recognizer.reset()
+    assert made[-1] == "reset"
