@@ -86,3 +86,56 @@ def test_a_correction_needs_a_reason_and_is_recorded_with_before_and_after(offic
     # Nothing changed: nothing recorded.
     assert account_correct(staff=supervisor, account=account, values={"rooms": 3}, reason="again") is None
     assert LogEntry.objects.count() == 1
+
+
+def test_the_account_page_lists_the_accounts_letters_and_calls(office_world):
+    from django.apps import apps
+    from django.utils import timezone
+
+    Letter = apps.get_model("mail", "Letter")
+    Call = apps.get_model("phone", "Call")
+    _user, meter = office_world
+    now = timezone.now()
+    by_number = Letter.objects.create(
+        via="smtp", received_at=now, raw=b"x", size=1, next_attempt_at=now, sender="maria@example.com",
+        subject="Показания за ноябрь", outcome="accepted",
+    )  # fmt: skip
+    by_number.items.create(account_number=meter.account.number, code="accepted")
+    by_meter = Letter.objects.create(
+        via="imap", received_at=now, raw=b"y", size=1, next_attempt_at=now, sender="son@example.com",
+        subject="Счётчик", outcome="refused",
+    )  # fmt: skip
+    by_meter.items.create(meter=meter, code="reading_below_previous")
+    other = Letter.objects.create(
+        via="smtp", received_at=now, raw=b"z", size=1, next_attempt_at=now, subject="Чужое письмо"
+    )
+    other.items.create(account_number="9999999999", code="unknown_account")
+    Call.objects.create(caller="+79161234567", account=meter.account, outcome="reading")
+    html = (
+        client_of(staff_of("support"))
+        .get(reverse("backoffice:account", args=[meter.account.number]))
+        .content.decode()
+    )
+    assert "Показания за ноябрь" in html and "Счётчик" in html
+    assert "Чужое письмо" not in html
+    assert "звонок с номера" in html and "+7 (916) 123-45-67" in html
+
+
+def test_the_pages_speak_english_on_request(office_world):
+    _user, meter = office_world
+    client = client_of(staff_of("operator"))
+    client.post("/i18n/setlang/", {"language": "en", "next": "/office/"})
+    html = client.get(reverse("backoffice:account", args=[meter.account.number])).content.decode()
+    assert '<html lang="en">' in html
+    assert "Key in a reading" in html and "Holder and contacts" in html
+    assert "Внести показания" not in html
+
+
+def test_the_admin_offers_the_roles_on_a_login(office_world):
+    admin = staff_of(None, "root@office.example.com")
+    admin.is_superuser = True
+    admin.save()
+    operator = staff_of("operator")
+    html = client_of(admin).get(f"/admin/customers/user/{operator.pk}/change/").content.decode()
+    for role in ("operator", "inspector", "billing", "support", "supervisor", "admin"):
+        assert f"office: {role}" in html

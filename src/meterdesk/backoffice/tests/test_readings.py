@@ -174,3 +174,41 @@ def test_the_batch_page_takes_one_slip_after_another(office_world):
     reading = Reading.objects.get(meter=meter)
     assert reading.channel == Channel.PAPER and reading.values == (Decimal(1300), Decimal(650))
     assert reading.confirmation in response.content.decode()
+
+
+def test_the_batch_page_asks_the_same_confirmations(office_world):
+    _user, meter = office_world
+    for month, (t1, t2) in ((8, (1000, 500)), (9, (1100, 550)), (10, (1200, 600))):
+        ReadingFactory(meter=meter, period=date(2026, month, 1), t1=Decimal(t1), t2=Decimal(t2))
+    client = client_of(staff_of("supervisor"))
+    url = reverse("backoffice:reading_batch")
+    data = {
+        "account": meter.account.number,
+        "t1": "9000",
+        "t2": "650",
+        "slip_date": utility_now().date().isoformat(),
+    }
+    response = client.post(url, data)
+    [asked] = response.context["confirmations"]
+    assert asked["code"] == "high_consumption" and asked["zone_no"] == 1
+    assert 'name="confirm"' in response.content.decode()
+    assert not Reading.objects.filter(meter=meter, channel=Channel.PAPER).exists()
+    response = client.post(url, {**data, "confirm": [asked["confirm"]]})
+    assert response.context["done"][0]["account"] == meter.account.number
+    assert Reading.objects.filter(meter=meter, channel=Channel.PAPER).count() == 1
+
+
+def test_a_slip_dated_outside_the_window_is_refused_on_the_page(office_world, window_15_26):
+    _user, meter = office_world
+    client = client_of(staff_of("operator"))
+    url = reverse("backoffice:reading_new", args=[meter.account.number])
+    data = {"meter": meter.pk, "channel": "operator", "t1": "1300", "t2": "650"}
+    with mock.patch("django.utils.timezone.now", return_value=DECEMBER_2):
+        response = client.post(url, {**data, "slip_date": "2026-12-02"})
+        assert response.status_code == 200
+        assert "с 15 по 26 число" in response.context["window_closed"]
+        assert not Reading.objects.exists()
+        response = client.post(url, {**data, "slip_date": "2026-11-20"})
+        assert response.status_code == 302
+    reading = Reading.objects.get()
+    assert reading.channel == Channel.OPERATOR and reading.period == date(2026, 11, 1)
