@@ -539,7 +539,7 @@ class Conversation:
         stands for here: a menu's command word its key, yes and no 1 and 2, digits said one by
         one an entry (ended when the caller stops), "repeat" star, "operator" the operator.
         Speech that means nothing here is asked again, as a wrong key is."""
-        if self.finished:
+        if self.finished or self.step not in STEPS:  # over, or not begun
             return []
         with translation.override(self.language):
             self._heard(text)

@@ -88,6 +88,7 @@ def test_operator_and_repeat_work_everywhere(settings):
     first = said(call.start())
     keys(call, "12")
     assert hear(call, "repeat") == first and call.entry == ""
+    assert conversation(language="en").heard("yes") == []  # not begun yet
     out = call.heard("operator")
     assert out[-1] == Transfer("sip:operator@127.0.0.1") and call.outcome == "operator"
     assert call.heard("yes") == []  # the call is over
