@@ -43,6 +43,7 @@ from meterdesk.mail.cli import mail_group
 from meterdesk.payments import commands as _payments_commands  # noqa: F401
 from meterdesk.payments.cli import payments_group
 from meterdesk.phone.cli import ivr_group
+from meterdesk.programme.cli import programme_group
 from meterdesk.registries import cli as _registries_cli  # noqa: F401
 
 #: The commands that were Django management commands (`meterdesk manage NAME`): still run by that
@@ -464,6 +465,7 @@ for _command in (
     documents_group,
     mail_group,
     ivr_group,
+    programme_group,
     send_confirmations,
     issue_registration_codes,
     api_purge,

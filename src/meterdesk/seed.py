@@ -208,6 +208,26 @@ def _history_months(today: date, count: int = 24) -> list[date]:
 
 
 @transaction.atomic
+def _demo_programme(first: date, today: date) -> None:
+    """The responsible-customer programme from the demo's first month, this month's draw announced."""
+    from meterdesk.programme.draw import draw_announce
+    from meterdesk.programme.models import Programme
+
+    programme, _created = Programme.objects.get_or_create(
+        code="responsible",
+        defaults={
+            "name_ru": "Ответственный потребитель",
+            "name_en": "Responsible customer",
+            "months": 3,
+            "prizes": 10,
+            "prize_ru": "1 000 ₽ на лицевой счёт",
+            "prize_en": "1,000 ₽ on the account",
+            "starts_on": first.replace(day=1),
+        },
+    )
+    draw_announce(programme, today.replace(day=1))
+
+
 def demo_load(demo_password: str, admin_password: str, *, open_window: bool = True) -> None:
     """Create (or refresh) the demo customer, its two accounts with history, and the admin."""
     utility = reference_load()
@@ -232,6 +252,8 @@ def demo_load(demo_password: str, admin_password: str, *, open_window: bool = Tr
         admin.set_password(admin_password)
         admin.is_staff = admin.is_superuser = True
         admin.save(update_fields=["password", "is_staff", "is_superuser"])
+
+    _demo_programme(months[0], today)
 
     specs = [
         (

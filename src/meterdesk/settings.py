@@ -324,6 +324,7 @@ INSTALLED_APPS = [
     "meterdesk.documents",
     "meterdesk.mail",
     "meterdesk.phone",
+    "meterdesk.programme",
     "meterdesk.portal",
     "meterdesk.api",
     "meterdesk.backoffice",

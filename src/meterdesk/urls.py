@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("payments/", include("meterdesk.payments.urls")),
     path("documents/", include("meterdesk.documents.urls")),
+    path("programme/", include("meterdesk.programme.urls")),
     path("office/", include("meterdesk.backoffice.urls")),
     path("", include("meterdesk.portal.urls")),
 ]

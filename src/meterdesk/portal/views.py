@@ -57,6 +57,7 @@ from meterdesk.metering.selectors import (
 from meterdesk.portal.charts import history_chart
 from meterdesk.portal.forms import ReadingForm
 from meterdesk.portal.registration import check_mail
+from meterdesk.programme.selectors import account_standing, programme_current
 from meterdesk.utility.selectors import utility_get, utility_now
 
 
@@ -79,6 +80,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return check_mail(request, user)
     today = utility_now().date()
     window = window_state(today=today)
+    programme = programme_current(today)
     accounts = []
     for account in accounts_for_user(user):
         cards = [meter_card(m, account, today) for m in meters_of(account) if m.removed_on is None]
@@ -88,9 +90,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 "meters": cards,
                 "money": _money(user, account),
                 "readings": month_readings(cards, window, today),
+                "standing": None if programme is None else account_standing(programme, account.pk),
             }
         )
-    return render(request, "portal/dashboard.html", {"accounts": accounts, "window": window, "today": today})
+    context = {"accounts": accounts, "window": window, "today": today, "programme": programme}
+    return render(request, "portal/dashboard.html", context)
 
 
 def _user_meter(request: HttpRequest, meter_id: int) -> Meter:
