@@ -376,6 +376,51 @@ class OfficeChannel(Channel):
         raise AssertionError(f"the back office answered {response.status_code} without saying why")
 
 
+class TerminalChannel(Channel):
+    """The office terminal (``terminal.views``): a screen enrolled by its one-time link, the
+    household identified by its account number and meter serial, the reading given on the form,
+    then the confirmation page it leads to. Someone else's meter: a household identified with an
+    account of its own asks for the other's meter."""
+
+    name = "terminal"
+
+    def submit(self, world: World, values: Sequence[str], confirm: Sequence[str]) -> Answer:
+        from meterdesk.customers.models import Account
+        from meterdesk.terminal.services import terminal_register
+
+        client = Client()
+        _terminal, token = terminal_register(name="contract", location="office")
+        client.post(reverse("terminal:enrol", args=[token]))
+        own = Account.objects.filter(links__user=world.user, pk=world.meter.account_id).first()
+        meter = world.meter if own is not None else MeterFactory()
+        start = {"account_number": meter.account.number, "meter_serial": meter.serial}
+        assert client.post(reverse("terminal:start"), start).status_code == 302
+        data: dict[str, Any] = {f"t{zone}": value for zone, value in enumerate(values, start=1)}
+        data["confirm"] = list(confirm)
+        response = client.post(reverse("terminal:submit", args=[world.meter.pk]), data)
+        if response.status_code == 404:
+            return Answer(NOT_FOUND)
+        if response.status_code == 302:
+            receipt = client.get(response["Location"])
+            reading = receipt.context["reading"]
+            return _answer_of_charge(receipt.context["charge"], reading.replaces_id is not None)
+        context = response.context
+        if context["confirmations"]:
+            asked = context["confirmations"]
+            issues = frozenset((c["zone"], c["code"]) for c in asked)
+            return Answer("needs_confirmation", issues, tuple(c["confirm"] for c in asked))
+        issues = frozenset(
+            (int(f["name"][1:]), code) for f in context["fields"] for code, _text in f["errors"]
+        )
+        if issues:
+            return Answer(min(issues)[1], issues)
+        if context["errors"]:
+            return Answer(context["errors"][0][0])
+        if not context["window"].open:
+            return Answer("window_closed")
+        raise AssertionError(f"the terminal answered {response.status_code} without saying why")
+
+
 #: Every channel that takes readings. The core first: the others are compared with it.
 CHANNELS: tuple[type[Channel], ...] = (
     CoreChannel,
@@ -384,6 +429,7 @@ CHANNELS: tuple[type[Channel], ...] = (
     EmailChannel,
     PhoneChannel,
     OfficeChannel,
+    TerminalChannel,
 )
 
 

@@ -19,7 +19,14 @@ import pytest
 SOURCE = Path(__file__).resolve().parent.parent / "src" / "meterdesk"
 
 #: The channels and the tools: nothing below them imports them.
-TOP = ("meterdesk.portal", "meterdesk.api", "meterdesk.mail", "meterdesk.bench", "meterdesk.backoffice")
+TOP = (
+    "meterdesk.portal",
+    "meterdesk.api",
+    "meterdesk.mail",
+    "meterdesk.bench",
+    "meterdesk.backoffice",
+    "meterdesk.terminal",
+)
 #: Where the readings' core sits: the channels call it; what it is built on does not.
 BELOW_CORE = (
     "meterdesk.domain",

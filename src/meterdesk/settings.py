@@ -239,6 +239,11 @@ ENVIRONMENT: tuple[Variable, ...] = (
     Variable("METERDESK_SMS_SENDER", "", "text messages: the sender name agreed with SMS.ru; unset: its default"),
     Variable("METERDESK_SMS_PER_DAY", "3", "text messages: the most sent to one number in a day"),
     Variable("METERDESK_PAY_LINK_DAYS", "7", "payment links sent by SMS: the days a link works"),
+    Variable(
+        "METERDESK_TERMINAL_IDLE_SECONDS",
+        "90",
+        "the office terminal: seconds without a touch before a household's session ends",
+    ),
     Variable("METERDESK_LOG_LEVEL", "INFO", "the level of the log on standard error"),
     Variable(
         "METERDESK_DEMO_PASSWORD",
@@ -328,6 +333,7 @@ INSTALLED_APPS = [
     "meterdesk.portal",
     "meterdesk.api",
     "meterdesk.backoffice",
+    "meterdesk.terminal",
 ]
 
 MIDDLEWARE = [
@@ -634,6 +640,8 @@ METERDESK_SMS_API_KEY = _env_text("METERDESK_SMS_API_KEY")
 METERDESK_SMS_SENDER = _env_text("METERDESK_SMS_SENDER")
 METERDESK_SMS_PER_DAY = _env_int("METERDESK_SMS_PER_DAY")
 METERDESK_PAY_LINK_DAYS = _env_int("METERDESK_PAY_LINK_DAYS")
+# The office terminal (meterdesk.terminal, docs/terminal.md).
+METERDESK_TERMINAL_IDLE_SECONDS = max(15, _env_int("METERDESK_TERMINAL_IDLE_SECONDS"))
 
 LOGGING = {
     "version": 1,

@@ -16,5 +16,6 @@ urlpatterns = [
     path("documents/", include("meterdesk.documents.urls")),
     path("programme/", include("meterdesk.programme.urls")),
     path("office/", include("meterdesk.backoffice.urls")),
+    path("terminal/", include("meterdesk.terminal.urls")),
     path("", include("meterdesk.portal.urls")),
 ]

@@ -127,6 +127,21 @@ def registration_code_required() -> bool:
 def account_match(*, number: str, meter_serial: str, registration_code: str = "") -> Account:
     """The account with this number that has a meter (not removed) with this serial, and, when
     the setting asks for it, an unused registration code equal to ``registration_code``."""
+    account = _account_of(number, meter_serial)
+    if registration_code_required() and not _code_matches(account, registration_code):
+        raise AccountMismatch
+    return account
+
+
+def account_identify(*, number: str, meter_serial: str, client: str) -> Account:
+    """The account of a number and meter serial, for a household that identifies itself without a
+    login (the office terminal): counted against registration's guessing limits (TooManyAttempts),
+    AccountMismatch as there. The one-time registration code is not asked: registration spends it."""
+    _guess_limits(number, client)
+    return _account_of(number, meter_serial)
+
+
+def _account_of(number: str, meter_serial: str) -> Account:
     number = _normalise_number(number)
     serial = _normalise_serial(meter_serial)
     if not number.isdigit() or len(number) != 10 or not serial:
@@ -138,8 +153,6 @@ def account_match(*, number: str, meter_serial: str, registration_code: str = ""
     wanted = serial.casefold()
     serials = account.meters.filter(removed_on__isnull=True).values_list("serial", flat=True)
     if not any(_normalise_serial(s).casefold() == wanted for s in serials):
-        raise AccountMismatch
-    if registration_code_required() and not _code_matches(account, registration_code):
         raise AccountMismatch
     return account
 
