@@ -139,3 +139,19 @@ def test_the_admin_offers_the_roles_on_a_login(office_world):
     html = client_of(admin).get(f"/admin/customers/user/{operator.pk}/change/").content.decode()
     for role in ("operator", "inspector", "billing", "support", "supervisor", "admin"):
         assert f"office: {role}" in html
+
+
+def test_the_admin_shows_the_audit_log_in_russian_and_searches_it_by_e_mail(office_world):
+    _user, meter = office_world
+    supervisor = staff_of("supervisor")
+    entry = account_correct(staff=supervisor, account=meter.account, values={"rooms": 4}, reason="акт")
+    root = staff_of(None, "root@office.example.com")
+    root.is_superuser = True
+    root.save()
+    client = client_of(root)
+    found = client.get("/admin/auditlog/logentry/", {"q": supervisor.email})
+    assert found.status_code == 200
+    assert list(found.context["cl"].result_list) == [entry]
+    assert not list(client.get("/admin/auditlog/logentry/", {"q": "nobody@"}).context["cl"].result_list)
+    html = client.get(f"/admin/auditlog/logentry/{entry.pk}/change/").content.decode()
+    assert "Номер связи" in html
