@@ -1,43 +1,180 @@
 """The phone line's SIP endpoint on pjsua2 (docs/adr/0018-phone-sip-pjsua2.md).
 
-PJSIP runs with no threads of its own: ``Line.run`` polls its events from one thread, which also
-walks each call's dialog, so no PJSIP callback ever runs on a thread Python did not start. A call
-to ``sip:ivr@HOST:PORT`` (or any user) is answered; its keys (RFC 2833 events) go to its
-``Conversation``; what the dialog says is played from the prompt files; silences are timed from
-the end of each prompt; the call is logged (``services.call_record``) when it ends.
+Three kinds of thread, so that one slow database call stalls no other call's audio or keys:
+
+- the **line thread** (``Line.run``) polls PJSIP's events and is the only Python thread that drives
+  pjsua2 objects (answering, players, transfers, hang-ups);
+- PJSIP's **media thread** calls ``CallTap.onFrameReceived`` with each 20 ms frame a caller sends,
+  and the RFC 2833 events (``LineCall.onDtmfDigit``) may come from it too: both only hand keys to
+  the line thread through its inbox (and audio to the call's recogniser);
+- a few **workers** (``Workers``) walk the dialogs (the database work, rendering a prompt): each
+  call's jobs run in order, one at a time, different calls' side by side; the outcome goes back
+  through the inbox and the line thread plays it. A worker closes its database connection when the
+  line stops.
+
+A call to ``sip:ivr@HOST:PORT`` (or any user) is answered; its keys (RFC 2833 events and in-band
+tones, ``phone.inband``) go to its ``Conversation``; what the dialog says is played from the prompt
+files; silences are timed from the end of each prompt; the call is logged when it ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
+import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import pjsua2 as pj
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from meterdesk.phone.dialog import Action, Backend, Conversation, Hangup, Say, Transfer
+from meterdesk.phone.inband import Detector, Keys
 
 log = logging.getLogger(__name__)
+
+WORKERS = 8  # dialog threads: they wait on the database far more than they compute
+
+_VECTOR = ctypes.POINTER(ctypes.c_void_p)
+
+
+def frame_bytes(frame: pj.MediaFrame) -> bytes:
+    """A media frame's bytes. SWIG copies a ``ByteVector`` element by element (some 150 µs a
+    frame, 50 frames a second a call); its storage is read directly instead: a ``std::vector``
+    starts with the pointers to its first and past its last element."""
+    buf = frame.buf
+    begin, end = ctypes.cast(int(buf.this), _VECTOR)[0:2]
+    if not begin or end - begin != buf.size():
+        return bytes(tuple(buf))
+    return ctypes.string_at(begin, end - begin)
+
+
+@dataclass
+class _Outcome:
+    """What a job of the dialog gives the line thread: the actions, their prompt rendered."""
+
+    actions: list[Action]
+    prompt: Path | None = None
+    seconds: float = 0.0
+    counted: bool = True  # a key's or a silence's answer (not speech heard on the way)
 
 
 @dataclass
 class _Live:
-    """One call's state beside its dialog."""
+    """One call's state beside its dialog. The line thread owns the media and the timing; the
+    workers own the conversation (through the jobs, in order)."""
 
     conversation: Conversation
     started_at: datetime
+    call_id: int
     player: pj.AudioMediaPlayer | None = None
+    tap: CallTap | None = None
     speaking_until: float = 0.0  # when the prompt being played ends
-    deadline: float = 0.0  # when the step's silence runs out
+    deadline: float = 0.0  # when the step's silence runs out (0: not timing)
     end_at: float | None = None  # hang up then (after the last words)
     logged: bool = False
+    waiting: int = 0  # jobs for a key or a silence not answered yet
     keys: list[str] = field(default_factory=list)
+    ways: Keys = field(default_factory=Keys)
+    detector: Detector = field(default_factory=Detector)
+    recognizer: Any = None
+    jobs: deque[tuple[Callable[[], list[Action]], bool]] = field(default_factory=deque)
+    busy: bool = False  # a worker is taking its jobs
+
+
+class Workers:
+    """Threads that run the calls' dialog jobs: a call's in the order given, one at a time."""
+
+    def __init__(self, size: int, done: Callable[[_Live, _Outcome], None]) -> None:
+        self._done = done
+        self._lock = threading.Lock()
+        self._ready: queue.SimpleQueue[_Live | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"line-worker-{i}", daemon=True) for i in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, live: _Live, job: Callable[[], list[Action]], *, counted: bool = True) -> None:
+        with self._lock:
+            live.jobs.append((job, counted))
+            if live.busy:
+                return
+            live.busy = True
+        self._ready.put(live)
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._ready.put(None)
+        for thread in self._threads:
+            thread.join(60)
+
+    def _work(self) -> None:
+        try:
+            while (live := self._ready.get()) is not None:
+                close_old_connections()
+                while True:
+                    with self._lock:
+                        if not live.jobs:
+                            live.busy = False
+                            break
+                        job, counted = live.jobs.popleft()
+                    self._done(live, self._run(live, job, counted))
+        finally:
+            connections.close_all()  # this thread's connection, before the thread ends
+
+    @staticmethod
+    def _run(live: _Live, job: Callable[[], list[Action]], counted: bool) -> _Outcome:
+        from meterdesk.phone.prompts import prompt_file, wav_seconds
+
+        try:
+            actions = job()
+            texts = [a.text for a in actions if isinstance(a, Say)]
+            if not texts:
+                return _Outcome(actions, counted=counted)
+            path = prompt_file(" ".join(texts), live.conversation.language)
+            return _Outcome(actions, path, wav_seconds(path), counted)
+        except Exception:  # one call's failure must not take the line down
+            log.exception("the dialog failed; the call is ended")
+            return _Outcome([Hangup()], counted=counted)
+
+
+class CallTap(pj.AudioMediaPort):  # type: ignore[misc]
+    """Receives what the caller sends (8 kHz 16-bit frames), on PJSIP's media thread: finds the
+    in-band keys and feeds the call's recogniser. Touches no pjsua2 object."""
+
+    def __init__(self, line: Line, live: _Live) -> None:
+        super().__init__()
+        self.line, self.live = line, live
+
+    def onFrameReceived(self, frame: pj.MediaFrame) -> None:
+        if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size == 0:
+            return
+        pcm = frame_bytes(frame)
+        live = self.live
+        for key in live.detector.feed(pcm):
+            self.line.post_key(live, key, "inband")
+        if live.recognizer is not None and not live.logged:
+            self.line.workers_submit(live, _listen(live, pcm), counted=False)
+
+
+def _listen(live: _Live, pcm: bytes) -> Callable[[], list[Action]]:
+    def job() -> list[Action]:
+        text = live.recognizer.accept(pcm)
+        if not text or live.conversation.finished:
+            return []
+        heard: Callable[[str], list[Action]] = live.conversation.heard  # type: ignore[attr-defined]
+        return heard(text)
+
+    return job
 
 
 class LineCall(pj.Call):  # type: ignore[misc]
@@ -52,20 +189,14 @@ class LineCall(pj.Call):  # type: ignore[misc]
             self.line.ended(self)
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
-        if self.live is not None:
-            return
-        info = self.getInfo()
-        caller = info.remoteUri.split("sip:", 1)[-1].split("@", 1)[0].strip('<>" ')
-        conversation = Conversation(self.line.backend_factory(), caller=caller, language=self.line.language)
-        self.live = _Live(conversation, timezone.now())
-        self.line.act(self, conversation.start())
+        info = self.getInfo()  # kept: its media list lives only as long as it does
+        media = [(m.type, m.status) for m in info.media]
+        if self.live is None and (pj.PJMEDIA_TYPE_AUDIO, pj.PJSUA_CALL_MEDIA_ACTIVE) in media:
+            self.line.begin(self)
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
-        if self.live is None:
-            return
-        self.live.keys.append(prm.digit)
-        self.line.stop_prompt(self)
-        self.line.act(self, self.live.conversation.press(prm.digit))
+        if self.live is not None:
+            self.line.post_key(self.live, prm.digit, "rfc2833")
 
 
 class LineAccount(pj.Account):  # type: ignore[misc]
@@ -81,6 +212,52 @@ class LineAccount(pj.Account):  # type: ignore[misc]
         call.answer(answer)
 
 
+def _recognizer(language: str) -> Any:
+    """The call's speech recogniser (``phone.speech``), or None: keys only."""
+    import importlib
+
+    try:
+        speech = importlib.import_module("meterdesk.phone.speech")
+    except ImportError:
+        return None
+    return speech.recognizer_for(language)
+
+
+#: Calls one endpoint takes. This pjsua2 wheel is built with PJSUA_MAX_CALLS = 4 and caps
+#: ``maxCalls`` there (more calls are refused, 486): more calls take more line processes.
+MAX_CALLS = 4
+
+
+def endpoint_start(host: str, sip_port: int, max_calls: int) -> pj.Endpoint:
+    """PJSIP's endpoint for a line or a caller: no threads of its own for SIP (the caller of
+    ``libHandleEvents`` polls), one media thread, 8 kHz, the null sound device, UDP on
+    ``host:sip_port``, G.711 first."""
+    ep = pj.Endpoint()
+    ep.libCreate()
+    config = pj.EpConfig()
+    config.uaConfig.threadCnt = 0
+    config.uaConfig.mainThreadOnly = True
+    config.uaConfig.maxCalls = max_calls
+    config.logConfig.level = 1
+    config.logConfig.consoleLevel = 1
+    config.medConfig.threadCnt = 1
+    config.medConfig.clockRate = 8000
+    config.medConfig.sndClockRate = 8000
+    config.medConfig.noVad = True
+    config.medConfig.maxMediaPorts = 4 * max_calls + 16  # a call, its player and its tap
+    ep.libInit(config)
+    transport = pj.TransportConfig()
+    transport.port = sip_port
+    transport.boundAddress = host
+    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+    ep.audDevManager().setNullDev()
+    for codec in ep.codecEnum2():
+        priority = {"PCMU/8000/1": 255, "PCMA/8000/1": 254}.get(codec.codecId, 0)
+        ep.codecSetPriority(codec.codecId, priority)
+    ep.libStart()
+    return ep
+
+
 class Line:
     """The endpoint: ``start`` binds the SIP port, ``run`` serves until ``stop``."""
 
@@ -94,6 +271,7 @@ class Line:
         backend_factory: Callable[[], Backend] | None = None,
         via: str = "sip",
         registrar: str = "",
+        workers: int = WORKERS,
     ) -> None:
         from meterdesk.phone.backend import CoreBackend
 
@@ -104,30 +282,13 @@ class Line:
         self.stopping = threading.Event()
         self.ready = threading.Event()
         self.endpoint: pj.Endpoint | None = None
+        self.worker_count = workers
+        self.workers: Workers | None = None
+        # Keys and the workers' outcomes for the line thread, from any thread.
+        self._inbox: queue.SimpleQueue[tuple[_Live, str, Any]] = queue.SimpleQueue()
 
     def start(self) -> None:
-        ep = pj.Endpoint()
-        ep.libCreate()
-        config = pj.EpConfig()
-        config.uaConfig.threadCnt = 0
-        config.uaConfig.mainThreadOnly = True
-        config.uaConfig.maxCalls = 512
-        config.logConfig.level = 1
-        config.logConfig.consoleLevel = 1
-        config.medConfig.threadCnt = 1
-        config.medConfig.clockRate = 8000
-        config.medConfig.sndClockRate = 8000
-        config.medConfig.noVad = True
-        ep.libInit(config)
-        transport = pj.TransportConfig()
-        transport.port = self.sip_port
-        transport.boundAddress = self.host
-        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-        ep.audDevManager().setNullDev()
-        for codec in ep.codecEnum2():
-            priority = {"PCMU/8000/1": 255, "PCMA/8000/1": 254}.get(codec.codecId, 0)
-            ep.codecSetPriority(codec.codecId, priority)
-        ep.libStart()
+        ep = endpoint_start(self.host, self.sip_port, MAX_CALLS)
         account_config = pj.AccountConfig()
         account_config.idUri = f"sip:ivr@{self.host}:{self.sip_port}"
         if self.registrar:
@@ -141,22 +302,92 @@ class Line:
 
     def run(self) -> None:
         assert self.endpoint is not None  # noqa: S101
+        self.workers = Workers(self.worker_count, self._finished_job)
         self.ready.set()
         while not self.stopping.is_set():
-            self.endpoint.libHandleEvents(10)
+            self.endpoint.libHandleEvents(5)
+            self._drain()
             self._tick(time.monotonic())
         self.endpoint.hangupAllCalls()
         for _ in range(20):
             self.endpoint.libHandleEvents(10)
-        for call in list(self.calls.values()):
-            self.ended(call)
+        while self.calls:  # no call may outlive the library (deleting one then aborts)
+            self.ended(next(iter(self.calls.values())))
+        self.workers.stop()  # the calls' records are written before it returns
+        del self.account
         self.endpoint.libDestroy()
-        connections.close_all()  # this thread's connection, before the thread ends
+        self.endpoint = None  # PJSIP's endpoint is one a process: the next line makes its own
+        connections.close_all()
 
     def stop(self) -> None:
         self.stopping.set()
 
-    # the calls
+    # from any thread
+
+    def post_key(self, live: _Live, key: str, way: str) -> None:
+        self._inbox.put((live, "key", (key, way, time.monotonic())))
+
+    def workers_submit(self, live: _Live, job: Callable[[], list[Action]], *, counted: bool = True) -> None:
+        assert self.workers is not None  # noqa: S101
+        self.workers.submit(live, job, counted=counted)
+
+    def _finished_job(self, live: _Live, outcome: _Outcome) -> None:
+        self._inbox.put((live, "outcome", outcome))
+
+    # the line thread
+
+    def begin(self, call: LineCall) -> None:
+        info = call.getInfo()
+        caller = info.remoteUri.split("sip:", 1)[-1].split("@", 1)[0].strip('<>" ')
+        conversation = Conversation(self.backend_factory(), caller=caller, language=self.language)
+        live = _Live(conversation, timezone.now(), info.id)
+        call.live = live
+        try:
+            live.recognizer = _recognizer(self.language)
+        except Exception:  # a recogniser that cannot start leaves the keypad
+            log.exception("no speech recognition for this call")
+        fmt = pj.MediaFormatAudio()
+        fmt.init(pj.PJMEDIA_FORMAT_PCM, 8000, 1, 20000, 16)
+        tap = CallTap(self, live)
+        try:
+            tap.createPort(f"tap{info.id}", fmt)
+            call.getAudioMedia(-1).startTransmit(tap)
+            live.tap = tap
+        except pj.Error:  # no audio to listen to: RFC 2833 keys only
+            log.exception("no in-band keys for this call")
+        live.waiting += 1
+        self.workers_submit(live, conversation.start)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                live, kind, item = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            call = self.calls.get(live.call_id)
+            if call is None or call.live is not live or live.logged:
+                continue
+            if kind == "key":
+                self._key(call, live, *item)
+            else:
+                self._outcome(call, live, item)
+
+    def _key(self, call: LineCall, live: _Live, key: str, way: str, at: float) -> None:
+        if not live.ways.take(key, way, at):
+            return
+        live.keys.append(key)
+        self.stop_prompt(call)
+        live.deadline = 0.0
+        live.waiting += 1
+        conversation = live.conversation
+        self.workers_submit(live, lambda: conversation.press(key))
+
+    def _outcome(self, call: LineCall, live: _Live, outcome: _Outcome) -> None:
+        if outcome.counted:
+            live.waiting -= 1
+        elif not outcome.actions:
+            return
+        self.act(call, outcome)
 
     def _tick(self, now: float) -> None:
         for call in list(self.calls.values()):
@@ -170,33 +401,34 @@ class Line:
                 continue
             if live.deadline and now >= live.deadline:
                 live.deadline = 0.0
-                self.act(call, live.conversation.silence())
+                live.waiting += 1
+                self.workers_submit(live, live.conversation.silence)
 
-    def act(self, call: LineCall, actions: list[Action]) -> None:
-        from meterdesk.phone.prompts import prompt_file, wav_seconds
-
+    def act(self, call: LineCall, outcome: _Outcome) -> None:
         live = call.live
         assert live is not None  # noqa: S101
-        texts = [a.text for a in actions if isinstance(a, Say)]
         now = time.monotonic()
-        if texts:
-            path = prompt_file(" ".join(texts), live.conversation.language)
+        # A prompt answering a key already followed by another is not played: the caller has
+        # answered over it (as pressing a key stops a prompt being played).
+        if outcome.prompt is not None and not (outcome.counted and live.waiting):
             self.stop_prompt(call)
             player = pj.AudioMediaPlayer()
-            player.createPlayer(str(path), pj.PJMEDIA_FILE_NO_LOOP)
+            player.createPlayer(str(outcome.prompt), pj.PJMEDIA_FILE_NO_LOOP)
             player.startTransmit(call.getAudioMedia(-1))
             live.player = player
-            live.speaking_until = now + wav_seconds(path)
+            live.speaking_until = now + outcome.seconds
         start = max(now, live.speaking_until)
-        for action in actions:
+        for action in outcome.actions:
             if isinstance(action, Transfer):
                 call.xfer(action.target, pj.CallOpParam(True))
             elif isinstance(action, Hangup):
                 live.end_at = start + 0.2
-        if not live.conversation.finished:
-            expect = live.conversation.expect
-            wait = expect.between if expect.digits and live.conversation.entry else expect.timeout
-            live.deadline = start + wait
+        conversation = live.conversation
+        if not conversation.finished:
+            if live.waiting == 0:  # else the answer to a later key is on its way
+                expect = conversation.expect
+                wait = expect.between if expect.digits and conversation.entry else expect.timeout
+                live.deadline = start + wait
         elif live.end_at is None:
             live.end_at = start + 0.2
 
@@ -214,8 +446,6 @@ class Line:
             self.ended(call)
 
     def ended(self, call: LineCall) -> None:
-        from meterdesk.phone.services import call_record
-
         live = call.live
         for key, value in list(self.calls.items()):
             if value is call:
@@ -223,9 +453,20 @@ class Line:
         if live is None or live.logged:
             return
         live.logged = True
-        live.conversation.hang_up()
-        close_old_connections()
-        try:
-            call_record(conversation=live.conversation, via=self.via, started_at=live.started_at)
-        except Exception:  # a lost log must not take the line down
-            log.exception("the call could not be logged")
+        self.stop_prompt(call)
+        # The media ports go here, on the line thread, before the call's own.
+        live.tap, live.player = None, None
+        self.workers_submit(live, self._record(live), counted=False)
+
+    def _record(self, live: _Live) -> Callable[[], list[Action]]:
+        def job() -> list[Action]:
+            from meterdesk.phone.services import call_record
+
+            live.conversation.hang_up()
+            try:
+                call_record(conversation=live.conversation, via=self.via, started_at=live.started_at)
+            except Exception:  # a lost log must not take the line down
+                log.exception("the call could not be logged")
+            return []
+
+        return job

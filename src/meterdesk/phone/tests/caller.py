@@ -1,6 +1,6 @@
 """A real caller for the tests: baresip (Debian), driven over its ctrl_tcp module (JSON in
 netstrings), dialling over loopback with G.711 and sending RFC 2833 digits. Its microphone is a
-file of silence; what it hears is not kept."""
+file of silence, or the WAV given (8 kHz mono 16-bit); what it hears is not kept."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from meterdesk.testing import free_port
 
 
 class Caller:
-    def __init__(self, folder: Path, number: str = "+79161234567") -> None:
+    def __init__(self, folder: Path, number: str = "+79161234567", microphone: Path | None = None) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         silence = folder / "silence.wav"
@@ -33,7 +33,7 @@ class Caller:
                     "poll_method\tpoll",
                     f"sip_listen\t127.0.0.1:{sip}",
                     f"rtp_ports\t{rtp}-{rtp + 9}",
-                    f"audio_source\taufile,{silence}",
+                    f"audio_source\taufile,{microphone or silence}",
                     "audio_player\taufile,/dev/null",
                     "audio_alert\taufile,/dev/null",
                     "module_path\t/usr/lib/baresip/modules",

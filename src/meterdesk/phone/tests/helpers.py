@@ -37,11 +37,14 @@ class Customer:
         return self.meter.account.number
 
 
-def customer(*, phone: str | None = CALLER, zones: int = 2, serial: str = "40001122") -> Customer:
-    make_tariff(
-        category=PremisesCategory.GAS_STOVE,
-        prices=("9.45", "4.08")[:zones] if zones < 3 else ("10.32", "8.60", "4.08"),
-    )
+def customer(
+    *, phone: str | None = CALLER, zones: int = 2, serial: str = "40001122", tariff: bool = True
+) -> Customer:
+    if tariff:  # one for all the customers of a test
+        make_tariff(
+            category=PremisesCategory.GAS_STOVE,
+            prices=("9.45", "4.08")[:zones] if zones < 3 else ("10.32", "8.60", "4.08"),
+        )
     account = AccountFactory(address="г. Москва, ул. Ленина, д. 5, кв. 12")
     meter = MeterFactory(account=account, zones=zones, serial=serial)
     ReadingFactory(

@@ -3,42 +3,16 @@ stored and the call logged."""
 
 from __future__ import annotations
 
-import threading
 import time
-from unittest import mock
 
 import pytest
 
 from meterdesk.metering.models import Reading
 from meterdesk.phone.models import Call
 from meterdesk.phone.tests.caller import Caller
-from meterdesk.phone.tests.helpers import IN_WINDOW, customer
-from meterdesk.testing import free_port
+from meterdesk.phone.tests.helpers import customer
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def line(settings, tmp_path):
-    from meterdesk.phone.sip import Line
-
-    settings.METERDESK_READING_WINDOW = None
-    settings.DATA_DIR = tmp_path
-    port = free_port()
-    rtp = free_port()
-    server = Line(sip_port=port, rtp_ports=(rtp, rtp + 40))
-
-    def serve() -> None:
-        server.start()
-        server.run()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    with mock.patch("django.utils.timezone.now", return_value=IN_WINDOW):
-        thread.start()
-        assert server.ready.wait(10)
-        yield server
-        server.stop()
-        thread.join(10)
 
 
 def test_a_call_gives_a_two_zone_reading_by_rfc2833_digits(line, tmp_path):
