@@ -38,6 +38,7 @@ from meterdesk.customers.cli import issue_registration_codes
 from meterdesk.dataio.cli import export_group, import_command
 from meterdesk.documents.cli import documents_group
 from meterdesk.mail.cli import mail_group
+from meterdesk.notify.cli import notify_group
 
 # These add their subcommands to `payments` (reconcile; import-registry, unmatched, resolve …).
 from meterdesk.payments import commands as _payments_commands  # noqa: F401
@@ -466,6 +467,7 @@ for _command in (
     mail_group,
     ivr_group,
     programme_group,
+    notify_group,
     send_confirmations,
     issue_registration_codes,
     api_purge,

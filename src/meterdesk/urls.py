@@ -15,6 +15,7 @@ urlpatterns = [
     path("payments/", include("meterdesk.payments.urls")),
     path("documents/", include("meterdesk.documents.urls")),
     path("programme/", include("meterdesk.programme.urls")),
+    path("notify/", include("meterdesk.notify.urls")),
     path("office/", include("meterdesk.backoffice.urls")),
     path("terminal/", include("meterdesk.terminal.urls")),
     path("", include("meterdesk.portal.urls")),

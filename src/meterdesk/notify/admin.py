@@ -1,0 +1,18 @@
+from django.contrib import admin
+
+from meterdesk.adminviews import ViewOnlyAdmin
+from meterdesk.notify.models import Notice, Preference
+
+
+@admin.register(Notice)
+class NoticeAdmin(ViewOnlyAdmin):
+    list_display = ("key", "channel", "to", "created_at", "sent_at", "failed_at", "attempts")
+    list_filter = ("topic", "channel")
+    search_fields = ("key", "to", "user__email")
+
+
+@admin.register(Preference)
+class PreferenceAdmin(ViewOnlyAdmin):
+    list_display = ("user", "topic", "channel", "enabled", "changed_at")
+    list_filter = ("topic", "channel", "enabled")
+    search_fields = ("user__email",)
