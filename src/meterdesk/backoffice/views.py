@@ -30,7 +30,12 @@ from meterdesk.metering.check import (
     ReadingInvalid,
     WindowClosed,
 )
-from meterdesk.metering.messages import issue_message, month_closed_message, zone_label
+from meterdesk.metering.messages import (
+    issue_message,
+    month_closed_message,
+    month_moved_message,
+    zone_label,
+)
 from meterdesk.metering.models import Meter, Reading
 from meterdesk.metering.selectors import meter_last_reading
 from meterdesk.utility.selectors import utility_now
@@ -154,6 +159,8 @@ def _key(request: HttpRequest, form: forms.Form, meter: Meter, values: list[str]
 
 def _accepted(request: HttpRequest, result: SubmissionResult) -> None:
     reading = result.reading
+    if result.moved_from is not None:
+        messages.info(request, month_moved_message(result.moved_from, reading.period))
     if result.replaced is not None:
         text = _("Reading accepted, number %(confirmation)s. It replaces the earlier reading of the month.")
     else:

@@ -145,6 +145,7 @@ def test_the_admin_shows_the_audit_log_in_russian_and_searches_it_by_e_mail(offi
     _user, meter = office_world
     supervisor = staff_of("supervisor")
     entry = account_correct(staff=supervisor, account=meter.account, values={"rooms": 4}, reason="акт")
+    assert entry is not None
     root = staff_of(None, "root@office.example.com")
     root.is_superuser = True
     root.save()

@@ -212,3 +212,44 @@ def test_a_slip_dated_outside_the_window_is_refused_on_the_page(office_world, wi
         assert response.status_code == 302
     reading = Reading.objects.get()
     assert reading.channel == Channel.OPERATOR and reading.period == date(2026, 11, 1)
+
+
+def _november_closed(meter) -> None:
+    from django.utils import timezone
+
+    from meterdesk.billing.models import AccountClose
+
+    zero = Decimal(0)
+    AccountClose.objects.create(
+        account=meter.account, period=date(2026, 11, 1), basis="average", opening_balance=zero, charges=zero,
+        recalculations=zero, payments=zero, penalty=zero, closing_balance=zero, due_date=date(2026, 12, 10),
+        closed_at=timezone.now(),
+    )  # fmt: skip
+
+
+def test_a_slip_of_a_closed_month_is_refused_or_moved_as_the_profile_says(office_world, monkeypatch):
+    import dataclasses
+
+    from meterdesk.metering import check
+
+    _user, meter = office_world
+    _november_closed(meter)
+    client = client_of(staff_of("operator"))
+    url = reverse("backoffice:reading_new", args=[meter.account.number])
+    data = {"meter": meter.pk, "channel": "paper", "t1": "1300", "t2": "650", "slip_date": "2026-11-20"}
+    with mock.patch("django.utils.timezone.now", return_value=DECEMBER_2):
+        response = client.post(url, data)
+        assert response.status_code == 422
+        assert [e.code for e in response.context["form"].non_field_errors().as_data()] == ["month_closed"]
+        assert "Показания за ноябрь 2026 больше не принимаются" in response.content.decode()
+        real = check.profile_load
+        monkeypatch.setattr(
+            check,
+            "profile_load",
+            lambda code: dataclasses.replace(real(code), closed_month_readings="next_month"),
+        )
+        response = client.post(url, data, follow=True)
+    assert response.status_code == 200
+    moved = "Счёт за ноябрь 2026 уже выставлен, поэтому эти показания учтены за декабрь 2026."
+    assert moved in response.content.decode()
+    assert Reading.objects.get().period == date(2026, 12, 1)
