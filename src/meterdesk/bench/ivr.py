@@ -70,6 +70,20 @@ print(json.dumps({
 """
 
 
+#: What the line says after each group of keys: its latency is timed to the first sound of it.
+ANSWERS = (
+    "account_read_back",
+    "serial_prompt",
+    "menu",
+    "zone1_prompt",
+    "zone1_read_back",
+    "zone2_prompt",
+    "zone2_read_back",
+    "charge_and_confirmation",
+    "goodbye",
+)
+
+
 def _groups(i: int) -> list[str]:
     """What caller ``i`` keys: its account number (ten digits end the entry), 1 (read back right),
     its meter's last four digits, 1 (readings), each zone's value with # and 1 to confirm, 9."""
@@ -222,6 +236,10 @@ def _figures(
         lost += max(0, result["keys_sent"] - taken)
         extra += max(0, taken - result["keys_sent"])
     latencies = [v for r in results for v in r["latencies_ms"]]
+    by_step: dict[str, list[float]] = {}
+    for result in results:
+        for step, value in zip(ANSWERS, result["latencies_ms"], strict=False):
+            by_step.setdefault(step, []).append(value)
     completed = sum(1 for r in results if r["completed"])
     failures: dict[str, int] = {}
     for result in results:
@@ -240,6 +258,7 @@ def _figures(
         "prompt_p50_ms": _percentile(latencies, 0.5),
         "prompt_p95_ms": _percentile(latencies, 0.95),
         "prompt_max_ms": max(latencies, default=None),
+        "prompt_p95_ms_by_answer": {step: _percentile(values, 0.95) for step, values in by_step.items()},
         "cpu_ms_per_call": round(cpu * 1000 / max(completed, 1), 1),
         "line_cpu_seconds": round(cpu, 2),
         "seconds": round(seconds, 1),

@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from meterdesk.phone.dialog import Action, Backend, Conversation, Hangup, Say, Transfer
 from meterdesk.phone.inband import Detector, Keys
+from meterdesk.phone.speech import Recognizer, SpeechUnavailable, recognizer_for
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class _Live:
     keys: list[str] = field(default_factory=list)
     ways: Keys = field(default_factory=Keys)
     detector: Detector = field(default_factory=Detector)
-    recognizer: Any = None
+    recognizer: Recognizer | None = None
     jobs: deque[tuple[Callable[[], list[Action]], bool]] = field(default_factory=deque)
     busy: bool = False  # a worker is taking its jobs
 
@@ -167,12 +168,39 @@ class CallTap(pj.AudioMediaPort):  # type: ignore[misc]
 
 
 def _listen(live: _Live, pcm: bytes) -> Callable[[], list[Action]]:
+    """A job: more of the caller's audio to its recogniser; what it made out, to the dialog."""
+
     def job() -> list[Action]:
-        text = live.recognizer.accept(pcm)
+        recognizer = live.recognizer
+        text = recognizer.accept(pcm) if recognizer is not None else None
         if not text or live.conversation.finished:
             return []
-        heard: Callable[[str], list[Action]] = live.conversation.heard  # type: ignore[attr-defined]
-        return heard(text)
+        return live.conversation.heard(text)
+
+    return job
+
+
+def _press(live: _Live, key: str) -> Callable[[], list[Action]]:
+    """A job: a key to the dialog; what the recogniser heard of an utterance begun is dropped."""
+
+    def job() -> list[Action]:
+        if live.recognizer is not None:
+            live.recognizer.reset()
+        return live.conversation.press(key)
+
+    return job
+
+
+def _start(live: _Live, language: str) -> Callable[[], list[Action]]:
+    """A job: the call's recogniser (none: keys only), then the dialog's first words."""
+
+    def job() -> list[Action]:
+        try:
+            live.recognizer = recognizer_for(language)
+        except SpeechUnavailable:
+            log.exception("no speech recognition for this call")
+        live.conversation.speech = live.recognizer is not None
+        return live.conversation.start()
 
     return job
 
@@ -210,17 +238,6 @@ class LineAccount(pj.Account):  # type: ignore[misc]
         answer = pj.CallOpParam()
         answer.statusCode = 200
         call.answer(answer)
-
-
-def _recognizer(language: str) -> Any:
-    """The call's speech recogniser (``phone.speech``), or None: keys only."""
-    import importlib
-
-    try:
-        speech = importlib.import_module("meterdesk.phone.speech")
-    except ImportError:
-        return None
-    return speech.recognizer_for(language)
 
 
 #: Calls one endpoint takes. This pjsua2 wheel is built with PJSUA_MAX_CALLS = 4 and caps
@@ -342,10 +359,6 @@ class Line:
         conversation = Conversation(self.backend_factory(), caller=caller, language=self.language)
         live = _Live(conversation, timezone.now(), info.id)
         call.live = live
-        try:
-            live.recognizer = _recognizer(self.language)
-        except Exception:  # a recogniser that cannot start leaves the keypad
-            log.exception("no speech recognition for this call")
         fmt = pj.MediaFormatAudio()
         fmt.init(pj.PJMEDIA_FORMAT_PCM, 8000, 1, 20000, 16)
         tap = CallTap(self, live)
@@ -356,7 +369,7 @@ class Line:
         except pj.Error:  # no audio to listen to: RFC 2833 keys only
             log.exception("no in-band keys for this call")
         live.waiting += 1
-        self.workers_submit(live, conversation.start)
+        self.workers_submit(live, _start(live, self.language))
 
     def _drain(self) -> None:
         while True:
@@ -379,8 +392,7 @@ class Line:
         self.stop_prompt(call)
         live.deadline = 0.0
         live.waiting += 1
-        conversation = live.conversation
-        self.workers_submit(live, lambda: conversation.press(key))
+        self.workers_submit(live, _press(live, key))
 
     def _outcome(self, call: LineCall, live: _Live, outcome: _Outcome) -> None:
         if outcome.counted:
