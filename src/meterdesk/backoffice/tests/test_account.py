@@ -8,12 +8,13 @@ from decimal import Decimal
 import pytest
 from auditlog.models import LogEntry
 from django.urls import reverse
+from django.utils import timezone
 
 from meterdesk.backoffice.audit import account_changes
 from meterdesk.backoffice.services import ReasonRequired, account_correct
 from meterdesk.backoffice.tests.conftest import client_of, staff_of
 from meterdesk.billing.messages import money
-from meterdesk.billing.models import EntryKind, LedgerEntry
+from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
 from meterdesk.testing import ReadingFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,11 +30,15 @@ def test_the_account_page_shows_the_whole_picture(office_world):
         account=account, period=date(2026, 10, 1), posted_on=date(2026, 11, 1), kind=EntryKind.CHARGE,
         amount=Decimal("2384.13"),
     )  # fmt: skip
-    html = (
-        client_of(staff_of("billing"))
-        .get(reverse("backoffice:account", args=[account.number]))
-        .content.decode()
-    )
+    AccountClose.objects.create(
+        account=account, period=date(2026, 10, 1), basis="actual", opening_balance=Decimal(0),
+        charges=Decimal("2500.00"), recalculations=Decimal("-115.87"), payments=Decimal(0), penalty=Decimal(0),
+        closing_balance=Decimal("2384.13"), due_date=date(2026, 11, 10), closed_at=timezone.now(),
+    )  # fmt: skip
+    page = client_of(staff_of("billing")).get(reverse("backoffice:account", args=[account.number]))
+    html = page.content.decode()
+    assert "октябрь 2026" in html and "2\u202f500,00" in html and "\u2212115,87" in html  # charged, true-up
+    assert "10.11.2026" in html  # the due date
     assert "Иванова Мария Петровна" in html
     assert "г. Москва, ул. Ленина, д. 5, кв. 12" in html
     assert "maria.ivanova@example.com" in html
