@@ -332,6 +332,12 @@ def bill(month: date, workers: int | None, chunk_size: int, force: bool, reason:
         click.echo(
             f"Autopayment: {scheduled} bills scheduled for their due date (`meterdesk payments autopay`)."
         )
+    # The households are told that the bill is ready (`meterdesk notify send` sends the notices).
+    from meterdesk.notify.prepare import bill_events, notices_store
+
+    told = notices_store("bill_ready", bill_events(month))
+    if told.created:
+        click.echo(f"Bill-ready notices: {told.created} stored (`meterdesk notify send` sends them).")
 
 
 def _operator() -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 import time as clock
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 import click
 
-from meterdesk.cliutil import database_current, django_setup
+from meterdesk.cliutil import database_current, django_setup, period_option
 
 
 @click.group(name="notify", help="Reminders to households: prepare them, send them.")
@@ -41,14 +42,22 @@ def _today(day: date | None) -> date:
     return day or utility_now().date()
 
 
+def _said(topic: str, done: Any) -> None:
+    click.echo(
+        f"{topic}: {done.households} events; {done.created} notices stored now, {done.existing} stored before."
+    )
+
+
 def _prepare(topic: str, day: date) -> None:
     from meterdesk.notify.prepare import reminders_prepare
 
-    done = reminders_prepare(topic, day)
-    click.echo(
-        f"{topic} {day:%Y-%m}: {done.households} households to remind; {done.created} notices stored now, "
-        f"{done.existing} stored before."
-    )
+    _said(topic, reminders_prepare(topic, day))
+
+
+def _events(topic: str, *args: Any) -> None:
+    from meterdesk.notify.prepare import SOURCES, notices_store
+
+    _said(topic, notices_store(topic, SOURCES[topic](*args)))
 
 
 def _send_all() -> None:
@@ -81,18 +90,51 @@ def window_closing(day: date | None) -> None:
     _send_all()
 
 
-@notify_group.command(help="Whatever today calls for (run it daily): the reminders due, then the sending.")
+@notify_group.command(name="bill-ready", help="Tell the households of a closed month that its bill is ready.")
+@click.option("--period", required=True, callback=period_option, help="The month, YYYY-MM.")
+def bill_ready(period: date) -> None:
+    _ready()
+    _events("bill_ready", period)
+    _send_all()
+
+
+@notify_group.command(help="Tell the households of the payments their ledgers recorded lately.")
+@click.option("--since-hours", default=25, show_default=True, type=click.IntRange(min=1, max=24 * 31))
+def payments(since_hours: int) -> None:
+    from django.utils import timezone
+
+    _ready()
+    _events("payment_received", timezone.now() - timedelta(hours=since_hours))
+    _send_all()
+
+
+@notify_group.command(help="Tell the households whose meters must be verified within --days.")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(min=1, max=365))
+@DAY
+def verification(days: int, day: date | None) -> None:
+    _ready()
+    _events("verification_due", _today(day), days)
+    _send_all()
+
+
+@notify_group.command(
+    help="Whatever today calls for (run it daily): the reminders, payments, verifications, then sending."
+)
 @DAY
 def today(day: date | None) -> None:
+    from django.utils import timezone
+
     from meterdesk.notify.prepare import reminders_due
 
     _ready()
     when = _today(day)
     due = reminders_due(when)
     if not due:
-        click.echo(f"{when}: no reminder is due today.")
+        click.echo(f"{when}: no readings reminder is due today.")
     for topic in due:
         _prepare(topic, when)
+    _events("payment_received", timezone.now() - timedelta(hours=25))
+    _events("verification_due", when, 30)
     _send_all()
 
 

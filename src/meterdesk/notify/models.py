@@ -14,6 +14,9 @@ from meterdesk.customers.models import Account
 class Topic(models.TextChoices):
     WINDOW_OPEN = "window_open", _("the readings window has opened")
     WINDOW_CLOSING = "window_closing", _("the readings window closes soon")
+    BILL_READY = "bill_ready", _("the month's bill is ready")
+    PAYMENT_RECEIVED = "payment_received", _("a payment is received")
+    VERIFICATION_DUE = "verification_due", _("a meter's verification is due")
 
 
 class NoticeChannel(models.TextChoices):

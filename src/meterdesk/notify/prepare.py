@@ -1,29 +1,33 @@
-"""Preparing the readings reminders: one notice per household's login and channel, stored once.
+"""Preparing notices: one per household's login, event and channel, stored once.
 
-``reminders_prepare(topic, today)`` finds the households to remind — accounts open, with a meter in
-service that has no customer's reading for the month yet — and, for each verified login linked to
-one, stores a notice for every channel the login gets (its ``Preference`` rows, else
-``DEFAULT_ON``; SMS to the login's first Russian mobile number). Each notice's key names its event
-(``window_open:2026-12:<account>:<login>:email``) and is unique: preparing again, after a crash
-or by a second run, adds only what is missing and never a second notice of the same event. Notices
-in the personal account are delivered as they are stored; e-mails and SMS wait for the sender
-(``send.py``). Work goes in chunks of logins, so memory does not grow with the number of accounts.
+Each topic has a source of **events** — a household still to give readings when the window opens
+or is about to close, a month's bill ready, a payment received, a meter's verification due — each
+naming the login, the account and what happened. ``notices_store`` turns them into notices, for
+every channel the login gets (its ``Preference`` rows, else ``DEFAULT_ON``; SMS to the login's first
+Russian mobile number). A notice's key names its event (``window_open:2026-12:<account>:<login>:
+email``, ``payment_received:<ledger entry>:<login>:sms``) and is unique: preparing again, after a
+crash or by a second run, adds only what is missing and never a second notice of the same event.
+Notices in the personal account are delivered as they are stored; e-mails and SMS wait for the
+sender (``send.py``). Work goes in chunks, so memory does not grow with the number of accounts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from meterdesk.billing.messages import month_name
+from meterdesk.billing.messages import money, month_name
+from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
 from meterdesk.customers.models import AccountLink, Phone
 from meterdesk.domain.periods import month_start
 from meterdesk.metering.models import Meter, Reading, ReadingKind
@@ -35,112 +39,234 @@ CHUNK = 2000
 
 @dataclass(frozen=True)
 class Prepared:
-    households: int = 0  # (login, account) pairs to remind
+    households: int = 0  # events found (a login and an account each)
     created: int = 0  # notices stored now
     existing: int = 0  # notices of the same events stored before
 
 
-def _households(period: date) -> Iterator[tuple[int, int, str, str, str, str]]:
-    """(login, account, number, address, e-mail, language) of each verified login linked to an
-    open account with a meter in service and no customer's reading for ``period``."""
+@dataclass(frozen=True)
+class Event:
+    user_id: int
+    account_id: int
+    key: str  # the event within its topic, e.g. "2026-12:<account>" or "<ledger entry>"
+    email: str
+    language: str
+    values: dict[str, Any] = field(default_factory=dict)  # what its words need
+
+
+def _logins(links: QuerySet[AccountLink]) -> QuerySet[AccountLink]:
+    return links.filter(
+        user__is_active=True, user__email_verified_at__isnull=False, account__closed_on__isnull=True
+    ).order_by("user_id", "account_id")
+
+
+_LOGIN = ("user_id", "account_id", "account__number", "user__email", "user__language")
+
+
+def _days(value: date) -> str:
+    return date_format(value, "j E")
+
+
+# --- the sources of events -------------------------------------------------------------------------
+
+
+def window_events(period: date) -> Iterator[Event]:
+    """Each verified login of an open account with a meter in service and no customer's reading
+    for ``period``."""
+    start, end = reading_window_get().bounds(period.year, period.month)
     read = Reading.objects.filter(meter_id=OuterRef("pk"), period=period, kind=ReadingKind.CUSTOMER)
     unread = Meter.objects.filter(account_id=OuterRef("account_id"), removed_on__isnull=True).exclude(
         Exists(read)
     )
+    links = _logins(AccountLink.objects.filter(Exists(unread))).values_list(*_LOGIN)
+    for user_id, account_id, number, email, language in links.iterator(chunk_size=CHUNK):
+        yield Event(
+            user_id,
+            account_id,
+            f"{period:%Y-%m}:{account_id}",
+            email,
+            language,
+            {"number": number, "month": period, "start": start, "end": end},
+        )
+
+
+def bill_events(period: date) -> Iterator[Event]:
+    """Each verified login of an account billed for ``period``."""
+    closes = AccountClose.objects.filter(period=period, account_id=OuterRef("account_id"))
     links = (
-        AccountLink.objects.filter(
-            user__is_active=True, user__email_verified_at__isnull=False, account__closed_on__isnull=True
+        _logins(AccountLink.objects.filter(Exists(closes)))
+        .annotate(
+            due=closes.values("closing_balance")[:1],
+            due_date=closes.values("due_date")[:1],
         )
-        .filter(Exists(unread))
-        .order_by("user_id", "account_id")
-        .values_list(
-            "user_id", "account_id", "account__number", "account__address", "user__email", "user__language"
-        )
+        .values_list(*_LOGIN, "due", "due_date")
     )
-    yield from links.iterator(chunk_size=CHUNK)
+    for user_id, account_id, number, email, language, due, due_date in links.iterator(chunk_size=CHUNK):
+        yield Event(
+            user_id,
+            account_id,
+            f"{period:%Y-%m}:{account_id}",
+            email,
+            language,
+            {"number": number, "month": period, "due": Decimal(due), "due_date": due_date},
+        )
 
 
-def _texts(topic: str, language: str, number: str, start: date, end: date, url: str) -> tuple[str, str, str]:
-    """(subject, e-mail and personal-account text, SMS text) in ``language``."""
-    with translation.override(language):
-        values = {
-            "number": number,
-            "month": month_name(start),
-            "start": date_format(start, "j E"),
-            "end": date_format(end, "j E"),
-            "url": url,
-            "utility": utility_get().short_name,
-        }
-        if topic == Topic.WINDOW_OPEN:
-            subject = _("Readings for %(month)s: accepted until %(end)s") % values
-            body = (
-                _(
-                    "Readings of account %(number)s for %(month)s are accepted from %(start)s to %(end)s. "
-                    "Give them in the personal account: %(url)s"
-                )
-                % values
+def payment_events(since: datetime) -> Iterator[Event]:
+    """Each verified login of an account, for each payment recorded in its ledger since ``since``."""
+    entries = LedgerEntry.objects.filter(kind=EntryKind.PAYMENT, created_at__gte=since).order_by("pk")
+    for entry_id, account_id, amount, posted_on in entries.values_list(
+        "pk", "account_id", "amount", "posted_on"
+    ).iterator(chunk_size=CHUNK):
+        links = _logins(AccountLink.objects.filter(account_id=account_id)).values_list(*_LOGIN)
+        for user_id, _account, number, email, language in links:
+            yield Event(
+                user_id,
+                account_id,
+                f"{entry_id}",
+                email,
+                language,
+                {"number": number, "amount": -amount, "on": posted_on},
             )
-            sms = (
-                _("%(utility)s: readings of account %(number)s are accepted until %(end)s. %(url)s") % values
-            )
-        else:
-            subject = _("Two days left to give readings for %(month)s") % values
-            body = (
-                _(
-                    "We have not received readings of account %(number)s for %(month)s yet. They are accepted "
-                    "until %(end)s inclusive; after that the month is billed by the average. Give them in the "
-                    "personal account: %(url)s"
-                )
-                % values
-            )
-            sms = (
-                _("%(utility)s: readings of account %(number)s are accepted until %(end)s inclusive. %(url)s")
-                % values
-            )
-    return subject, body, sms
 
 
-def reminders_prepare(topic: str, today: date) -> Prepared:
-    """Store the ``topic`` reminders of ``today``'s month for every household still to give readings."""
-    period = month_start(today)
-    start, end = reading_window_get().bounds(period.year, period.month)
-    url = settings.METERDESK_SITE_URL + reverse("portal:dashboard")
+def verification_events(today: date, days: int = 30) -> Iterator[Event]:
+    """Each verified login of an account with a meter in service whose verification falls due
+    within ``days`` (or is overdue): once per meter and due date."""
+    due = Meter.objects.filter(
+        account_id=OuterRef("account_id"),
+        removed_on__isnull=True,
+        verification_due__lte=today + timedelta(days=days),
+    )
+    links = _logins(AccountLink.objects.filter(Exists(due))).values_list(*_LOGIN)
+    for user_id, account_id, number, email, language in links.iterator(chunk_size=CHUNK):
+        meters = Meter.objects.filter(
+            account_id=account_id, removed_on__isnull=True, verification_due__lte=today + timedelta(days=days)
+        ).values_list("pk", "serial", "verification_due")
+        for meter_id, serial, when in meters:
+            yield Event(
+                user_id,
+                account_id,
+                f"{meter_id}:{when:%Y-%m-%d}",
+                email,
+                language,
+                {"number": number, "serial": serial, "on": when},
+            )
+
+
+# --- the words -----------------------------------------------------------------------------------
+
+
+def _words(topic: str, values: dict[str, Any]) -> tuple[str, str, str]:
+    """(subject, e-mail and personal-account text, SMS text) of an event, in the active language."""
+    v = {
+        **values,
+        "url": settings.METERDESK_SITE_URL + reverse("portal:dashboard"),
+        "utility": utility_get().short_name,
+    }
+    for name in ("month",):
+        if name in v:
+            v[name] = month_name(v[name])
+    for name in ("start", "end", "due_date", "on"):
+        if name in v:
+            v[name] = _days(v[name])
+    for name in ("due", "amount"):
+        if name in v:
+            v[name] = money(v[name])
+    if topic == Topic.WINDOW_OPEN:
+        return (
+            _("Readings for %(month)s: accepted until %(end)s") % v,
+            _(
+                "Readings of account %(number)s for %(month)s are accepted from %(start)s to %(end)s. "
+                "Give them in the personal account: %(url)s"
+            )
+            % v,
+            _("%(utility)s: readings of account %(number)s are accepted until %(end)s. %(url)s") % v,
+        )
+    if topic == Topic.WINDOW_CLOSING:
+        return (
+            _("Two days left to give readings for %(month)s") % v,
+            _(
+                "We have not received readings of account %(number)s for %(month)s yet. They are accepted "
+                "until %(end)s inclusive; after that the month is billed by the average. Give them in the "
+                "personal account: %(url)s"
+            )
+            % v,
+            _("%(utility)s: readings of account %(number)s are accepted until %(end)s inclusive. %(url)s")
+            % v,
+        )
+    if topic == Topic.BILL_READY:
+        return (
+            _("The bill for %(month)s is ready") % v,
+            _(
+                "The bill of account %(number)s for %(month)s is ready: %(due)s to pay by %(due_date)s. "
+                "See it and pay in the personal account: %(url)s"
+            )
+            % v,
+            _("%(utility)s: bill of account %(number)s for %(month)s: %(due)s, by %(due_date)s. %(url)s") % v,
+        )
+    if topic == Topic.PAYMENT_RECEIVED:
+        return (
+            _("Payment of %(amount)s received") % v,
+            _("A payment of %(amount)s for account %(number)s has been received (%(on)s). Thank you.") % v,
+            _("%(utility)s: payment %(amount)s for account %(number)s received. Thank you.") % v,
+        )
+    return (
+        _("Meter %(serial)s: verification due by %(on)s") % v,
+        _(
+            "The verification of meter %(serial)s of account %(number)s is due by %(on)s. After that date "
+            "its readings no longer count and the account is billed by the norm. Have it verified or "
+            "replaced; you can order it from us."
+        )
+        % v,
+        _("%(utility)s: meter %(serial)s of account %(number)s must be verified by %(on)s.") % v,
+    )
+
+
+# --- storing -------------------------------------------------------------------------------------
+
+
+def notices_store(topic: str, events: Iterable[Event]) -> Prepared:
+    """Store the notices of ``events`` (nothing twice; see the module's text)."""
     choices = {(p.user_id, p.channel): p.enabled for p in Preference.objects.filter(topic=topic)}
-    households = created = existing = 0
-    rows = _households(period)
+    found = created = existing = 0
+    stream = iter(events)
     while True:
-        chunk = [row for _n, row in zip(range(CHUNK), rows, strict=False)]
+        chunk = [event for _n, event in zip(range(CHUNK), stream, strict=False)]
         if not chunk:
             break
-        households += len(chunk)
+        found += len(chunk)
         mobiles: dict[int, str] = {}
         for user_id, number in (
-            Phone.objects.filter(user_id__in={row[0] for row in chunk}, number__startswith="+79")
+            Phone.objects.filter(user_id__in={e.user_id for e in chunk}, number__startswith="+79")
             .order_by("-added_at")
             .values_list("user_id", "number")
         ):
             mobiles[user_id] = number  # the first one added wins
         notices = []
         now = timezone.now()
-        for user_id, account_id, number, _address, email, language in chunk:
-            subject, body, sms = _texts(topic, language or "ru", number, start, end, url)
+        for event in chunk:
+            language = event.language or "ru"
+            with translation.override(language):
+                subject, body, sms = _words(topic, event.values)
             for channel in NoticeChannel:
-                if not choices.get((user_id, channel), DEFAULT_ON[channel]):
+                if not choices.get((event.user_id, channel), DEFAULT_ON[channel]):
                     continue
-                to = {NoticeChannel.EMAIL: email, NoticeChannel.SMS: mobiles.get(user_id, "")}.get(
-                    channel, ""
-                )
+                to = {
+                    NoticeChannel.EMAIL: event.email,
+                    NoticeChannel.SMS: mobiles.get(event.user_id, ""),
+                }.get(channel, "")
                 if channel != NoticeChannel.CABINET and not to:
                     continue
                 notices.append(
                     Notice(
-                        user_id=user_id,
-                        account_id=account_id,
+                        user_id=event.user_id,
+                        account_id=event.account_id,
                         topic=topic,
                         channel=channel,
-                        key=f"{topic}:{period:%Y-%m}:{account_id}:{user_id}:{channel}",
+                        key=f"{topic}:{event.key}:{event.user_id}:{channel}",
                         to=to,
-                        language=language or "ru",
+                        language=language,
                         subject=subject if channel != NoticeChannel.SMS else "",
                         body=sms if channel == NoticeChannel.SMS else body,
                         created_at=now,
@@ -153,11 +279,23 @@ def reminders_prepare(topic: str, today: date) -> Prepared:
         Notice.objects.bulk_create(fresh, ignore_conflicts=True)  # a concurrent run's rows stay theirs
         created += len(fresh)
         existing += len(known)
-    return Prepared(households, created, existing)
+    return Prepared(found, created, existing)
+
+
+def reminders_prepare(topic: str, today: date) -> Prepared:
+    """The readings reminder ``topic`` of ``today``'s month, for every household still to give them."""
+    return notices_store(topic, window_events(month_start(today)))
+
+
+SOURCES: dict[str, Callable[..., Iterator[Event]]] = {
+    Topic.BILL_READY: bill_events,
+    Topic.PAYMENT_RECEIVED: payment_events,
+    Topic.VERIFICATION_DUE: verification_events,
+}
 
 
 def reminders_due(today: date) -> list[str]:
-    """The reminders ``today`` calls for: the window opens today, or closes in two days."""
+    """The readings reminders ``today`` calls for: the window opens today, or closes in two days."""
     start, end = reading_window_get().bounds(today.year, today.month)
     due: list[str] = []
     if today == start:

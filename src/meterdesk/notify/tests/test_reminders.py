@@ -155,15 +155,13 @@ def test_the_preferences_page_and_the_notices_page(client):
     page = client.get("/notify/preferences/").content.decode()
     assert 'name="window_open:email" id="p-window_open-email" checked' in page
     assert 'name="window_open:sms" id="p-window_open-sms" aria' in page  # off by default
-    client.post(
-        "/notify/preferences/",
-        {
-            "window_open:sms": "on",
-            "window_open:cabinet": "on",
-            "window_closing:email": "on",
-            "window_closing:cabinet": "on",
-        },
-    )
+    others = {
+        f"{topic}:{channel}": "on"
+        for topic in Topic
+        if topic != Topic.WINDOW_OPEN
+        for channel in ("email", "cabinet")
+    }
+    client.post("/notify/preferences/", {"window_open:sms": "on", "window_open:cabinet": "on", **others})
     chosen = dict(Preference.objects.values_list("channel", "enabled"))
     assert chosen == {NoticeChannel.SMS: True, NoticeChannel.EMAIL: False}  # only what differs is stored
     assert set(Preference.objects.values_list("topic", flat=True)) == {Topic.WINDOW_OPEN}
@@ -184,13 +182,13 @@ def test_the_commands(settings):
     runner = CliRunner()
     first = runner.invoke(main, ["notify", "today", "--date", "2026-12-15"])
     assert first.exit_code == 0, first.output
-    assert "window_open 2026-12: 1 households to remind; 2 notices stored now" in first.output
+    assert "window_open: 1 events; 2 notices stored now" in first.output
     assert "Sent 1" in first.output and len(mail.outbox) == 1
     again = runner.invoke(main, ["notify", "window-open", "--date", "2026-12-15"])
     assert "0 notices stored now, 2 stored before" in again.output and "Sent 0" in again.output
     assert len(mail.outbox) == 1
     quiet = runner.invoke(main, ["notify", "today", "--date", "2026-12-20"])
-    assert "no reminder is due today" in quiet.output
+    assert "no readings reminder is due today" in quiet.output
     bad = runner.invoke(main, ["notify", "today", "--date", "15.12.2026"])
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
 
