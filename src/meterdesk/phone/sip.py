@@ -63,7 +63,7 @@ class _Outcome:
     """What a job of the dialog gives the line thread: the actions, their prompt rendered."""
 
     actions: list[Action]
-    prompt: Path | None = None
+    prompts: list[Path] = field(default_factory=list)  # played one after another
     seconds: float = 0.0
     counted: bool = True  # a key's or a silence's answer (not speech heard on the way)
 
@@ -138,11 +138,11 @@ class Workers:
 
         try:
             actions = job()
-            texts = [a.text for a in actions if isinstance(a, Say)]
-            if not texts:
-                return _Outcome(actions, counted=counted)
-            path = prompt_file(" ".join(texts), live.conversation.language)
-            return _Outcome(actions, path, wav_seconds(path), counted)
+            # Each sentence a file of its own: the fixed ones are rendered already, and only
+            # what is new (a number read back, an amount) waits for the synthesiser.
+            language = live.conversation.language
+            paths = [prompt_file(a.text, language) for a in actions if isinstance(a, Say)]
+            return _Outcome(actions, paths, sum(wav_seconds(p) for p in paths), counted)
         except Exception:  # one call's failure must not take the line down
             log.exception("the dialog failed; the call is ended")
             return _Outcome([Hangup()], counted=counted)
@@ -422,10 +422,14 @@ class Line:
         now = time.monotonic()
         # A prompt answering a key already followed by another is not played: the caller has
         # answered over it (as pressing a key stops a prompt being played).
-        if outcome.prompt is not None and not (outcome.counted and live.waiting):
+        if outcome.prompts and not (outcome.counted and live.waiting):
             self.stop_prompt(call)
             player = pj.AudioMediaPlayer()
-            player.createPlayer(str(outcome.prompt), pj.PJMEDIA_FILE_NO_LOOP)
+            if len(outcome.prompts) == 1:
+                player.createPlayer(str(outcome.prompts[0]), pj.PJMEDIA_FILE_NO_LOOP)
+            else:
+                files = pj.StringVector([str(p) for p in outcome.prompts])
+                player.createPlaylist(files, "prompt", pj.PJMEDIA_FILE_NO_LOOP)
             player.startTransmit(call.getAudioMedia(-1))
             live.player = player
             live.speaking_until = now + outcome.seconds
