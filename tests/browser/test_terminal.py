@@ -2,7 +2,7 @@
 identifies on the on-screen pad, gives a two-zone reading, sees the charge and finishes; then the
 back button and a fresh visit show only the start page. axe-core finds nothing on its pages and
 nothing scrolls sideways, on a landscape (1920 × 1080) and a portrait (1080 × 1920) screen. An idle
-session shows its countdown and ends by itself."""
+session shows its countdown and ends by itself, and the next person starts in Russian."""
 
 from __future__ import annotations
 
@@ -147,6 +147,10 @@ def test_english_and_an_idle_session_that_ends_by_itself(browser_page, live_serv
     page.get_by_role("button", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     _check(page, axe, found)
+    # Left in English without identifying: the screen goes back to Russian by itself.
+    expect(page.locator("html")).to_have_attribute("lang", "ru", timeout=20_000)
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
     _identify(page)
     expect(page.locator("main")).to_contain_text("Balance")
     warning = page.get_by_role("alertdialog")

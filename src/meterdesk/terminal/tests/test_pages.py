@@ -222,3 +222,12 @@ def test_english_on_request(household):
     client.post(reverse("terminal:language"), {"language": "en", "next": "/terminal/"})
     html = client.get(reverse("terminal:start")).content.decode()
     assert '<html lang="en">' in html and "Personal account number" in html
+
+
+def test_the_language_chosen_before_identifying_is_forgotten_too(household):
+    client, _terminal = enrolled()
+    client.post(reverse("terminal:language"), {"language": "en", "next": "/terminal/"})
+    response = client.post(reverse("terminal:finish"), {"end": "timeout"})
+    assert response["Location"] == reverse("terminal:start")  # no household's session to speak of
+    assert '<html lang="ru">' in client.get(reverse("terminal:start")).content.decode()
+    assert not TerminalSession.objects.exists()

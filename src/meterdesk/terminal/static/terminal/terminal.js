@@ -129,7 +129,7 @@
     if (finishForm) {
       finishForm.querySelector("input[name=end]").value = "timeout";
       finishForm.submit();
-    } else {
+    } else {  // a page without the form (enrolment): nothing of a household on it
       location.replace(startUrl);
     }
   }
@@ -159,9 +159,9 @@
     });
   }
 
-  // The start page with nothing typed has nothing to hide: no countdown there.
+  // The start page in Russian with nothing typed has nothing to forget: no countdown there.
   function worthEnding() {
-    if (pingUrl) return true;
+    if (pingUrl || document.documentElement.lang !== "ru") return true;
     return fields.some(function (input) { return input.value !== ""; });
   }
 
