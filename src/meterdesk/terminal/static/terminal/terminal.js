@@ -28,9 +28,13 @@
     active = input;
     active.classList.add("active");
     if (!pad) return;
-    var layout = input.dataset.pad;
+    var layout = input.dataset.padNow || input.dataset.pad;
     pad.querySelectorAll("[data-layout]").forEach(function (keys) {
       keys.hidden = keys.dataset.layout !== layout;
+    });
+    var switchable = input.hasAttribute("data-letters");
+    pad.querySelectorAll("[data-action=letters], [data-action=digits]").forEach(function (key) {
+      key.hidden = !switchable;
     });
     var comma = pad.querySelector("[data-key=','][data-decimal]");
     if (comma) comma.disabled = !input.hasAttribute("data-decimal");
@@ -63,6 +67,9 @@
       } else if (key.dataset.action === "clear") {
         active.value = "";
         active.dispatchEvent(new Event("input", { bubbles: true }));
+      } else if (key.dataset.action === "letters" || key.dataset.action === "digits") {
+        active.dataset.padNow = key.dataset.action === "letters" ? "email" : "numeric";
+        activate(active);
       } else if (key.dataset.action === "next") {
         var next = fields[fields.indexOf(active) + 1];
         if (next && next.form === active.form) {
