@@ -41,6 +41,17 @@ class PenaltyRules:
 
 
 @dataclass(frozen=True)
+class DebtNoticeRules:
+    """Decree 354 pp. 117–119: a debt over ``threshold_months`` months' charges is warned of; unpaid
+    ``pay_within_days`` after the warning's delivery, supply may be restricted, and
+    ``suspend_after_days`` later suspended."""
+
+    threshold_months: int = 2
+    pay_within_days: int = 20
+    suspend_after_days: int = 10
+
+
+@dataclass(frozen=True)
 class RulesProfile:
     code: str
     title: str
@@ -55,6 +66,7 @@ class RulesProfile:
     #: A reading given for a month that is already closed: "refuse" it (month_closed), or
     #: "next_month": store it for the next open month (docs/readings.md).
     closed_month_readings: str = "refuse"
+    debt_notice: DebtNoticeRules = DebtNoticeRules()
 
 
 def _date(value: Any, where: str) -> date:
@@ -97,6 +109,7 @@ def profile_parse(data: dict[str, Any]) -> RulesProfile:
                 ),
             ),
             closed_month_readings=str(data.get("closed_month_readings", CLOSED_MONTH_REFUSE)),
+            debt_notice=DebtNoticeRules(**{k: int(v) for k, v in data.get("debt_notice", {}).items()}),
         )
     except (KeyError, TypeError, IndexError) as exc:
         raise ProfileError(f"rules profile: missing or malformed field {exc}") from exc
@@ -106,6 +119,9 @@ def profile_parse(data: dict[str, Any]) -> RulesProfile:
         raise ProfileError("average_min_months_young must be between 1 and average_min_months")
     if not 1 <= profile.due_day <= 28:
         raise ProfileError("due_day must be between 1 and 28")
+    debt = profile.debt_notice
+    if min(debt.threshold_months, debt.pay_within_days, debt.suspend_after_days) < 1:
+        raise ProfileError("debt_notice: every figure must be at least 1")
     if profile.closed_month_readings not in (CLOSED_MONTH_REFUSE, CLOSED_MONTH_NEXT):
         raise ProfileError(
             f"closed_month_readings must be {CLOSED_MONTH_REFUSE} or {CLOSED_MONTH_NEXT}, "

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from meterdesk.adminviews import ViewOnlyAdmin
-from meterdesk.notify.models import Notice, Preference
+from meterdesk.notify.models import DebtCase, Notice, Preference
 
 
 @admin.register(Notice)
@@ -16,3 +16,22 @@ class PreferenceAdmin(ViewOnlyAdmin):
     list_display = ("user", "topic", "channel", "enabled", "changed_at")
     list_filter = ("topic", "channel", "enabled")
     search_fields = ("user__email",)
+
+
+@admin.register(DebtCase)
+class DebtCaseAdmin(ViewOnlyAdmin):
+    """The open debt cases to act on, by stage (``notify.debts``)."""
+
+    list_display = (
+        "account",
+        "period",
+        "debt",
+        "threshold",
+        "stage",
+        "delivered_at",
+        "pay_by",
+        "suspension_from",
+    )
+    list_filter = ("stage", "period")
+    search_fields = ("account__number",)
+    ordering = ("stage", "pay_by")

@@ -138,6 +138,24 @@ def today(day: date | None) -> None:
     _send_all()
 
 
+@notify_group.command(
+    help="Debt warnings after a month's close, and the open debt cases moved on (pp. 117-119)."
+)
+@click.option("--period", required=True, callback=period_option, help="The month closed, YYYY-MM.")
+@DAY
+def debts(period: date, day: date | None) -> None:
+    from meterdesk.notify.debts import debt_cases_advance, debt_cases_open
+
+    _ready()
+    opened = debt_cases_open(period)
+    _send_all()
+    run = debt_cases_advance(_today(day))  # the warnings just sent count as delivered
+    click.echo(
+        f"Debt cases: {opened} opened now; delivered, time running {run.delivered}; restriction possible "
+        f"{run.restriction_due}; suspension possible {run.suspension_due}; paid now {run.paid}."
+    )
+
+
 @notify_group.command(help="Send the notices due (e-mails, SMS); --follow keeps sending as they come.")
 @click.option("--follow", is_flag=True, help="Keep running, looking every --every seconds.")
 @click.option("--every", default=30.0, show_default=True, type=click.FloatRange(min=1))

@@ -17,6 +17,7 @@ class Topic(models.TextChoices):
     BILL_READY = "bill_ready", _("the month's bill is ready")
     PAYMENT_RECEIVED = "payment_received", _("a payment is received")
     VERIFICATION_DUE = "verification_due", _("a meter's verification is due")
+    DEBT_WARNING = "debt_warning", _("a warning of the debt (Decree 354 p. 119)")
 
 
 class NoticeChannel(models.TextChoices):
@@ -88,3 +89,41 @@ class Preference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.topic} {self.channel} {self.enabled}"
+
+
+class DebtStage(models.TextChoices):
+    WARNED = "warned", _("warning stored, not delivered yet")
+    DELIVERED = "delivered", _("warning delivered, time to pay running")
+    RESTRICTION_DUE = "restriction_due", _("unpaid: supply may be restricted")
+    SUSPENSION_DUE = "suspension_due", _("unpaid: supply may be suspended")
+    PAID = "paid", _("paid")
+
+
+class DebtCase(models.Model):
+    """A household's debt over the rules' threshold, from the warning to its payment (Decree 354
+    pp. 117–119, the rules profile's ``debt_notice``): staff act on the open ones by stage."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="debt_cases", verbose_name=_("account")
+    )
+    period = models.DateField(_("month"), help_text=_("the month whose statement showed the debt"))
+    debt = models.DecimalField(_("debt"), max_digits=14, decimal_places=2)
+    threshold = models.DecimalField(_("threshold"), max_digits=14, decimal_places=2)
+    opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
+    delivered_at = models.DateTimeField(_("warning delivered at"), null=True, blank=True)
+    pay_by = models.DateField(_("to pay by"), null=True, blank=True)
+    suspension_from = models.DateField(_("suspension possible from"), null=True, blank=True)
+    stage = models.CharField(_("stage"), max_length=16, choices=DebtStage.choices, default=DebtStage.WARNED)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("debt case")
+        verbose_name_plural = _("debt cases")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"], condition=models.Q(closed_at__isnull=True), name="debt_case_one_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.period:%Y-%m} {self.stage}"

@@ -170,7 +170,7 @@ def _words(topic: str, values: dict[str, Any]) -> tuple[str, str, str]:
     for name in ("start", "end", "due_date", "on"):
         if name in v:
             v[name] = _days(v[name])
-    for name in ("due", "amount"):
+    for name in ("due", "amount", "debt", "threshold"):
         if name in v:
             v[name] = money(v[name])
     if topic == Topic.WINDOW_OPEN:
@@ -210,6 +210,23 @@ def _words(topic: str, values: dict[str, Any]) -> tuple[str, str, str]:
             _("Payment of %(amount)s received") % v,
             _("A payment of %(amount)s for account %(number)s has been received (%(on)s). Thank you.") % v,
             _("%(utility)s: payment %(amount)s for account %(number)s received. Thank you.") % v,
+        )
+    if topic == Topic.DEBT_WARNING:
+        return (
+            _("Warning of the debt of account %(number)s") % v,
+            _(
+                "The debt of account %(number)s for electricity of past months is %(debt)s: more than two "
+                "months' charges (%(threshold)s). If it is not paid within %(days)s days of this warning, "
+                "the supply of electricity may first be restricted and then suspended (Decree 354 of "
+                "06.05.2011, pp. 117–119). If you have paid it already, disregard this warning. Pay in the "
+                "personal account: %(url)s"
+            )
+            % v,
+            _(
+                "%(utility)s: the debt of account %(number)s is %(debt)s. Unpaid within %(days)s days, "
+                "supply may be restricted. %(url)s"
+            )
+            % v,
         )
     return (
         _("Meter %(serial)s: verification due by %(on)s") % v,
