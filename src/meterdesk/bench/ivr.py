@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -113,8 +114,9 @@ def _keys_logged(inputs: str) -> int:
 
 
 def _cpu_seconds(pid: int) -> float:
+    """A process's CPU time with that of its children waited for (espeak-ng rendering prompts)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_ivr(
@@ -124,6 +126,7 @@ def bench_ivr(
     command = [sys.executable, "-m", "meterdesk.cli"]
     env = _env(folder, database_url)
     groups = -(-calls // PER_PROCESS)
+    load_before = round(os.getloadavg()[0], 2)  # others' work on the machine skews the figures
     lines: list[tuple[subprocess.Popen[bytes], int, Path]] = []
     try:
         say(f"Preparing {calls} accounts with two-zone meters in {folder}")
@@ -165,7 +168,12 @@ def bench_ivr(
         say(f"{calls} calls at once from {groups} caller processes")
         cpu_before = sum(_cpu_seconds(p.pid) for p, _port, _log in lines)
         began = time.monotonic()
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         results = _call(plan, env, timeout)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        caller_cpu = (children.ru_utime + children.ru_stime) - (
+            children_before.ru_utime + children_before.ru_stime
+        )
         seconds = time.monotonic() - began
         time.sleep(1.0)  # the last calls' records
         cpu = sum(_cpu_seconds(p.pid) for p, _port, _log in lines) - cpu_before
@@ -182,6 +190,8 @@ def bench_ivr(
         )
         figures = _figures(calls, results, counts, seconds, cpu, database_url)
         figures["line_processes"] = groups
+        figures["caller_cpu_ms_per_call"] = round(caller_cpu * 1000 / calls, 1)
+        figures["load_average_before"] = load_before
         return figures
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -210,7 +220,7 @@ def _call(plan: list[list[Any]], env: dict[str, str], timeout: float) -> list[di
                 env=env,
             )
         callers.append(process)
-    results = []
+    results: list[dict[str, Any]] = []
     for start, process in zip(range(0, len(plan), PER_PROCESS), callers, strict=True):
         _out, err = process.communicate(timeout=timeout + 60)
         out = Path(env["METERDESK_DATA_DIR"]) / f"callers{start}.out"

@@ -4,9 +4,9 @@ plan as JSON on stdin (each call's number, URI and keys; the SIP and RTP ports),
 call's outcome as JSON to the file the plan names.
 
 Each call waits for the line's first words, then keys each group of its plan one key at a time
-(``dialDtmf``) and times, from its last key, the first frame of the answer that is not silence
-(an ``AudioMediaPort`` receiving the line's audio). It answers over a prompt once it has heard
-``LISTEN`` seconds of it, or when the prompt stops; after the last group the line hangs up."""
+(``dialDtmf``) once the line has been silent ``QUIET`` seconds (the prompt heard to its end),
+and times, from its last key, the first frame of the answer that is not silence (an
+``AudioMediaPort`` receiving the line's audio). After the last group the line hangs up."""
 
 from __future__ import annotations
 
@@ -23,8 +23,7 @@ import pjsua2 as pj
 from meterdesk.phone.sip import endpoint_start, frame_bytes
 
 LOUD = 300  # a sample this far from zero is sound, not silence
-QUIET = 0.5  # seconds of silence that end a prompt
-LISTEN = 1.5  # seconds of a prompt heard before answering over it
+QUIET = 0.8  # seconds of silence that end a prompt (longer than the pauses between its sentences)
 KEY_GAP = 0.2  # seconds between keys (each RFC 2833 event lasts 160 ms)
 ANSWER_WAIT = 10.0  # seconds for an answer before the call counts as failed
 
@@ -131,9 +130,9 @@ def _step(call: BenchCall, now: float) -> None:
         if now - state.established > ANSWER_WAIT:
             state.failed = "no greeting"
         return
-    spoken_enough = now - state.sound_began >= LISTEN
-    finished = not state.loud and now - state.last_loud >= QUIET
-    if spoken_enough or finished:
+    # A key pressed over a prompt would leave its last frames (on their way) to be taken for the
+    # answer: each prompt is heard to its end, so that any sound after the key is the answer.
+    if not state.loud and now - state.last_loud >= QUIET:
         state.sending, state.next_key_at = state.groups[state.at], now
         state.at += 1
 
@@ -196,7 +195,7 @@ def run(plan: dict[str, Any]) -> list[dict[str, Any]]:
         while dialled < len(calls) and now >= began + dialled * ramp:
             _dial(calls[dialled], now)
             dialled += 1
-        ep.libHandleEvents(5)
+        ep.libHandleEvents(20)
         now = time.monotonic()
         _tick(calls, now)
         if dialled == len(calls) and all(c.state.closed for c in calls):
