@@ -47,6 +47,7 @@ from meterdesk.phone.cli import ivr_group
 from meterdesk.programme.cli import programme_group
 from meterdesk.registries import cli as _registries_cli  # noqa: F401
 from meterdesk.stats.cli import stats_command
+from meterdesk.support.cli import support_group
 
 #: The commands that were Django management commands (`meterdesk manage NAME`): still run by that
 #: name, with a note.
@@ -475,6 +476,7 @@ for _command in (
     ivr_group,
     programme_group,
     notify_group,
+    support_group,
     stats_command,
     send_confirmations,
     issue_registration_codes,

@@ -336,6 +336,7 @@ INSTALLED_APPS = [
     "meterdesk.phone",
     "meterdesk.programme",
     "meterdesk.notify",
+    "meterdesk.support",
     "meterdesk.portal",
     "meterdesk.api",
     "meterdesk.backoffice",

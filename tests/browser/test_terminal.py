@@ -7,7 +7,7 @@ session shows its countdown and ends by itself, and the next person starts in Ru
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 
 from meterdesk.terminal.services import terminal_register
 from meterdesk.testing import AccountFactory, MeterFactory, ReadingFactory, make_tariff
+from meterdesk.utility.selectors import utility_now
 from tests.browser.test_layout import OVERFLOW_JS
 
 pytestmark = pytest.mark.browser
@@ -177,3 +178,26 @@ def test_english_and_an_idle_session_that_ends_by_itself(browser_page, live_serv
     page.go_back()
     _only_the_start_page(page)
     assert not found, "\n".join(found)
+
+
+def test_an_unusual_value_is_confirmed_on_the_screen(browser_page, live_server, household):
+    # The last three months at about 50 kWh a month (the household's reading before them is 1200).
+    month = utility_now().date().replace(day=1)
+    for back, t1 in ((3, 1250), (2, 1300), (1, 1350)):
+        period = (month - timedelta(days=28 * back)).replace(day=1)
+        ReadingFactory(meter=household, period=period, t1=Decimal(t1), t2=Decimal(620 - 5 * back))
+    page, base = browser_page, live_server.url
+    page.set_viewport_size(LANDSCAPE)
+    _enrol(page, base)
+    page.goto(f"{base}/terminal/")
+    _identify(page)
+    page.get_by_role("link", name="Передать показания").click()
+    _tap(page, "9000")
+    _next(page)
+    _tap(page, "650")
+    _next(page)
+    box = page.get_by_role("alert")
+    expect(box).to_contain_text("Проверьте и подтвердите")
+    box.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Передать").click()
+    expect(page.locator("h1")).to_have_text("Показания приняты")

@@ -24,8 +24,9 @@ from tests.cli.test_demo_and_seed import run
 WAIT_SECONDS = 60
 
 
-def _senders(parent: int) -> list[int]:
-    """The pids of the `send-confirmations` processes whose parent is ``parent`` (read from /proc)."""
+def _senders(parent: int, marker: bytes = b"send-confirmations") -> list[int]:
+    """The pids of the ``marker`` processes (`send-confirmations` by default) whose parent is
+    ``parent`` (read from /proc)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -35,7 +36,7 @@ def _senders(parent: int) -> list[int]:
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == parent and b"send-confirmations" in cmdline:
+        if ppid == parent and marker in cmdline:
             found.append(int(entry.name))
     return found
 
@@ -119,6 +120,19 @@ def test_serve_stops_its_mail_sender_when_it_stops(server):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=WAIT_SECONDS) == 0
     assert not any(Path(f"/proc/{pid}").exists() and _is_running(pid) for pid in workers)
+
+
+def test_serve_runs_the_schedule_beside_it_and_stops_it(server):
+    process, port = server
+    _wait_for(lambda: _health(port), "the server to answer")
+    (scheduler,) = _wait_for(lambda: _senders(process.pid, b"schedule"), "the scheduler to start")
+    os.kill(scheduler, signal.SIGKILL)  # a crash of the scheduler
+    (again,) = _wait_for(
+        lambda: [pid for pid in _senders(process.pid, b"schedule") if pid != scheduler], "a new scheduler"
+    )
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=WAIT_SECONDS) == 0
+    assert not (Path(f"/proc/{again}").exists() and _is_running(again))
 
 
 def _nice(pid: int) -> int:
