@@ -16,6 +16,7 @@ urlpatterns = [
     path("documents/", include("meterdesk.documents.urls")),
     path("programme/", include("meterdesk.programme.urls")),
     path("notify/", include("meterdesk.notify.urls")),
+    path("support/", include("meterdesk.support.urls")),
     path("office/", include("meterdesk.backoffice.urls")),
     path("terminal/", include("meterdesk.terminal.urls")),
     path("", include("meterdesk.portal.urls")),

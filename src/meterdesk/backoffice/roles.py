@@ -48,6 +48,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("account_correct", "Can correct an account's details", (OPERATOR, SUPPORT, SUPERVISOR, ADMIN)),
     Action("reading_key", "Can key in a reading", (OPERATOR, INSPECTOR, SUPERVISOR, ADMIN)),
     Action("reading_batch", "Can key in a stack of reading slips", (OPERATOR, SUPERVISOR, ADMIN)),
+    Action("support_queue", "Can see the support queue", (SUPPORT, SUPERVISOR, ADMIN)),
+    Action("support_answer", "Can answer customers in support", (SUPPORT, SUPERVISOR, ADMIN)),
+    Action("support_escalated", "Can see support questions escalated", (SUPERVISOR, ADMIN)),
 )
 
 ACTION_BY_CODENAME = {a.codename: a for a in ACTIONS}

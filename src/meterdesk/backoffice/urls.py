@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from meterdesk import converters  # noqa: F401 - registers <text:…>
-from meterdesk.backoffice import views
+from meterdesk.backoffice import support_views, views
 from meterdesk.backoffice.forms import StaffLoginForm
 
 app_name = "backoffice"
@@ -25,4 +25,12 @@ urlpatterns = [
     path("accounts/<text:number>/readings/new/", views.reading_new, name="reading_new"),
     path("readings/batch/", views.reading_batch, name="reading_batch"),
     path("readings/<text:confirmation>/", views.reading, name="reading"),
+    path("support/", support_views.support_queue, name="support_queue"),
+    path("support/escalated/", support_views.support_escalated, name="support_escalated"),
+    path("support/<int:thread_id>/", support_views.support_thread, name="support_thread"),
+    path("support/<int:thread_id>/answer/", support_views.support_answer, name="support_answer"),
+    path("support/<int:thread_id>/note/", support_views.support_note, name="support_note"),
+    path("support/<int:thread_id>/assign/", support_views.support_assign, name="support_assign"),
+    path("support/<int:thread_id>/status/", support_views.support_status, name="support_status"),
+    path("support/files/<int:attachment_id>/", support_views.support_file, name="support_file"),
 ]

@@ -15,6 +15,13 @@ from meterdesk.testing import PASSWORD
 pytestmark = pytest.mark.django_db
 
 
+def _thread(number: str) -> int:
+    """A support question of the account, for the support pages."""
+    from meterdesk.support.tests.factories import thread_make
+
+    return thread_make(number).pk
+
+
 def _url(codename: str, number: str) -> str:
     """The page of each action (a new action must be added here, or the test fails)."""
     urls = {
@@ -24,6 +31,9 @@ def _url(codename: str, number: str) -> str:
         "account_correct": reverse("backoffice:correct", args=[number]),
         "reading_key": reverse("backoffice:reading_new", args=[number]),
         "reading_batch": reverse("backoffice:reading_batch"),
+        "support_queue": reverse("backoffice:support_queue"),
+        "support_answer": reverse("backoffice:support_answer", args=[_thread(number)]),
+        "support_escalated": reverse("backoffice:support_escalated"),
     }
     return urls[codename]
 
