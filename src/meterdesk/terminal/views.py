@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from meterdesk.billing.messages import kwh, money, month_name
 from meterdesk.billing.preview import ChargePreview, reading_charge
 from meterdesk.billing.selectors import AccountOverview, account_balance, last_payment, statements_of
-from meterdesk.core.accounts import meter_card, money_of, month_readings, window_state
+from meterdesk.core.accounts import MoneySummary, meter_card, money_of, month_readings, window_state
 from meterdesk.core.confirmations import confirmation_enqueue
 from meterdesk.core.readings import reading_check, reading_submit
 from meterdesk.customers.services import AccountMismatch, TooManyAttempts, account_identify
@@ -130,7 +130,8 @@ def language(request: HttpRequest, terminal: Terminal) -> HttpResponse:
 @device_required
 @require_POST
 def finish(request: HttpRequest, terminal: Terminal) -> HttpResponse:
-    """ "Finish", or the screen's countdown run out: the session ends and nothing of it is kept."""
+    """The "Finish" button, or the screen's countdown run out: the session ends and nothing of it
+    is kept."""
     end = SessionEnd.TIMEOUT if request.POST.get("end") == SessionEnd.TIMEOUT else SessionEnd.FINISH
     had_visit = device.visit_of(request, terminal) is not None
     device.visit_end(request, end)
@@ -164,7 +165,7 @@ def enrol(request: HttpRequest, token: str) -> HttpResponse:
 # --- the account -----------------------------------------------------------------------------
 
 
-def _money(visit: Visit) -> Any:
+def _money(visit: Visit) -> MoneySummary:
     account = visit.account
     overview = AccountOverview(
         account, account_balance(account), last_payment(account), statements_of(account).first(), [], None
