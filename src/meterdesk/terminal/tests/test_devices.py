@@ -4,6 +4,7 @@ is not revoked shows the terminal's pages."""
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.test import Client
@@ -14,7 +15,7 @@ from meterdesk.terminal.device import COOKIE
 from meterdesk.terminal.models import SessionEnd, Terminal, TerminalSession
 from meterdesk.terminal.services import enrolment_new, terminal_register, terminal_revoke
 from meterdesk.terminal.tests.helpers import enrolled, identify
-from meterdesk.testing import MeterFactory
+from meterdesk.testing import MeterFactory, make_tariff, moscow
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,11 @@ def test_the_admin_shows_the_link_once_and_counts_sessions_and_readings(admin_cl
     device = Client()
     assert device.post(reverse("terminal:enrol", args=[token])).status_code == 200
     meter = MeterFactory()
+    make_tariff()
     identify(device, meter.account.number, meter.serial)
+    with mock.patch("django.utils.timezone.now", return_value=moscow(2026, 11, 20)):  # in the window
+        given = device.post(reverse("terminal:submit", args=[meter.pk]), {"t1": "1100", "t2": "550"})
+    assert given.status_code == 302
     device.post(reverse("terminal:finish"))
     session = TerminalSession.objects.get(terminal=terminal)
     assert session.end == SessionEnd.FINISH and session.ended_at is not None
@@ -85,7 +90,7 @@ def test_the_admin_shows_the_link_once_and_counts_sessions_and_readings(admin_cl
     assert "Зал 2" in listing
     changelist = admin_client.get(reverse("admin:terminal_terminal_changelist"))
     counted = {t.name: (t.n_sessions, t.n_readings) for t in changelist.context["cl"].result_list}
-    assert counted["Зал 2"] == (1, 0)
+    assert counted["Зал 2"] == (1, 1)
     assert token not in listing  # the link is not shown again
 
 
