@@ -46,6 +46,7 @@ from meterdesk.payments.cli import payments_group
 from meterdesk.phone.cli import ivr_group
 from meterdesk.programme.cli import programme_group
 from meterdesk.registries import cli as _registries_cli  # noqa: F401
+from meterdesk.schedule.cli import schedule_command
 from meterdesk.stats.cli import stats_command
 from meterdesk.support.cli import support_group
 
@@ -58,9 +59,12 @@ FORMER_MANAGEMENT_COMMANDS = {
 }
 
 
-def _serve(host: str, port: int, workers: int | None, threads: int, mail_senders: int = 1) -> None:
-    """Run gunicorn (the production WSGI server) in this process, and ``mail_senders`` senders of
-    the readings' confirmation e-mails beside it (``meterdesk send-confirmations``)."""
+def _serve(
+    host: str, port: int, workers: int | None, threads: int, mail_senders: int = 1, scheduler: bool = True
+) -> None:
+    """Run gunicorn (the production WSGI server) in this process, and beside it ``mail_senders``
+    senders of the readings' confirmation e-mails (``meterdesk send-confirmations``) and, with
+    ``scheduler``, the scheduled jobs (``meterdesk schedule``)."""
     from gunicorn.app.base import BaseApplication
 
     from meterdesk.wsgi import application
@@ -89,8 +93,11 @@ def _serve(host: str, port: int, workers: int | None, threads: int, mail_senders
                 os.sched_setscheduler(child.pid, os.SCHED_IDLE, os.sched_param(0))
         return child
 
+    scheduler_argv = [sys.executable, "-m", "meterdesk.cli", "schedule", "--parent", str(os.getpid())]
+    scheduled: list[subprocess.Popen[bytes]] = []
+
     def supervise() -> None:
-        """Start a sender again when one dies (its mails wait in the outbox)."""
+        """Start a sender (or the scheduler) again when one dies (its mails wait in the outbox)."""
         while not stopping.wait(5):
             for n, child in enumerate(children):
                 if child.poll() is not None and not stopping.is_set():
@@ -98,17 +105,25 @@ def _serve(host: str, port: int, workers: int | None, threads: int, mail_senders
                         f"mail sender {child.pid} exited ({child.returncode}); starting another", err=True
                     )
                     children[n] = start_one()
+            for n, child in enumerate(scheduled):
+                if child.poll() is not None and not stopping.is_set():
+                    click.echo(
+                        f"scheduler {child.pid} exited ({child.returncode}); starting it again", err=True
+                    )
+                    scheduled[n] = subprocess.Popen(scheduler_argv)  # noqa: S603
 
     def start_senders(_arbiter: Any) -> None:  # gunicorn's when_ready: in the master, once
         children.extend(start_one() for _ in range(mail_senders))
-        if children:
+        if scheduler:
+            scheduled.append(subprocess.Popen(scheduler_argv))  # noqa: S603
+        if children or scheduled:
             threading.Thread(target=supervise, name="mail-sender-supervisor", daemon=True).start()
 
     def stop_senders(_arbiter: Any) -> None:  # gunicorn's on_exit: in the master
         stopping.set()
-        for child in children:
+        for child in [*children, *scheduled]:
             child.terminate()
-        for child in children:
+        for child in [*children, *scheduled]:
             try:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -197,7 +212,17 @@ def demo(no_serve: bool, host: str, port: int, workers: int | None) -> None:
     help="Senders of the readings' confirmation e-mails started beside the server; 0 if they run "
     "elsewhere (`meterdesk send-confirmations`). --task-workers is the former name.",
 )
-def serve(host: str, port: int, workers: int | None, threads: int, mail_senders: int) -> None:
+@click.option(
+    "--schedule/--no-schedule",
+    "scheduler",
+    default=True,
+    show_default=True,
+    help="Run the scheduled jobs beside the server (`meterdesk schedule`); --no-schedule where a "
+    "scheduler runs elsewhere (several are safe: each slot runs once).",
+)
+def serve(
+    host: str, port: int, workers: int | None, threads: int, mail_senders: int, scheduler: bool
+) -> None:
     _port_check(host, port, "meterdesk serve --port")
     django_setup()
     if not database_current():
@@ -210,7 +235,7 @@ def serve(host: str, port: int, workers: int | None, threads: int, mail_senders:
     warning = serving_warning(workers)
     if warning is not None:
         click.echo(f"warning: {warning}", err=True)
-    _serve(host, port, workers, threads, mail_senders)
+    _serve(host, port, workers, threads, mail_senders, scheduler)
 
 
 def _port_check(host: str, port: int, another: str) -> None:
@@ -478,6 +503,7 @@ for _command in (
     notify_group,
     support_group,
     stats_command,
+    schedule_command,
     send_confirmations,
     issue_registration_codes,
     api_purge,

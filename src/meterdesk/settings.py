@@ -240,6 +240,11 @@ ENVIRONMENT: tuple[Variable, ...] = (
     Variable("METERDESK_SMS_PER_DAY", "3", "text messages: the most sent to one number in a day"),
     Variable("METERDESK_PAY_LINK_DAYS", "7", "payment links sent by SMS: the days a link works"),
     Variable(
+        "METERDESK_SCHEDULE_OFF",
+        "",
+        "the scheduled jobs not to run, comma-separated (autopay, reminders, reconcile, notices)",
+    ),
+    Variable(
         "METERDESK_NOTIFY_QUIET_HOURS",
         "21:00-09:00",
         "reminders: the hours (the utility's time) when no SMS is sent; empty: none",
@@ -336,6 +341,7 @@ INSTALLED_APPS = [
     "meterdesk.phone",
     "meterdesk.programme",
     "meterdesk.notify",
+    "meterdesk.schedule",
     "meterdesk.support",
     "meterdesk.portal",
     "meterdesk.api",
@@ -648,6 +654,7 @@ METERDESK_SMS_SENDER = _env_text("METERDESK_SMS_SENDER")
 METERDESK_SMS_PER_DAY = _env_int("METERDESK_SMS_PER_DAY")
 METERDESK_PAY_LINK_DAYS = _env_int("METERDESK_PAY_LINK_DAYS")
 METERDESK_NOTIFY_QUIET_HOURS = _env_text("METERDESK_NOTIFY_QUIET_HOURS")
+METERDESK_SCHEDULE_OFF = _env_text("METERDESK_SCHEDULE_OFF")
 # The office terminal (meterdesk.terminal, docs/terminal.md).
 METERDESK_TERMINAL_IDLE_SECONDS = max(15, _env_int("METERDESK_TERMINAL_IDLE_SECONDS"))
 
