@@ -79,11 +79,11 @@ def test_the_admin_shows_the_link_once_and_counts_sessions_and_readings(admin_cl
     assert device.post(reverse("terminal:enrol", args=[token])).status_code == 200
     meter = MeterFactory()
     make_tariff()
-    identify(device, meter.account.number, meter.serial)
     with mock.patch("django.utils.timezone.now", return_value=moscow(2026, 11, 20)):  # in the window
+        identify(device, meter.account.number, meter.serial)
         given = device.post(reverse("terminal:submit", args=[meter.pk]), {"t1": "1100", "t2": "550"})
-    assert given.status_code == 302
-    device.post(reverse("terminal:finish"))
+        assert given.status_code == 302
+        device.post(reverse("terminal:finish"))
     session = TerminalSession.objects.get(terminal=terminal)
     assert session.end == SessionEnd.FINISH and session.ended_at is not None
     listing = admin_client.get(reverse("admin:terminal_terminal_changelist")).content.decode()
