@@ -74,7 +74,10 @@ def thread(request: HttpRequest, thread_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             thread_customer_write(
-                user=user, thread=found, text=form.cleaned_data["text"], uploads=form.cleaned_data["attachments"]
+                user=user,
+                thread=found,
+                text=form.cleaned_data["text"],
+                uploads=form.cleaned_data["attachments"],
             )
         except (AttachmentError, TextError) as error:
             _refused(form, error)

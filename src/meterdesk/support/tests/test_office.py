@@ -8,12 +8,14 @@ from datetime import timedelta
 
 import pytest
 from auditlog.models import LogEntry
+from click.testing import CliRunner
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
 
 from meterdesk.backoffice.tests.conftest import client_of, staff_of
+from meterdesk.cli import main
 from meterdesk.support.intake import queue_intake
 from meterdesk.support.models import CannedAnswer, Kind, Source, Status, Thread
 from meterdesk.support.services import threads_escalate
@@ -186,3 +188,19 @@ def test_staff_see_the_files_customers_do_not_see_notes(world):
         client_of(staff_of("support")).get(reverse("backoffice:support_thread", args=[999999])).status_code
         == 404
     )
+
+
+def test_the_escalate_command_tells_the_supervisors(world, mailoutbox):
+    _user, _meter, thread = world
+    Thread.objects.filter(pk=thread.pk).update(due_at=timezone.now() - timedelta(minutes=5))
+    boss = staff_of("supervisor")
+    staff_of("support")  # not told
+    result = CliRunner().invoke(main, ["support", "escalate"])
+    assert result.exit_code == 0, result.output
+    assert "Escalated: 1" in result.output
+    (letter,) = mailoutbox
+    assert letter.to == [boss.email]
+    assert f"/office/support/{thread.pk}/" in letter.body
+    again = CliRunner().invoke(main, ["support", "escalate"])
+    assert "Escalated: 0." in again.output
+    assert len(mailoutbox) == 1
