@@ -51,6 +51,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("support_queue", "Can see the support queue", (SUPPORT, SUPERVISOR, ADMIN)),
     Action("support_answer", "Can answer customers in support", (SUPPORT, SUPERVISOR, ADMIN)),
     Action("support_escalated", "Can see support questions escalated", (SUPERVISOR, ADMIN)),
+    Action("stats", "Can see the statistics", (BILLING, SUPERVISOR, ADMIN)),
 )
 
 ACTION_BY_CODENAME = {a.codename: a for a in ACTIONS}

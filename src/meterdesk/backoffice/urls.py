@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from meterdesk import converters  # noqa: F401 - registers <text:…>
-from meterdesk.backoffice import support_views, views
+from meterdesk.backoffice import stats_views, support_views, views
 from meterdesk.backoffice.forms import StaffLoginForm
 
 app_name = "backoffice"
@@ -33,4 +33,6 @@ urlpatterns = [
     path("support/<int:thread_id>/assign/", support_views.support_assign, name="support_assign"),
     path("support/<int:thread_id>/status/", support_views.support_status, name="support_status"),
     path("support/files/<int:attachment_id>/", support_views.support_file, name="support_file"),
+    path("stats/", stats_views.stats, name="stats"),
+    path("stats/<slug:table>.csv", stats_views.stats_csv, name="stats_csv"),
 ]

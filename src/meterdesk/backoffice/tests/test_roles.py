@@ -34,6 +34,7 @@ def _url(codename: str, number: str) -> str:
         "support_queue": reverse("backoffice:support_queue"),
         "support_answer": reverse("backoffice:support_answer", args=[_thread(number)]),
         "support_escalated": reverse("backoffice:support_escalated"),
+        "stats": reverse("backoffice:stats"),
     }
     return urls[codename]
 
