@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from meterdesk.support.attachments import BAD_TYPE, MAX_BYTES, MAX_FILES, TOO_LARGE, AttachmentError
-from meterdesk.support.services import EMPTY_TEXT, MAX_TEXT, TextError
+from meterdesk.support.services import EMPTY_TEXT, MAX_A_DAY, MAX_TEXT, TextError
 
 
 def attachment_message(error: AttachmentError) -> str:
@@ -23,3 +23,9 @@ def text_message(error: TextError) -> str:
     if error.code == EMPTY_TEXT:
         return _("Write your question.")
     return _("The text is longer than %(n)s characters.") % {"n": MAX_TEXT}
+
+
+def limit_message() -> str:
+    return _("You have written %(n)s messages in the last 24 hours: write again later, or call us.") % {
+        "n": MAX_A_DAY
+    }

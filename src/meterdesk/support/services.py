@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from auditlog.models import LogEntry
 from django.conf import settings
@@ -26,15 +26,29 @@ from meterdesk.utility.selectors import utility_get
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
+#: A login's messages to support in 24 hours: enough for any question, and a bound on the files a
+#: login can make the utility store (3 files of 5 MB a message).
+MAX_A_DAY = 20
 
 EMPTY_TEXT = "text_empty"
 LONG_TEXT = "text_too_long"
+TOO_MANY_MESSAGES = "messages_too_many"
 
 
 class TextError(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+class TooManyMessages(Exception):
+    code = TOO_MANY_MESSAGES
+
+
+def _customer_limit(user: User) -> None:
+    since = timezone.now() - timedelta(hours=24)
+    if Message.objects.filter(author=user, kind=Kind.CUSTOMER, created_at__gte=since).count() >= MAX_A_DAY:
+        raise TooManyMessages
 
 
 def _text(text: str) -> str:
@@ -92,6 +106,7 @@ def thread_open(
 ) -> Thread:
     """A customer's question (``account`` is one of ``user``'s, checked by the caller)."""
     text = _text(text)
+    _customer_limit(user)
     now = timezone.now()
     thread = Thread.objects.create(
         user=user,
@@ -113,6 +128,7 @@ def thread_customer_write(
 ) -> Message:
     """The customer writes again in their thread: it goes back to staff, with a new due time."""
     text = _text(text)
+    _customer_limit(user)
     locked = Thread.objects.select_for_update().get(pk=thread.pk, user=user)
     message = _message_add(locked, kind=Kind.CUSTOMER, author=user, text=text, uploads=uploads)
     now = timezone.now()

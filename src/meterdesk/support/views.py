@@ -17,10 +17,10 @@ from meterdesk.customers.models import User
 from meterdesk.metering.selectors import accounts_for_user
 from meterdesk.support.attachments import PDF, AttachmentError, file_path
 from meterdesk.support.forms import ThreadForm, WriteForm
-from meterdesk.support.messages import attachment_message, text_message
+from meterdesk.support.messages import attachment_message, limit_message, text_message
 from meterdesk.support.models import Attachment, Thread
 from meterdesk.support.selectors import attachment_of, messages_shown, thread_of, threads_of
-from meterdesk.support.services import TextError, thread_customer_write, thread_open
+from meterdesk.support.services import TextError, TooManyMessages, thread_customer_write, thread_open
 
 
 def _login(request: HttpRequest) -> User:
@@ -28,7 +28,9 @@ def _login(request: HttpRequest) -> User:
 
 
 def _refused(form: ThreadForm | WriteForm, error: Exception) -> None:
-    if isinstance(error, AttachmentError):
+    if isinstance(error, TooManyMessages):
+        form.add_error(None, ValidationError(limit_message(), code=error.code))
+    elif isinstance(error, AttachmentError):
         form.add_error("attachments", ValidationError(attachment_message(error), code=error.code))
     elif isinstance(error, TextError):
         form.add_error("text", ValidationError(text_message(error), code=error.code))
@@ -54,7 +56,7 @@ def thread_new(request: HttpRequest) -> HttpResponse:
                 text=data["text"],
                 uploads=data["attachments"],
             )
-        except (AttachmentError, TextError) as error:
+        except (AttachmentError, TextError, TooManyMessages) as error:
             _refused(form, error)
         else:
             messages.success(request, _("Your question is sent. We will answer here and by e-mail."))
@@ -79,7 +81,7 @@ def thread(request: HttpRequest, thread_id: int) -> HttpResponse:
                 text=form.cleaned_data["text"],
                 uploads=form.cleaned_data["attachments"],
             )
-        except (AttachmentError, TextError) as error:
+        except (AttachmentError, TextError, TooManyMessages) as error:
             _refused(form, error)
         else:
             messages.success(request, _("Your message is sent."))

@@ -24,10 +24,16 @@ from meterdesk.api.routers import account_of, email_not_verified, errors, paged
 from meterdesk.api.schemas import ACCOUNT_NUMBER_PATTERN, MAX_ID, NO_NUL, PageMeta, PageQuery
 from meterdesk.customers.models import User
 from meterdesk.support.attachments import MAX_BYTES, MAX_FILES, AttachmentError, Upload
-from meterdesk.support.messages import attachment_message, text_message
+from meterdesk.support.messages import attachment_message, limit_message, text_message
 from meterdesk.support.models import Attachment, Message, Source, Thread
 from meterdesk.support.selectors import attachment_of, messages_shown, thread_of, threads_of
-from meterdesk.support.services import MAX_TEXT, TextError, thread_customer_write, thread_open
+from meterdesk.support.services import (
+    MAX_TEXT,
+    TextError,
+    TooManyMessages,
+    thread_customer_write,
+    thread_open,
+)
 from meterdesk.support.views import file_response
 
 router = Router(tags=["support"])
@@ -125,7 +131,9 @@ def _uploads(items: list[AttachmentIn]) -> list[Upload]:
     return uploads
 
 
-def _refused(error: AttachmentError | TextError) -> ApiError:
+def _refused(error: AttachmentError | TextError | TooManyMessages) -> ApiError:
+    if isinstance(error, TooManyMessages):
+        return ApiError(429, error.code, limit_message())
     if isinstance(error, AttachmentError):
         return ApiError(
             422, error.code, attachment_message(error), {"name": error.name} if error.name else {}
@@ -177,8 +185,8 @@ def thread_list(request: HttpRequest, params: Query[PageQuery]) -> Any:
     description=(
         "A question on a topic, about one of the login's accounts (another is 404), with up to "
         f"{MAX_FILES} files. 422 `attachment_type` (not a JPEG, PNG or PDF by its content), "
-        "`attachment_too_large`, `attachment_encoding` (not base64) or `text_empty`. The answer "
-        "comes in the thread and by e-mail."
+        "`attachment_too_large`, `attachment_encoding` (not base64) or `text_empty`; 429 "
+        "`messages_too_many` past 20 messages in 24 hours. The answer comes in the thread and by e-mail."
     ),
 )
 def thread_create(request: HttpRequest, payload: ThreadIn) -> Any:
@@ -193,7 +201,7 @@ def thread_create(request: HttpRequest, payload: ThreadIn) -> Any:
             uploads=_uploads(payload.attachments),
             source=Source.API,
         )
-    except (AttachmentError, TextError) as error:
+    except (AttachmentError, TextError, TooManyMessages) as error:
         raise _refused(error) from error
     return Status(201, _detail(thread))
 
@@ -220,7 +228,7 @@ def message_create(request: HttpRequest, payload: MessageIn, thread_id: int = TH
         thread_customer_write(
             user=user, thread=thread, text=payload.text, uploads=_uploads(payload.attachments)
         )
-    except (AttachmentError, TextError) as error:
+    except (AttachmentError, TextError, TooManyMessages) as error:
         raise _refused(error) from error
     return Status(201, _detail(thread))
 

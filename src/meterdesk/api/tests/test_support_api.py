@@ -80,3 +80,12 @@ def test_nothing_of_another_login(api, meter, stranger):
     assert api.get_api(f"/support/attachments/{file_id}").status_code == 404
     assert api.get_api("/support/threads").json()["total"] == 0
     assert Attachment.objects.count() == 1
+
+
+def test_past_the_days_messages_it_is_429(api, meter, monkeypatch):
+    monkeypatch.setattr("meterdesk.support.services.MAX_A_DAY", 1)
+    created = _ask(api, meter, attachments=[])
+    assert created.status_code == 201
+    again = api.post_json(f"/support/threads/{created.json()['id']}/messages", {"text": "ещё"})
+    assert again.status_code == 429
+    assert again.json()["code"] == "messages_too_many"

@@ -147,3 +147,15 @@ def test_the_list_and_the_links(anna_client, customer):
     assert reverse("support:thread", args=[Thread.objects.get().pk]) in page
     assert reverse("support:threads") in anna_client.get(reverse("portal:dashboard")).content.decode()
     assert reverse("support:threads") in anna_client.get(reverse("portal:profile")).content.decode()
+
+
+def test_a_login_writes_a_bounded_number_of_messages_a_day(anna_client, customer, monkeypatch):
+    _user, meter = customer
+    monkeypatch.setattr("meterdesk.support.services.MAX_A_DAY", 2)
+    assert _write(anna_client, meter.account).status_code == 302
+    thread = Thread.objects.get()
+    assert anna_client.post(reverse("support:thread", args=[thread.pk]), {"text": "ещё"}).status_code == 302
+    refused = _write(anna_client, meter.account)
+    assert refused.status_code == 400
+    assert [e.code for e in refused.context["form"].non_field_errors().as_data()] == ["messages_too_many"]
+    assert Thread.objects.count() == 1
