@@ -95,13 +95,15 @@ def letters_take() -> int:
     waiting = model.objects.filter(
         Q(outcome="not_understood") | Q(status="failed"), resolved_at__isnull=True
     ).order_by("pk")
-    for letter in waiting.only("pk", "sender", "mail_from", "subject", "raw", "received_at"):
+    for letter in waiting.only("pk", "sender", "mail_from", "subject", "raw", "received_at", "verified"):
         if str(letter.pk) in known:
             continue
         sender = letter.sender or letter.mail_from
+        # Only a letter whose origin the mail channel verified (DKIM, SPF) is shown to the login
+        # of its sender: a forged From must not put text into someone's personal account.
         user = (
             User.objects.filter(email__iexact=sender, email_verified_at__isnull=False).first()
-            if sender
+            if sender and letter.verified
             else None
         )
         accounts = list(accounts_for_user(user)[:2]) if user is not None else []

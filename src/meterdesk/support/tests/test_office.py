@@ -16,9 +16,11 @@ from django.utils import timezone
 
 from meterdesk.backoffice.tests.conftest import client_of, staff_of
 from meterdesk.cli import main
+from meterdesk.support.attachments import Upload
 from meterdesk.support.intake import queue_intake
 from meterdesk.support.models import CannedAnswer, Kind, Source, Status, Thread
-from meterdesk.support.services import threads_escalate
+from meterdesk.support.services import thread_customer_write, threads_escalate
+from meterdesk.support.tests.conftest import photo
 from meterdesk.support.tests.factories import thread_make
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +206,40 @@ def test_the_escalate_command_tells_the_supervisors(world, mailoutbox):
     again = CliRunner().invoke(main, ["support", "escalate"])
     assert "Escalated: 0." in again.output
     assert len(mailoutbox) == 1
+
+
+def _letter(sender: str, *, verified: bool):
+    raw = f"From: {sender}\r\nSubject: q\r\n\r\nвопрос\r\n"
+    return apps.get_model("mail", "Letter").objects.create(
+        via="smtp",
+        received_at=timezone.now(),
+        raw=raw.encode(),
+        size=len(raw),
+        next_attempt_at=timezone.now(),
+        status="done",
+        outcome="not_understood",
+        sender=sender,
+        subject="q",
+        verified=verified,
+    )
+
+
+def test_a_letter_reaches_its_senders_login_only_when_its_origin_is_verified(world):
+    user, meter, _thread = world
+    forged = _letter(user.email, verified=False)
+    genuine = _letter(user.email, verified=True)
+    assert queue_intake() == 2
+    assert Thread.objects.get(source=Source.MAIL, source_ref=str(forged.pk)).user is None
+    mine = Thread.objects.get(source=Source.MAIL, source_ref=str(genuine.pk))
+    assert (mine.user, mine.account) == (user, meter.account)
+
+
+def test_staff_open_the_files_and_others_do_not(world):
+    user, _meter, thread = world
+    thread_customer_write(user=user, thread=thread, text="фото", uploads=[Upload("m.png", photo("PNG"))])
+    attachment = thread.messages.last().attachments.get()
+    url = reverse("backoffice:support_file", args=[attachment.pk])
+    served = client_of(staff_of("support")).get(url)
+    assert served.status_code == 200 and served["Content-Type"] == "image/png"
+    assert client_of(staff_of("operator")).get(url).status_code == 403
+    assert client_of(user).get(url).status_code == 403
