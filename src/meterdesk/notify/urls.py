@@ -1,5 +1,6 @@
 from django.urls import path
 
+from meterdesk import converters  # noqa: F401 - registers <text:…>
 from meterdesk.notify import views
 
 app_name = "notify"
@@ -7,5 +8,5 @@ app_name = "notify"
 urlpatterns = [
     path("", views.notices, name="notices"),
     path("preferences/", views.preferences, name="preferences"),
-    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("unsubscribe/<text:token>/", views.unsubscribe, name="unsubscribe"),
 ]
