@@ -52,6 +52,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("support_answer", "Can answer customers in support", (SUPPORT, SUPERVISOR, ADMIN)),
     Action("support_escalated", "Can see support questions escalated", (SUPERVISOR, ADMIN)),
     Action("stats", "Can see the statistics", (BILLING, SUPERVISOR, ADMIN)),
+    Action("billing_runs", "Can see the monthly closes", (BILLING, SUPERVISOR, ADMIN)),
+    Action("billing_close", "Can start a month's close", (BILLING, ADMIN)),
+    Action("rebill", "Can rebill an account", (BILLING, ADMIN)),
 )
 
 ACTION_BY_CODENAME = {a.codename: a for a in ACTIONS}

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from meterdesk import converters  # noqa: F401 - registers <text:…>
-from meterdesk.backoffice import stats_views, support_views, views
+from meterdesk.backoffice import billing_views, stats_views, support_views, views
 from meterdesk.backoffice.forms import StaffLoginForm
 
 app_name = "backoffice"
@@ -35,4 +35,8 @@ urlpatterns = [
     path("support/files/<int:attachment_id>/", support_views.support_file, name="support_file"),
     path("stats/", stats_views.stats, name="stats"),
     path("stats/<slug:table>.csv", stats_views.stats_csv, name="stats_csv"),
+    path("billing/", billing_views.billing_runs, name="billing_runs"),
+    path("billing/close/", billing_views.billing_close_start, name="billing_close"),
+    path("billing/<text:month>/", billing_views.billing_run, name="billing_run"),
+    path("accounts/<text:number>/rebill/", billing_views.rebill_account, name="rebill"),
 ]

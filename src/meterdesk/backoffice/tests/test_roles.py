@@ -35,6 +35,9 @@ def _url(codename: str, number: str) -> str:
         "support_answer": reverse("backoffice:support_answer", args=[_thread(number)]),
         "support_escalated": reverse("backoffice:support_escalated"),
         "stats": reverse("backoffice:stats"),
+        "billing_runs": reverse("backoffice:billing_runs"),
+        "billing_close": reverse("backoffice:billing_close"),
+        "rebill": reverse("backoffice:rebill", args=[number]),
     }
     return urls[codename]
 
