@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 import time as clock
 from datetime import date, timedelta
 from typing import Any
 
 import click
 
-from meterdesk.cliutil import database_current, django_setup, period_option
+from meterdesk.cliutil import django_setup_migrated, period_option
 
 
 @click.group(name="notify", help="Reminders to households: prepare them, send them.")
 def notify_group() -> None:
     pass
-
-
-def _ready() -> None:
-    django_setup()
-    if not database_current():
-        click.echo("The database is not up to date: run `meterdesk migrate` first.", err=True)
-        sys.exit(2)
 
 
 def _day(_ctx: object, _param: object, value: str | None) -> date | None:
@@ -75,7 +67,7 @@ def _send_all() -> None:
 @notify_group.command(name="window-open", help="Remind the households that the readings window is open.")
 @DAY
 def window_open(day: date | None) -> None:
-    _ready()
+    django_setup_migrated()
     _prepare("window_open", _today(day))
     _send_all()
 
@@ -85,7 +77,7 @@ def window_open(day: date | None) -> None:
 )
 @DAY
 def window_closing(day: date | None) -> None:
-    _ready()
+    django_setup_migrated()
     _prepare("window_closing", _today(day))
     _send_all()
 
@@ -93,7 +85,7 @@ def window_closing(day: date | None) -> None:
 @notify_group.command(name="bill-ready", help="Tell the households of a closed month that its bill is ready.")
 @click.option("--period", required=True, callback=period_option, help="The month, YYYY-MM.")
 def bill_ready(period: date) -> None:
-    _ready()
+    django_setup_migrated()
     _events("bill_ready", period)
     _send_all()
 
@@ -103,7 +95,7 @@ def bill_ready(period: date) -> None:
 def payments(since_hours: int) -> None:
     from django.utils import timezone
 
-    _ready()
+    django_setup_migrated()
     _events("payment_received", timezone.now() - timedelta(hours=since_hours))
     _send_all()
 
@@ -112,7 +104,7 @@ def payments(since_hours: int) -> None:
 @click.option("--days", default=30, show_default=True, type=click.IntRange(min=1, max=365))
 @DAY
 def verification(days: int, day: date | None) -> None:
-    _ready()
+    django_setup_migrated()
     _events("verification_due", _today(day), days)
     _send_all()
 
@@ -126,7 +118,7 @@ def today(day: date | None) -> None:
 
     from meterdesk.notify.prepare import reminders_due
 
-    _ready()
+    django_setup_migrated()
     when = _today(day)
     due = reminders_due(when)
     if not due:
@@ -146,7 +138,7 @@ def today(day: date | None) -> None:
 def debts(period: date, day: date | None) -> None:
     from meterdesk.notify.debts import debt_cases_advance, debt_cases_open
 
-    _ready()
+    django_setup_migrated()
     opened = debt_cases_open(period)
     _send_all()
     run = debt_cases_advance(_today(day))  # the warnings just sent count as delivered
@@ -160,7 +152,7 @@ def debts(period: date, day: date | None) -> None:
 @click.option("--follow", is_flag=True, help="Keep running, looking every --every seconds.")
 @click.option("--every", default=30.0, show_default=True, type=click.FloatRange(min=1))
 def send(follow: bool, every: float) -> None:
-    _ready()
+    django_setup_migrated()
     _send_all()
     while follow:
         clock.sleep(every)

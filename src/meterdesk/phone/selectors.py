@@ -29,7 +29,9 @@ class CallStats:
         return asdict(self)
 
 
-def _figures(calls: QuerySet[Call]) -> dict[str, int]:
+def call_figures(calls: QuerySet[Call]) -> dict[str, int]:
+    """The seed's figures of ``calls``: calls, callers, readings, balance, tariff, office, operator,
+    abandoned."""
     return calls.aggregate(
         calls=Count("pk"),
         callers=Count("caller", distinct=True),
@@ -52,9 +54,9 @@ def call_stats(first: date, last: date, *, per_day: bool = False) -> list[CallSt
         end = datetime.combine(b + timedelta(days=1), time(0), zone)
         return Call.objects.filter(started_at__gte=start, started_at__lt=end)
 
-    rows = [CallStats(f"{first}–{last}", **_figures(between(first, last)))]
+    rows = [CallStats(f"{first}–{last}", **call_figures(between(first, last)))]
     day = first
     while per_day and day <= last:
-        rows.append(CallStats(str(day), **_figures(between(day, day))))
+        rows.append(CallStats(str(day), **call_figures(between(day, day))))
         day += timedelta(days=1)
     return rows

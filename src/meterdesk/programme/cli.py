@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from meterdesk.cliutil import database_current, django_setup, period_option
+from meterdesk.cliutil import django_setup_migrated, period_option
 
 
 @click.group(name="programme", help="The responsible-customer programme: announce, hold and check draws.")
@@ -18,10 +18,7 @@ def programme_group() -> None:
 
 
 def _programme(code: str):  # type: ignore[no-untyped-def]
-    django_setup()
-    if not database_current():
-        click.echo("The database is not up to date: run `meterdesk migrate` first.", err=True)
-        sys.exit(2)
+    django_setup_migrated()
     from meterdesk.programme.models import Programme
 
     programme = Programme.objects.filter(code=code).first()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 from typing import Any
 
 import click
 
-from meterdesk.cliutil import database_current, django_setup
+from meterdesk.cliutil import django_setup_migrated
 
 
 @click.command(
@@ -20,10 +19,7 @@ from meterdesk.cliutil import database_current, django_setup
     "--parent", type=int, default=None, help="Stop when this process is gone (used by `meterdesk serve`)."
 )
 def schedule_command(once: bool, parent: int | None) -> None:
-    django_setup()
-    if not database_current():
-        click.echo("The database is not up to date: run `meterdesk migrate` first.", err=True)
-        sys.exit(2)
+    django_setup_migrated()
     from meterdesk.core.confirmations import parent_watch
     from meterdesk.schedule.jobs import jobs_in_force, schedule_loop, tick
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from datetime import date
 from pathlib import Path
 
 import click
 
-from meterdesk.cliutil import database_current, django_setup
+from meterdesk.cliutil import django_setup_migrated
 
 
 def _day(_ctx: object, _param: object, value: str) -> date:
@@ -34,10 +33,7 @@ def _day(_ctx: object, _param: object, value: str) -> date:
 def stats_command(first: date, last: date, as_json: bool, csv_dir: Path | None) -> None:
     if last < first:
         raise click.BadParameter("--to is before --from", param_hint="--to")
-    django_setup()
-    if not database_current():
-        click.echo("The database is not up to date: run `meterdesk migrate` first.", err=True)
-        sys.exit(2)
+    django_setup_migrated()
     from meterdesk.stats.figures import figures_of, tables
 
     figures = figures_of(first, last)

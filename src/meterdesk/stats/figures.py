@@ -4,9 +4,8 @@
 * the share of the **customers' readings given inside the window** of their month;
 * the **accounts billed by basis** (actual, average, norm …) for the months the period touches;
 * **true-ups** (recalculation lines) and **payments by way** (the ledger's source of each payment);
-* the **phone line** as the seed reports it (calls, callers, readings, balance, tariff, office,
-  operator, abandoned) and the **letters** understood or not — read by name (``apps.get_model``),
-  as the channels sit above this module.
+* the **phone line** as the seed reports it (``phone.selectors.call_figures``) and the **letters**
+  understood or not (read by name, ``apps.get_model``: the mail channel sits above this module).
 """
 
 from __future__ import annotations
@@ -23,6 +22,8 @@ from django.db.models.functions import TruncDate
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
 from meterdesk.domain.periods import add_months, month_start
 from meterdesk.metering.models import Reading, ReadingKind
+from meterdesk.phone.models import Call
+from meterdesk.phone.selectors import call_figures
 from meterdesk.utility.selectors import reading_window_get, utility_zone
 
 
@@ -124,19 +125,7 @@ def _ledger(figures: Figures, first: date, last: date) -> None:
 
 
 def _phone(figures: Figures, begin: datetime, stop: datetime) -> None:
-    if not apps.is_installed("meterdesk.phone"):
-        return
-    calls = apps.get_model("phone", "Call").objects.filter(started_at__gte=begin, started_at__lt=stop)
-    figures.phone = calls.aggregate(
-        calls=Count("pk"),
-        callers=Count("caller", distinct=True),
-        readings=Count("pk", filter=Q(readings__gt=0)),
-        balance=Count("pk", filter=Q(topics__contains="balance")),
-        tariff=Count("pk", filter=Q(topics__contains="tariff")),
-        office=Count("pk", filter=Q(topics__contains="office")),
-        operator=Count("pk", filter=Q(outcome="operator")),
-        abandoned=Count("pk", filter=Q(outcome="abandoned")),
-    )
+    figures.phone = call_figures(Call.objects.filter(started_at__gte=begin, started_at__lt=stop))
 
 
 def _letters(figures: Figures, begin: datetime, stop: datetime) -> None:
