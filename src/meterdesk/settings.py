@@ -236,13 +236,15 @@ ENVIRONMENT: tuple[Variable, ...] = (
     Variable("METERDESK_SMS_BACKEND", "", "text messages: unset (none), file (the data dir's sms/) or smsru"),
     Variable("METERDESK_SMS_URL", "https://sms.ru", "text messages: the SMS.ru API's address"),
     Variable("METERDESK_SMS_API_KEY", "", "text messages: the SMS.ru api_id (a secret)"),
-    Variable("METERDESK_SMS_SENDER", "", "text messages: the sender name agreed with SMS.ru; unset: its default"),
+    Variable(
+        "METERDESK_SMS_SENDER", "", "text messages: the sender name agreed with SMS.ru; unset: its default"
+    ),
     Variable("METERDESK_SMS_PER_DAY", "3", "text messages: the most sent to one number in a day"),
     Variable("METERDESK_PAY_LINK_DAYS", "7", "payment links sent by SMS: the days a link works"),
     Variable(
         "METERDESK_SCHEDULE_OFF",
         "",
-        "the scheduled jobs not to run, comma-separated (autopay, reminders, reconcile, notices)",
+        "the scheduled jobs not to run, comma-separated (autopay, reminders, reconcile, notices, support)",
     ),
     Variable(
         "METERDESK_NOTIFY_QUIET_HOURS",

@@ -45,6 +45,7 @@ JOBS: tuple[Job, ...] = (
     Job("reminders", ("notify", "today"), daily_at=time(10, 0)),
     Job("reconcile", ("payments", "reconcile", "--older-than", "15"), every_minutes=15),
     Job("notices", ("notify", "send"), every_minutes=5),
+    Job("support", ("support", "escalate"), every_minutes=15),
 )
 
 
