@@ -75,5 +75,8 @@ def test_with_next_month_it_is_accepted_for_december_and_says_so(client, anna, m
     )
     response = _post(client, anna[1], follow=True)
     assert response.status_code == 200
-    assert "November 2026 has already been billed, so this reading counts for December 2026." in response.content.decode()
+    assert (
+        "November 2026 has already been billed, so this reading counts for December 2026."
+        in response.content.decode()
+    )
     assert Reading.objects.get(period__gte=NOVEMBER).period == DECEMBER
