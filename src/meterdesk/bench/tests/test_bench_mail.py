@@ -37,7 +37,7 @@ def test_bench_mail_prints_its_figures_as_json(tmp_path):
 
 def test_bench_mail_kills_the_server_and_counts_what_was_lost(tmp_path):
     figures = _bench(tmp_path, "--letters", "30", "--workers", "1", "--kill-every", "1")
-    assert figures["killed_servers"] + figures["killed_workers"] > 0
+    assert figures["killed_servers"] + figures["killed_workers"] > 0, figures
     assert figures["accepted_250"] == figures["letters_stored"] == figures["processed"] == 30
     assert (figures["lost"], figures["lost_after_250"], figures["processed_twice"]) == (0, 0, 0)
     assert figures["readings_stored"] == 30
