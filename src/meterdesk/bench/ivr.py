@@ -31,7 +31,9 @@ FIRST_ACCOUNT = 7_000_000_000
 #: Calls one pjsua2 endpoint takes (phone/sip.py): N calls take N/4 line processes (a PBX
 #: spreads them over the group) and as many caller processes.
 PER_PROCESS = MAX_CALLS
-VALUES = ("1300", "650")
+#: The meters' last readings; each call's values are above them by its own amount, so that what
+#: the line reads back and charges differs from call to call, as it does on a real line.
+LAST = (1200, 600)
 
 _SEED = """
 import sys
@@ -52,7 +54,7 @@ accounts = dict(Account.objects.values_list("number", "id"))
 Meter.objects.bulk_create(
     Meter(account_id=accounts[f"{first + i:010d}"], serial=f"M{i:07d}", zones=2, digits=6,
           installed_on=date(2024, 1, 10), verification_due=date(2040, 1, 1),
-          initial_t1=Decimal(1200), initial_t2=Decimal(600))
+          initial_t1=Decimal(%d), initial_t2=Decimal(%d))
     for i in range(n)
 )
 """
@@ -93,9 +95,9 @@ def _groups(i: int) -> list[str]:
         "1",
         f"{i:07d}"[-4:],
         "1",
-        f"{VALUES[0]}#",
+        f"{LAST[0] + 100 + i}#",
         "1",
-        f"{VALUES[1]}#",
+        f"{LAST[1] + 50 + i}#",
         "1",
         "9",
     ]

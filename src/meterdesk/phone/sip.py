@@ -23,6 +23,7 @@ import contextlib
 import ctypes
 import logging
 import queue
+import re
 import threading
 import time
 from collections import deque
@@ -42,6 +43,7 @@ from meterdesk.phone.speech import Recognizer, SpeechUnavailable, recognizer_for
 
 log = logging.getLogger(__name__)
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 POLL = 20  # ms the line thread waits for PJSIP's events before it looks at its inbox
 WORKERS = 8  # dialog threads: they wait on the database far more than they compute
 
@@ -135,18 +137,33 @@ class Workers:
 
     @staticmethod
     def _run(live: _Live, job: Callable[[], list[Action]], counted: bool) -> _Outcome:
-        from meterdesk.phone.prompts import prompt_file, wav_seconds
+        from meterdesk.phone.prompts import wav_seconds
 
         try:
             actions = job()
             # Each sentence a file of its own: the fixed ones are rendered already, and only
             # what is new (a number read back, an amount) waits for the synthesiser.
             language = live.conversation.language
-            paths = [prompt_file(a.text, language) for a in actions if isinstance(a, Say)]
+            paths = [path for a in actions if isinstance(a, Say) for path in _prompt_files(a.text, language)]
             return _Outcome(actions, paths, sum(wav_seconds(p) for p in paths), counted)
         except Exception:  # one call's failure must not take the line down
             log.exception("the dialog failed; the call is ended")
             return _Outcome([Hangup()], counted=counted)
+
+
+def _prompt_files(text: str, language: str) -> list[Path]:
+    """The files of what the line says: the whole text where it is recorded or rendered already
+    (the fixed prompts), else each sentence of it, so that the sentences heard before come from
+    the cache and only the new one (a number, an amount) waits for the synthesiser."""
+    from django.conf import settings
+
+    from meterdesk.phone.prompts import _cache_dir, prompt_file, prompt_key
+
+    name = f"{prompt_key(text, language)}.wav"
+    recorded = settings.METERDESK_IVR_PROMPTS
+    if (recorded and (Path(recorded) / name).exists()) or (_cache_dir() / name).exists():
+        return [prompt_file(text, language)]
+    return [prompt_file(sentence, language) for sentence in _SENTENCE_END.split(text) if sentence]
 
 
 class CallTap(pj.AudioMediaPort):  # type: ignore[misc]

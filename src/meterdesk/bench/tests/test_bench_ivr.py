@@ -10,7 +10,7 @@ import sys
 
 from meterdesk.bench.ivr import ANSWERS, _figures, _groups, _keys_logged
 
-LOGGED = "account:7000000003 account_check:1 serial:0003 menu:1 value:1300 value_check:1 value:650 value_check:1 menu:9"
+LOGGED = "account:7000000003 account_check:1 serial:0003 menu:1 value:1303 value_check:1 value:653 value_check:1 menu:9"
 
 
 def test_a_call_keys_what_the_line_logs():
@@ -29,7 +29,7 @@ def test_figures_count_keys_lost_and_calls_not_completed():
         "meters_read": 1,
         "calls": [
             {"caller": "+74950000000", "inputs": LOGGED, "readings": 1, "outcome": "reading"},
-            {"caller": "+74950000001", "inputs": LOGGED.replace("value:1300", "value:130"), "readings": 0},
+            {"caller": "+74950000001", "inputs": LOGGED.replace("value:1303", "value:130"), "readings": 0},
         ],
     }
     figures = _figures(2, results, counts, 10.0, 1.0, None)
