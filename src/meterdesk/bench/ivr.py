@@ -134,7 +134,7 @@ def bench_ivr(
         say(f"Preparing {calls} accounts with two-zone meters in {folder}")
         subprocess.run([*command, "migrate"], env=env, check=True, capture_output=True)  # noqa: S603
         subprocess.run(  # noqa: S603 - our own script
-            [sys.executable, "-c", _SEED, str(FIRST_ACCOUNT), str(calls)],
+            [sys.executable, "-c", _SEED % LAST, str(FIRST_ACCOUNT), str(calls)],
             env=env,
             check=True,
             capture_output=True,
