@@ -55,6 +55,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("billing_runs", "Can see the monthly closes", (BILLING, SUPERVISOR, ADMIN)),
     Action("billing_close", "Can start a month's close", (BILLING, ADMIN)),
     Action("rebill", "Can rebill an account", (BILLING, ADMIN)),
+    Action(
+        "residents", "Can record a change in the number of residents", (OPERATOR, SUPPORT, SUPERVISOR, ADMIN)
+    ),
 )
 
 ACTION_BY_CODENAME = {a.codename: a for a in ACTIONS}

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from meterdesk import converters  # noqa: F401 - registers <text:…>
-from meterdesk.backoffice import billing_views, stats_views, support_views, views
+from meterdesk.backoffice import billing_views, residents_views, stats_views, support_views, views
 from meterdesk.backoffice.forms import StaffLoginForm
 
 app_name = "backoffice"
@@ -39,4 +39,5 @@ urlpatterns = [
     path("billing/close/", billing_views.billing_close_start, name="billing_close"),
     path("billing/<text:month>/", billing_views.billing_run, name="billing_run"),
     path("accounts/<text:number>/rebill/", billing_views.rebill_account, name="rebill"),
+    path("accounts/<text:number>/residents/", residents_views.residents, name="residents"),
 ]

@@ -72,7 +72,8 @@ def account(request: HttpRequest, number: str) -> HttpResponse:
     if user.has_perm(permission("changes")):
         context["changes"] = account_changes(found, limit=20)
     context["can"] = {
-        name: user.has_perm(permission(name)) for name in ("changes", "account_correct", "reading_key")
+        name: user.has_perm(permission(name))
+        for name in ("changes", "account_correct", "reading_key", "residents", "rebill")
     }
     return render(request, "backoffice/account.html", context)
 

@@ -67,6 +67,9 @@ class RulesProfile:
     #: "next_month": store it for the next open month (docs/readings.md).
     closed_month_readings: str = "refuse"
     debt_notice: DebtNoticeRules = DebtNoticeRules()
+    #: A change in the number of residents reported within this many working days counts from the
+    #: day it happened; reported later, from the day it was reported.
+    residents_report_days: int = 5
 
 
 def _date(value: Any, where: str) -> date:
@@ -110,6 +113,7 @@ def profile_parse(data: dict[str, Any]) -> RulesProfile:
             ),
             closed_month_readings=str(data.get("closed_month_readings", CLOSED_MONTH_REFUSE)),
             debt_notice=DebtNoticeRules(**{k: int(v) for k, v in data.get("debt_notice", {}).items()}),
+            residents_report_days=int(data.get("residents_report_days", 5)),
         )
     except (KeyError, TypeError, IndexError) as exc:
         raise ProfileError(f"rules profile: missing or malformed field {exc}") from exc
@@ -119,6 +123,8 @@ def profile_parse(data: dict[str, Any]) -> RulesProfile:
         raise ProfileError("average_min_months_young must be between 1 and average_min_months")
     if not 1 <= profile.due_day <= 28:
         raise ProfileError("due_day must be between 1 and 28")
+    if profile.residents_report_days < 1:
+        raise ProfileError("residents_report_days must be at least 1")
     debt = profile.debt_notice
     if min(debt.threshold_months, debt.pay_within_days, debt.suspend_after_days) < 1:
         raise ProfileError("debt_notice: every figure must be at least 1")

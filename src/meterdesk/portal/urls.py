@@ -5,7 +5,7 @@ from django.urls import URLPattern, path, reverse_lazy
 from django.views import View
 
 from meterdesk import converters  # noqa: F401 - registers <text:…> and <month:…>
-from meterdesk.portal import profile_views, registration, views
+from meterdesk.portal import profile_views, registration, residents_views, views
 from meterdesk.portal.forms import LoginForm, PasswordChangeForm, SetPasswordForm
 
 app_name = "portal"
@@ -70,6 +70,7 @@ urlpatterns = [
     path("accounts/undo/<text:token>/", registration.undo_link, name="link_undo"),
     path("accounts/<text:number>/logins/", registration.logins, name="logins"),
     path("accounts/<text:number>/history/", views.history, name="history"),
+    path("accounts/<text:number>/residents/", residents_views.residents, name="residents"),
     path("accounts/<text:number>/statements/", views.statements, name="statements"),
     path("accounts/<text:number>/statements/<month:period>/", views.statement_detail, name="statement"),
     path("meters/<int:meter_id>/readings/new/", views.submit_reading, name="submit_reading"),

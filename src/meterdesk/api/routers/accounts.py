@@ -6,16 +6,17 @@ like an account that does not exist.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Schema
 from ninja.responses import Status
 from pydantic import Field
 
 from meterdesk.api import present
 from meterdesk.api.auth import client_address, request_user
-from meterdesk.api.errors import link_error, not_found, rate_limited
+from meterdesk.api.errors import ApiError, link_error, not_found, rate_limited
 from meterdesk.api.ratelimit import LinkLimit, default_throttles
 from meterdesk.api.routers import (
     NUMBER,
@@ -53,6 +54,7 @@ from meterdesk.core.accounts import (
     statement_totals,
     statement_view,
 )
+from meterdesk.core.residents import MAX_RESIDENTS, ResidentsInvalid, residents_report, residents_words
 from meterdesk.customers.services import (
     AccountMismatch,
     AlreadyLinked,
@@ -227,3 +229,50 @@ def statement_detail(request: HttpRequest, number: str = NUMBER, period: str = P
         "payments_received": [present.payment_out(p.entry) for p in view.payments],
         "penalties": [present.penalty_out(line) for line in view.penalties],
     }
+
+
+class ResidentsIn(Schema):
+    residents: int = Field(..., ge=0, le=MAX_RESIDENTS, description="the number of residents now")
+    changed_on: date = Field(..., description="the day the number changed (YYYY-MM-DD)")
+
+
+class ResidentsOut(Schema):
+    residents: int
+    effective_from: date = Field(description="the day the new number counts from")
+    late: bool = Field(description="reported after the rules' deadline: counts from the day of the report")
+    rebilled: bool = Field(description="months already billed since then are recalculated on the next bill")
+    message: str
+
+
+@router.post(
+    "/{number}/residents",
+    response={201: ResidentsOut, **errors(400, 401, 404, 422, 429)},
+    summary="Report a change in the number of residents (the norm charge follows it)",
+    description=(
+        "Reported within the rules' working days (5) of the change, it counts from the day it "
+        "happened; later, from the day it is reported. A change reaching back into a billed month "
+        "rebills the account from that month. 422 `residents_invalid`, `date_in_future`, `date_too_early`."
+    ),
+)
+def residents_change(request: HttpRequest, payload: ResidentsIn, number: str = NUMBER) -> Any:
+    account = account_of(request, number)
+    try:
+        result = residents_report(
+            account=account,
+            residents=payload.residents,
+            changed_on=payload.changed_on,
+            channel="api",
+            user=request_user(request),
+        )
+    except ResidentsInvalid as error:
+        raise ApiError(422, error.code, str(error)) from error
+    return Status(
+        201,
+        {
+            "residents": payload.residents,
+            "effective_from": result.effective_from,
+            "late": result.late,
+            "rebilled": bool(result.rebilled),
+            "message": residents_words(result),
+        },
+    )

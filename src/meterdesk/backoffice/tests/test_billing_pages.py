@@ -12,12 +12,21 @@ from auditlog.models import LogEntry
 
 from meterdesk.backoffice.roles import BILLING, SUPERVISOR
 from meterdesk.backoffice.tests.conftest import client_of, staff_of
+from meterdesk.billing import close as close_module
 from meterdesk.billing.close import billing_close
 from meterdesk.testing import MOSCOW, ReadingFactory, make_tariff
 
 pytestmark = pytest.mark.django_db
 
 NOV = date(2026, 11, 1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pricing_cache():
+    """The close caches prices per run id, and run ids come again when a test's transaction rolls back."""
+    close_module._PRICING.clear()
+    yield
+    close_module._PRICING.clear()
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ def _url(codename: str, number: str) -> str:
         "billing_runs": reverse("backoffice:billing_runs"),
         "billing_close": reverse("backoffice:billing_close"),
         "rebill": reverse("backoffice:rebill", args=[number]),
+        "residents": reverse("backoffice:residents", args=[number]),
     }
     return urls[codename]
 
