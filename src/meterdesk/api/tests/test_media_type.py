@@ -11,9 +11,10 @@ import pytest
 from meterdesk.api.api import api as ninja_api
 from meterdesk.api.models import ApiToken
 from meterdesk.api.tests.conftest import API
-from meterdesk.customers.models import AccountLink, Phone, User
+from meterdesk.customers.models import AccountLink, Phone, ResidentsChange, User
 from meterdesk.metering.models import Reading
 from meterdesk.payments.models import Autopay, Payment
+from meterdesk.support.models import Thread
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +44,10 @@ def _bodies(meter, account) -> dict[str, dict]:
         "/api/v1/meters/{meter_id}/readings/preview": {"values": ["1100", "560"]},
         "/api/v1/profile": {"language": "en"},
         "/api/v1/profile/phones": {"number": "+79161234567"},
+        "/api/v1/profile/email": {"email": "anna.new@example.com", "password": "secret-pass-1"},
+        "/api/v1/accounts/{number}/residents": {"residents": 3, "changed_on": "2026-12-01"},
+        "/api/v1/support/threads": {"account": account.number, "topic": "other", "text": "Вопрос"},
+        "/api/v1/support/threads/{thread_id}/messages": {"text": "Ещё вопрос"},
     }
 
 
@@ -55,6 +60,10 @@ _BODY_PATHS = (
     "/api/v1/meters/{meter_id}/readings/preview",
     "/api/v1/profile",
     "/api/v1/profile/phones",
+    "/api/v1/profile/email",
+    "/api/v1/accounts/{number}/residents",
+    "/api/v1/support/threads",
+    "/api/v1/support/threads/{thread_id}/messages",
 )
 
 
@@ -67,6 +76,8 @@ def _stored() -> tuple[int, ...]:
         Phone.objects.count(),
         User.objects.filter(language="en").count(),
         Autopay.objects.count(),
+        ResidentsChange.objects.count(),
+        Thread.objects.count(),
     )
 
 
@@ -92,7 +103,7 @@ def test_a_body_that_is_not_declared_json_is_415(api, meter, content_type):
     bodies = _bodies(meter, meter.account)
     before = _stored()
     for method, template in _operations_with_a_body():
-        path = template.format(number=meter.account.number, meter_id=meter.pk)
+        path = template.format(number=meter.account.number, meter_id=meter.pk, thread_id=1)
         body = json.dumps(bodies[template])
         extra = {"CONTENT_TYPE": content_type} if content_type else {}
         response = api.generic(method.upper(), path, body.encode(), **extra)
