@@ -3,7 +3,7 @@ desk, by letter) through ``core.residents``, with the day it was reported; audit
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from django import forms
 from django.contrib import messages
@@ -27,15 +27,6 @@ class OfficeResidentsForm(forms.Form):
     reported_on = forms.DateField(
         label=gettext_lazy("Reported on"), widget=forms.DateInput(attrs={"type": "date"})
     )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        changed, reported = data.get("changed_on"), data.get("reported_on")
-        if changed and reported and reported < changed:
-            self.add_error("reported_on", _("A change cannot be reported before it happened."))
-        if reported and reported > utility_now().date():
-            self.add_error("reported_on", _("The day of the report cannot be in the future."))
-        return data
 
 
 @staff_action("residents")
@@ -62,7 +53,10 @@ def residents(request: HttpRequest, number: str) -> HttpResponse:
                     user=staff,
                 )
             except ResidentsInvalid as error:
-                form.add_error("changed_on" if error.code.startswith("date") else "residents", str(error))
+                field = {"reported_before_change": "reported_on", "reported_in_future": "reported_on"}.get(
+                    error.code, "changed_on" if error.code.startswith("date") else "residents"
+                )
+                form.add_error(field, str(error))
                 status = 422
             else:
                 change_record(

@@ -60,6 +60,10 @@ def residents_report(
         )
     if changed_on > today:
         raise ResidentsInvalid("date_in_future", _("The date of the change cannot be in the future."))
+    if reported_on < changed_on:
+        raise ResidentsInvalid("reported_before_change", _("A change cannot be reported before it happened."))
+    if reported_on > today:
+        raise ResidentsInvalid("reported_in_future", _("The day of the report cannot be in the future."))
     if changed_on < account.opened_on or changed_on < today - LOOKBACK:
         raise ResidentsInvalid(
             "date_too_early",

@@ -56,21 +56,27 @@ def debt_over(close: AccountClose, months: int) -> tuple[Decimal, Decimal] | Non
 
 
 def _warn(cases: list[DebtCase], pay_within: int) -> None:
-    events = []
-    for case in cases:
-        for user_id, email, language, number in AccountLink.objects.filter(
-            account_id=case.account_id, user__is_active=True, user__email_verified_at__isnull=False
-        ).values_list("user_id", "user__email", "user__language", "account__number"):
-            events.append(
-                Event(
-                    user_id,
-                    case.account_id,
-                    f"{case.pk}",
-                    email,
-                    language,
-                    {"number": number, "debt": case.debt, "threshold": case.threshold, "days": pay_within},
-                )
-            )
+    """Store the warnings of ``cases`` for their accounts' verified logins (one query of logins)."""
+    by_account = {case.account_id: case for case in cases}
+    logins = AccountLink.objects.filter(
+        account_id__in=by_account, user__is_active=True, user__email_verified_at__isnull=False
+    ).values_list("account_id", "user_id", "user__email", "user__language", "account__number")
+    events = [
+        Event(
+            user_id,
+            account_id,
+            f"{by_account[account_id].pk}",
+            email,
+            language,
+            {
+                "number": number,
+                "debt": by_account[account_id].debt,
+                "threshold": by_account[account_id].threshold,
+                "days": pay_within,
+            },
+        )
+        for account_id, user_id, email, language, number in logins.order_by("account_id", "user_id")
+    ]
     notices_store(Topic.DEBT_WARNING, events)
 
 

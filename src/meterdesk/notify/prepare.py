@@ -112,46 +112,59 @@ def bill_events(period: date) -> Iterator[Event]:
         )
 
 
+#: A verified, active login of an open account, seen from a row of the account (``account__``).
+_OPEN_ACCOUNT_LOGIN = {
+    "account__closed_on__isnull": True,
+    "account__links__user__is_active": True,
+    "account__links__user__email_verified_at__isnull": False,
+}
+_ITS_LOGIN = (
+    "account__links__user_id",
+    "account_id",
+    "account__number",
+    "account__links__user__email",
+    "account__links__user__language",
+)
+
+
 def payment_events(since: datetime) -> Iterator[Event]:
-    """Each verified login of an account, for each payment recorded in its ledger since ``since``."""
-    entries = LedgerEntry.objects.filter(kind=EntryKind.PAYMENT, created_at__gte=since).order_by("pk")
-    for entry_id, account_id, amount, posted_on in entries.values_list(
-        "pk", "account_id", "amount", "posted_on"
-    ).iterator(chunk_size=CHUNK):
-        links = _logins(AccountLink.objects.filter(account_id=account_id)).values_list(*_LOGIN)
-        for user_id, _account, number, email, language in links:
-            yield Event(
-                user_id,
-                account_id,
-                f"{entry_id}",
-                email,
-                language,
-                {"number": number, "amount": -amount, "on": posted_on},
-            )
+    """Each verified login of an account, for each payment recorded in its ledger since ``since``
+    (one query: the payments joined to their accounts' logins)."""
+    rows = (
+        LedgerEntry.objects.filter(kind=EntryKind.PAYMENT, created_at__gte=since, **_OPEN_ACCOUNT_LOGIN)
+        .order_by("pk", "account__links__user_id")
+        .values_list(*_ITS_LOGIN, "pk", "amount", "posted_on")
+    )
+    for user_id, account_id, number, email, language, entry_id, amount, posted_on in rows.iterator(CHUNK):
+        yield Event(
+            user_id,
+            account_id,
+            f"{entry_id}",
+            email,
+            language,
+            {"number": number, "amount": -amount, "on": posted_on},
+        )
 
 
 def verification_events(today: date, days: int = 30) -> Iterator[Event]:
     """Each verified login of an account with a meter in service whose verification falls due
-    within ``days`` (or is overdue): once per meter and due date."""
-    due = Meter.objects.filter(
-        account_id=OuterRef("account_id"),
-        removed_on__isnull=True,
-        verification_due__lte=today + timedelta(days=days),
+    within ``days`` (or is overdue): once per meter and due date (one query)."""
+    rows = (
+        Meter.objects.filter(
+            removed_on__isnull=True, verification_due__lte=today + timedelta(days=days), **_OPEN_ACCOUNT_LOGIN
+        )
+        .order_by("account__links__user_id", "account_id", "pk")
+        .values_list(*_ITS_LOGIN, "pk", "serial", "verification_due")
     )
-    links = _logins(AccountLink.objects.filter(Exists(due))).values_list(*_LOGIN)
-    for user_id, account_id, number, email, language in links.iterator(chunk_size=CHUNK):
-        meters = Meter.objects.filter(
-            account_id=account_id, removed_on__isnull=True, verification_due__lte=today + timedelta(days=days)
-        ).values_list("pk", "serial", "verification_due")
-        for meter_id, serial, when in meters:
-            yield Event(
-                user_id,
-                account_id,
-                f"{meter_id}:{when:%Y-%m-%d}",
-                email,
-                language,
-                {"number": number, "serial": serial, "on": when},
-            )
+    for user_id, account_id, number, email, language, meter_id, serial, when in rows.iterator(CHUNK):
+        yield Event(
+            user_id,
+            account_id,
+            f"{meter_id}:{when:%Y-%m-%d}",
+            email,
+            language,
+            {"number": number, "serial": serial, "on": when},
+        )
 
 
 # --- the words -----------------------------------------------------------------------------------

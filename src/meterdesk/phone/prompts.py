@@ -46,8 +46,8 @@ def resample(samples: array[int], rate: int, to: int = RATE) -> array[int]:
     over the ratio's width so that what lies above the new Nyquist frequency does not fold back."""
     if rate == to:
         return samples
-    if audioop is not None:  # in C: a line renders prompts while it serves calls (350 ms of
-        # Python for 8 s of speech held every call of the process up)
+    if audioop is not None:  # in C: a line renders prompts while it serves calls, and a Python
+        # loop would hold every call of the process up (docs/benchmarks.md, the phone line)
         converted, _state = audioop.ratecv(samples.tobytes(), 2, 1, rate, to, None)
         out = array("h")
         out.frombytes(converted)

@@ -340,8 +340,8 @@ class Line:
         self.workers = Workers(self.worker_count, self._finished_job)
         self.ready.set()
         while not self.stopping.is_set():
-            # The workers' outcomes wait here up to POLL ms: audio goes out on the 20 ms ticks of
-            # the media clock anyway, and polling more often cost 2 % of a core per process.
+            # The workers' outcomes wait here up to POLL ms: audio goes out on the media clock's
+            # ticks anyway, and polling more often costs an idle line CPU (docs/benchmarks.md).
             self.endpoint.libHandleEvents(POLL)
             self._drain()
             self._tick(time.monotonic())
