@@ -349,6 +349,8 @@ INSTALLED_APPS = [
     "meterdesk.api",
     "meterdesk.backoffice",
     "meterdesk.terminal",
+    "meterdesk.inspections",
+    "meterdesk.orders",
 ]
 
 MIDDLEWARE = [

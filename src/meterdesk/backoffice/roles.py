@@ -58,6 +58,12 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         "residents", "Can record a change in the number of residents", (OPERATOR, SUPPORT, SUPERVISOR, ADMIN)
     ),
+    Action("inspections", "Can plan inspections", (INSPECTOR, SUPERVISOR, ADMIN)),
+    Action("inspection_visit", "Can take a control reading", (INSPECTOR, SUPERVISOR, ADMIN)),
+    Action("reference", "Can see the reference data", (BILLING, SUPERVISOR, ADMIN)),
+    Action("reference_edit", "Can change the reference data", (BILLING, ADMIN)),
+    Action("service_requests", "Can handle service requests", (OPERATOR, SUPPORT, SUPERVISOR, ADMIN)),
+    Action("debts", "Can work the debt cases", (BILLING, SUPERVISOR, ADMIN)),
 )
 
 ACTION_BY_CODENAME = {a.codename: a for a in ACTIONS}

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import include, path, reverse_lazy
 
 from meterdesk import converters  # noqa: F401 - registers <text:…>
 from meterdesk.backoffice import billing_views, residents_views, stats_views, support_views, views
@@ -40,4 +40,8 @@ urlpatterns = [
     path("billing/<text:month>/", billing_views.billing_run, name="billing_run"),
     path("accounts/<text:number>/rebill/", billing_views.rebill_account, name="rebill"),
     path("accounts/<text:number>/residents/", residents_views.residents, name="residents"),
+    path("inspections/", include("meterdesk.backoffice.inspection_urls")),
+    path("reference/", include("meterdesk.backoffice.reference_urls")),
+    path("services/", include("meterdesk.backoffice.order_urls")),
+    path("debts/", include("meterdesk.backoffice.debt_urls")),
 ]

@@ -39,6 +39,12 @@ def _url(codename: str, number: str) -> str:
         "billing_close": reverse("backoffice:billing_close"),
         "rebill": reverse("backoffice:rebill", args=[number]),
         "residents": reverse("backoffice:residents", args=[number]),
+        "inspections": reverse("backoffice:inspections"),
+        "inspection_visit": reverse("backoffice:inspector_route"),
+        "reference": reverse("backoffice:reference"),
+        "reference_edit": reverse("backoffice:reference_edit"),
+        "service_requests": reverse("backoffice:service_requests"),
+        "debts": reverse("backoffice:debts"),
     }
     return urls[codename]
 

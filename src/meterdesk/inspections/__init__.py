@@ -1,0 +1,1 @@
+"""Inspections of meters and control readings (Decree 354 pp. 82–85)."""

@@ -1,0 +1,1 @@
+"""Service requests: the utility's services ordered by customers, scheduled by staff, billed."""
