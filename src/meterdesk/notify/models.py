@@ -18,6 +18,10 @@ class Topic(models.TextChoices):
     PAYMENT_RECEIVED = "payment_received", _("a payment is received")
     VERIFICATION_DUE = "verification_due", _("a meter's verification is due")
     DEBT_WARNING = "debt_warning", _("a warning of the debt (Decree 354 p. 119)")
+    INSPECTION_SCHEDULED = "inspection_scheduled", _("an inspection of the meter is scheduled")
+    SUPPORT_ANSWER = "support_answer", _("support has answered")
+    SERVICE_SCHEDULED = "service_scheduled", _("an ordered service is scheduled")
+    PROGRAMME_WIN = "programme_win", _("a prize of the programme is won")
 
 
 class NoticeChannel(models.TextChoices):

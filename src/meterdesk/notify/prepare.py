@@ -177,6 +177,7 @@ def _words(topic: str, values: dict[str, Any]) -> tuple[str, str, str]:
         "url": settings.METERDESK_SITE_URL + reverse("portal:dashboard"),
         "utility": utility_get().short_name,
     }
+    v.setdefault("link", v["url"])
     for name in ("month",):
         if name in v:
             v[name] = month_name(v[name])
@@ -240,6 +241,49 @@ def _words(topic: str, values: dict[str, Any]) -> tuple[str, str, str]:
                 "supply may be restricted. %(url)s"
             )
             % v,
+        )
+    if topic == Topic.INSPECTION_SCHEDULED:
+        return (
+            _("Meter %(serial)s: inspection on %(on)s, %(hours)s") % v,
+            _(
+                "An inspector of %(utility)s will check meter %(serial)s of account %(number)s on %(on)s "
+                "between %(hours)s (Decree 354 pp. 82–85). Please let the inspector reach the meter; the "
+                "inspector shows an identity card. To move the visit, answer this letter or call us."
+            )
+            % v,
+            _("%(utility)s: meter %(serial)s of account %(number)s will be checked on %(on)s, %(hours)s.")
+            % v,
+        )
+    if topic == Topic.SUPPORT_ANSWER:
+        return (
+            _("An answer to your question: %(subject)s") % v,
+            _(
+                "Support has answered your question “%(subject)s” about account %(number)s. "
+                "Read the answer in the personal account: %(link)s"
+            )
+            % v,
+            _("%(utility)s: support has answered your question about account %(number)s. %(link)s") % v,
+        )
+    if topic == Topic.SERVICE_SCHEDULED:
+        return (
+            _("%(service)s: on %(on)s, %(hours)s") % v,
+            _(
+                "Your request %(request)s for account %(number)s (%(service)s) is scheduled for %(on)s "
+                "between %(hours)s. To move it, call us or write to support."
+            )
+            % v,
+            _("%(utility)s: %(service)s on %(on)s, %(hours)s (request %(request)s).") % v,
+        )
+    if topic == Topic.PROGRAMME_WIN:
+        return (
+            _("You have won a prize of the draw for %(month)s") % v,
+            _(
+                "Account %(number)s has won the draw of the programme %(programme)s for %(month)s: "
+                "%(prize)s. Thank you for giving readings on time and paying without debt. The draw's "
+                "inputs and result are published: %(url)s"
+            )
+            % v,
+            _("%(utility)s: account %(number)s has won the draw for %(month)s: %(prize)s.") % v,
         )
     return (
         _("Meter %(serial)s: verification due by %(on)s") % v,
