@@ -52,6 +52,21 @@ class DebtNoticeRules:
 
 
 @dataclass(frozen=True)
+class InspectionRules:
+    """Decree 354 pp. 82–85: each meter checked at least every ``every_months`` and not more often
+    than every ``min_months``; a meter silent for ``silent_months`` checked within
+    ``silent_within_days``; the household told ``notice_days`` ahead; after ``refusals_act`` refusals
+    of access in a row the utility may bill by the average, then the norm (p.85, pp.59–60)."""
+
+    every_months: int = 12
+    min_months: int = 3
+    silent_months: int = 6
+    silent_within_days: int = 15
+    notice_days: int = 14
+    refusals_act: int = 2
+
+
+@dataclass(frozen=True)
 class RulesProfile:
     code: str
     title: str
@@ -70,6 +85,7 @@ class RulesProfile:
     #: A change in the number of residents reported within this many working days counts from the
     #: day it happened; reported later, from the day it was reported.
     residents_report_days: int = 5
+    inspections: InspectionRules = InspectionRules()
 
 
 def _date(value: Any, where: str) -> date:
@@ -114,6 +130,7 @@ def profile_parse(data: dict[str, Any]) -> RulesProfile:
             closed_month_readings=str(data.get("closed_month_readings", CLOSED_MONTH_REFUSE)),
             debt_notice=DebtNoticeRules(**{k: int(v) for k, v in data.get("debt_notice", {}).items()}),
             residents_report_days=int(data.get("residents_report_days", 5)),
+            inspections=InspectionRules(**{k: int(v) for k, v in data.get("inspections", {}).items()}),
         )
     except (KeyError, TypeError, IndexError) as exc:
         raise ProfileError(f"rules profile: missing or malformed field {exc}") from exc
@@ -128,6 +145,9 @@ def profile_parse(data: dict[str, Any]) -> RulesProfile:
     debt = profile.debt_notice
     if min(debt.threshold_months, debt.pay_within_days, debt.suspend_after_days) < 1:
         raise ProfileError("debt_notice: every figure must be at least 1")
+    rules = profile.inspections
+    if min(vars(rules).values()) < 1 or rules.min_months >= rules.every_months:
+        raise ProfileError("inspections: every figure at least 1, and min_months below every_months")
     if profile.closed_month_readings not in (CLOSED_MONTH_REFUSE, CLOSED_MONTH_NEXT):
         raise ProfileError(
             f"closed_month_readings must be {CLOSED_MONTH_REFUSE} or {CLOSED_MONTH_NEXT}, "
