@@ -199,6 +199,9 @@ def reference_load() -> UtilitySettings:
         utility.save()
     tariffs_load_moscow(utility.tariff_region)
     norms_load_moscow(utility.tariff_region)
+    from meterdesk.orders.catalogue import services_load
+
+    services_load()  # the paid and free services households may order
     return utility
 
 

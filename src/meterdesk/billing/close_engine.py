@@ -136,7 +136,7 @@ def _bills(
     zero = Decimal(0)
     recalculation, payment = engine.KIND_RECALCULATION, "payment"
     statement_kind = engine.statement_kind
-    correction = "correction"
+    correction, service = "correction", "service"
     details = _DetailCache()
     add_line, add_state = ledger_rows.append, state_rows.append
     for acc_id, category, rooms, count, required, opened in accounts:
@@ -184,6 +184,7 @@ def _bills(
         extra = posted.get(acc_id)
         if extra:
             recalcs += extra.get(correction, zero) + extra.get(recalculation, zero)
+            charges += extra.get(service, zero)  # paid services done in the month (``orders``)
             payments = extra.get(payment, zero2)
         else:
             recalcs += zero + zero  # the same arithmetic (and scale) as with posted entries

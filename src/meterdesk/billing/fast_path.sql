@@ -278,10 +278,11 @@ LEFT JOIN (SELECT l.account_id, SUM(l.amount) FILTER (WHERE l.kind = 'charge') A
 LEFT JOIN (
     SELECT e.account_id,
            SUM(e.amount) FILTER (WHERE e.kind IN ('correction', 'recalculation')) AS recalcs,
-           SUM(e.amount) FILTER (WHERE e.kind = 'payment') AS payments
+           SUM(e.amount) FILTER (WHERE e.kind = 'payment') AS payments,
+           SUM(e.amount) FILTER (WHERE e.kind = 'service') AS services
     FROM {t_ledger} e WHERE e.account_id BETWEEN %(lo)s AND %(hi)s AND e.period = %(period)s
     GROUP BY e.account_id) pe ON pe.account_id = fa.account_id
-CROSS JOIN LATERAL (SELECT COALESCE(lc.charges, 0) AS charges,
+CROSS JOIN LATERAL (SELECT COALESCE(lc.charges, 0) + COALESCE(pe.services, 0) AS charges,
                            COALESCE(lc.recalcs, 0) + COALESCE(pe.recalcs, 0) AS recalcs,
                            COALESCE(pe.payments, 0) AS payments) rc
 -- the month's penalty and the settlements of debts paid off, as one sum

@@ -34,6 +34,9 @@ R_PENALTY_SETTLED = "penalty_settled"
 #: The basis and reason of a balance carried over from the previous system (``meterdesk import``,
 #: balances.csv: ``dataio.importer.balances``); its penalty is a ``late_payment`` line marked ``opening``.
 B_OPENING = "opening"
+
+#: The basis of a paid service's ledger line (``EntryKind.SERVICE``; its detail names the service).
+B_SERVICE = "service"
 R_OPENING_BALANCE = "opening_balance"
 
 
@@ -294,6 +297,8 @@ def line_words(
         if month:
             return _("correction of the charge for %(month)s") % {"month": month_label(str(month))}
         return _("correction of an earlier charge")
+    if basis == B_SERVICE:
+        return _service_words(detail)
     if basis == B_OPENING:
         # A debt or, negative, a credit: the amount's sign tells which.
         return _("balance carried over from the previous system")
@@ -309,6 +314,22 @@ def line_words(
             }
         return _("penalty settled at the key rate of the day of payment")
     return _("charge for electricity")
+
+
+def _service_words(detail: Mapping[str, Any]) -> str:
+    """A paid service's line: "<service> — <price> (request <number>)", the name in the active
+    language (the detail holds both)."""
+    names = detail.get("service") if isinstance(detail.get("service"), dict) else {}
+    name = names.get("en" if (get_language() or "ru").startswith("en") else "ru") or names.get("ru") or ""
+    try:
+        price = money(Decimal(str(detail["price"])))
+    except (KeyError, ArithmeticError, ValueError):
+        return _("paid service %(name)s") % {"name": name}
+    return _("%(name)s — %(price)s (service request %(request)s)") % {
+        "name": name or _("paid service"),
+        "price": price,
+        "request": detail.get("request", ""),
+    }
 
 
 def entry_words(entry: LedgerEntry, *, after_control: bool = False) -> str:

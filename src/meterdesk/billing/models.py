@@ -65,6 +65,8 @@ class EntryKind(models.TextChoices):
     CORRECTION = "correction", _("correction of a past month")
     PENALTY = "penalty", _("late payment penalty")
     PAYMENT = "payment", _("payment")
+    # A paid service done for the household (``orders``): a line of its own on the next bill.
+    SERVICE = "service", _("paid service")
 
 
 class RunStatus(models.TextChoices):

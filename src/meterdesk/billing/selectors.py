@@ -149,7 +149,9 @@ def statement_get(account: Account, period: date) -> Statement | None:
     return Statement(
         close=close,
         lines=[
-            e for e in entries if e.kind in (EntryKind.CHARGE, EntryKind.RECALCULATION, EntryKind.CORRECTION)
+            e
+            for e in entries
+            if e.kind in (EntryKind.CHARGE, EntryKind.RECALCULATION, EntryKind.CORRECTION, EntryKind.SERVICE)
         ],
         payments=[e for e in entries if e.kind == EntryKind.PAYMENT],
         penalty=[e for e in entries if e.kind == EntryKind.PENALTY],

@@ -79,6 +79,38 @@ def payment_post(
         raise DuplicatePayment(LedgerEntry.objects.get(external_id=external_id)) from exc
 
 
+def service_charge_post(
+    *, account: Account, amount: Decimal, done_on: date, external_id: str, detail: dict
+) -> LedgerEntry:
+    """Post the price of a paid service done on ``done_on`` (``orders``) to the account's first
+    open month, so that the next bill shows it as a line of its own (``EntryKind.SERVICE``).
+    Posted once per ``external_id``: a second call returns the first entry. The account's close
+    is held off meanwhile (as a rebill holds it), so the entry lands in a month not yet closed."""
+    from meterdesk.billing.messages import B_SERVICE
+    from meterdesk.billing.rebill import _hold_off_the_close
+
+    if amount <= 0 or amount != amount.quantize(KOPECK):
+        raise PaymentError("a service's price is a positive whole number of kopecks")
+    with transaction.atomic():
+        existing = LedgerEntry.objects.filter(external_id=external_id).first()
+        if existing is not None:
+            return existing
+        last = _hold_off_the_close(account)
+        period = month_start(done_on)
+        if last is not None and period <= last:
+            period = add_months(last, 1)
+        return LedgerEntry.objects.create(
+            account=account,
+            period=period,
+            posted_on=done_on,
+            kind=EntryKind.SERVICE,
+            basis=B_SERVICE,
+            amount=amount,
+            detail=detail,
+            external_id=external_id,
+        )
+
+
 # --- the deliberate rebill of one account's closed month ---------------------------------------------
 
 

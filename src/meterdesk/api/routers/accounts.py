@@ -181,7 +181,13 @@ class ChargesQuery(PageQuery):
     to: str | None = Field(None, pattern=MONTH_PATTERN, description="the last billing month, YYYY-MM")
 
 
-CHARGE_KINDS = (EntryKind.CHARGE, EntryKind.RECALCULATION, EntryKind.CORRECTION, EntryKind.PENALTY)
+CHARGE_KINDS = (
+    EntryKind.CHARGE,
+    EntryKind.RECALCULATION,
+    EntryKind.CORRECTION,
+    EntryKind.PENALTY,
+    EntryKind.SERVICE,
+)
 
 
 @router.get(

@@ -8,7 +8,7 @@ closed for good and the next month starts from it. The data mixes the common cas
 the fast path leaves to the engine: missing readings, estimates to true up (by average and by
 norm), rollovers, control and final readings, replacements, failed meters, band tariffs, meters
 without a state yet, accounts without a meter or opened late, zero consumption, decimal
-readings, payments and corrections posted in the month, debts that accrue a penalty, meters
+readings, payments, corrections and paid services posted in the month, debts that accrue a penalty, meters
 moved to another account.
 """
 
@@ -256,6 +256,16 @@ def _money_after(rng: random.Random, period: date) -> None:
                 kind=EntryKind.CORRECTION,
                 amount=D(rng.randrange(-5000, 5000)) / 100,
                 reason="rebill",
+            )
+        if rng.random() < 0.05:  # a paid service done in the month (``orders``)
+            LedgerEntry.objects.create(
+                account_id=close.account_id,
+                period=period,
+                posted_on=period.replace(day=5),
+                kind=EntryKind.SERVICE,
+                basis="service",
+                amount=D("3500.00"),
+                external_id=f"service:{close.account_id}-{period:%Y%m}",
             )
 
 
