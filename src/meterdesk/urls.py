@@ -17,6 +17,7 @@ urlpatterns = [
     path("programme/", include("meterdesk.programme.urls")),
     path("notify/", include("meterdesk.notify.urls")),
     path("support/", include("meterdesk.support.urls")),
+    path("services/", include("meterdesk.orders.urls")),
     path("office/", include("meterdesk.backoffice.urls")),
     path("terminal/", include("meterdesk.terminal.urls")),
     path("", include("meterdesk.portal.urls")),

@@ -189,3 +189,4 @@ api.add_router("/tariffs", tariffs_router)
 api.add_router("/profile", "meterdesk.api.routers.profile.router")  # contacts, language, consent
 api.add_router("/accounts", "meterdesk.api.routers.documents.router")  # bill and receipt PDFs
 api.add_router("/support", "meterdesk.api.routers.support.router")  # questions, answers, files
+api.add_router("", "meterdesk.api.routers.orders.router")  # services and their requests

@@ -13,6 +13,7 @@ from meterdesk.api.models import ApiToken
 from meterdesk.api.tests.conftest import API
 from meterdesk.customers.models import AccountLink, Phone, ResidentsChange, User
 from meterdesk.metering.models import Reading
+from meterdesk.orders.models import ServiceRequest
 from meterdesk.payments.models import Autopay, Payment
 from meterdesk.support.models import Thread
 
@@ -48,6 +49,7 @@ def _bodies(meter, account) -> dict[str, dict]:
         "/api/v1/accounts/{number}/residents": {"residents": 3, "changed_on": "2026-12-01"},
         "/api/v1/support/threads": {"account": account.number, "topic": "other", "text": "Вопрос"},
         "/api/v1/support/threads/{thread_id}/messages": {"text": "Ещё вопрос"},
+        "/api/v1/accounts/{number}/service-requests": {"service": "meter-replacement"},
     }
 
 
@@ -64,6 +66,7 @@ _BODY_PATHS = (
     "/api/v1/accounts/{number}/residents",
     "/api/v1/support/threads",
     "/api/v1/support/threads/{thread_id}/messages",
+    "/api/v1/accounts/{number}/service-requests",
 )
 
 
@@ -78,6 +81,7 @@ def _stored() -> tuple[int, ...]:
         Autopay.objects.count(),
         ResidentsChange.objects.count(),
         Thread.objects.count(),
+        ServiceRequest.objects.count(),
     )
 
 

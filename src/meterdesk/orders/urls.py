@@ -1,0 +1,10 @@
+from django.urls import path
+
+from meterdesk.orders import views
+
+app_name = "orders"
+
+urlpatterns = [
+    path("", views.services, name="services"),
+    path("<slug:code>/order/", views.order, name="order"),
+]
