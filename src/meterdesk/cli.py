@@ -37,6 +37,7 @@ from meterdesk.core.cli import send_confirmations
 from meterdesk.customers.cli import issue_registration_codes
 from meterdesk.dataio.cli import export_group, import_command
 from meterdesk.documents.cli import documents_group
+from meterdesk.inspections.cli import inspections_group
 from meterdesk.mail.cli import mail_group
 from meterdesk.notify.cli import notify_group
 
@@ -502,6 +503,7 @@ for _command in (
     programme_group,
     notify_group,
     support_group,
+    inspections_group,
     stats_command,
     schedule_command,
     send_confirmations,

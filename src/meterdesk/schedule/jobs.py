@@ -46,6 +46,7 @@ JOBS: tuple[Job, ...] = (
     Job("reconcile", ("payments", "reconcile", "--older-than", "15"), every_minutes=15),
     Job("notices", ("notify", "send"), every_minutes=5),
     Job("support", ("support", "escalate"), every_minutes=15),
+    Job("inspections", ("inspections", "plan"), daily_at=time(7, 0)),
 )
 
 
