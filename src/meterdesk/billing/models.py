@@ -201,6 +201,14 @@ class LedgerEntry(models.Model):
             models.Index(
                 fields=["corrects"], name="ledger_corrects_set", condition=models.Q(corrects__isnull=False)
             ),
+            # The statistics' payments and true-ups of a period (stats.figures): only those lines, not
+            # the close's million charge lines a month, so the close writes nothing more.
+            models.Index(
+                fields=["posted_on"],
+                include=["kind", "reason", "amount"],
+                name="ledger_money_posted",
+                condition=models.Q(kind__in=["payment", "recalculation"]),
+            ),
         ]
         constraints = [
             # A payment from an outside system is recorded once (NULLs never clash: the index holds

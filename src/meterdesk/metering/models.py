@@ -216,6 +216,13 @@ class Reading(models.Model):
         indexes = [
             models.Index(fields=["account", "period"]),
             models.Index(fields=["meter", "period"]),
+            # The statistics' readings by day and channel, read from this index alone (stats.figures);
+            # one more entry written by each submission and supersession (docs/statistics.md).
+            models.Index(
+                fields=["submitted_at"],
+                include=["channel", "kind", "period"],
+                name="reading_submitted_covering",
+            ),
         ]
 
     def __str__(self) -> str:
