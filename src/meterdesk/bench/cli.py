@@ -290,3 +290,75 @@ def bench_ivr_command(calls: int, as_json: bool, database_url: str | None) -> No
     click.echo("")
     for key, value in figures.items():
         click.echo(f"{key:<20}{value}")
+
+
+@bench_group.command(
+    name="search",
+    help=(
+        "The back office's search box on a large utility: the p95 of mixed searches (account number, "
+        "meter serial, phone, e-mail, surname, loose address) against a plain indexed lookup by "
+        "account number. Builds what the database lacks (accounts, names, logins, phones) first."
+    ),
+)
+@click.option(
+    "--accounts",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(1, 50_000_000),
+    help="N accounts, made only when the database has none.",
+)
+@click.option("--queries", default=200, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same searches.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option(
+    "--database-url",
+    envvar="METERDESK_BENCH_DATABASE_URL",
+    default=None,
+    help="Default: the product's PostgreSQL server (else the local one), database meterdesk_bench_search; "
+    "a copy of the billing bench's database (createdb -T meterdesk_bench) gets only what it lacks.",
+)
+def bench_search_command(
+    accounts: int, queries: int, seed: int, as_json: bool, database_url: str | None
+) -> None:
+    from meterdesk.bench.search import bench_search
+
+    with _refusals():
+        figures = bench_search(
+            accounts=accounts, queries=queries, seed=seed, database_url=database_url, say=_say(as_json)
+        )
+    if as_json:
+        click.echo(json.dumps(figures, ensure_ascii=False))
+        return
+    click.echo("")
+    for key, value in figures.items():
+        click.echo(f"{key:<20}{value}")
+
+
+@bench_group.command(
+    name="notify",
+    help=(
+        "The readings window's opening reminder to N households (each with a verified e-mail), "
+        "prepared and sent by the batch sender to a local SMTP sink; messages/s against the sink's "
+        "floor, duplicates, peak RSS at N and N/10."
+    ),
+)
+@click.option("--accounts", required=True, type=click.IntRange(1, 10_000_000), help="N households.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option(
+    "--database-url",
+    default=None,
+    help="A PostgreSQL database of its own, built by bench.synth; default: a copy of meterdesk_bench "
+    "(meterdesk_bench_notify, dropped at the end unless --keep).",
+)
+@click.option("--keep", is_flag=True, help="Keep the copy for the next run.")
+def bench_notify_command(accounts: int, as_json: bool, database_url: str | None, keep: bool) -> None:
+    from meterdesk.bench.notify import bench_notify
+
+    with _refusals():
+        figures = bench_notify(accounts=accounts, database_url=database_url, keep=keep, say=_say(as_json))
+    if as_json:
+        click.echo(json.dumps(figures, ensure_ascii=False))
+        return
+    click.echo("")
+    for key, value in figures.items():
+        click.echo(f"{key:<26}{value}")
