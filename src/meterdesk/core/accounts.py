@@ -273,9 +273,10 @@ def statement_line(entry: LedgerEntry, control: set[tuple[date, int | None]]) ->
 
 def statement_lines(statement: Statement) -> list[StatementLine]:
     """The charge lines of a monthly statement in the order the close wrote them (each meter's
-    lines, its recalculation next to them), then the corrections posted later."""
+    lines, its recalculation next to them), then the corrections posted later; paid services last."""
     control = control_months(statement.lines)
-    return [statement_line(e, control) for e in sorted(statement.lines, key=lambda e: e.pk)]
+    ordered = sorted(statement.lines, key=lambda e: (e.kind == EntryKind.SERVICE, e.pk))
+    return [statement_line(e, control) for e in ordered]
 
 
 @dataclass(frozen=True)
