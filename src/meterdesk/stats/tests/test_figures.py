@@ -15,6 +15,7 @@ from django.utils import timezone
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
 from meterdesk.cli import main
 from meterdesk.mail.models import Letter
+from meterdesk.metering.models import Channel
 from meterdesk.phone.models import Call
 from meterdesk.stats.figures import figures_of
 from meterdesk.testing import MOSCOW, MeterFactory, ReadingFactory
@@ -95,8 +96,20 @@ def month():
 
 def test_the_figures_of_a_period(month):
     figures = figures_of(date(2026, 12, 1), date(2026, 12, 30))
-    assert figures.readings_by_channel == {"api": 1, "inspector": 1, "ivr": 1, "web": 1}
-    assert figures.readings_by_day == {
+    # Every channel is listed, those with no reading as 0; every day of the period too.
+    assert figures.readings_by_channel == dict.fromkeys(Channel.values, 0) | {
+        "api": 1,
+        "inspector": 1,
+        "ivr": 1,
+        "web": 1,
+    }
+    assert len(figures.readings_by_day) == 30
+    given = {
+        day: {c: n for c, n in row.items() if n}
+        for day, row in figures.readings_by_day.items()
+        if any(row.values())
+    }
+    assert given == {
         "2026-12-15": {"api": 1, "web": 1},
         "2026-12-20": {"inspector": 1},
         "2026-12-26": {"ivr": 1},
@@ -129,7 +142,7 @@ def test_the_figures_of_a_period(month):
 
 def test_a_single_day(month):
     figures = figures_of(date(2026, 12, 15), date(2026, 12, 15))
-    assert figures.readings_by_channel == {"api": 1, "web": 1}
+    assert {c: n for c, n in figures.readings_by_channel.items() if n} == {"api": 1, "web": 1}
     with pytest.raises(ValueError, match="ends before"):
         figures_of(date(2026, 12, 15), date(2026, 12, 14))
 
@@ -144,11 +157,51 @@ def test_the_command_prints_text_json_and_csv(month, tmp_path):
         ["stats", "--from", "2026-12-01", "--to", "2026-12-30", "--json", "--csv", str(tmp_path / "csv")],
     )
     data = json.loads(result.output)
-    assert data["readings_by_channel"] == {"api": 1, "inspector": 1, "ivr": 1, "web": 1}
+    assert {c: n for c, n in data["readings_by_channel"].items() if n} == {
+        "api": 1,
+        "inspector": 1,
+        "ivr": 1,
+        "web": 1,
+    }
+    assert set(data["readings_by_channel"]) == set(Channel.values)
     assert data["payments_by_way"]["registry"] == {"count": 1, "amount": "300.00"}
     with (tmp_path / "csv" / "readings_by_day.csv").open(encoding="utf-8") as rows:
         table = list(csv.reader(rows))
-    assert table[0] == ["day", "api", "inspector", "ivr", "web"]
-    assert table[1] == ["2026-12-15", "1", "0", "0", "1"]
+    assert table[0] == ["day", *Channel.values]
+    fifteenth = dict(zip(table[0], table[15], strict=True))
+    assert fifteenth == {"day": "2026-12-15"} | dict.fromkeys(Channel.values, "0") | {"api": "1", "web": "1"}
     wrong = runner.invoke(main, ["stats", "--from", "2026-12-05", "--to", "2026-12-01"])
     assert wrong.exit_code == 2 and "--to is before --from" in wrong.output
+
+
+def test_the_support_queue_and_the_terminals(month):
+    from datetime import timedelta
+
+    from meterdesk.support.models import Thread
+    from meterdesk.terminal.models import Terminal, TerminalSession
+
+    now = at(30, 12)
+    ages = (timedelta(hours=2), timedelta(days=2), timedelta(days=5), timedelta(days=40))
+    for n, age in enumerate(ages):
+        Thread.objects.create(
+            topic="bill",
+            created_at=now - age,
+            due_at=now - age + timedelta(days=2),
+            status="new" if n else "waiting",
+        )
+    Thread.objects.create(topic="other", created_at=at(3), due_at=at(5), status="closed", closed_at=at(4))
+    terminal = Terminal.objects.create(name="T1", location="Office")
+    account = month[0].account
+    for end in ("finish", "timeout", "finish"):
+        session = TerminalSession.objects.create(terminal=terminal, account=account, end=end)
+        TerminalSession.objects.filter(pk=session.pk).update(started_at=at(16))
+    figures = figures_of(date(2026, 12, 1), date(2026, 12, 30), now=now)
+    assert figures.support == {
+        "asked": 4,  # the one 40 days old was asked in November
+        "closed": 1,
+        "open": 4,
+        "waiting_for_customer": 1,
+        "overdue": 2,  # due 2 days after asking: those of 5 and 40 days (the one of 2 days: just now)
+        "escalated": 0,
+    }
+    assert figures.support_ages == {"under_1_day": 1, "1_to_3_days": 1, "3_to_7_days": 1, "over_7_days": 1}
