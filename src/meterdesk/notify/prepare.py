@@ -13,6 +13,7 @@ sender (``send.py``). Work goes in chunks, so memory does not grow with the numb
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -20,6 +21,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db import connection as db_connection
+from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -35,6 +38,9 @@ from meterdesk.notify.models import DEFAULT_ON, Notice, NoticeChannel, Preferenc
 from meterdesk.utility.selectors import reading_window_get, utility_get
 
 CHUNK = 2000
+EMAIL, SMS, CABINET = NoticeChannel.EMAIL.value, NoticeChannel.SMS.value, NoticeChannel.CABINET.value
+CHANNELS = (EMAIL, SMS, CABINET)
+_DEFAULT_ON = {str(channel.value): on for channel, on in DEFAULT_ON.items()}
 
 
 @dataclass(frozen=True)
@@ -300,9 +306,90 @@ def _words(topic: str, values: dict[str, Any]) -> tuple[str, str, str]:
 # --- storing -------------------------------------------------------------------------------------
 
 
+_MARK = re.compile("\x00([a-z_]+)\x00")
+
+
+class _Words:
+    """The words of each event, rendered once per language and formatted values (dates, sums):
+    the strings of an event (its account's number, a subject) go in as they are, so a reminder
+    to a million households renders its text once per language."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.known: dict[tuple[Any, ...], tuple[str, str, str]] = {}
+
+    def __call__(self, language: str, values: dict[str, Any]) -> tuple[str, str, str]:
+        strings = {k: v for k, v in values.items() if isinstance(v, str)}
+        rest = tuple(sorted((k, v) for k, v in values.items() if not isinstance(v, str)))
+        key = (language, tuple(sorted(strings)), rest)
+        texts = self.known.get(key)
+        if texts is None:
+            if len(self.known) > 10_000:
+                self.known.clear()
+            marked = {**values, **{k: f"\x00{k}\x00" for k in strings}}
+            with translation.override(language):
+                subject, body, sms = _words(self.topic, marked)
+            texts = (subject, body, sms)
+            self.known[key] = texts
+        fill = lambda m: strings[m.group(1)]  # noqa: E731 - one pass: a value's own text stays as it is
+        return _MARK.sub(fill, texts[0]), _MARK.sub(fill, texts[1]), _MARK.sub(fill, texts[2])
+
+
+#: The columns of a notice as ``notices_store`` writes them.
+_COLUMNS = (
+    "user_id",
+    "account_id",
+    "topic",
+    "channel",
+    "key",
+    "to",
+    "language",
+    "subject",
+    "body",
+    "created_at",
+    "next_attempt_at",
+    "attempts",
+    "sent_at",
+    "last_error",
+)
+
+
+_NAMES = ", ".join(f'"{c}"' for c in _COLUMNS)
+_SCRATCH = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS notice_in ON COMMIT DELETE ROWS AS "  # noqa: S608 - own names
+    f"SELECT {_NAMES} FROM notify_notice WITH NO DATA"
+)
+_COPY = f"COPY notice_in ({_NAMES}) FROM STDIN"
+_INSERT = (
+    f"INSERT INTO notify_notice ({_NAMES}, failed_at, read_at) SELECT {_NAMES}, NULL, NULL "  # noqa: S608
+    "FROM notice_in ON CONFLICT (key) DO NOTHING"
+)
+
+
+def _rows_insert(rows: list[tuple[Any, ...]]) -> int:
+    """Insert the notices ``rows`` (``_COLUMNS``) but those whose key is stored already; the number
+    inserted. PostgreSQL: COPY into a scratch table, then one INSERT … ON CONFLICT DO NOTHING."""
+    if not rows:
+        return 0
+    if db_connection.vendor != "postgresql":
+        keys = {row[4] for row in rows}
+        known = set(Notice.objects.filter(key__in=keys).values_list("key", flat=True))
+        fresh = [Notice(**dict(zip(_COLUMNS, row, strict=True))) for row in rows if row[4] not in known]
+        Notice.objects.bulk_create(fresh, ignore_conflicts=True)  # a concurrent run's rows stay theirs
+        return len(fresh)
+    with transaction.atomic(), db_connection.cursor() as cursor:
+        cursor.execute(_SCRATCH)
+        with cursor.cursor.copy(_COPY) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(_INSERT)
+        return int(cursor.rowcount)
+
+
 def notices_store(topic: str, events: Iterable[Event]) -> Prepared:
     """Store the notices of ``events`` (nothing twice; see the module's text)."""
     choices = {(p.user_id, p.channel): p.enabled for p in Preference.objects.filter(topic=topic)}
+    words = _Words(topic)
     found = created = existing = 0
     stream = iter(events)
     while True:
@@ -317,42 +404,44 @@ def notices_store(topic: str, events: Iterable[Event]) -> Prepared:
             .values_list("user_id", "number")
         ):
             mobiles[user_id] = number  # the first one added wins
-        notices = []
+        rows: list[tuple[Any, ...]] = []
         now = timezone.now()
         for event in chunk:
             language = event.language or "ru"
-            with translation.override(language):
-                subject, body, sms = _words(topic, event.values)
-            for channel in NoticeChannel:
-                if not choices.get((event.user_id, channel), DEFAULT_ON[channel]):
+            subject, body, sms = words(language, event.values)
+            for channel in CHANNELS:
+                if not choices.get((event.user_id, channel), _DEFAULT_ON[channel]):
                     continue
-                to = {
-                    NoticeChannel.EMAIL: event.email,
-                    NoticeChannel.SMS: mobiles.get(event.user_id, ""),
-                }.get(channel, "")
-                if channel != NoticeChannel.CABINET and not to:
+                to = (
+                    event.email
+                    if channel == EMAIL
+                    else mobiles.get(event.user_id, "")
+                    if channel == SMS
+                    else ""
+                )
+                if channel != CABINET and not to:
                     continue
-                notices.append(
-                    Notice(
-                        user_id=event.user_id,
-                        account_id=event.account_id,
-                        topic=topic,
-                        channel=channel,
-                        key=f"{topic}:{event.key}:{event.user_id}:{channel}",
-                        to=to,
-                        language=language,
-                        subject=subject if channel != NoticeChannel.SMS else "",
-                        body=sms if channel == NoticeChannel.SMS else body,
-                        created_at=now,
-                        next_attempt_at=now,
-                        sent_at=now if channel == NoticeChannel.CABINET else None,
+                rows.append(
+                    (
+                        event.user_id,
+                        event.account_id,
+                        topic,
+                        channel,
+                        f"{topic}:{event.key}:{event.user_id}:{channel}",
+                        to,
+                        language,
+                        subject if channel != SMS else "",
+                        sms if channel == SMS else body,
+                        now,
+                        now,
+                        0,
+                        now if channel == CABINET else None,
+                        "",
                     )
                 )
-        known = set(Notice.objects.filter(key__in=[n.key for n in notices]).values_list("key", flat=True))
-        fresh = [n for n in notices if n.key not in known]
-        Notice.objects.bulk_create(fresh, ignore_conflicts=True)  # a concurrent run's rows stay theirs
-        created += len(fresh)
-        existing += len(known)
+        stored = _rows_insert(rows)
+        created += stored
+        existing += len(rows) - stored
     return Prepared(found, created, existing)
 
 

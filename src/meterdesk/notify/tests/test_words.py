@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.utils import translation
@@ -14,7 +15,7 @@ from meterdesk.notify.prepare import _words
 
 pytestmark = pytest.mark.django_db
 
-VALUES = {
+VALUES: dict[str, dict[str, Any]] = {
     Topic.INSPECTION_SCHEDULED: {
         "number": "7700000001",
         "serial": "SN-1",
