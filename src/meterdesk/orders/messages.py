@@ -25,3 +25,13 @@ def order_message(error: OrderError) -> str:
         "channel_unknown": _("Unknown channel."),
     }
     return words.get(error.code, _("The request cannot be changed this way."))
+
+
+def office_message(what: str) -> str:
+    """What the back office says after a change of a request."""
+    return {
+        "scheduled": _("The visit is scheduled; the customer gets a notice."),
+        "done_paid": _("The service is done; its price goes on the next bill."),
+        "done": _("The service is done."),
+        "closed": _("The request is closed."),
+    }[what]
