@@ -101,3 +101,23 @@ def test_on_postgresql_the_search_has_its_trigram_indexes():
         "backoffice_account_holder_trgm",
         "backoffice_user_full_name_trgm",
     }
+
+
+def test_on_postgresql_a_loose_address_is_looked_up_by_its_house_and_flat_index(office_world):
+    from django.db import connection
+
+    from meterdesk.backoffice.search import _address, _numbered, query_parse
+    from meterdesk.customers.models import Account
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the index is PostgreSQL's")
+    query = query_parse("ленина 5 12")
+    rows = _numbered(query).filter(_address(query))
+    assert list(rows.values_list("number", flat=True)) == ["1000000042"]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = rows.values("pk").query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "backoffice_account_house_flat" in plan
+    assert Account.objects.count() == 1
