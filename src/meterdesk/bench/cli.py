@@ -362,3 +362,40 @@ def bench_notify_command(accounts: int, as_json: bool, database_url: str | None,
     click.echo("")
     for key, value in figures.items():
         click.echo(f"{key:<26}{value}")
+
+
+@bench_group.command(
+    name="stats",
+    help=(
+        "The supervisors' dashboard (`meterdesk stats`) for one month of the 1,000,000-account bench, "
+        "against the floor: the plain COUNT(*) of that month's readings on the same database. Measures "
+        "on a copy of meterdesk_bench (made once, migrated), never on meterdesk_bench itself."
+    ),
+)
+@click.option(
+    "--month",
+    callback=period_option,
+    default=None,
+    help="The month, YYYY-MM (default: the bench's last, 2026-09).",
+)
+@click.option("--runs", default=3, show_default=True, type=click.IntRange(1, 100), help="Timed runs of each.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option(
+    "--database-url",
+    default=None,
+    help="Measure on this PostgreSQL database (migrated first; its name must contain 'bench'); default: "
+    "the product's PostgreSQL server (else the local one), database meterdesk_bench_stats.",
+)
+def bench_stats_command(month: date | None, runs: int, as_json: bool, database_url: str | None) -> None:
+    from meterdesk.bench.stats import DEFAULT_MONTH, bench_stats
+
+    with _refusals():
+        figures = bench_stats(
+            month=month or DEFAULT_MONTH, runs=runs, database_url=database_url, say=_say(as_json)
+        )
+    if as_json:
+        click.echo(json.dumps(figures, ensure_ascii=False))
+        return
+    click.echo("")
+    for key, value in figures.items():
+        click.echo(f"{key:<20}{value}")
