@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from meterdesk.customers.models import Account, AccountLink
+from meterdesk.customers.models import Account, AccountLink, User
 from meterdesk.customers.selectors import phone_accounts
 from meterdesk.domain.phones import PhoneInvalid, phone_parse
 from meterdesk.metering.models import Meter
@@ -81,11 +81,17 @@ def query_parse(text: str) -> Query:
     digits = compact.lstrip("+") if compact.lstrip("+").isdigit() else ""
     words: list[str] = []
     numbers: list[str] = []
+    kinds: list[str] = []
     for token in _TOKEN.findall(text.lower()):
         if token[0].isdigit():
             numbers.append(token)
         elif token not in _ADDRESS_WORDS:
             words.append(token)
+        else:
+            kinds.append(token)
+    if not words and numbers:
+        # Only such words: one of them is the street's name ("набережная 34 28").
+        words = [k for k in kinds if len(k) > 3]
     return Query(text, digits, tuple(words), tuple(numbers))
 
 
@@ -153,10 +159,13 @@ def _matches(query: Query, limit: int) -> list[int]:
         by_name, by_login, by_street = Q(), Q(), Q()
         for word in query.words:
             by_name &= Q(holder_name__iregex=_word(word))
-            by_login &= Q(user__full_name__iregex=_word(word))
+            by_login &= Q(full_name__iregex=_word(word))
             by_street &= Q(address__iregex=_word(word))
         found += _ids(Account.objects.filter(by_name), limit)
-        found += _ids(AccountLink.objects.filter(by_login), limit)
+        # The logins first, at most ``limit``, then their accounts: in one query PostgreSQL reads
+        # every login of a common name (a join) or every link (a subquery with LIMIT).
+        logins = list(User.objects.filter(by_login).values_list("pk", flat=True)[:limit])
+        found += _ids(AccountLink.objects.filter(user_id__in=logins), limit) if logins else []
         found += _ids(Account.objects.filter(by_street), limit)
     return found
 

@@ -121,3 +121,10 @@ def test_on_postgresql_a_loose_address_is_looked_up_by_its_house_and_flat_index(
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "backoffice_account_house_flat" in plan
     assert Account.objects.count() == 1
+
+
+def test_a_street_named_by_an_address_word_is_found_loosely(office_world):
+    from meterdesk.backoffice.search import customers_find
+
+    MeterFactory(account__number="1000000077", account__address="г. Москва, ул. Набережная, д. 34, кв. 28")
+    assert [a.number for a in customers_find("набережная 34 28")] == ["1000000077"]
