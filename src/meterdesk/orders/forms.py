@@ -16,7 +16,7 @@ class AccountField(forms.ModelChoiceField):  # type: ignore[type-arg]
 
 
 class OrderForm(forms.Form):
-    account = AccountField(label=_("Personal account"), queryset=None, empty_label=None)
+    account = AccountField(label=_("Account"), queryset=None, empty_label=None)
     preferred_on = forms.DateField(
         label=_("Preferred day"),
         required=False,

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from meterdesk.billing.models import LedgerEntry
 from meterdesk.customers.models import Account
@@ -56,18 +57,18 @@ class Service(models.Model):
 
 
 class Channel(models.TextChoices):
-    WEB = "web", _("personal account")
+    WEB = "web", pgettext_lazy("service request", "personal account")
     API = "api", _("API")
     PHONE = "phone", _("phone line")
     OFFICE = "office", _("office")
 
 
 class Status(models.TextChoices):
-    ORDERED = "ordered", _("ordered")
-    SCHEDULED = "scheduled", _("scheduled")
-    DONE = "done", _("done")
-    CANCELLED = "cancelled", _("cancelled")
-    FAILED = "failed", _("failed")
+    ORDERED = "ordered", pgettext_lazy("service request", "ordered")
+    SCHEDULED = "scheduled", pgettext_lazy("service request", "scheduled")
+    DONE = "done", pgettext_lazy("service request", "done")
+    CANCELLED = "cancelled", pgettext_lazy("service request", "cancelled")
+    FAILED = "failed", pgettext_lazy("service request", "failed")
 
 
 #: The statuses a request leaves no more.

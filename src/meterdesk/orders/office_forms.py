@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django import forms
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from meterdesk.orders.models import WINDOWS, Status
 from meterdesk.orders.services import MAX_COMMENT
@@ -37,7 +37,10 @@ class DoneForm(forms.Form):
 class CloseForm(forms.Form):
     status = forms.ChoiceField(
         label=gettext_lazy("Outcome"),
-        choices=[(Status.FAILED, gettext_lazy("failed")), (Status.CANCELLED, gettext_lazy("cancelled"))],
+        choices=[
+            (Status.FAILED, pgettext_lazy("service request", "failed")),
+            (Status.CANCELLED, pgettext_lazy("service request", "cancelled")),
+        ],
     )
     reason = forms.CharField(
         label=gettext_lazy("Reason"), max_length=MAX_COMMENT, widget=forms.Textarea(attrs={"rows": 2})
