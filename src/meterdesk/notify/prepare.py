@@ -53,7 +53,7 @@ class Prepared:
 @dataclass(frozen=True)
 class Event:
     user_id: int
-    account_id: int
+    account_id: int | None
     key: str  # the event within its topic, e.g. "2026-12:<account>" or "<ledger entry>"
     email: str
     language: str

@@ -17,7 +17,6 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from meterdesk.customers.models import Account, User
-from meterdesk.customers.services import user_mail
 from meterdesk.support.attachments import Upload, file_path, file_store, uploads_check
 from meterdesk.support.due import OPEN, due_at
 from meterdesk.support.models import Attachment, Kind, Message, Source, Status, Thread
@@ -259,13 +258,32 @@ def thread_answer(*, staff: User, thread: Thread, text: str, status: str = Statu
     return message
 
 
+def answer_notice(thread: Thread, message: Message, url: str) -> None:
+    """Tell the thread's login of an answer by its channels (a notice, stored once per answer and
+    sent by the notices' sender; docs/notifications.md)."""
+    from meterdesk.notify.models import Topic as NoticeTopic
+    from meterdesk.notify.prepare import Event, notices_store
+
+    user = thread.user
+    if user is None:
+        return
+    account = thread.account or Account.objects.filter(links__user=user).order_by("pk").first()
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        subject = str(thread.get_topic_display())
+    values = {"number": account.number if account else "", "subject": subject, "link": url}
+    event = Event(
+        user.pk, account.pk if account else None, f"{message.pk}", user.email, user.language, values
+    )
+    notices_store(NoticeTopic.SUPPORT_ANSWER, [event])
+
+
 def answer_mail(thread: Thread, message: Message) -> None:
-    """The letter that tells of an answer: to the login in its language, or to the address a
-    letter came from."""
+    """The answer told: to the login by its notices, or by letter to the address a letter came
+    from."""
     url = settings.METERDESK_SITE_URL + reverse("support:thread", args=[thread.pk])
     context = {"thread": thread, "message": message, "url": url if thread.user_id else ""}
     if thread.user is not None:
-        user_mail(thread.user, "support/email/answer", context)
+        answer_notice(thread, message, url)
         return
     if thread.source != Source.MAIL or "@" not in thread.contact:
         return  # a callback is answered by calling back

@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from meterdesk.backoffice.tests.conftest import client_of, staff_of
 from meterdesk.cli import main
+from meterdesk.notify.models import Notice
+from meterdesk.notify.send import notices_send
 from meterdesk.support.attachments import Upload
 from meterdesk.support.intake import queue_intake
 from meterdesk.support.models import CannedAnswer, Kind, Source, Status, Thread
@@ -80,11 +82,14 @@ def test_assign_answer_note_and_status_are_audited(world, mailoutbox, django_cap
     assert rows[0]["assigned_to"] == [None, support.email]
     assert rows[3]["status"] == ["waiting", "closed"]
     assert all(r["account"] == "1000000042" for r in rows)
-    # The customer is told by e-mail, in their language, with a link to the thread.
+    # The customer is told by a notice (e-mail, personal account), in their language, with a link
+    # to the thread; sent by the notices' sender.
+    assert not mailoutbox
+    assert notices_send().sent == 1
     (letter,) = mailoutbox
     assert letter.to == [user.email]
-    assert "Счёт по среднему" in letter.body
     assert f"https://lk.example.com/support/{thread.pk}/" in letter.body
+    assert Notice.objects.filter(topic="support_answer", channel="cabinet", user=user).count() == 1
     page = client.get(url).content.decode()
     assert "Сверить с фото" in page  # staff see the notes
 
