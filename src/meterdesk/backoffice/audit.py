@@ -60,6 +60,29 @@ def change_record(
     return entry
 
 
+def reference_change_record(
+    *,
+    actor: User,
+    instance: models.Model,
+    changes: Mapping[str, tuple[Any, Any]],
+    action: int = LogEntry.Action.UPDATE,
+    reason: str = "",
+    extra: Mapping[str, Any] | None = None,
+) -> LogEntry:
+    """Record one change of the reference data (a tariff, a norm …), which is of no account."""
+    entry = LogEntry.objects.log_create(
+        instance,
+        action=action,
+        changes={field: [_text(before), _text(after)] for field, (before, after) in changes.items()},
+        actor=actor,
+        actor_email=actor.email,
+        additional_data={"reason": reason, **(extra or {})},
+        force_log=True,
+    )
+    assert entry is not None  # noqa: S101 - force_log always writes
+    return entry
+
+
 def diff(instance: models.Model, values: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """The fields of ``values`` that differ from ``instance``'s: field → (before, after)."""
     return {

@@ -1,5 +1,12 @@
 """Back-office pages of this part, included into the back office's URLs (namespace backoffice)."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from meterdesk.backoffice import reference_views
+
+urlpatterns: list[URLPattern] = [
+    path("", reference_views.reference, name="reference"),
+    path("edit/", reference_views.reference_edit, name="reference_edit"),
+    path("edit/tariff/<slug:category>/<slug:kind>/", reference_views.tariff_edit, name="reference_tariff"),
+    path("edit/norms/<slug:category>/", reference_views.norms_edit, name="reference_norms"),
+]

@@ -1,0 +1,299 @@
+"""The reference data in the back office: tariffs and norms with every version, and a new version
+from a date (``reference_services``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any, cast
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
+
+from meterdesk.backoffice.access import staff_action
+from meterdesk.backoffice.reference_services import (
+    Change,
+    ClosedMonth,
+    ReferenceError,
+    closed_until,
+    norm_starts,
+    norm_table,
+    norm_version_add,
+    reference_history,
+    tariff_version_add,
+    tariff_versions,
+)
+from meterdesk.billing.messages import month_name
+from meterdesk.customers.models import PremisesCategory, User
+from meterdesk.tariffs.models import KIND_ZONES, Norm, Tariff, TariffKind
+from meterdesk.utility.selectors import utility_get, utility_now
+
+
+def _region() -> str:
+    return utility_get().tariff_region
+
+
+def _history_rows() -> list[dict[str, Any]]:
+    rows = []
+    for entry in reference_history(50):
+        data = entry.additional_data if isinstance(entry.additional_data, dict) else {}
+        rows.append(
+            {
+                "at": entry.timestamp,
+                "who": entry.actor.email if entry.actor else (entry.actor_email or ""),
+                "what": f"{entry.content_type.model_class()._meta.verbose_name} {entry.object_repr}"  # type: ignore[union-attr]
+                if entry.content_type.model_class()
+                else entry.object_repr,
+                "fields": [(name, pair[0], pair[1]) for name, pair in (entry.changes_dict or {}).items()],
+                "reason": str(data.get("reason") or ""),
+            }
+        )
+    return rows
+
+
+def _closed_text() -> str | None:
+    last = closed_until()
+    return month_name(last) if last else None
+
+
+@staff_action("reference")
+def reference(request: HttpRequest) -> HttpResponse:
+    region = _region()
+    today = utility_now().date()
+    tariffs: dict[tuple[str, str], list[Tariff]] = defaultdict(list)
+    for tariff in (
+        Tariff.objects.filter(region=region)
+        .order_by("category", "kind", "-valid_from")
+        .prefetch_related("prices")
+    ):
+        tariffs[(tariff.category, tariff.kind)].append(tariff)
+    categories = dict(PremisesCategory.choices)
+    kinds = dict(TariffKind.choices)
+    norms = []
+    for category, label in PremisesCategory.choices:
+        starts = norm_starts(region, category)
+        if starts:
+            norms.append({"category": category, "label": label, "table": norm_table(region, category, today)})
+    last = closed_until()
+    return render(
+        request,
+        "backoffice/reference/index.html",
+        {
+            "tariffs": [
+                {
+                    "category": category,
+                    "kind": kind,
+                    "label": f"{categories.get(category, category)}, {kinds.get(kind, kind)}",
+                    "versions": [
+                        (
+                            v,
+                            sorted(v.prices.all(), key=lambda p: (p.zone, p.band)),
+                            v.valid_from <= today and (v.valid_to is None or today <= v.valid_to),
+                        )
+                        for v in versions
+                    ],
+                }
+                for (category, kind), versions in tariffs.items()
+            ],
+            "norms": norms,
+            "today": today,
+            "closed": month_name(last) if last else None,
+            "history": _history_rows(),
+        },
+    )
+
+
+@staff_action("reference_edit")
+def reference_edit(request: HttpRequest) -> HttpResponse:
+    """What to change: a tariff or a table of norms."""
+    region = _region()
+    categories = dict(PremisesCategory.choices)
+    kinds = dict(TariffKind.choices)
+    pairs = (
+        Tariff.objects.filter(region=region)
+        .order_by("category", "kind")
+        .values_list("category", "kind")
+        .distinct()
+    )
+    norm_categories = (
+        Norm.objects.filter(region=region).order_by("category").values_list("category", flat=True).distinct()
+    )
+    return render(
+        request,
+        "backoffice/reference/edit.html",
+        {
+            "tariffs": [(c, k, f"{categories.get(c, c)}, {kinds.get(k, k)}") for c, k in pairs],
+            "norms": [(c, categories.get(c, c)) for c in norm_categories],
+        },
+    )
+
+
+class VersionForm(forms.Form):
+    valid_from = forms.DateField(
+        label=gettext_lazy("Valid from"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=gettext_lazy("The first day of a month."),
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("Why"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("E.g. the regulator's order and its date: it is recorded."),
+    )
+    confirm_closed = forms.BooleanField(
+        label=gettext_lazy("I know this changes prices of a month already closed"), required=False
+    )
+
+    def add_values(self, cells: list[tuple[str, Any, Decimal | None]], decimals: int) -> None:
+        """A number field for each cell: (name, label, initial value)."""
+        for name, label, initial in cells:
+            self.fields[name] = forms.DecimalField(
+                label=label, min_value=Decimal(0), decimal_places=decimals, max_digits=8, initial=initial
+            )
+
+    def change(self) -> Change:
+        data = self.cleaned_data
+        return Change(data["valid_from"], data["reason"], bool(data.get("confirm_closed")))
+
+
+def _version_post(
+    request: HttpRequest, form: VersionForm, save: Any, back: str
+) -> tuple[HttpResponse | None, bool]:
+    """Save the form's change with ``save``: a redirect when done; else whether the closed-month
+    warning is shown (the form then has its errors)."""
+    if not form.is_valid():
+        return None, False
+    try:
+        save(form.change())
+    except ClosedMonth as error:
+        form.add_error(None, str(error))
+        return None, True
+    except ReferenceError as error:
+        form.add_error(None, str(error))
+        return None, False
+    messages.success(
+        request,
+        _("The new version from %(day)s is saved.")
+        % {"day": form.cleaned_data["valid_from"].strftime("%d.%m.%Y")},
+    )
+    return redirect(back), False
+
+
+@staff_action("reference_edit")
+@require_http_methods(["GET", "POST"])
+def tariff_edit(request: HttpRequest, category: str, kind: str) -> HttpResponse:
+    region = _region()
+    if kind not in TariffKind.values or category not in PremisesCategory.values:
+        raise Http404
+    versions = tariff_versions(region, category, kind)
+    current = versions[0] if versions else None
+    prices = {(p.zone, p.band): p.price for p in current.prices.all()} if current else {}
+    bands = [b.band for b in current.bands.all()] if current else []
+    cells = [(z, b) for z in range(1, KIND_ZONES[TariffKind(kind)] + 1) for b in (bands or [1])]
+    form = VersionForm(request.POST or None)
+    form.add_values(
+        [
+            (
+                f"price_{z}_{b}",
+                _("T%(zone)s, ₽/kWh") % {"zone": z}
+                if len(bands) < 2
+                else _("T%(zone)s band %(band)s, ₽/kWh") % {"zone": z, "band": b},
+                prices.get((z, b)),
+            )
+            for z, b in cells
+        ],
+        2,
+    )
+    closed_warning = False
+    if request.method == "POST":
+
+        def save(change: Change) -> None:
+            tariff_version_add(
+                user=cast(User, request.user),
+                region=region,
+                category=category,
+                kind=kind,
+                prices={(z, b): form.cleaned_data[f"price_{z}_{b}"] for z, b in cells},
+                change=change,
+            )
+
+        done, closed_warning = _version_post(request, form, save, "backoffice:reference")
+        if done is not None:
+            return done
+    return render(
+        request,
+        "backoffice/reference/version_form.html",
+        {
+            "title": _("New prices: %(tariff)s")
+            % {"tariff": f"{PremisesCategory(category).label}, {TariffKind(kind).label}"},
+            "form": form,
+            "value_fields": [form[f"price_{z}_{b}"] for z, b in cells],
+            "versions": [
+                (v.valid_from, v.valid_to, sorted(v.prices.all(), key=lambda p: (p.zone, p.band)))
+                for v in versions
+            ],
+            "closed_warning": closed_warning,
+            "closed": _closed_text(),
+        },
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+@staff_action("reference_edit")
+@require_http_methods(["GET", "POST"])
+def norms_edit(request: HttpRequest, category: str) -> HttpResponse:
+    region = _region()
+    if category not in PremisesCategory.values:
+        raise Http404
+    today = utility_now().date()
+    table = norm_table(region, category, today)
+    if not table:
+        raise Http404
+    form = VersionForm(request.POST or None)
+    form.add_values(
+        [
+            (
+                f"norm_{n.rooms}_{n.residents}",
+                _("%(rooms)s rooms, %(residents)s residents, kWh per resident")
+                % {"rooms": n.rooms, "residents": n.residents},
+                n.kwh_per_person,
+            )
+            for n in table
+        ],
+        3,
+    )
+    closed_warning = False
+    if request.method == "POST":
+
+        def save(change: Change) -> None:
+            norm_version_add(
+                user=cast(User, request.user),
+                region=region,
+                category=category,
+                values={
+                    (n.rooms, n.residents): form.cleaned_data[f"norm_{n.rooms}_{n.residents}"] for n in table
+                },
+                change=change,
+            )
+
+        done, closed_warning = _version_post(request, form, save, "backoffice:reference")
+        if done is not None:
+            return done
+    return render(
+        request,
+        "backoffice/reference/version_form.html",
+        {
+            "title": _("New norms: %(category)s") % {"category": PremisesCategory(category).label},
+            "form": form,
+            "value_fields": [form[f"norm_{n.rooms}_{n.residents}"] for n in table],
+            "starts": norm_starts(region, category),
+            "closed_warning": closed_warning,
+            "closed": _closed_text(),
+        },
+        status=422 if request.method == "POST" else 200,
+    )
