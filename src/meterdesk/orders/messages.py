@@ -35,3 +35,8 @@ def office_message(what: str) -> str:
         "done": _("The service is done."),
         "closed": _("The request is closed."),
     }[what]
+
+
+def phone_comment(number: str) -> str:
+    """The comment of a request ordered on the phone line (staff call the caller back)."""
+    return _("Ordered on the phone line; call back on %(number)s.") % {"number": number}

@@ -285,6 +285,8 @@ class CoreBackend:
         )
 
     def callback(self, account: AccountRef | None, number: str, topic: str) -> None:
+        if account is not None and _service_order(account, number, topic):
+            return  # in the service requests' queue: staff call back to agree the day
         CallbackRequest.objects.create(
             number=number, account_id=None if account is None else account.id, topic=topic
         )
@@ -296,6 +298,32 @@ class CoreBackend:
         start, end = operator_hours(settings.METERDESK_IVR_OPERATOR_HOURS)
         now = utility_now().time()
         return target if start <= now < end else None
+
+
+def _service_order(account: AccountRef, number: str, topic: str) -> bool:
+    """A service asked for by an identified caller, as a service request (``orders``); False when
+    the topic is not a service or the order is refused (then a plain callback request is made)."""
+    from meterdesk.orders.messages import phone_comment
+    from meterdesk.orders.models import Channel as OrderChannel
+    from meterdesk.orders.services import OrderError, request_order
+
+    if topic == "meter_installation":
+        has_meter = Meter.objects.filter(account_id=account.id, removed_on__isnull=True).exists()
+        code = "meter-replacement" if has_meter else "meter-installation"
+    elif topic == "verification":
+        code = "verification"
+    else:
+        return False
+    try:
+        request_order(
+            account=Account.objects.get(pk=account.id),
+            service_code=code,
+            channel=OrderChannel.PHONE,
+            comment=phone_comment(number),
+        )
+    except OrderError:
+        return False
+    return True
 
 
 def meter_card_labels(meter: Meter) -> list[str]:

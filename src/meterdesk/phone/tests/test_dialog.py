@@ -174,7 +174,7 @@ def test_balance_tariff_office_payment_and_services():
         "meter_installation",
         person.meter.account_id,
         "+79161234567",
-    )
+    )  # no service of that code is offered here: a plain callback request
     assert call.topics == ["balance", "tariff", "office", "payment", "services"]
 
 
