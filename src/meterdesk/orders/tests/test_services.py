@@ -18,6 +18,9 @@ from meterdesk.billing.models import EntryKind, LedgerEntry
 from meterdesk.billing.selectors import account_balance, statement_get
 from meterdesk.billing.tests.helpers import reading
 from meterdesk.core.accounts import statement_view
+from meterdesk.documents.render import bill_pdf
+from meterdesk.documents.selectors import bill_data
+from meterdesk.documents.tests.helpers import pdf_text
 from meterdesk.domain.periods import add_months
 from meterdesk.notify.models import Notice, Topic
 from meterdesk.orders.models import Channel, Service, ServiceRequest, Status
@@ -174,7 +177,7 @@ def test_a_free_service_a_cancelled_and_a_failed_one_post_nothing(household):
     assert account_balance(meter.account) == Decimal("0.00")
 
 
-def test_the_paid_service_is_a_line_of_the_next_bill(household):
+def test_the_paid_service_is_a_line_of_the_next_bill(household, client):
     user, meter = household
     period = past_month()
     reading(meter, add_months(period, -1), 1100, 540)
@@ -196,6 +199,17 @@ def test_the_paid_service_is_a_line_of_the_next_bill(household):
         words = statement_view(statement).lines[-1].words
     assert words.startswith("Meter replacement — ") and made.number in words
     assert view.lines_total == statement.close.charges
+    # The same line in the PDF bill and in the API's statement.
+    text = _plain(pdf_text(bill_pdf(bill_data(meter.account, period))))
+    assert "Замена прибора учёта — 3 500,00 ₽" in text and made.number in text
+    client.force_login(user)
+    answer = client.get(
+        f"/api/v1/accounts/{meter.account.number}/statements/{period:%Y-%m}", HTTP_ACCEPT_LANGUAGE="ru"
+    )
+    assert answer.status_code == 200
+    lines = [line for line in answer.json()["lines"] if line["basis"] == "service"]
+    assert len(lines) == 1 and lines[0]["amount"] == "3500.00"
+    assert _plain(lines[0]["words"]).startswith("Замена прибора учёта — 3 500,00 ₽")
 
 
 def test_a_service_done_in_a_closed_month_goes_to_the_first_open_month(household):
