@@ -6,14 +6,14 @@ from meterdesk.programme.models import Draw, Programme, Winner
 
 @admin.register(Programme)
 class ProgrammeAdmin(admin.ModelAdmin[Programme]):
-    list_display = ("code", "name_ru", "months", "prizes", "starts_on", "ends_on")
+    list_display = ("code", "name_ru", "months", "prizes", "prize_amount", "starts_on", "ends_on")
 
 
 class WinnerInline(admin.TabularInline[Winner, Draw]):
     model = Winner
     extra = 0
     can_delete = False
-    fields = ("place", "account", "ticket", "notified_at")
+    fields = ("place", "account", "ticket", "prize", "credit", "notified_at")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]

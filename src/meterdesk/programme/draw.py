@@ -10,7 +10,8 @@
    (``draw_verify``, or ``meterdesk programme verify FILE``), and each customer can find their own
    id in it by hashing their account number.
 
-Winners are told by e-mail (each verified login linked to the account), once.
+Winners are told by notices (each verified login linked to the account, by its channels), once;
+each winner keeps the prize the rules promised, and a prize in money is credited to the account.
 """
 
 from __future__ import annotations
@@ -19,16 +20,22 @@ import hashlib
 import json
 import secrets
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db.models import Max
+from django.utils import timezone, translation
 
-from meterdesk.billing.models import AccountClose
-from meterdesk.customers.models import Account, User
-from meterdesk.customers.services import user_mail
+from meterdesk.billing.messages import month_name
+from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
+from meterdesk.customers.models import Account, AccountLink
+from meterdesk.domain.periods import add_months
+from meterdesk.notify.models import Topic
+from meterdesk.notify.prepare import Event, notices_store
 from meterdesk.programme.models import Draw, Programme, Winner
 from meterdesk.programme.rules import eligible, months_of
+from meterdesk.utility.selectors import utility_now
 
 ALGORITHM = (
     'id = sha256("meterdesk-programme:" + account number); ticket = sha256(seed + ":" + id); '
@@ -95,10 +102,20 @@ def draw_hold(programme: Programme, period: date) -> Draw:
         locked = Draw.objects.select_for_update().get(pk=draw.pk)
         if locked.held_at is not None:  # held meanwhile by another run
             return locked
-        Winner.objects.bulk_create(
-            Winner(draw=locked, place=place, account_id=accounts[idents[ident]], ticket=t)
+        winners = Winner.objects.bulk_create(
+            Winner(
+                draw=locked,
+                place=place,
+                account_id=accounts[idents[ident]],
+                ticket=t,
+                prize=programme.prize_ru,
+            )
             for place, (ident, t) in enumerate(chosen, start=1)
         )
+        if programme.prize_amount:
+            for winner in winners:
+                winner.credit = _credit(locked, winner, programme.prize_amount)
+                winner.save(update_fields=["credit"])
         locked.eligible = len(idents)
         locked.list_sha256 = list_hash(list(idents))
         locked.held_at = timezone.now()
@@ -107,22 +124,54 @@ def draw_hold(programme: Programme, period: date) -> Draw:
     return locked
 
 
+def _credit(draw: Draw, winner: Winner, amount: Decimal) -> LedgerEntry:
+    """Credit a money prize to the winner's account: a correction line (negative) in its first
+    month not closed, with the draw as its reason; once per draw and place."""
+    external = f"programme:{draw.pk}:{winner.place}"
+    existing = LedgerEntry.objects.filter(external_id=external).first()
+    if existing is not None:
+        return existing
+    last = AccountClose.objects.filter(account_id=winner.account_id).aggregate(p=Max("period"))["p"]
+    period = add_months(max(last or draw.period, draw.period), 1)
+    with translation.override("ru"):
+        reason = f"{draw.programme.name_ru}: {month_name(draw.period)}, {winner.place}"
+    return LedgerEntry.objects.create(
+        account_id=winner.account_id,
+        period=period,
+        posted_on=utility_now().date(),
+        kind=EntryKind.CORRECTION,
+        reason="programme_prize",
+        amount=-amount,
+        detail={"reason": reason, "draw": draw.pk, "place": winner.place},
+        external_id=external,
+    )
+
+
 def winners_notify(draw: Draw) -> int:
-    """E-mail each winner not told yet (every verified login linked to the account); the count."""
-    told = 0
-    for winner in draw.winners.select_related("account").filter(notified_at__isnull=True).order_by("place"):
-        logins = User.objects.filter(
-            account_links__account=winner.account, is_active=True, email_verified_at__isnull=False
-        )
-        for user in logins:
-            user_mail(
-                user,
-                "programme/email/winner",
-                {"draw": draw, "winner": winner, "programme": draw.programme, "account": winner.account},
+    """Tell each winner not told yet by notices (topic ``programme_win``: every verified login
+    linked to the account, by its channels; stored once per draw, place, login and channel). The
+    number of logins told."""
+    programme = draw.programme
+    winners = list(draw.winners.select_related("account").filter(notified_at__isnull=True).order_by("place"))
+    events = []
+    for winner in winners:
+        logins = AccountLink.objects.filter(
+            account_id=winner.account_id, user__is_active=True, user__email_verified_at__isnull=False
+        ).values_list("user_id", "user__email", "user__language")
+        for user_id, email, language in logins.order_by("user_id"):
+            english = (language or "ru").startswith("en")
+            values = {
+                "number": winner.account.number,
+                "month": draw.period,
+                "programme": programme.name_en if english else programme.name_ru,
+                "prize": (programme.prize_en if english else programme.prize_ru) or winner.prize,
+            }
+            events.append(
+                Event(user_id, winner.account_id, f"{draw.pk}:{winner.place}", email, language, values)
             )
-            told += 1
-        Winner.objects.filter(pk=winner.pk).update(notified_at=timezone.now())
-    return told
+    notices_store(Topic.PROGRAMME_WIN, events)
+    Winner.objects.filter(pk__in=[w.pk for w in winners]).update(notified_at=timezone.now())
+    return len(events)
 
 
 def draw_export(draw: Draw) -> dict[str, Any]:

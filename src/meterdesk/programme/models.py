@@ -8,6 +8,8 @@ count, the hash of the published list, and its winners (programme/draw.py, docs/
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import get_language
@@ -39,6 +41,15 @@ class Programme(models.Model):
     )
     prize_ru = models.CharField(_("prize (Russian)"), max_length=200, blank=True, default="")
     prize_en = models.CharField(_("prize (English)"), max_length=200, blank=True, default="")
+    prize_amount = models.DecimalField(
+        _("prize in money, ₽"),
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("when the prize is money: the sum credited to the winning account (else leave empty)"),
+    )
     starts_on = models.DateField(_("from month"), help_text=_("the first day of the first month that counts"))
     ends_on = models.DateField(_("to month"), null=True, blank=True)
 
@@ -90,6 +101,17 @@ class Winner(models.Model):
         _("ticket"), max_length=64, help_text=_("SHA-256 of the seed and the account's id")
     )
     notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
+    prize = models.CharField(
+        _("prize"), max_length=200, blank=True, default="", help_text=_("as the rules promised it")
+    )
+    credit = models.ForeignKey(
+        "billing.LedgerEntry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("credited to the account"),
+    )
 
     class Meta:
         verbose_name = _("winner")

@@ -13,8 +13,10 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from meterdesk.billing.models import AccountClose
+from meterdesk.billing.models import AccountClose, LedgerEntry
 from meterdesk.cli import main
+from meterdesk.notify.models import Notice
+from meterdesk.notify.send import notices_send
 from meterdesk.programme.draw import (
     DrawError,
     account_id_hash,
@@ -174,11 +176,18 @@ def test_a_draw_is_announced_held_once_and_recomputable_from_its_file(programme,
         :2
     ]
     assert [(w.ticket, w.account_id) for w in winners] == expected
-    assert len(mail.outbox) == 2 and all("Ответственный потребитель" in m.subject for m in mail.outbox)
+    # Told by notices (e-mail, personal account), sent by the notices' sender; the prize recorded.
+    assert notices_send().sent == 2
+    assert len(mail.outbox) == 2 and all("Ответственный потребитель" in m.body for m in mail.outbox)
+    assert all("1 000 ₽ на лицевой счёт" in m.body and "ноябрь 2026" in m.subject for m in mail.outbox)
+    assert Notice.objects.filter(topic="programme_win", channel="cabinet").count() == 2
+    assert [w.prize for w in winners] == ["1 000 ₽ на лицевой счёт"] * 2
+    assert all(w.credit is None for w in winners)  # the rules name no sum: no money credited
 
     # Held again: the same winners, nobody told twice.
     again = draw_hold(programme, NOV)
-    assert again.pk == draw.pk and Winner.objects.count() == 2 and len(mail.outbox) == 2
+    assert again.pk == draw.pk and Winner.objects.count() == 2
+    assert notices_send().claimed == 0 and Notice.objects.filter(topic="programme_win").count() == 4
 
     data = json.loads(json.dumps(draw_export(draw)))
     assert len(data["eligible"]) == 5 and account_id_hash(late.account.number) not in data["eligible"]
@@ -250,3 +259,20 @@ def test_the_dashboard_links_each_account_s_streak(programme, client):
     assert 'data-testid="programme-link"' in page and "Ответственный потребитель: 2 месяца подряд" in page
     Programme.objects.all().delete()
     assert 'data-testid="programme-link"' not in client.get("/cabinet/").content.decode()
+
+
+def test_a_prize_in_money_is_credited_once_to_the_winning_account(programme):
+    programme.prize_amount = Decimal("1000")
+    programme.prizes = 1
+    programme.save()
+    meter = MeterFactory()
+    good(meter)
+    draw_announce(programme, NOV)
+    draw = draw_hold(programme, NOV)
+    (winner,) = draw.winners.all()
+    entry = winner.credit
+    assert entry is not None and entry.account_id == meter.account_id
+    assert (entry.amount, entry.kind, entry.period) == (Decimal("-1000"), "correction", date(2026, 12, 1))
+    assert "Ответственный потребитель" in entry.detail["reason"]
+    draw_hold(programme, NOV)  # held again: nothing credited twice
+    assert LedgerEntry.objects.filter(account=meter.account, reason="programme_prize").count() == 1
