@@ -319,7 +319,8 @@ def line_words(
 def _service_words(detail: Mapping[str, Any]) -> str:
     """A paid service's line: "<service> — <price> (request <number>)", the name in the active
     language (the detail holds both)."""
-    names = detail.get("service") if isinstance(detail.get("service"), dict) else {}
+    found = detail.get("service")
+    names: Mapping[str, str] = found if isinstance(found, dict) else {}
     name = names.get("en" if (get_language() or "ru").startswith("en") else "ru") or names.get("ru") or ""
     try:
         price = money(Decimal(str(detail["price"])))

@@ -5,6 +5,7 @@ back office's audit (django-auditlog's ``LogEntry``, the shape of ``backoffice.a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -102,7 +103,7 @@ def _locked(request: ServiceRequest) -> ServiceRequest:
 
 
 def _audit(
-    *, actor: User | None, request: ServiceRequest, changes: dict[str, tuple[object, object]], what: str
+    *, actor: User | None, request: ServiceRequest, changes: Mapping[str, tuple[object, object]], what: str
 ) -> None:
     LogEntry.objects.log_create(
         request,

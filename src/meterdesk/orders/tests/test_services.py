@@ -200,7 +200,9 @@ def test_the_paid_service_is_a_line_of_the_next_bill(household, client):
     assert words.startswith("Meter replacement — ") and made.number in words
     assert view.lines_total == statement.close.charges
     # The same line in the PDF bill and in the API's statement.
-    text = _plain(pdf_text(bill_pdf(bill_data(meter.account, period))))
+    data = bill_data(meter.account, period)
+    assert data is not None
+    text = _plain(pdf_text(bill_pdf(data)))
     assert "Замена прибора учёта — 3 500,00 ₽" in text and made.number in text
     client.force_login(user)
     answer = client.get(
