@@ -185,6 +185,7 @@ def check_reading(
     rollover_max_share: Decimal = ROLLOVER_MAX_SHARE,
     latest: Sequence[Decimal] | None = None,
     latest_params: Mapping[str, object] | None = None,
+    authoritative: bool = False,
 ) -> CheckedReading:
     """Check one reading of every zone of a meter against the previous accepted one.
 
@@ -200,6 +201,10 @@ def check_reading(
     about it carries ``latest_params`` (who gave it, when). And it must still go on from
     ``previous``, which the month is billed against: below it only by a rollover, confirmed by
     the submitter unless ``latest`` already shows the meter past zero.
+
+    ``authoritative``: the utility's own reading (an inspector's control reading) is what the meter
+    shows: a value below ``previous`` is a credit of what was billed (p.61), not an error, and
+    needs no confirmation (the billing engine tells a credit from a rollover).
     """
     errors: list[Issue] = []
     confirmations: list[Issue] = []
@@ -226,6 +231,11 @@ def check_reading(
             errors.append(Issue(zone, code, params))
             continue
         prev = previous[index]
+        if authoritative:
+            values.append(value)
+            consumption.append(value - prev)
+            rolled.append(False)
+            continue
         # The month's consumption, since the previous month's value (past zero if below it).
         did_roll = value < prev
         used = value - prev + (shape.capacity if did_roll else 0)

@@ -200,6 +200,7 @@ def submission_check(
         max(1, months_between(previous.period, period)),
         latest=None if before is None else before.values,
         latest_params=about,
+        authoritative=kind == ReadingKind.CONTROL,
     )
     return checked, previous
 
