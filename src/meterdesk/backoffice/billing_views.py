@@ -151,7 +151,7 @@ def billing_run(request: HttpRequest, month: str) -> HttpResponse:
     run = BillingRun.objects.filter(period=period).first()
     log = close_log(period)
     tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:] if log.is_file() else []
-    if run is None and not tail:
+    if run is None and not log.is_file():  # started: the log is made before the close starts
         raise Http404
     summary = run_summary(period) if run is not None else None
     number = (request.GET.get("account") or "").strip()
