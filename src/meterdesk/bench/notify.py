@@ -233,6 +233,16 @@ def _run(conn: Any, sink: _Sink, day: date, data_dir: Path, logins: int, say: Ca
     for name in ("METERDESK_TASKS", "DJANGO_SETTINGS_MODULE"):
         env.pop(name, None)
     log = data_dir / f"notify-{logins}.log"
+    # The code may have new migrations since the bench started (a shared checkout):
+    migrated = subprocess.run(
+        [sys.executable, "-m", "meterdesk.cli", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if migrated.returncode != 0:
+        raise RuntimeError(f"`meterdesk migrate` failed: {migrated.stderr[-3000:]}")
     with log.open("wb") as out:
         started_wall, started = time.time(), time.perf_counter()
         child = subprocess.Popen(  # noqa: S603 - our own command

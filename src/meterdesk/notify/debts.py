@@ -14,20 +14,21 @@ the debt close it as paid. Staff work the open cases by stage (the admin's list,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
 from meterdesk.customers.models import AccountLink
 from meterdesk.domain.periods import add_months
 from meterdesk.domain.profiles import profile_load
-from meterdesk.notify.models import DebtCase, DebtStage, Notice, Topic
+from meterdesk.notify.models import DebtCase, DebtStage, Delivery, Notice, Topic
 from meterdesk.notify.prepare import Event, notices_store
-from meterdesk.utility.selectors import utility_get, utility_now
+from meterdesk.utility.selectors import utility_get, utility_now, utility_zone
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,92 @@ def debt_cases_open(period: date) -> int:
     return len(opened)
 
 
+def _stage(pay_by: date | None, suspension: date | None, today: date) -> str:
+    if pay_by is None:
+        return DebtStage.WARNED
+    if suspension is not None and today >= suspension:
+        return DebtStage.SUSPENSION_DUE
+    if today >= pay_by:
+        return DebtStage.RESTRICTION_DUE
+    return DebtStage.DELIVERED
+
+
+class DebtCaseError(Exception):
+    """What staff asked cannot be done to the case; the message says why."""
+
+
+def _locked(case: DebtCase) -> DebtCase:
+    locked = DebtCase.objects.select_for_update().get(pk=case.pk)
+    if locked.closed_at is not None:
+        raise DebtCaseError(_("The case is closed."))
+    return locked
+
+
+def _not_future(on: date, today: date) -> None:
+    if on > today:
+        raise DebtCaseError(_("The day cannot be in the future."))
+
+
+def debt_delivery_record(case: DebtCase, on: date, how: str, today: date | None = None) -> dict[str, tuple]:
+    """Staff handed the warning over ``how`` (by hand, by registered post) on ``on``: the rules
+    count from that day. Refused when it was delivered already. Call in a transaction; returns the
+    changes (field → before, after) for the audit."""
+    if how not in (Delivery.HAND, Delivery.POST):
+        raise DebtCaseError(_("Choose how the warning was handed over."))
+    rules = profile_load(utility_get().rules_profile).debt_notice
+    today = today or utility_now().date()
+    _not_future(on, today)
+    locked = _locked(case)
+    if locked.delivered_at is not None:
+        raise DebtCaseError(_("The warning was delivered already."))
+    if on < utility_now(now=locked.opened_at).date():
+        raise DebtCaseError(_("The warning cannot be delivered before the case was opened."))
+    due = on + timedelta(days=rules.pay_within_days)
+    suspension = due + timedelta(days=rules.suspend_after_days)
+    values: dict[str, object] = {
+        "delivered_at": datetime.combine(on, time(12), tzinfo=utility_zone()),
+        "delivery": how,
+        "pay_by": due,
+        "suspension_from": suspension,
+        "stage": _stage(due, suspension, today),
+    }
+    return _apply(locked, values)
+
+
+def debt_restriction_record(case: DebtCase, on: date, today: date | None = None) -> dict[str, tuple]:
+    """Staff restricted the supply on ``on``: only once the time to pay has run out."""
+    today = today or utility_now().date()
+    _not_future(on, today)
+    locked = _locked(case)
+    if locked.pay_by is None or on < locked.pay_by:
+        raise DebtCaseError(_("The supply may be restricted only after the day to pay by."))
+    if locked.restricted_on is not None:
+        raise DebtCaseError(_("The restriction is recorded already."))
+    return _apply(locked, {"restricted_on": on})
+
+
+def debt_suspension_record(case: DebtCase, on: date, today: date | None = None) -> dict[str, tuple]:
+    """Staff suspended the supply on ``on``: only from the day suspension is possible."""
+    today = today or utility_now().date()
+    _not_future(on, today)
+    locked = _locked(case)
+    if locked.suspension_from is None or on < locked.suspension_from:
+        raise DebtCaseError(_("The supply may be suspended only from the day the rules allow."))
+    if locked.suspended_on is not None:
+        raise DebtCaseError(_("The suspension is recorded already."))
+    return _apply(locked, {"suspended_on": on})
+
+
+def _apply(case: DebtCase, values: dict[str, object]) -> dict[str, tuple]:
+    changes = {
+        name: (getattr(case, name), value) for name, value in values.items() if getattr(case, name) != value
+    }
+    for name, value in values.items():
+        setattr(case, name, value)
+    case.save(update_fields=list(values))
+    return changes
+
+
 def debt_cases_advance(today: date | None = None) -> DebtRun:
     """Move every open case on: delivered (from its first notice sent), its dates, its stage; or
     closed as paid."""
@@ -131,19 +218,17 @@ def debt_cases_advance(today: date | None = None) -> DebtRun:
                     due = delivered + timedelta(days=rules.pay_within_days)
                     changes.update(
                         delivered_at=first,
+                        delivery=Delivery.NOTICE,
                         pay_by=due,
                         suspension_from=due + timedelta(days=rules.suspend_after_days),
                     )
             pay_by = changes.get("pay_by", case.pay_by)
             suspension = changes.get("suspension_from", case.suspension_from)
-            if not isinstance(pay_by, date):
-                stage = DebtStage.WARNED
-            elif isinstance(suspension, date) and today >= suspension:
-                stage = DebtStage.SUSPENSION_DUE
-            elif today >= pay_by:
-                stage = DebtStage.RESTRICTION_DUE
-            else:
-                stage = DebtStage.DELIVERED
+            stage = _stage(
+                pay_by if isinstance(pay_by, date) else None,
+                suspension if isinstance(suspension, date) else None,
+                today,
+            )
             changes["stage"] = stage
             if stage != DebtStage.WARNED:
                 counts[str(stage)] += 1

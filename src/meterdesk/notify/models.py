@@ -103,6 +103,12 @@ class DebtStage(models.TextChoices):
     PAID = "paid", _("paid")
 
 
+class Delivery(models.TextChoices):
+    NOTICE = "notice", _("by the notices (e-mail, SMS, personal account)")
+    HAND = "hand", _("by hand, against signature")
+    POST = "post", _("by registered post")
+
+
 class DebtCase(models.Model):
     """A household's debt over the rules' threshold, from the warning to its payment (Decree 354
     pp. 117–119, the rules profile's ``debt_notice``): staff act on the open ones by stage."""
@@ -117,7 +123,13 @@ class DebtCase(models.Model):
     delivered_at = models.DateTimeField(_("warning delivered at"), null=True, blank=True)
     pay_by = models.DateField(_("to pay by"), null=True, blank=True)
     suspension_from = models.DateField(_("suspension possible from"), null=True, blank=True)
+    delivery = models.CharField(
+        _("delivered"), max_length=8, choices=Delivery.choices, blank=True, default=""
+    )
     stage = models.CharField(_("stage"), max_length=16, choices=DebtStage.choices, default=DebtStage.WARNED)
+    # What staff did (meterdesk restricts nothing itself): the days the supply was restricted, suspended.
+    restricted_on = models.DateField(_("supply restricted on"), null=True, blank=True)
+    suspended_on = models.DateField(_("supply suspended on"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     class Meta:
