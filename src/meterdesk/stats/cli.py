@@ -20,7 +20,8 @@ def _day(_ctx: object, _param: object, value: str) -> date:
 
 
 @click.command(
-    name="stats", help="The figures of a period: readings by channel, billing, payments, phone, mail."
+    name="stats",
+    help="The figures of a period: readings by channel and day, billing, payments, support, phone, mail, terminals.",
 )
 @click.option(
     "--from", "first", required=True, callback=_day, help="The first day, YYYY-MM-DD (the utility's)."
@@ -61,9 +62,16 @@ def stats_command(first: date, last: date, as_json: bool, csv_dir: Path | None) 
     click.echo(f"True-ups: {figures.true_ups} ({figures.true_ups_amount:.2f})")
     for way, row in sorted(figures.payments_by_way.items()):
         click.echo(f"Payments {way}: {row['count']} ({row['amount']:.2f})")
+    if figures.support:
+        click.echo("Support: " + ", ".join(f"{k} {v}" for k, v in figures.support.items()))
+        click.echo(
+            "Support open now by age: " + ", ".join(f"{k} {v}" for k, v in figures.support_ages.items())
+        )
     if figures.phone:
         click.echo("Phone line: " + ", ".join(f"{k} {v}" for k, v in figures.phone.items()))
     if figures.letters:
         click.echo("Letters: " + ", ".join(f"{k} {v}" for k, v in figures.letters.items()))
+    if figures.terminal:
+        click.echo("Terminals: " + ", ".join(f"{k} {v}" for k, v in figures.terminal.items()))
     if csv_dir is not None:
         click.echo(f"CSV files: {csv_dir}")

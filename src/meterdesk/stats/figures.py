@@ -137,7 +137,8 @@ def _ledger(figures: Figures, first: date, last: date) -> None:
     ):
         billed.setdefault(f"{period:%Y-%m}", {})[basis] = n
     figures.billed_by_basis = billed
-    true_ups, true_ups_amount, payments = 0, Decimal(0), {}
+    true_ups, true_ups_amount = 0, Decimal(0)
+    payments: dict[str, dict[str, Any]] = {}
     for kind, reason, n, amount in (
         LedgerEntry.objects.filter(
             posted_on__gte=first, posted_on__lte=last, kind__in=(EntryKind.PAYMENT, EntryKind.RECALCULATION)

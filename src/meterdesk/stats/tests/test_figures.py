@@ -152,6 +152,7 @@ def test_the_command_prints_text_json_and_csv(month, tmp_path):
     text = runner.invoke(main, ["stats", "--from", "2026-12-01", "--to", "2026-12-30"])
     assert text.exit_code == 0, text.output
     assert "inside the window: 2 (66.7%)" in text.output and "Payments card: 2 (120.50)" in text.output
+    assert "Support: asked 0" in text.output and "Terminals: sessions 0" in text.output
     result = runner.invoke(
         main,
         ["stats", "--from", "2026-12-01", "--to", "2026-12-30", "--json", "--csv", str(tmp_path / "csv")],
