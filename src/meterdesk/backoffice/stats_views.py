@@ -150,7 +150,7 @@ def day_columns(days: dict[str, dict[str, int]], channels: list[str], title: str
     language = get_language()
     parts: list[tuple[Any, ...]] = []
     for n, day in enumerate(names):
-        y = plot_top + plot_height
+        y = float(plot_top + plot_height)
         for channel in channels:
             value = days[day].get(channel, 0)
             if not value:
