@@ -155,6 +155,8 @@ def visit_record(
             locked = (
                 Inspection.objects.select_for_update().select_related("meter__account").get(pk=inspection.pk)
             )
+            if locked.client_key == client_key:  # a second send that waited for the first one's lock
+                return VisitResult(locked, repeated=True)
             if locked.status not in OPEN:
                 raise VisitError("this inspection is already closed", "not_open")
             before = locked.status
