@@ -21,8 +21,8 @@ then; they wait for the morning. Every e-mail carries a one-click unsubscribe li
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
-import time as clock
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -52,6 +52,7 @@ LEASE = timedelta(minutes=10)
 RETRY_DELAYS = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
 MAX_ATTEMPTS = 5
 BATCH = 500
+FLUSH = 50  # notices recorded as sent at a time within a batch
 UNSUBSCRIBE_SALT = "meterdesk.notify.unsubscribe"
 
 
@@ -154,7 +155,6 @@ class _Letters:
         self.encoding = encoding
         self.sender = sanitize_address(settings.DEFAULT_FROM_EMAIL, encoding)
         self.date = formatdate(localtime=settings.EMAIL_USE_LOCALTIME)
-        self.stamp = f"{clock.time_ns():x}"
         self.domain = str(DNS_NAME)
         self.subjects: dict[str, str] = {}
         self.prefix = _prefix()
@@ -178,7 +178,9 @@ class _Letters:
         head = (
             f"From: {self.sender}\r\nTo: {self.recipient(notice)}\r\n"
             f"Subject: {self._subject(notice.subject)}\r\nDate: {self.date}\r\n"
-            f"Message-ID: <{notice.pk}.{notice.attempts}.{self.stamp}@{self.domain}>\r\n"
+            # The same on every try: a letter sent again is the same letter to the mail clients.
+            f"Message-ID: <notice-{notice.pk}.{hashlib.sha256(notice.key.encode()).hexdigest()[:16]}"
+            f"@{self.domain}>\r\n"
             'MIME-Version: 1.0\r\nContent-Type: text/plain; charset="utf-8"\r\n'
             f"Content-Transfer-Encoding: base64\r\n{headers}\r\n"
         )
@@ -186,7 +188,28 @@ class _Letters:
         return head.encode("ascii") + body
 
 
-def _emails_send(emails: list[Claimed], sent: list[int], failed: dict[int, tuple[str, bool]]) -> None:
+class _Sent:
+    """The notices of a batch handed over so far, recorded as sent every ``FLUSH`` of them: a
+    sender killed mid-batch sends again at most the last ``FLUSH`` it handed over."""
+
+    def __init__(self, now: Callable[[], datetime]) -> None:
+        self.ids: list[int] = []
+        self.recorded = 0
+        self.now = now
+
+    def append(self, pk: int) -> None:
+        self.ids.append(pk)
+        if len(self.ids) - self.recorded >= FLUSH:
+            self.flush()
+
+    def flush(self) -> None:
+        fresh = self.ids[self.recorded :]
+        if fresh:
+            Notice.objects.filter(pk__in=fresh).update(sent_at=self.now(), last_error="")
+        self.recorded = len(self.ids)
+
+
+def _emails_send(emails: list[Claimed], sent: _Sent, failed: dict[int, tuple[str, bool]]) -> None:
     link = get_connection(fail_silently=False)
     try:
         link.open()
@@ -220,7 +243,7 @@ def notices_send(*, batch: int = BATCH, now: Callable[[], datetime] = timezone.n
     notices = _claim(batch, now())
     if not notices:
         return Sent()
-    sent: list[int] = []
+    sent = _Sent(now)
     failed: dict[int, tuple[str, bool]] = {}  # notice → (error, final)
     emails = [n for n in notices if n.channel == NoticeChannel.EMAIL]
     if emails:
@@ -236,13 +259,10 @@ def notices_send(*, batch: int = BATCH, now: Callable[[], datetime] = timezone.n
     return _record(notices, sent, failed, now())
 
 
-def _record(
-    notices: list[Claimed], sent: list[int], failed: dict[int, tuple[str, bool]], now: datetime
-) -> Sent:
+def _record(notices: list[Claimed], sent: _Sent, failed: dict[int, tuple[str, bool]], now: datetime) -> Sent:
     retried = given_up = 0
     with transaction.atomic():
-        if sent:
-            Notice.objects.filter(pk__in=sent).update(sent_at=now, last_error="")
+        sent.flush()
         for notice in notices:
             if notice.pk not in failed:
                 continue
@@ -254,4 +274,4 @@ def _record(
                 retried += 1
                 changes = {"next_attempt_at": now + RETRY_DELAYS[min(notice.attempts, len(RETRY_DELAYS)) - 1]}
             Notice.objects.filter(pk=notice.pk).update(last_error=error[:2000], **changes)
-    return Sent(claimed=len(notices), sent=len(sent), retried=retried, given_up=given_up)
+    return Sent(claimed=len(notices), sent=len(sent.ids), retried=retried, given_up=given_up)
