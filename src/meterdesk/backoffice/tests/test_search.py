@@ -128,3 +128,18 @@ def test_a_street_named_by_an_address_word_is_found_loosely(office_world):
 
     MeterFactory(account__number="1000000077", account__address="г. Москва, ул. Набережная, д. 34, кв. 28")
     assert [a.number for a in customers_find("набережная 34 28")] == ["1000000077"]
+
+
+def test_a_surname_finds_the_names_it_starts_and_the_names_it_is_inside(office_world):
+    from meterdesk.backoffice.search import customers_find
+
+    for number, name in (
+        ("1000000081", "Петров Иван Ильич"),
+        ("1000000082", "Петрова Анна Львовна"),
+        ("1000000083", "Сидоров Пётр Петрович"),
+        ("1000000084", "Непетров Илья"),
+    ):
+        AccountFactory(number=number, holder_name=name)
+    expected = ["1000000042", "1000000081", "1000000082", "1000000083"]  # 42: Иванова Мария Петровна
+    assert [a.number for a in customers_find("петров")] == expected
+    assert len(customers_find("Петров", limit=2)) == 2
