@@ -30,6 +30,7 @@ from meterdesk.backoffice.reference_services import (
 )
 from meterdesk.billing.messages import month_name
 from meterdesk.customers.models import PremisesCategory, User
+from meterdesk.domain.penalties import key_rates_load
 from meterdesk.tariffs.models import KIND_ZONES, Norm, Tariff, TariffKind
 from meterdesk.utility.selectors import utility_get, utility_now
 
@@ -101,6 +102,7 @@ def reference(request: HttpRequest) -> HttpResponse:
                 for (category, kind), versions in tariffs.items()
             ],
             "norms": norms,
+            "key_rates": list(reversed(key_rates_load().entries[-12:])),
             "today": today,
             "closed": month_name(last) if last else None,
             "history": _history_rows(),

@@ -102,17 +102,18 @@ def test_a_version_between_two_ends_where_the_next_one_starts(billing_user):
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"valid_from": "2027-01-15"}, "first day of a month"),
-        ({"valid_from": "2024-01-01"}, "exists already"),
-        ({"valid_from": "2027-01-01", "reason": " "}, "Why"),
-        ({"valid_from": "2027-01-01", "price_2_1": "-1"}, "T2"),
+        ({"valid_from": "2027-01-15"}, "первого числа месяца"),
+        ({"valid_from": "2024-01-01"}, "уже есть"),
+        ({"valid_from": "2027-01-01", "reason": " "}, "reason"),
+        ({"valid_from": "2027-01-01", "price_2_1": "-1"}, "price_2_1"),
     ],
 )
 def test_bad_input_is_refused_and_changes_nothing(billing_user, values, message):
     data = {"price_1_1": "10.10", "price_2_1": "4.50", **values}
     answer = _post(client_of(billing_user), TARIFF_URL, **data)
     assert answer.status_code == 422
-    assert message in answer.content.decode() or message in str(answer.context["form"].errors)
+    form = answer.context["form"]
+    assert message in form.errors or message in str(form.errors)  # a field's error, or the form's text
     assert Tariff.objects.filter(kind="two_zone").count() == 1
     assert Tariff.objects.get(kind="two_zone").valid_to is None
     assert not LogEntry.objects.exists()
@@ -124,7 +125,7 @@ def test_a_change_in_a_closed_month_warns_and_needs_a_confirmation(billing_user)
     warned = _post(client, TARIFF_URL, price_1_1="10.10", price_2_1="4.50", valid_from="2026-10-01")
     assert warned.status_code == 422
     page = warned.content.decode()
-    assert 'data-testid="closed-warning"' in page and "already closed" in page
+    assert 'data-testid="closed-warning"' in page and "уже закрыт" in page
     assert Tariff.objects.filter(kind="two_zone").count() == 1
     confirmed = _post(
         client, TARIFF_URL, price_1_1="10.10", price_2_1="4.50", valid_from="2026-10-01", confirm_closed="on"
@@ -143,7 +144,7 @@ def test_a_closed_month_is_refused_to_staff_without_the_billing_role(office_worl
     _closed(date(2026, 10, 1))
     editor = staff_of(SUPERVISOR)  # may see the reference data, not change it
     editor.user_permissions.add(Permission.objects.get(codename="reference_edit"))
-    with pytest.raises(ClosedMonth, match="only the billing role"):
+    with pytest.raises(ClosedMonth, match="только роль «расчёты»"):
         tariff_version_add(
             user=editor,
             region="moscow",
@@ -181,7 +182,7 @@ def test_a_new_table_of_norms_from_a_date(billing_user):
     assert pricing.norm("gas_stove", 1, 2, date(2026, 12, 1)) == Decimal("93")
     assert pricing.norm("gas_stove", 1, 2, date(2027, 1, 1)) == Decimal("95.5")
     assert Norm.objects.filter(valid_to=date(2026, 12, 31)).count() == 2
-    with pytest.raises(ReferenceError, match="every number of rooms"):
+    with pytest.raises(ReferenceError, match="для каждого числа комнат"):
         norm_version_add(
             user=billing_user,
             region="moscow",
