@@ -100,6 +100,13 @@ def test_the_supervisor_sees_every_channel_of_the_demo(demo):
     expect(
         table.locator("tr", has=page.get_by_role("rowheader", name=_label(missing), exact=True))
     ).to_contain_text("0")
+    # The months closed by basis and the payments by way, in words.
+    expect(
+        page.locator("section", has=page.get_by_role("heading", name="Начисления по основаниям"))
+    ).to_contain_text("по показаниям")
+    expect(
+        page.locator("section", has=page.get_by_role("heading", name="Платежи по способам"))
+    ).to_contain_text("демонстрационные данные")
     expect(page.locator("[data-testid=stats-support]")).to_be_visible()
     expect(page.locator("[data-testid=stats-phone]")).to_be_visible()
     for size in (PHONE, LAPTOP):

@@ -77,6 +77,23 @@ LABELS: dict[str, Any] = {
 }
 
 
+#: The bases of a month's bill and the ways of paying, as the page names them (else their code).
+BASES: dict[str, Any] = {
+    "actual": gettext_lazy("by readings"),
+    "average": gettext_lazy("by the average"),
+    "norm": gettext_lazy("by the norm"),
+    "norm_increased": gettext_lazy("by the norm with the increasing coefficient"),
+}
+WAYS: dict[str, Any] = {
+    "card": gettext_lazy("bank card"),
+    "sbp": gettext_lazy("Faster Payments System (SBP)"),
+    "registry": gettext_lazy("bank's registry"),
+    "import": gettext_lazy("data import"),
+    "demo": gettext_lazy("demo data"),
+    "other": gettext_lazy("not said"),
+}
+
+
 class PeriodForm(forms.Form):
     start = forms.DateField(label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"}))
@@ -259,10 +276,10 @@ def _context(figures: Figures) -> dict[str, Any]:
         ],
         "share": None if figures.inside_window_share is None else f"{figures.inside_window_share:.1%}",
         "billed": {
-            month: sorted(row.items(), key=lambda kv: -kv[1])
+            month: [(str(BASES.get(b, b)), n) for b, n in sorted(row.items(), key=lambda kv: -kv[1])]
             for month, row in sorted(figures.billed_by_basis.items())
         },
-        "payments": [(way, row["count"], money(row["amount"])) for way, row in payments],
+        "payments": [(str(WAYS.get(way, way)), row["count"], money(row["amount"])) for way, row in payments],
         "true_ups_amount": money(figures.true_ups_amount),
         "support": _pairs(figures.support),
         "support_ages": _pairs(figures.support_ages),
