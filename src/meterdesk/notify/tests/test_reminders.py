@@ -155,6 +155,9 @@ def test_the_preferences_page_and_the_notices_page(client):
     page = client.get("/notify/preferences/").content.decode()
     assert 'name="window_open:email" id="p-window_open-email" checked' in page
     assert 'name="window_open:sms" id="p-window_open-sms" aria' in page  # off by default
+    for words in ("служба поддержки ответила", "выигран приз программы", "назначена проверка счётчика"):
+        assert words in page  # every topic, the other parts' too
+    assert 'name="support_answer:email"' in page and 'name="programme_win:sms"' in page
     others = {
         f"{topic}:{channel}": "on"
         for topic in Topic
