@@ -62,8 +62,11 @@ class Notice(models.Model):
         verbose_name = _("notice")
         verbose_name_plural = _("notices")
         indexes = [
+            # The sender's claim, in its order: what is still to send, soonest first.
             models.Index(
-                fields=["next_attempt_at"], name="notice_due", condition=models.Q(sent_at__isnull=True)
+                fields=["next_attempt_at", "id"],
+                name="notice_due_in_order",
+                condition=models.Q(sent_at__isnull=True, failed_at__isnull=True),
             ),
             models.Index(fields=["user", "channel", "-created_at"], name="notice_of_login"),
         ]
