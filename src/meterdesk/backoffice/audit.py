@@ -22,6 +22,7 @@ from django.db import models
 from django.db.models import Q
 
 from meterdesk.customers.models import Account, User
+from meterdesk.inspections.models import Inspection
 from meterdesk.metering.models import Channel, Meter, Reading
 
 
@@ -126,8 +127,8 @@ def _channel(code: Any) -> str:
 
 
 def account_changes(account: Account, limit: int = 200) -> list[ChangeRow]:
-    """The changes made by staff to ``account``, its meters and its readings, newest first."""
-    kinds = ContentType.objects.get_for_models(Account, Meter, Reading)
+    """The changes made by staff to ``account``, its meters, readings and inspections, newest first."""
+    kinds = ContentType.objects.get_for_models(Account, Meter, Reading, Inspection)
     meters = Meter.objects.filter(account=account).values("pk")
     readings = Reading.objects.filter(account=account).values("pk")
     entries = (
@@ -135,6 +136,10 @@ def account_changes(account: Account, limit: int = 200) -> list[ChangeRow]:
             Q(content_type=kinds[Account], object_id=account.pk)
             | Q(content_type=kinds[Meter], object_id__in=meters)
             | Q(content_type=kinds[Reading], object_id__in=readings)
+            | Q(
+                content_type=kinds[Inspection],
+                object_id__in=Inspection.objects.filter(meter__in=meters).values("pk"),
+            )
         )
         .select_related("content_type", "actor")
         .order_by("-timestamp", "-pk")[:limit]

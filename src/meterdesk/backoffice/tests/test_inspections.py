@@ -182,6 +182,10 @@ def test_a_refusal_of_access_is_an_act_and_the_second_allows_the_estimate(visit_
     assert [e.additional_data["estimate_allowed"] for e in entries] == [False, True]
     assert entries[0].changes_dict["status"] == ["notified", "refused"]
     assert entries[0].additional_data["reason"] == "не открыли дверь"
+    history = client_of(staff_of("supervisor")).get(
+        reverse("backoffice:changes", args=[meter.account.number])
+    )
+    assert "не открыли дверь" in history.content.decode()  # the act is in the account's history
 
 
 def test_the_key_is_required_and_not_reused_for_another_visit(visit_world):
