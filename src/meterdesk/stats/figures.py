@@ -14,14 +14,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Trunc, TruncDate
 from django.utils import timezone
 
 from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
@@ -91,8 +92,8 @@ def _months(first: date, last: date) -> list[date]:
 
 def _readings(figures: Figures, begin: datetime, stop: datetime) -> None:
     """By channel, by day and channel, and the customers' readings inside their month's window,
-    from one query grouped by (day, channel, kind, month): the window is whole days, so a group
-    is inside it or not as a whole. COUNT(*) lets PostgreSQL read the covering index alone."""
+    from one query grouped by (hour or day, channel, kind, month): the window is whole days, so a
+    group is inside it or not as a whole. COUNT(*) lets PostgreSQL read the covering index alone."""
     by_channel = dict.fromkeys(CHANNELS, 0)
     days: dict[str, dict[str, int]] = {}
     day = figures.first
@@ -102,15 +103,9 @@ def _readings(figures: Figures, begin: datetime, stop: datetime) -> None:
     window = reading_window_get()
     bounds: dict[date, tuple[date, date]] = {}
     customers = inside = 0
-    grouped = (
-        Reading.objects.filter(submitted_at__gte=begin, submitted_at__lt=stop)
-        .annotate(day=TruncDate("submitted_at", tzinfo=utility_zone()))
-        .values("day", "channel", "kind", "period")
-        .annotate(n=Count("*"))
-        .order_by()
-        .values_list("day", "channel", "kind", "period", "n")
-    )
-    for day, channel, kind, period, n in grouped:
+    zone = utility_zone()
+    for when, channel, kind, period, n in _grouped(figures.first, figures.last, begin, stop):
+        day = when.astimezone(zone).date() if isinstance(when, datetime) else when
         by_channel[channel] = by_channel.get(channel, 0) + n
         row = days.setdefault(f"{day}", dict.fromkeys(CHANNELS, 0))
         row[channel] = row.get(channel, 0) + n
@@ -124,6 +119,39 @@ def _readings(figures: Figures, begin: datetime, stop: datetime) -> None:
             inside += n
     figures.readings_by_channel, figures.readings_by_day = by_channel, days
     figures.customer_readings, figures.inside_window = customers, inside
+
+
+def _whole_hours(first: date, last: date, zone: tzinfo) -> bool:
+    """Whether the zone is a whole number of hours from UTC on every day of the period (and the
+    next): then each UTC hour lies within one of the utility's days."""
+    day = first
+    while day <= last + timedelta(days=1):
+        offset = datetime.combine(day, time.min, zone).utcoffset() or timedelta(0)
+        if offset % timedelta(hours=1):
+            return False
+        day += timedelta(days=1)
+    return True
+
+
+def _grouped(first: date, last: date, begin: datetime, stop: datetime) -> Iterator[tuple[Any, ...]]:
+    """The readings of the period counted by (UTC hour or the utility's day, channel, kind, month).
+    Grouping by the UTC hour spares the database a time-zone conversion a reading (about a third
+    of the query on a large table); the hours are then put in their days here. A zone with a
+    half-hour offset gets its days from the database."""
+    zone = utility_zone()
+    when = (
+        Trunc("submitted_at", "hour", tzinfo=UTC)
+        if _whole_hours(first, last, zone)
+        else TruncDate("submitted_at", tzinfo=zone)
+    )
+    yield from (
+        Reading.objects.filter(submitted_at__gte=begin, submitted_at__lt=stop)
+        .annotate(when=when)
+        .values("when", "channel", "kind", "period")
+        .annotate(n=Count("*"))
+        .order_by()
+        .values_list("when", "channel", "kind", "period", "n")
+    )
 
 
 def _ledger(figures: Figures, first: date, last: date) -> None:

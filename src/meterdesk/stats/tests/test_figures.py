@@ -206,3 +206,39 @@ def test_the_support_queue_and_the_terminals(month):
         "escalated": 0,
     }
     assert figures.support_ages == {"under_1_day": 1, "1_to_3_days": 1, "3_to_7_days": 1, "over_7_days": 1}
+
+
+@pytest.mark.parametrize("zone", ["Europe/Moscow", "Asia/Kolkata"])
+def test_a_reading_counts_on_the_utilitys_day(zone):
+    """Moscow is whole hours from UTC (the readings are grouped by UTC hour); Kolkata is not (by
+    the day in the database): either way a reading just after midnight is the next day's."""
+    from zoneinfo import ZoneInfo
+
+    from meterdesk.utility.selectors import utility_get
+
+    utility = utility_get()
+    utility.time_zone = zone
+    utility.save()
+    here = ZoneInfo(zone)
+    ReadingFactory(
+        meter=MeterFactory(),
+        period=DEC,
+        channel="web",
+        submitted_at=datetime(2026, 12, 15, 23, 50, tzinfo=here),
+    )
+    ReadingFactory(
+        meter=MeterFactory(),
+        period=DEC,
+        channel="api",
+        submitted_at=datetime(2026, 12, 16, 0, 10, tzinfo=here),
+    )
+    ReadingFactory(
+        meter=MeterFactory(),
+        period=DEC,
+        channel="ivr",
+        submitted_at=datetime(2026, 12, 17, 0, 10, tzinfo=here),
+    )
+    figures = figures_of(date(2026, 12, 15), date(2026, 12, 16))
+    given = {day: {c: n for c, n in row.items() if n} for day, row in figures.readings_by_day.items()}
+    assert given == {"2026-12-15": {"web": 1}, "2026-12-16": {"api": 1}}
+    assert figures.inside_window == 2  # the window is the 15th to the 25th
