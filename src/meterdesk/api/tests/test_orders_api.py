@@ -9,6 +9,7 @@ import pytest
 
 from meterdesk.orders.catalogue import services_load
 from meterdesk.orders.models import ServiceRequest
+from meterdesk.utility.selectors import utility_now
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,7 @@ def test_nothing_of_another_login(api, stranger):
 
 
 def test_a_preferred_day_ahead_is_kept(api, meter):
-    day = date.today() + timedelta(days=5)
+    day = utility_now().date() + timedelta(days=5)
     answer = api.post_json(
         f"/accounts/{meter.account.number}/service-requests",
         {"service": "verification", "preferred_on": day.isoformat()},
