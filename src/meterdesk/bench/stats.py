@@ -77,24 +77,12 @@ def _parts(first: date, last: date) -> dict[str, float]:
     return parts
 
 
-def _plan(begin: datetime, stop: datetime) -> str:
+def _plan(first: date, last: date, begin: datetime, stop: datetime) -> str:
     """The readings query's plan, in a line: which index it reads, and whether the index alone."""
-    from django.db.models import Count
-    from django.db.models.functions import TruncDate
+    from meterdesk.stats.figures import grouped_readings
 
-    from meterdesk.metering.models import Reading
-    from meterdesk.utility.selectors import utility_zone
-
-    query = (
-        Reading.objects.filter(submitted_at__gte=begin, submitted_at__lt=stop)
-        .annotate(day=TruncDate("submitted_at", tzinfo=utility_zone()))
-        .values("day", "channel", "kind", "period")
-        .annotate(n=Count("*"))
-        .order_by()
-    )
-    lines = query.explain().splitlines()
-    scans = [line.strip().lstrip("-> ").split("  (")[0] for line in lines if "Scan" in line]
-    return "; ".join(scans)
+    lines = grouped_readings(first, last, begin, stop).explain().splitlines()
+    return "; ".join(line.strip().lstrip("-> ").split("  (")[0] for line in lines if "Scan" in line)
 
 
 def bench_stats(
@@ -144,6 +132,6 @@ def bench_stats(
         "accounts_billed": sum(sum(row.values()) for row in figures.billed_by_basis.values()),
         "payments": sum(way["count"] for way in figures.payments_by_way.values()),
         "parts_seconds": _parts(first, last),
-        "readings_plan": _plan(begin, stop),
+        "readings_plan": _plan(first, last, begin, stop),
         "server_version": connection.cursor().connection.info.server_version,
     }

@@ -14,14 +14,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Trunc, TruncDate
 from django.utils import timezone
 
@@ -104,7 +103,7 @@ def _readings(figures: Figures, begin: datetime, stop: datetime) -> None:
     bounds: dict[date, tuple[date, date]] = {}
     customers = inside = 0
     zone = utility_zone()
-    for when, channel, kind, period, n in _grouped(figures.first, figures.last, begin, stop):
+    for when, channel, kind, period, n in grouped_readings(figures.first, figures.last, begin, stop):
         day = when.astimezone(zone).date() if isinstance(when, datetime) else when
         by_channel[channel] = by_channel.get(channel, 0) + n
         row = days.setdefault(f"{day}", dict.fromkeys(CHANNELS, 0))
@@ -133,7 +132,7 @@ def _whole_hours(first: date, last: date, zone: tzinfo) -> bool:
     return True
 
 
-def _grouped(first: date, last: date, begin: datetime, stop: datetime) -> Iterator[tuple[Any, ...]]:
+def grouped_readings(first: date, last: date, begin: datetime, stop: datetime) -> QuerySet[Reading, Any]:
     """The readings of the period counted by (UTC hour or the utility's day, channel, kind, month).
     Grouping by the UTC hour spares the database a time-zone conversion a reading (about a third
     of the query on a large table); the hours are then put in their days here. A zone with a
@@ -144,7 +143,7 @@ def _grouped(first: date, last: date, begin: datetime, stop: datetime) -> Iterat
         if _whole_hours(first, last, zone)
         else TruncDate("submitted_at", tzinfo=zone)
     )
-    yield from (
+    return (
         Reading.objects.filter(submitted_at__gte=begin, submitted_at__lt=stop)
         .annotate(when=when)
         .values("when", "channel", "kind", "period")
