@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from auditlog.models import LogEntry
 from django.db import IntegrityError, transaction
@@ -29,12 +29,13 @@ from meterdesk.billing.models import LedgerEntry
 from meterdesk.billing.rebill import rebill
 from meterdesk.core.readings import reading_check, reading_submit
 from meterdesk.customers.models import User
-from meterdesk.inspections.models import OPEN, Condition, Inspection, Status
+from meterdesk.inspections.models import OPEN, Condition, Inspection, Reason, Status
 from meterdesk.inspections.photos import PhotoError, photo_check, photo_forget, photo_store
 from meterdesk.inspections.planner import inspection_rules
+from meterdesk.inspections.routes import street_of
 from meterdesk.inspections.selectors import refusals_in_row
 from meterdesk.metering.check import MonthClosed, Ruling, reading_rules
-from meterdesk.metering.models import Channel, Meter, Reading, ReadingKind, ReadingStatus
+from meterdesk.metering.models import Channel, Meter, MeterStatus, Reading, ReadingKind, ReadingStatus
 from meterdesk.metering.services import reading_store
 from meterdesk.utility.selectors import reference_get, utility_now
 
@@ -264,3 +265,45 @@ def inspection_cancel(*, staff: User, inspection: Inspection, reason: str) -> Lo
             changes={"status": (before, locked.status)},
             reason=locked.cancel_reason,
         )
+
+
+def inspection_request(
+    *, staff: User, meter: Meter, day: date, hours: tuple[time, time], inspector: User | None, reason: str
+) -> Inspection:
+    """An inspection the household asked for (or staff decided on) outside the plan: on ``day``,
+    which is not past; a meter has one open inspection at most."""
+    if meter.removed_on is not None or meter.status not in (MeterStatus.ACTIVE, MeterStatus.FAILED):
+        raise VisitError("the meter is not in service", "not_in_service")
+    if day < utility_now().date():
+        raise VisitError("the day is past", "day_past")
+    if not reason.strip():
+        raise VisitError("say why", "reason_required")
+    try:
+        with transaction.atomic():
+            last = Inspection.objects.filter(inspector=inspector, planned_on=day).aggregate(
+                n=Max("route_order")
+            )
+            found = Inspection.objects.create(
+                meter=meter,
+                planned_on=day,
+                hours_from=hours[0],
+                hours_to=hours[1],
+                reason=Reason.REQUESTED,
+                inspector=inspector,
+                route_order=(last["n"] or 0) + 1,
+                street=street_of(meter.account.address)[:200],
+            )
+            change_record(
+                actor=staff,
+                instance=found,
+                account=meter.account,
+                changes={
+                    "planned_on": (None, day),
+                    "inspector": (None, inspector.email if inspector else None),
+                },
+                action=LogEntry.Action.CREATE,
+                reason=reason.strip(),
+            )
+    except IntegrityError as error:
+        raise VisitError("the meter has an inspection planned already", "open_exists") from error
+    return found

@@ -7,6 +7,7 @@ from meterdesk.backoffice import inspection_views as views
 urlpatterns: list[URLPattern] = [
     path("", views.inspections, name="inspections"),
     path("route/", views.route, name="inspector_route"),
+    path("request/", views.request_inspection, name="inspection_request"),
     path("<int:pk>/", views.inspection, name="inspection"),
     path("<int:pk>/visit/", views.visit, name="inspection_visit"),
     path("<int:pk>/reassign/", views.reassign, name="inspection_reassign"),

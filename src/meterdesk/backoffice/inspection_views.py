@@ -23,15 +23,18 @@ from meterdesk.backoffice.inspection_services import (
     VisitResult,
     inspection_cancel,
     inspection_reassign,
+    inspection_request,
     visit_record,
 )
 from meterdesk.backoffice.roles import INSPECTOR, group_name
 from meterdesk.customers.models import User
 from meterdesk.inspections.models import OPEN, Condition, Inspection, Status
 from meterdesk.inspections.photos import photo_path
+from meterdesk.inspections.planner import WINDOWS
 from meterdesk.inspections.selectors import route_of
 from meterdesk.metering.check import MeterNotInService, ReadingError, ReadingInvalid
 from meterdesk.metering.messages import issue_message, zone_label
+from meterdesk.metering.models import Meter
 from meterdesk.metering.selectors import meter_last_reading
 from meterdesk.utility.selectors import utility_now
 
@@ -89,9 +92,40 @@ class CancelForm(forms.Form):
     reason = forms.CharField(label=gettext_lazy("Why it is cancelled"), max_length=300)
 
 
-@staff_action("inspections")
-def inspections(request: HttpRequest) -> HttpResponse:
-    inspectors = _inspectors()
+class RequestForm(forms.Form):
+    account = forms.CharField(label=gettext_lazy("Account number"), max_length=10)
+    serial = forms.CharField(
+        label=gettext_lazy("Meter serial"),
+        max_length=40,
+        required=False,
+        help_text=gettext_lazy("if the account has more than one meter"),
+    )
+    day = forms.DateField(label=gettext_lazy("Day"), widget=forms.DateInput(attrs={"type": "date"}))
+    hours = forms.ChoiceField(label=gettext_lazy("Hours"))
+    inspector = forms.ChoiceField(label=gettext_lazy("Inspector"))
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=300)
+
+    def __init__(self, *args: Any, inspectors: list[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["inspector"]).choices = [(str(u.pk), u.email) for u in inspectors]
+        cast(forms.ChoiceField, self.fields["hours"]).choices = [
+            (str(n), f"{start:%H:%M}–{end:%H:%M}") for n, (start, end) in enumerate(WINDOWS)
+        ]
+
+    def meter(self) -> Meter | None:
+        data = self.cleaned_data
+        meters = Meter.objects.select_related("account").filter(
+            account__number=data["account"].strip(), removed_on__isnull=True
+        )
+        if data["serial"].strip():
+            meters = meters.filter(serial=data["serial"].strip())
+        found = list(meters[:2])
+        return found[0] if len(found) == 1 else None
+
+
+def _plan_page(
+    request: HttpRequest, inspectors: list[User], ask: RequestForm, status: int = 200
+) -> HttpResponse:
     form = PlanFilter(request.GET or None, inspectors=inspectors)
     found = Inspection.objects.select_related("meter__account", "inspector").order_by(
         "planned_on", "inspector__email", "route_order", "pk"
@@ -106,7 +140,45 @@ def inspections(request: HttpRequest) -> HttpResponse:
             found = found.filter(inspector_id=int(data["inspector"]))
     else:
         found = found.filter(status__in=OPEN)
-    return render(request, "backoffice/inspections/plan.html", {"form": form, "inspections": found[:SHOWN]})
+    context = {"form": form, "inspections": found[:SHOWN], "ask": ask}
+    return render(request, "backoffice/inspections/plan.html", context, status=status)
+
+
+@staff_action("inspections")
+@require_POST
+def request_inspection(request: HttpRequest) -> HttpResponse:
+    inspectors = _inspectors()
+    ask = RequestForm(request.POST, inspectors=inspectors)
+    if ask.is_valid():
+        data = ask.cleaned_data
+        meter = ask.meter()
+        if meter is None:
+            ask.add_error(
+                "account", _("No such meter in service: name the meter's serial if there are several.")
+            )
+        else:
+            who = next(u for u in inspectors if str(u.pk) == data["inspector"])
+            try:
+                found = inspection_request(
+                    staff=_staff(request),
+                    meter=meter,
+                    day=data["day"],
+                    hours=WINDOWS[int(data["hours"])],
+                    inspector=who,
+                    reason=data["reason"],
+                )
+            except VisitError as error:
+                ask.add_error(None, ValidationError(_visit_error_text(error), code=error.code))
+            else:
+                messages.success(request, _("The inspection is planned."))
+                return redirect("backoffice:inspection", pk=found.pk)
+    return _plan_page(request, inspectors, ask, status=422)
+
+
+@staff_action("inspections")
+def inspections(request: HttpRequest) -> HttpResponse:
+    inspectors = _inspectors()
+    return _plan_page(request, inspectors, RequestForm(inspectors=inspectors))
 
 
 @staff_action("inspections")
@@ -229,6 +301,8 @@ def _visit_error_text(error: VisitError) -> str:
         "photo_too_large": _("The photo is too large: at most 5 MB."),
         "photo_type": _("The photo must be a JPEG or PNG picture."),
         "not_open": _("This inspection is already closed."),
+        "not_in_service": _("This meter is no longer in service; readings are not accepted for it."),
+        "open_exists": _("The meter has an inspection planned already."),
         "day_past": _("The day is past."),
         "reason_required": _("Say why."),
     }

@@ -310,3 +310,36 @@ def test_a_control_reading_that_agrees_gives_nothing_to_recalculate(billed):
     )
     assert result.inspection.status == Status.DONE and result.rebilled == []
     assert not LedgerEntry.objects.filter(account=meter.account, kind=EntryKind.CORRECTION).exists()
+
+
+def test_an_inspection_asked_for_is_planned_once(visit_world):
+    meter, inspector, inspection = visit_world
+    client = client_of(staff_of("supervisor"))
+    url = reverse("backoffice:inspection_request")
+    tomorrow = utility_now().date() + timedelta(days=1)
+    data = {
+        "account": meter.account.number,
+        "serial": "",
+        "day": tomorrow.isoformat(),
+        "hours": "1",
+        "inspector": inspector.pk,
+        "reason": "просьба потребителя",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 422  # the meter has one open already
+    assert "уже запланирована" in response.content.decode()
+    inspection.status = Status.DONE
+    inspection.save()
+    response = client.post(url, data)
+    assert response.status_code == 302
+    asked = Inspection.objects.get(reason=Reason.REQUESTED)
+    assert (asked.meter, asked.planned_on, asked.hours, asked.inspector) == (
+        meter,
+        tomorrow,
+        "14:00–18:00",
+        inspector,
+    )
+    yesterday = {**data, "day": (utility_now().date() - timedelta(days=1)).isoformat()}
+    assert client.post(url, yesterday).status_code == 422
+    assert client.post(url, {**data, "account": "9999999999"}).status_code == 422
+    assert Inspection.objects.filter(reason=Reason.REQUESTED).count() == 1
