@@ -227,12 +227,13 @@ def _events(inspections: Sequence[Inspection]) -> Iterator[tuple[int, Event]]:
 
 
 def inspections_notify(*, today: date | None = None) -> tuple[int, Prepared]:
-    """Store the notices of the planned inspections still ahead and mark them notified; an
-    inspection of an account with no login stays planned (a letter by post is not made here).
-    The number marked, and what ``notices_store`` did."""
+    """Store the notices of the planned inspections still ahead (not those asked for) and mark
+    them notified; an inspection of an account with no login stays planned (a letter by post is
+    not made here). The number marked, and what ``notices_store`` did."""
     today = today or utility_now().date()
     planned = list(
         Inspection.objects.filter(status=Status.PLANNED, planned_on__gt=today)
+        .exclude(reason=Reason.REQUESTED)  # agreed with the household when it asked
         .select_related("meter")
         .order_by("pk")
     )

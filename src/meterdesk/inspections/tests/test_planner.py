@@ -153,9 +153,17 @@ def test_notices_once_and_marked_notified(inspectors):
     assert marked == 1 and prepared.created >= 1
     notice = Notice.objects.get(user=household, topic=Topic.INSPECTION_SCHEDULED, channel="email")
     assert meter.serial in notice.subject and "09:00–13:00" in notice.subject
+    asked = Inspection.objects.create(
+        meter=_meter(), planned_on=ON, hours_from=time(9), hours_to=time(13), reason=Reason.REQUESTED
+    )
+    link(household, asked.meter.account)
     again, prepared = inspections_notify(today=TODAY)
     assert again == 0 and prepared.created == 0
-    assert sorted(Inspection.objects.values_list("status", flat=True)) == [Status.NOTIFIED, Status.PLANNED]
+    assert sorted(Inspection.objects.values_list("status", flat=True)) == [
+        Status.NOTIFIED,
+        Status.PLANNED,
+        Status.PLANNED,  # the one asked for: agreed with the household, no notice
+    ]
 
 
 def test_the_command(inspectors, settings):
