@@ -20,7 +20,7 @@ class PreferenceAdmin(ViewOnlyAdmin):
 
 @admin.register(DebtCase)
 class DebtCaseAdmin(ViewOnlyAdmin):
-    """The open debt cases to act on, by stage (``notify.debts``)."""
+    """The debt cases, read-only (staff work them in the back office: backoffice:debts)."""
 
     list_display = (
         "account",
@@ -29,8 +29,11 @@ class DebtCaseAdmin(ViewOnlyAdmin):
         "threshold",
         "stage",
         "delivered_at",
+        "delivery",
         "pay_by",
         "suspension_from",
+        "restricted_on",
+        "suspended_on",
     )
     list_filter = ("stage", "period")
     search_fields = ("account__number",)
