@@ -192,7 +192,9 @@ def _debt_rows(
     debts: dict[int, list[tuple[date, date, Decimal]]],
 ) -> None:
     """Add the (period, due date, amount) of each month's debt before ``period`` to ``debts``:
-    its charges, recalculations, corrections and paid services summed."""
+    its charges, recalculations and corrections summed. Paid services (``orders``) are left out: the
+    penalty of the Housing Code art. 155 p. 14 is on payments for housing and utilities, and a
+    service is a contract of its own."""
     from meterdesk.billing.rebill import R_REBILL, debt_month
 
     t_ledger = LedgerEntry._meta.db_table
@@ -201,7 +203,7 @@ def _debt_rows(
     cur.execute(
         f"SELECT account_id, period, SUM(amount), CASE WHEN reason = %s THEN detail END AS rebill "  # noqa: S608
         f"FROM {t_ledger} WHERE {in_part} AND (period < %s OR reason = %s) "
-        f"AND kind IN ('charge', 'recalculation', 'correction', 'service') "
+        f"AND kind IN ('charge', 'recalculation', 'correction') "
         f"GROUP BY account_id, period, rebill ORDER BY account_id, period",
         [R_REBILL, part, period, R_REBILL],
     )

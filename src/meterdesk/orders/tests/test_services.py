@@ -225,3 +225,39 @@ def test_a_service_done_in_a_closed_month_goes_to_the_first_open_month(household
     )
     assert done.entry is not None
     assert (done.entry.period, done.entry.posted_on) == (add_months(period, 1), period.replace(day=20))
+
+
+def test_a_paid_service_is_not_a_debt_the_late_payment_penalty_counts(household):
+    """The penalty (Housing Code art. 155 p. 14) is on housing and utilities: the debts it reads
+    hold the month's charge, not a paid service posted in the same month."""
+    from django.db import connection
+
+    from meterdesk.billing.close_penalties import _debt_rows
+    from meterdesk.domain.profiles import profile_load
+
+    user, meter = household
+    account = meter.account
+    month = past_month(3)
+    LedgerEntry.objects.create(
+        account=account, period=month, posted_on=month, kind=EntryKind.CHARGE, amount=Decimal("1200.00")
+    )
+    LedgerEntry.objects.create(
+        account=account,
+        period=month,
+        posted_on=month,
+        kind=EntryKind.SERVICE,
+        amount=Decimal("3500.00"),
+        external_id="service:test",
+    )
+    debts: dict = {acc: [] for acc in [account.pk]}
+    with connection.cursor() as cur:
+        _debt_rows(
+            cur,
+            "account_id = %s",
+            account.pk,
+            add_months(month, 2),
+            profile_load("ru-354-current"),
+            {},
+            debts,
+        )
+    assert [amount for _p, _due, amount in debts[account.pk]] == [Decimal("1200.00")]
