@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from datetime import date
+from typing import Any
 
 import click
 
@@ -322,9 +323,19 @@ def bench_search_command(
 ) -> None:
     from meterdesk.bench.search import bench_search
 
+    def find(text: str) -> list[Any]:
+        from meterdesk.backoffice.search import customers_find  # after Django's setup
+
+        return customers_find(text)
+
     with _refusals():
         figures = bench_search(
-            accounts=accounts, queries=queries, seed=seed, database_url=database_url, say=_say(as_json)
+            accounts=accounts,
+            queries=queries,
+            seed=seed,
+            find=find,
+            database_url=database_url,
+            say=_say(as_json),
         )
     if as_json:
         click.echo(json.dumps(figures, ensure_ascii=False))

@@ -440,12 +440,14 @@ def bench_search(
     accounts: int,
     queries: int,
     seed: int = 1,
+    find: Callable[[str], list[Any]],
     database_url: str | None = None,
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, Any]:
+    """``find``: the search measured, ``backoffice.search.customers_find`` (given by the command,
+    as only commands import a channel)."""
     conn = bench_django(database_url, DATABASE_NAME)
     build = _database_ready(conn, accounts, say)
-    from meterdesk.backoffice.search import customers_find
     from meterdesk.customers.models import Account
 
     searches = queries_make(queries, seed)
@@ -453,10 +455,10 @@ def bench_search(
         raise BenchError(f"no account to search for in {conn.name}")
     times: dict[str, list[float]] = {kind: [] for kind in KINDS}
     found = 0
-    customers_find("прогрев")  # the connection made, the modules loaded
+    find("прогрев")  # the connection made, the modules loaded
     for kind, text, account_id in searches:
         started = time.perf_counter()
-        result = customers_find(text)
+        result = find(text)
         times[kind].append((time.perf_counter() - started) * 1000)
         # A surname names thousands of accounts (the first 50 are listed): not counted.
         found += kind != "surname" and any(a.pk == account_id for a in result)
