@@ -128,7 +128,7 @@ def bars(rows: list[tuple[str, int]], label: str) -> SafeString:
     body = format_html_join(
         "",
         '<text x="0" y="{}" class="tick">{}</text>'
-        '<rect x="150" y="{}" width="{}" height="18" fill="{}"><title>{}: {}</title></rect>'
+        '<rect x="200" y="{}" width="{}" height="18" fill="{}"><title>{}: {}</title></rect>'
         '<text x="{}" y="{}" class="tick">{}</text>',
         (
             (
@@ -139,7 +139,7 @@ def bars(rows: list[tuple[str, int]], label: str) -> SafeString:
                 BAR_COLOUR,
                 name,
                 number_text(value, 0, language),
-                f"{156 + 280 * value / top:.1f}",
+                f"{206 + 280 * value / top:.1f}",
                 26 * n + 17,
                 number_text(value, 0, language),
             )
@@ -147,7 +147,7 @@ def bars(rows: list[tuple[str, int]], label: str) -> SafeString:
         ),
     )
     return format_html(
-        '<svg class="chart" viewBox="0 0 520 {}" width="520" height="{}" role="img" aria-label="{}">{}</svg>',
+        '<svg class="chart" viewBox="0 0 560 {}" width="560" height="{}" role="img" aria-label="{}">{}</svg>',
         height,
         height,
         label,
@@ -193,11 +193,17 @@ def day_columns(days: dict[str, dict[str, int]], channels: list[str], title: str
     )
     base = plot_top + plot_height
     ticks = [0, len(names) // 2, len(names) - 1] if names else []
+    anchors = {0: "start", len(names) - 1: "end"}
     axis = format_html_join(
         "",
-        '<text x="{}" y="{}" class="tick" text-anchor="middle">{}</text>',
+        '<text x="{}" y="{}" class="tick" text-anchor="{}">{}</text>',
         (
-            (f"{left + n * step + step / 2:.1f}", base + 16, date.fromisoformat(names[n]).strftime("%d.%m"))
+            (
+                f"{left + n * step + step / 2:.1f}",
+                base + 16,
+                anchors.get(n, "middle"),
+                date.fromisoformat(names[n]).strftime("%d.%m"),
+            )
             for n in sorted(set(ticks))
         ),
     )
@@ -206,17 +212,17 @@ def day_columns(days: dict[str, dict[str, int]], channels: list[str], title: str
         '<rect x="{}" y="{}" width="12" height="12" fill="{}"></rect><text x="{}" y="{}" class="tick">{}</text>',
         (
             (
-                left + 150 * (n % 4),
-                base + 30 + 18 * (n // 4),
+                left + 220 * (n % 3),
+                base + 30 + 18 * (n // 3),
                 COLOURS.get(c, BAR_COLOUR),
-                left + 150 * (n % 4) + 16,
-                base + 41 + 18 * (n // 4),
+                left + 220 * (n % 3) + 16,
+                base + 41 + 18 * (n // 3),
                 _channel(c),
             )
             for n, c in enumerate(channels)
         ),
     )
-    height = base + 30 + 18 * ((len(channels) + 3) // 4) + 4
+    height = base + 30 + 18 * ((len(channels) + 2) // 3) + 4
     return format_html(
         '<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
         'aria-labelledby="days-title days-desc"><title id="days-title">{title}</title>'
