@@ -126,7 +126,9 @@ def billing_close_start(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             period = month_start(form.cleaned_data["period"])
-            found = close_refusals(period, today, reading_window_get(), latest, utility_get().time_zone)
+            found = close_refusals(
+                period, today, reading_window_get(None, period), latest, utility_get().time_zone
+            )
             if found and not form.cleaned_data["force"]:
                 refusals = [str(error) for error in found]
                 status = 422

@@ -30,6 +30,8 @@ from meterdesk.billing.messages import month_name
 from meterdesk.billing.models import BillingRun
 from meterdesk.customers.models import User
 from meterdesk.tariffs.models import KIND_ZONES, Norm, Tariff, TariffBand, TariffKind, TariffPrice
+from meterdesk.utility.models import ReadingWindowVersion
+from meterdesk.utility.selectors import reading_window_get
 
 
 class ReferenceError(ValueError):
@@ -64,7 +66,7 @@ def closed_month_check(user: User, change: Change) -> date | None:
         raise ClosedMonth(
             _(
                 "This change starts in %(month)s or earlier, and %(month)s is already closed: only "
-                "the billing role may change prices of a closed month."
+                "the billing role may change the reference data of a closed month."
             )
             % {"month": month_name(last)}
         )
@@ -261,11 +263,42 @@ def norm_version_add(
     return made
 
 
+def window_version_add(*, user: User, start_day: int, end_day: int, change: Change) -> ReadingWindowVersion:
+    """A new reading window from the month of ``change.valid_from`` (until a later version)."""
+    _common_checks(change)
+    if not (1 <= start_day <= end_day <= 31):
+        raise ReferenceError(_("The window opens on a day from 1 to 31 and closes on that day or later."))
+    closed = closed_month_check(user, change)
+    with transaction.atomic():
+        if ReadingWindowVersion.objects.select_for_update().filter(valid_from=change.valid_from).exists():
+            raise ReferenceError(
+                _("A version from %(day)s exists already: history is not edited; choose another date.")
+                % {"day": change.valid_from.strftime("%d.%m.%Y")}
+            )
+        before = reading_window_get(None, change.valid_from)
+        version = ReadingWindowVersion.objects.create(
+            valid_from=change.valid_from, start_day=start_day, end_day=end_day
+        )
+        reference_change_record(
+            actor=user,
+            instance=version,
+            action=LogEntry.Action.CREATE,
+            changes={
+                "start_day": (before.start_day, start_day),
+                "end_day": (before.end_day, end_day),
+            },
+            reason=change.reason.strip(),
+            extra={"valid_from": change.valid_from.isoformat(), "closed_month": _iso(closed)},
+        )
+    return version
+
+
 def reference_history(limit: int = 100) -> list[LogEntry]:
-    """The latest changes of tariffs and norms made in the back office, newest first."""
+    """The latest changes of tariffs, norms and the reading window made in the back office, newest
+    first."""
     from django.contrib.contenttypes.models import ContentType
 
-    kinds = ContentType.objects.get_for_models(Tariff, Norm)
+    kinds = ContentType.objects.get_for_models(Tariff, Norm, ReadingWindowVersion)
     return list(
         LogEntry.objects.filter(content_type__in=kinds.values())
         .select_related("actor", "content_type")

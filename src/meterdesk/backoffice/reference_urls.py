@@ -9,4 +9,5 @@ urlpatterns: list[URLPattern] = [
     path("edit/", reference_views.reference_edit, name="reference_edit"),
     path("edit/tariff/<slug:category>/<slug:kind>/", reference_views.tariff_edit, name="reference_tariff"),
     path("edit/norms/<slug:category>/", reference_views.norms_edit, name="reference_norms"),
+    path("edit/window/", reference_views.window_edit, name="reference_window"),
 ]

@@ -27,12 +27,14 @@ from meterdesk.backoffice.reference_services import (
     reference_history,
     tariff_version_add,
     tariff_versions,
+    window_version_add,
 )
 from meterdesk.billing.messages import month_name
 from meterdesk.customers.models import PremisesCategory, User
 from meterdesk.domain.penalties import key_rates_load
 from meterdesk.tariffs.models import KIND_ZONES, Norm, Tariff, TariffKind
-from meterdesk.utility.selectors import utility_get, utility_now
+from meterdesk.utility.models import ReadingWindowVersion
+from meterdesk.utility.selectors import reading_window_get, utility_get, utility_now
 
 
 def _region() -> str:
@@ -103,6 +105,8 @@ def reference(request: HttpRequest) -> HttpResponse:
             ],
             "norms": norms,
             "key_rates": list(reversed(key_rates_load().entries[-12:])),
+            "window": reading_window_get(None, today),
+            "windows": list(ReadingWindowVersion.objects.order_by("-valid_from")),
             "today": today,
             "closed": month_name(last) if last else None,
             "history": _history_rows(),
@@ -148,7 +152,7 @@ class VersionForm(forms.Form):
         help_text=gettext_lazy("E.g. the regulator's order and its date: it is recorded."),
     )
     confirm_closed = forms.BooleanField(
-        label=gettext_lazy("I know this changes prices of a month already closed"), required=False
+        label=gettext_lazy("I know this changes a month already closed"), required=False
     )
 
     def add_values(self, cells: list[tuple[str, Any, Decimal | None]], decimals: int) -> None:
@@ -294,6 +298,46 @@ def norms_edit(request: HttpRequest, category: str) -> HttpResponse:
             "form": form,
             "value_fields": [form[f"norm_{n.rooms}_{n.residents}"] for n in table],
             "starts": norm_starts(region, category),
+            "closed_warning": closed_warning,
+            "closed": _closed_text(),
+        },
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+@staff_action("reference_edit")
+@require_http_methods(["GET", "POST"])
+def window_edit(request: HttpRequest) -> HttpResponse:
+    today = utility_now().date()
+    current = reading_window_get(None, today)
+    form = VersionForm(request.POST or None)
+    for name, label, initial in (
+        ("start_day", _("The window opens on day"), current.start_day),
+        ("end_day", _("The window closes after day"), current.end_day),
+    ):
+        form.fields[name] = forms.IntegerField(label=label, min_value=1, max_value=31, initial=initial)
+    closed_warning = False
+    if request.method == "POST":
+
+        def save(change: Change) -> None:
+            window_version_add(
+                user=cast(User, request.user),
+                start_day=form.cleaned_data["start_day"],
+                end_day=form.cleaned_data["end_day"],
+                change=change,
+            )
+
+        done, closed_warning = _version_post(request, form, save, "backoffice:reference")
+        if done is not None:
+            return done
+    return render(
+        request,
+        "backoffice/reference/version_form.html",
+        {
+            "title": _("New reading window"),
+            "form": form,
+            "value_fields": [form["start_day"], form["end_day"]],
+            "windows": list(ReadingWindowVersion.objects.order_by("-valid_from")),
             "closed_warning": closed_warning,
             "closed": _closed_text(),
         },

@@ -183,7 +183,9 @@ def run_prepare(
             return run
         latest = BillingRun.objects.filter(status=RunStatus.DONE).aggregate(p=Max("period"))["p"]
         today = utility_now(utility, moment).date()
-        refusals = close_refusals(period, today, reading_window_get(utility), latest, utility.time_zone)
+        refusals = close_refusals(
+            period, today, reading_window_get(utility, period), latest, utility.time_zone
+        )
         if refusals and not force:
             raise refusals[0]
         forced = [r.code for r in refusals]

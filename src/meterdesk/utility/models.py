@@ -101,3 +101,30 @@ class ReferenceStamp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.stamp}"
+
+
+class ReadingWindowVersion(models.Model):
+    """The reading window from a month on: a month's window is the latest version that starts on
+    or before its first day; before the first version, the utility's settings. Versions start on
+    the first day of a month and are never edited (the back office adds one; docs/adr/0023)."""
+
+    valid_from = models.DateField(_("valid from"), unique=True)
+    start_day = models.PositiveSmallIntegerField(
+        _("reading window opens on day"), validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
+    end_day = models.PositiveSmallIntegerField(
+        _("reading window closes after day"), validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
+
+    class Meta:
+        verbose_name = _("reading window")
+        verbose_name_plural = _("reading windows")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(start_day__gte=1, start_day__lte=models.F("end_day"), end_day__lte=31),
+                name="reading_window_version_days",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start_day}-{self.end_day} from {self.valid_from}"

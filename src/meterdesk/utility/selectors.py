@@ -1,7 +1,7 @@
 """Reads of the utility's settings, and the per-process cache of the reference data.
 
-The reference data (the utility's settings, tariffs with their prices and bands, consumption
-norms) changes a few times a year but is read by every reading submitted. Each process keeps a
+The reference data (the utility's settings and reading windows, tariffs with their prices and
+bands, consumption norms) changes a few times a year but is read by every reading submitted. Each process keeps a
 copy in memory and, on every use, reads one value to know whether the copy is still current:
 ``utility_referencestamp``, a row that database triggers change in the same transaction as any
 insert, update or delete of those tables (see the migration ``utility.0003_reference_stamp``). So a
@@ -15,7 +15,7 @@ import copy
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ from django.db import connection
 from django.utils import timezone
 
 from meterdesk.domain.window import ReadingWindow
-from meterdesk.utility.models import UtilitySettings
+from meterdesk.utility.models import ReadingWindowVersion, UtilitySettings
 
 T = TypeVar("T")
 
@@ -130,10 +130,27 @@ def utility_now(utility: UtilitySettings | None = None, now: datetime | None = N
     return (now or timezone.now()).astimezone(utility_zone(utility))
 
 
-def reading_window_get(utility: UtilitySettings | None = None) -> ReadingWindow:
-    """The submission window: METERDESK_READING_WINDOW if set, else the utility's setting."""
+def reading_window_get(utility: UtilitySettings | None = None, period: date | None = None) -> ReadingWindow:
+    """The submission window of the month ``period`` (default: this month): METERDESK_READING_WINDOW
+    if set, else the latest ``ReadingWindowVersion`` that starts on or before the month, else the
+    utility's setting. With ``utility`` given, the versions come from this process's copy of the
+    reference data (the caller has just made sure it is current)."""
     spec = settings.METERDESK_READING_WINDOW
     if spec:
         return ReadingWindow.parse(spec)
-    utility = utility or reference_get().utility
+    reference = reference_peek() if utility is not None else reference_get()
+    utility = utility or reference.utility
+    versions = reference.cached(("reading_windows",), _window_versions)
+    if versions:
+        month = (period or utility_now(utility).date()).replace(day=1)
+        for start, window in reversed(versions):
+            if start <= month:
+                return window
     return ReadingWindow(utility.window_start_day, utility.window_end_day)
+
+
+def _window_versions() -> list[tuple[date, ReadingWindow]]:
+    rows = ReadingWindowVersion.objects.order_by("valid_from").values_list(
+        "valid_from", "start_day", "end_day"
+    )
+    return [(start, ReadingWindow(first, last)) for start, first, last in rows]

@@ -190,3 +190,34 @@ def test_a_new_table_of_norms_from_a_date(billing_user):
             values={(1, 1): Decimal("1")},
             change=Change(date(2027, 2, 1), "x"),
         )
+
+
+def test_a_new_reading_window_from_a_month_is_read_for_that_month_on(billing_user, settings):
+    from meterdesk.utility.models import ReadingWindowVersion
+    from meterdesk.utility.selectors import reading_window_get, utility_get
+
+    settings.METERDESK_READING_WINDOW = ""  # the data's window, not the test setting's
+    utility = utility_get()
+    before = (utility.window_start_day, utility.window_end_day)
+    client = client_of(billing_user)
+    assert client.get("/office/reference/edit/window/").status_code == 200
+    bad = _post(
+        client, "/office/reference/edit/window/", start_day="20", end_day="10", valid_from="2027-03-01"
+    )
+    assert bad.status_code == 422 and not ReadingWindowVersion.objects.exists()
+    done = _post(
+        client, "/office/reference/edit/window/", start_day="10", end_day="25", valid_from="2027-03-01"
+    )
+    assert done.status_code == 302
+    march = reading_window_get(None, date(2027, 3, 1))
+    assert (march.start_day, march.end_day) == (10, 25)
+    assert (
+        reading_window_get(None, date(2027, 5, 1)).start_day,
+        reading_window_get(utility, date(2027, 2, 1)).end_day,
+    ) == (
+        10,
+        before[1],
+    )
+    entry = LogEntry.objects.get(content_type__model="readingwindowversion")
+    assert entry.changes_dict["start_day"] == [str(before[0]), "10"] and entry.actor == billing_user
+    assert "10–25" in client.get("/office/reference/").content.decode()
