@@ -235,7 +235,7 @@ def test_a_paid_service_is_not_a_debt_the_late_payment_penalty_counts(household)
     from meterdesk.billing.close_penalties import _debt_rows
     from meterdesk.domain.profiles import profile_load
 
-    user, meter = household
+    _user, meter = household
     account = meter.account
     month = past_month(3)
     LedgerEntry.objects.create(
