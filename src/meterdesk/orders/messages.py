@@ -17,6 +17,7 @@ def order_message(error: OrderError) -> str:
         "too_many_open": _("This account already has %(n)s requests in progress: wait until they are done.")
         % {"n": MAX_OPEN},
         "request_closed": _("This request is already closed."),
+        "request_unknown": _("There is no such request of this account."),
         "window_invalid": _("Choose one of the time windows."),
         "outcome_missing": _("Say what was done."),
         "reason_missing": _("Give the reason."),

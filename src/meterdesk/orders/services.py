@@ -236,6 +236,19 @@ def request_close(*, staff: User | None, request: ServiceRequest, status: str, r
     return locked
 
 
+def request_cancel(*, user: User, request: ServiceRequest, reason: str = "") -> ServiceRequest:
+    """The household withdraws its request before the service is done (a scheduled visit too):
+    cancelled, with its words or, given none, that the customer cancelled it. Posts nothing."""
+    from django.utils.translation import gettext
+
+    return request_close(
+        staff=user,
+        request=request,
+        status=Status.CANCELLED,
+        reason=_comment(reason) or gettext("cancelled by the customer"),
+    )
+
+
 def service_price_set(
     *, code: str, price: Decimal, valid_from: date, template: Service | None = None
 ) -> Service:

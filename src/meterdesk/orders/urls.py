@@ -7,4 +7,5 @@ app_name = "orders"
 urlpatterns = [
     path("", views.services, name="services"),
     path("<slug:code>/order/", views.order, name="order"),
+    path("requests/<int:request_id>/cancel/", views.cancel, name="cancel"),
 ]

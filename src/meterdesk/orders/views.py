@@ -18,9 +18,14 @@ from meterdesk.customers.models import User
 from meterdesk.metering.selectors import accounts_for_user
 from meterdesk.orders.forms import OrderForm
 from meterdesk.orders.messages import order_message
-from meterdesk.orders.models import Channel
-from meterdesk.orders.selectors import requests_of_login, service_catalogue, service_current
-from meterdesk.orders.services import OrderError, request_order
+from meterdesk.orders.models import Channel, ServiceRequest
+from meterdesk.orders.selectors import (
+    request_of_login,
+    requests_of_login,
+    service_catalogue,
+    service_current,
+)
+from meterdesk.orders.services import OrderError, request_cancel, request_order
 from meterdesk.utility.selectors import utility_now
 
 
@@ -80,3 +85,20 @@ def order(request: HttpRequest, code: str) -> HttpResponse:
         "description": service.description(language),
     }
     return render(request, "orders/order.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["POST"])
+def cancel(request: HttpRequest, request_id: int) -> HttpResponse:
+    """Withdraw one of the login's own requests (any other is 404)."""
+    try:
+        made = request_of_login(_login(request), request_id)
+    except ServiceRequest.DoesNotExist:
+        raise Http404 from None
+    try:
+        request_cancel(user=_login(request), request=made, reason=request.POST.get("reason", ""))
+    except OrderError as error:
+        messages.error(request, order_message(error))
+    else:
+        messages.success(request, _("Request %(number)s is cancelled.") % {"number": made.number})
+    return redirect("orders:services")

@@ -20,7 +20,7 @@ from meterdesk.api.schemas import NO_NUL, Money, PageMeta, PageQuery
 from meterdesk.orders.messages import order_message
 from meterdesk.orders.models import Channel, Service, ServiceRequest
 from meterdesk.orders.selectors import requests_of_account, service_catalogue
-from meterdesk.orders.services import MAX_COMMENT, OrderError, request_order
+from meterdesk.orders.services import MAX_COMMENT, OrderError, request_cancel, request_order
 from meterdesk.utility.selectors import utility_now
 
 router = Router(tags=["services"])
@@ -174,3 +174,35 @@ def service_request_create(
         payload=payload.model_dump(mode="json"),
         answer=order,
     )
+
+
+class ServiceRequestCancelIn(Schema):
+    reason: Annotated[str, StringConstraints(max_length=MAX_COMMENT, pattern=NO_NUL)] = Field(
+        "", description="why, in the household's words (optional)"
+    )
+
+
+@router.post(
+    "/accounts/{number}/service-requests/{request_number}/cancel",
+    response={200: ServiceRequestOut, **errors(400, 401, 404, 409, 422, 429)},
+    summary="Cancel a service request",
+    description=(
+        "The household withdraws a request before the service is done (a scheduled visit too); "
+        "nothing is billed. 404 `not_found` for a request that is not the account's; 409 "
+        "`request_closed` once it is done, failed or cancelled (a repeat is refused the same way)."
+    ),
+)
+def service_request_cancel(
+    request: HttpRequest, payload: ServiceRequestCancelIn, request_number: str, number: str = NUMBER
+) -> Any:
+    account = account_of(request, number)
+    made = requests_of_account(account).filter(number=request_number).first()
+    if made is None:
+        raise ApiError(404, "not_found", order_message(OrderError("request_unknown")))
+    try:
+        done = request_cancel(user=request_user(request), request=made, reason=payload.reason)
+    except OrderError as error:
+        raise ApiError(
+            409 if error.code == "request_closed" else 422, error.code, order_message(error)
+        ) from error
+    return _request_out(done)

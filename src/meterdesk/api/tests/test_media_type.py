@@ -50,6 +50,7 @@ def _bodies(meter, account) -> dict[str, dict]:
         "/api/v1/support/threads": {"account": account.number, "topic": "other", "text": "Вопрос"},
         "/api/v1/support/threads/{thread_id}/messages": {"text": "Ещё вопрос"},
         "/api/v1/accounts/{number}/service-requests": {"service": "meter-replacement"},
+        "/api/v1/accounts/{number}/service-requests/{request_number}/cancel": {"reason": "не нужно"},
     }
 
 
@@ -67,6 +68,7 @@ _BODY_PATHS = (
     "/api/v1/support/threads",
     "/api/v1/support/threads/{thread_id}/messages",
     "/api/v1/accounts/{number}/service-requests",
+    "/api/v1/accounts/{number}/service-requests/{request_number}/cancel",
 )
 
 
@@ -107,7 +109,9 @@ def test_a_body_that_is_not_declared_json_is_415(api, meter, content_type):
     bodies = _bodies(meter, meter.account)
     before = _stored()
     for method, template in _operations_with_a_body():
-        path = template.format(number=meter.account.number, meter_id=meter.pk, thread_id=1)
+        path = template.format(
+            number=meter.account.number, meter_id=meter.pk, thread_id=1, request_number="З-000001"
+        )
         body = json.dumps(bodies[template])
         extra = {"CONTENT_TYPE": content_type} if content_type else {}
         response = api.generic(method.upper(), path, body.encode(), **extra)

@@ -76,3 +76,19 @@ def test_a_preferred_day_ahead_is_kept(api, meter):
     )
     assert answer.status_code == 201
     assert answer.json()["preferred_on"] == day.isoformat()
+
+
+def test_the_household_cancels_its_request_once(api, meter, stranger):
+    path = f"/accounts/{meter.account.number}/service-requests"
+    made = api.post_json(path, {"service": "meter-replacement"}).json()
+    cancel = f"{path}/{made['number']}/cancel"
+    answer = api.post_json(cancel, {"reason": "Заменили сами"})
+    assert answer.status_code == 200, answer.content
+    assert (answer.json()["status"], answer.json()["reason"]) == ("cancelled", "Заменили сами")
+    again = api.post_json(cancel, {})
+    assert (again.status_code, again.json()["code"]) == (409, "request_closed")
+    assert ServiceRequest.objects.get().status == "cancelled"
+    # Another account's request, or one that does not exist: 404, nothing changed.
+    other = f"/accounts/{stranger.account.number}/service-requests/{made['number']}/cancel"
+    assert api.post_json(other, {}).status_code == 404
+    assert api.post_json(f"{path}/З-999999/cancel", {}).json()["code"] == "not_found"

@@ -73,3 +73,22 @@ def test_only_the_logins_own_accounts_and_requests(client, household):
     assert answer.status_code == 400  # not a choice
     assert ServiceRequest.objects.count() == 1
     assert client.get(reverse("orders:order", args=["no-such-service"])).status_code == 404
+
+
+def test_the_household_cancels_its_own_request_and_no_one_elses(client, household):
+    user, meter = household
+    made = request_order(account=meter.account, service_code="verification", channel=Channel.WEB, user=user)
+    other = UserFactory(email="other@example.com")
+    client.force_login(other)
+    assert client.post(reverse("orders:cancel", args=[made.pk])).status_code == 404
+    client.force_login(user)
+    assert client.get(reverse("orders:cancel", args=[made.pk])).status_code == 405
+    page = client.get(reverse("orders:services"))
+    assert reverse("orders:cancel", args=[made.pk]).encode() in page.content
+    answer = client.post(reverse("orders:cancel", args=[made.pk]), follow=True)
+    made.refresh_from_db()
+    assert made.status == "cancelled" and made.reason == "отменена клиентом"
+    assert f"Заявка {made.number} отменена".encode() in answer.content
+    assert reverse("orders:cancel", args=[made.pk]).encode() not in answer.content
+    again = client.post(reverse("orders:cancel", args=[made.pk]), follow=True)
+    assert "Заявка уже закрыта".encode() in again.content or "уже закрыта".encode() in again.content
