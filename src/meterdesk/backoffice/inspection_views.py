@@ -4,6 +4,7 @@ on the phone and sends them again; the form's key makes a second send store noth
 
 from __future__ import annotations
 
+import csv
 import secrets
 from typing import Any, cast
 
@@ -30,7 +31,7 @@ from meterdesk.backoffice.roles import INSPECTOR, group_name
 from meterdesk.customers.models import User
 from meterdesk.inspections.models import OPEN, Condition, Inspection, Status
 from meterdesk.inspections.photos import photo_path
-from meterdesk.inspections.planner import WINDOWS
+from meterdesk.inspections.planner import WINDOWS, inspections_by_post, inspections_posted
 from meterdesk.inspections.selectors import route_of
 from meterdesk.metering.check import MeterNotInService, ReadingError, ReadingInvalid
 from meterdesk.metering.messages import issue_message, zone_label
@@ -140,8 +141,67 @@ def _plan_page(
             found = found.filter(inspector_id=int(data["inspector"]))
     else:
         found = found.filter(status__in=OPEN)
-    context = {"form": form, "inspections": found[:SHOWN], "ask": ask}
+    context = {"form": form, "inspections": found[:SHOWN], "ask": ask, "by_post": inspections_by_post()}
     return render(request, "backoffice/inspections/plan.html", context, status=status)
+
+
+@staff_action("inspections")
+def letters_csv(request: HttpRequest) -> HttpResponse:
+    """The letters by post of the households no notice reaches: one row each, with the words the
+    e-mail would have had (in Russian, as a letter is printed)."""
+    from django.utils import translation
+
+    from meterdesk.notify.models import Topic
+    from meterdesk.notify.prepare import _words
+
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="inspection-letters.csv"'
+    out = csv.writer(response)
+    out.writerow(
+        [
+            _("Inspection"),
+            _("Account"),
+            _("Payer"),
+            _("Address"),
+            _("Meter"),
+            _("Day"),
+            _("Hours"),
+            _("Letter"),
+        ]
+    )
+    for found in inspections_by_post():
+        account = found.meter.account
+        values = {
+            "number": account.number,
+            "serial": found.meter.serial,
+            "on": found.planned_on,
+            "hours": found.hours,
+        }
+        with translation.override("ru"):
+            _subject, letter, _sms = _words(Topic.INSPECTION_SCHEDULED, values)
+        out.writerow(
+            [
+                found.pk,
+                account.number,
+                account.holder_name,
+                account.address,
+                found.meter.serial,
+                found.planned_on.isoformat(),
+                found.hours,
+                letter,
+            ]
+        )
+    return response
+
+
+@staff_action("inspections")
+@require_POST
+def letters_posted(request: HttpRequest) -> HttpResponse:
+    """The letters listed on the page were posted: those inspections become notified."""
+    pks = [int(v) for v in request.POST.getlist("inspection") if v.isdigit()]
+    marked = inspections_posted(pks)
+    messages.success(request, _("Marked as notified by post: %(n)s.") % {"n": marked})
+    return redirect("backoffice:inspections")
 
 
 @staff_action("inspections")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from meterdesk.customers.models import AccountLink, User
@@ -32,7 +32,7 @@ from meterdesk.inspections.routes import address_key, street_of
 from meterdesk.metering.models import Meter, MeterStatus, ReadingKind, ReadingStatus
 from meterdesk.notify.models import Topic
 from meterdesk.notify.prepare import Event, Prepared, notices_store
-from meterdesk.utility.selectors import utility_get, utility_now
+from meterdesk.utility.selectors import rules_profile_get, utility_now
 
 #: The two time windows of an inspector's day: the first half of the route, then the second.
 WINDOWS = ((time(9), time(13)), (time(14), time(18)))
@@ -69,7 +69,7 @@ def add_months(day: date, months: int) -> date:
 
 
 def inspection_rules() -> InspectionRules:
-    return profile_load(utility_get().rules_profile).inspections
+    return profile_load(rules_profile_get()).inspections
 
 
 def _candidates(today: date, last_day: date, rules: InspectionRules) -> Iterator[_Due]:
@@ -245,3 +245,30 @@ def inspections_notify(*, today: date | None = None) -> tuple[int, Prepared]:
             status=Status.NOTIFIED, notified_at=timezone.now()
         )
     return marked, prepared
+
+
+def inspections_by_post(*, today: date | None = None) -> list[Inspection]:
+    """The planned inspections still ahead (not those asked for) of households no notice can reach:
+    no active login with a confirmed e-mail. The utility tells them by a letter by post."""
+    today = today or utility_now().date()
+    reachable = AccountLink.objects.filter(
+        account_id=OuterRef("meter__account_id"),
+        user__is_active=True,
+        user__email_verified_at__isnull=False,
+    )
+    return list(
+        Inspection.objects.filter(status=Status.PLANNED, planned_on__gt=today)
+        .exclude(reason=Reason.REQUESTED)
+        .exclude(Exists(reachable))
+        .select_related("meter__account")
+        .order_by("planned_on", "meter__account__address", "pk")
+    )
+
+
+def inspections_posted(pks: Sequence[int], *, today: date | None = None) -> int:
+    """Mark as notified those of ``pks`` still waiting for a letter (``inspections_by_post``): their
+    letters were posted now. The number marked (a second call marks none)."""
+    waiting = {i.pk for i in inspections_by_post(today=today)} & set(pks)
+    return Inspection.objects.filter(pk__in=waiting, status=Status.PLANNED).update(
+        status=Status.NOTIFIED, notified_at=timezone.now()
+    )

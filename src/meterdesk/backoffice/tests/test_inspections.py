@@ -343,3 +343,28 @@ def test_an_inspection_asked_for_is_planned_once(visit_world):
     assert client.post(url, yesterday).status_code == 422
     assert client.post(url, {**data, "account": "9999999999"}).status_code == 422
     assert Inspection.objects.filter(reason=Reason.REQUESTED).count() == 1
+
+
+def test_letters_by_post_for_households_without_a_login(office_world):
+    import csv
+
+    offline = MeterFactory(serial="SN-POST-1", account__holder_name="Пётр Сидоров")
+    ahead = utility_now().date() + timedelta(days=15)
+    waiting = _inspection(offline, staff_of("inspector"), on=ahead, status=Status.PLANNED)
+    supervisor = client_of(staff_of("supervisor"))
+    page = supervisor.get(reverse("backoffice:inspections")).content.decode()
+    assert 'data-testid="by-post"' in page and f'value="{waiting.pk}"' in page
+    answer = supervisor.get(reverse("backoffice:inspection_letters"))
+    rows = list(csv.reader(io.StringIO(answer.content.decode())))
+    assert [r[0] for r in rows[1:]] == [str(waiting.pk)]
+    assert rows[1][2] == "Пётр Сидоров" and "SN-POST-1" in rows[1][7] and "Контролёр" in rows[1][7]
+    operator = client_of(staff_of("operator"))
+    assert operator.get(reverse("backoffice:inspection_letters")).status_code == 403
+    assert (
+        operator.post(reverse("backoffice:inspection_letters_posted"), {"inspection": waiting.pk}).status_code
+        == 403
+    )
+    supervisor.post(reverse("backoffice:inspection_letters_posted"), {"inspection": [waiting.pk, "x"]})
+    waiting.refresh_from_db()
+    assert waiting.status == Status.NOTIFIED and waiting.notified_at is not None
+    assert 'data-testid="by-post"' not in supervisor.get(reverse("backoffice:inspections")).content.decode()

@@ -10,7 +10,13 @@ from click.testing import CliRunner
 
 from meterdesk.domain.profiles import InspectionRules
 from meterdesk.inspections.models import Inspection, Reason, Status
-from meterdesk.inspections.planner import PlanError, inspections_notify, inspections_plan
+from meterdesk.inspections.planner import (
+    PlanError,
+    inspections_by_post,
+    inspections_notify,
+    inspections_plan,
+    inspections_posted,
+)
 from meterdesk.metering.models import MeterStatus
 from meterdesk.notify.models import Notice, Topic
 from meterdesk.testing import MeterFactory, ReadingFactory, UserFactory, link, moscow
@@ -164,6 +170,24 @@ def test_notices_once_and_marked_notified(inspectors):
         Status.PLANNED,
         Status.PLANNED,  # the one asked for: agreed with the household, no notice
     ]
+
+
+def test_households_without_a_login_get_a_letter_by_post(inspectors):
+    online = _meter()
+    link(UserFactory(email="maria@example.com"), online.account)
+    offline = _meter(address="г. Москва, ул. Ленина, д. 7, кв. 3")
+    _plan(inspectors)
+    # Only the household no notice can reach is listed, before and after the notices are stored.
+    assert [i.meter for i in inspections_by_post(today=TODAY)] == [offline]
+    inspections_notify(today=TODAY)
+    waiting = inspections_by_post(today=TODAY)
+    assert [i.meter for i in waiting] == [offline]
+    # Marked once: a stranger's id or a second call marks nothing more.
+    online_one = Inspection.objects.get(meter=online)
+    assert inspections_posted([waiting[0].pk, online_one.pk, 10**9], today=TODAY) == 1
+    assert inspections_posted([waiting[0].pk], today=TODAY) == 0
+    assert Inspection.objects.get(meter=offline).status == Status.NOTIFIED
+    assert inspections_by_post(today=TODAY) == []
 
 
 def test_the_command(inspectors, settings):
