@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from auditlog.models import LogEntry
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils.translation import gettext as _
@@ -29,9 +30,12 @@ from meterdesk.backoffice.roles import permission
 from meterdesk.billing.messages import month_name
 from meterdesk.billing.models import BillingRun
 from meterdesk.customers.models import User
+from meterdesk.domain.profiles import profile_codes
+from meterdesk.phone.models import Office, OfficeVersion
+from meterdesk.phone.offices import OFFICE_FIELDS, office_on
 from meterdesk.tariffs.models import KIND_ZONES, Norm, Tariff, TariffBand, TariffKind, TariffPrice
-from meterdesk.utility.models import ReadingWindowVersion
-from meterdesk.utility.selectors import reading_window_get
+from meterdesk.utility.models import BankDetailsVersion, ReadingWindowVersion, RulesProfileVersion
+from meterdesk.utility.selectors import BANK_FIELDS, bank_details_get, reading_window_get, rules_profile_get
 
 
 class ReferenceError(ValueError):
@@ -293,12 +297,133 @@ def window_version_add(*, user: User, start_day: int, end_day: int, change: Chan
     return version
 
 
+def bank_closed_month(valid_from: date) -> date | None:
+    """The last closed month whose bill date (the 1st of the next month) the details from
+    ``valid_from`` would reach; None if none. Its bills keep the details they were issued with."""
+    last = closed_until()
+    return last if last is not None and valid_from <= _next_month(last) else None
+
+
+def bank_version_add(*, user: User, details: Mapping[str, str], change: Change) -> BankDetailsVersion:
+    """New bank details of the payee from ``change.valid_from``: bills whose bill date is on or
+    after it print them; the bills of closed months keep theirs (``documents.selectors``)."""
+    _common_checks(change)
+    values = {name: str(details.get(name) or "").strip() for name in BANK_FIELDS}
+    version = BankDetailsVersion(valid_from=change.valid_from, **values)
+    try:
+        version.full_clean(exclude=["valid_from"])
+    except ValidationError as error:
+        raise ReferenceError(
+            _("Give the bank's name, a BIC of 9 digits and accounts of 20 digits each.")
+        ) from error
+    if not all(values.values()):
+        raise ReferenceError(_("Give the bank's name, a BIC of 9 digits and accounts of 20 digits each."))
+    closed = bank_closed_month(change.valid_from)
+    with transaction.atomic():
+        if BankDetailsVersion.objects.select_for_update().filter(valid_from=change.valid_from).exists():
+            raise ReferenceError(
+                _("A version from %(day)s exists already: history is not edited; choose another date.")
+                % {"day": change.valid_from.strftime("%d.%m.%Y")}
+            )
+        before = bank_details_get(change.valid_from)
+        version.save()
+        reference_change_record(
+            actor=user,
+            instance=version,
+            action=LogEntry.Action.CREATE,
+            changes={name: (before.get(name) or None, values[name]) for name in BANK_FIELDS},
+            reason=change.reason.strip(),
+            extra={"valid_from": change.valid_from.isoformat(), "closed_month": _iso(closed)},
+        )
+    return version
+
+
+def bank_versions() -> list[BankDetailsVersion]:
+    return list(BankDetailsVersion.objects.order_by("-valid_from"))
+
+
+def office_version_add(
+    *, user: User, office: Office, values: Mapping[str, object], change: Change
+) -> OfficeVersion:
+    """An office's new name, address, place, hours or opening from ``change.valid_from`` (any day:
+    offices are not billed, so no month is closed for them)."""
+    if not change.reason.strip():
+        raise ReferenceError(_("Say why the reference data changes: it is recorded."))
+    data = {name: values.get(name) for name in OFFICE_FIELDS}
+    data["active"] = bool(data["active"])
+    for name in ("name", "address", "hours_ru", "hours_en"):
+        data[name] = str(data[name] or "").strip()
+    latitude, longitude = data["latitude"], data["longitude"]
+    if not all(data[name] for name in ("name", "address", "hours_ru", "hours_en")):
+        raise ReferenceError(_("Give the office's name, address and hours in Russian and English."))
+    if not (
+        isinstance(latitude, Decimal)
+        and isinstance(longitude, Decimal)
+        and -90 <= latitude <= 90
+        and -180 <= longitude <= 180
+    ):
+        raise ReferenceError(_("Give the latitude (-90 to 90) and the longitude (-180 to 180)."))
+    with transaction.atomic():
+        office = Office.objects.select_for_update().get(pk=office.pk)
+        if office.versions.filter(valid_from=change.valid_from).exists():
+            raise ReferenceError(
+                _("A version from %(day)s exists already: history is not edited; choose another date.")
+                % {"day": change.valid_from.strftime("%d.%m.%Y")}
+            )
+        before = office_on(office, change.valid_from)
+        version = OfficeVersion.objects.create(office=office, valid_from=change.valid_from, **data)
+        reference_change_record(
+            actor=user,
+            instance=version,
+            action=LogEntry.Action.CREATE,
+            changes={
+                name: (getattr(before, name), data[name])
+                for name in OFFICE_FIELDS
+                if getattr(before, name) != data[name]
+            },
+            reason=change.reason.strip(),
+            extra={"valid_from": change.valid_from.isoformat(), "office": office.pk},
+        )
+    return version
+
+
+def profile_version_add(*, user: User, code: str, change: Change) -> RulesProfileVersion:
+    """The rules profile ``code`` from the month of ``change.valid_from`` (until a later version).
+    A closed month keeps the profile its close recorded, rebills included."""
+    _common_checks(change)
+    if code not in profile_codes():
+        raise ReferenceError(
+            _("Unknown rules profile %(code)s (known: %(known)s).")
+            % {"code": code, "known": ", ".join(profile_codes())}
+        )
+    closed = closed_month_check(user, change)
+    with transaction.atomic():
+        if RulesProfileVersion.objects.select_for_update().filter(valid_from=change.valid_from).exists():
+            raise ReferenceError(
+                _("A version from %(day)s exists already: history is not edited; choose another date.")
+                % {"day": change.valid_from.strftime("%d.%m.%Y")}
+            )
+        before = rules_profile_get(None, change.valid_from)
+        version = RulesProfileVersion.objects.create(valid_from=change.valid_from, code=code)
+        reference_change_record(
+            actor=user,
+            instance=version,
+            action=LogEntry.Action.CREATE,
+            changes={"code": (before, code)},
+            reason=change.reason.strip(),
+            extra={"valid_from": change.valid_from.isoformat(), "closed_month": _iso(closed)},
+        )
+    return version
+
+
 def reference_history(limit: int = 100) -> list[LogEntry]:
     """The latest changes of tariffs, norms and the reading window made in the back office, newest
     first."""
     from django.contrib.contenttypes.models import ContentType
 
-    kinds = ContentType.objects.get_for_models(Tariff, Norm, ReadingWindowVersion)
+    kinds = ContentType.objects.get_for_models(
+        Tariff, Norm, ReadingWindowVersion, BankDetailsVersion, OfficeVersion, RulesProfileVersion
+    )
     return list(
         LogEntry.objects.filter(content_type__in=kinds.values())
         .select_related("actor", "content_type")

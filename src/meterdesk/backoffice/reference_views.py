@@ -20,10 +20,15 @@ from meterdesk.backoffice.reference_services import (
     Change,
     ClosedMonth,
     ReferenceError,
+    bank_closed_month,
+    bank_version_add,
+    bank_versions,
     closed_until,
     norm_starts,
     norm_table,
     norm_version_add,
+    office_version_add,
+    profile_version_add,
     reference_history,
     tariff_version_add,
     tariff_versions,
@@ -32,9 +37,18 @@ from meterdesk.backoffice.reference_services import (
 from meterdesk.billing.messages import month_name
 from meterdesk.customers.models import PremisesCategory, User
 from meterdesk.domain.penalties import key_rates_load
+from meterdesk.domain.profiles import profile_codes
+from meterdesk.phone.models import Office
+from meterdesk.phone.offices import office_versions, offices_on
 from meterdesk.tariffs.models import KIND_ZONES, Norm, Tariff, TariffKind
-from meterdesk.utility.models import ReadingWindowVersion
-from meterdesk.utility.selectors import reading_window_get, utility_get, utility_now
+from meterdesk.utility.models import ReadingWindowVersion, RulesProfileVersion
+from meterdesk.utility.selectors import (
+    bank_details_get,
+    reading_window_get,
+    rules_profile_get,
+    utility_get,
+    utility_now,
+)
 
 
 def _region() -> str:
@@ -107,6 +121,11 @@ def reference(request: HttpRequest) -> HttpResponse:
             "key_rates": list(reversed(key_rates_load().entries[-12:])),
             "window": reading_window_get(None, today),
             "windows": list(ReadingWindowVersion.objects.order_by("-valid_from")),
+            "bank_now": bank_details_get(today),
+            "profile_now": rules_profile_get(None, today),
+            "profiles": list(RulesProfileVersion.objects.order_by("-valid_from")),
+            "offices": [(o, office_versions(o)) for o in offices_on(today)],
+            "banks": bank_versions(),
             "today": today,
             "closed": month_name(last) if last else None,
             "history": _history_rows(),
@@ -135,6 +154,7 @@ def reference_edit(request: HttpRequest) -> HttpResponse:
         {
             "tariffs": [(c, k, f"{categories.get(c, c)}, {kinds.get(k, k)}") for c, k in pairs],
             "norms": [(c, categories.get(c, c)) for c in norm_categories],
+            "offices": offices_on(utility_now().date()),
         },
     )
 
@@ -338,6 +358,183 @@ def window_edit(request: HttpRequest) -> HttpResponse:
             "form": form,
             "value_fields": [form["start_day"], form["end_day"]],
             "windows": list(ReadingWindowVersion.objects.order_by("-valid_from")),
+            "closed_warning": closed_warning,
+            "closed": _closed_text(),
+        },
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+BANK_LABELS = {
+    "bank_name": gettext_lazy("Bank"),
+    "bic": gettext_lazy("BIC (9 digits)"),
+    "settlement_account": gettext_lazy("Settlement account (20 digits)"),
+    "correspondent_account": gettext_lazy("Correspondent account (20 digits)"),
+}
+
+
+@staff_action("reference_edit")
+@require_http_methods(["GET", "POST"])
+def bank_edit(request: HttpRequest) -> HttpResponse:
+    """New bank details of the payee from a month: the bills issued from that day print them."""
+    today = utility_now().date()
+    current = bank_details_get(today)
+    form = VersionForm(request.POST or None)
+    for name, label in BANK_LABELS.items():
+        form.fields[name] = forms.CharField(
+            label=label, max_length=200 if name == "bank_name" else 20, initial=current.get(name)
+        )
+    if request.method == "POST":
+        try:
+            if form.is_valid():
+                bank_version_add(
+                    user=cast(User, request.user),
+                    details={name: form.cleaned_data[name] for name in BANK_LABELS},
+                    change=form.change(),
+                )
+                closed = bank_closed_month(form.cleaned_data["valid_from"])
+                messages.success(
+                    request,
+                    _("The new version from %(day)s is saved.")
+                    % {"day": form.cleaned_data["valid_from"].strftime("%d.%m.%Y")},
+                )
+                if closed is not None:
+                    messages.info(request, _bank_closed_text(closed))
+                return redirect("backoffice:reference")
+        except ReferenceError as error:
+            form.add_error(None, str(error))
+    last = closed_until()
+    return render(
+        request,
+        "backoffice/reference/bank_form.html",
+        {
+            "title": _("New bank details"),
+            "form": form,
+            "value_fields": [form[name] for name in BANK_LABELS],
+            "banks": bank_versions(),
+            "closed_note": _bank_closed_text(last) if last else None,
+        },
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+def _bank_closed_text(last: Any) -> str:
+    return _(
+        "Closed up to %(month)s inclusive: its bills and those before keep the bank details they were "
+        "issued with, whatever date you give. A bill prints the details valid on the 1st of the month "
+        "after its month."
+    ) % {"month": month_name(last)}
+
+
+OFFICE_LABELS = {
+    "name": gettext_lazy("Name"),
+    "address": gettext_lazy("Address"),
+    "latitude": gettext_lazy("Latitude"),
+    "longitude": gettext_lazy("Longitude"),
+    "hours_ru": gettext_lazy("Opening hours (Russian, as the phone line says them)"),
+    "hours_en": gettext_lazy("Opening hours (English, as the phone line says them)"),
+    "active": gettext_lazy("Open to the public"),
+}
+
+
+class OfficeVersionForm(VersionForm):
+    """An office's new values from any day (not only the 1st: offices are not billed)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["valid_from"].help_text = gettext_lazy(
+            "Any day: offices are not billed, so no closed month is touched."
+        )
+        del self.fields["confirm_closed"]
+
+
+@staff_action("reference_edit")
+@require_http_methods(["GET", "POST"])
+def office_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """An office's new name, address, place, hours or opening from a day (e.g. it moves next month)."""
+    office = Office.objects.filter(pk=pk).first()
+    if office is None:
+        raise Http404
+    today = utility_now().date()
+    current = offices_on(today)
+    shown = next(o for o in current if o.pk == office.pk)
+    form = OfficeVersionForm(request.POST or None)
+    for name, label in OFFICE_LABELS.items():
+        initial = getattr(shown, name)
+        if name in ("latitude", "longitude"):
+            form.fields[name] = forms.DecimalField(
+                label=label,
+                max_digits=9,
+                decimal_places=6,
+                initial=initial,
+                min_value=Decimal(-180),
+                max_value=Decimal(180),
+            )
+        elif name == "active":
+            form.fields[name] = forms.BooleanField(label=label, required=False, initial=initial)
+        else:
+            form.fields[name] = forms.CharField(
+                label=label, max_length=200 if name == "name" else 300, initial=initial
+            )
+    if request.method == "POST":
+        try:
+            if form.is_valid():
+                office_version_add(
+                    user=cast(User, request.user),
+                    office=office,
+                    values={name: form.cleaned_data[name] for name in OFFICE_LABELS},
+                    change=Change(form.cleaned_data["valid_from"], form.cleaned_data["reason"]),
+                )
+                messages.success(
+                    request,
+                    _("The new version from %(day)s is saved.")
+                    % {"day": form.cleaned_data["valid_from"].strftime("%d.%m.%Y")},
+                )
+                return redirect("backoffice:reference")
+        except ReferenceError as error:
+            form.add_error(None, str(error))
+    return render(
+        request,
+        "backoffice/reference/office_form.html",
+        {
+            "title": _("Office: %(name)s") % {"name": shown.name},
+            "form": form,
+            "value_fields": [form[name] for name in OFFICE_LABELS],
+            "versions": office_versions(office),
+        },
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+@staff_action("reference_edit")
+@require_http_methods(["GET", "POST"])
+def profile_edit(request: HttpRequest) -> HttpResponse:
+    """The rules profile from a month: billing of a month uses the profile valid for it."""
+    today = utility_now().date()
+    form = VersionForm(request.POST or None)
+    form.fields["code"] = forms.ChoiceField(
+        label=_("Rules profile"),
+        choices=[(code, code) for code in profile_codes()],
+        initial=rules_profile_get(None, today),
+    )
+    closed_warning = False
+    if request.method == "POST":
+
+        def save(change: Change) -> None:
+            profile_version_add(user=cast(User, request.user), code=form.cleaned_data["code"], change=change)
+
+        done, closed_warning = _version_post(request, form, save, "backoffice:reference")
+        if done is not None:
+            return done
+    return render(
+        request,
+        "backoffice/reference/version_form.html",
+        {
+            "title": _("New rules profile"),
+            "form": form,
+            "value_fields": [form["code"]],
+            "profiles": list(RulesProfileVersion.objects.order_by("-valid_from")),
+            "profile_note": True,
             "closed_warning": closed_warning,
             "closed": _closed_text(),
         },

@@ -29,7 +29,7 @@ from meterdesk.customers.models import Account
 from meterdesk.domain.periods import add_months, month_start
 from meterdesk.domain.profiles import profile_load
 from meterdesk.domain.window import ReadingWindow
-from meterdesk.utility.selectors import reading_window_get, utility_get, utility_now
+from meterdesk.utility.selectors import reading_window_get, rules_profile_get, utility_get, utility_now
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def run_prepare(
         forced = [r.code for r in refusals]
         run = BillingRun.objects.create(
             period=period,
-            rules_profile=utility.rules_profile,
+            rules_profile=rules_profile_get(utility, period),
             started_at=timezone.now(),
             chunk_size=chunk_size,
             forced_checks=forced,

@@ -28,7 +28,7 @@ from meterdesk.domain.profiles import PROFILE_DIR, RulesProfile, profile_load
 from meterdesk.metering.models import Meter, Reading, ReadingKind, ReadingStatus
 from meterdesk.metering.selectors import effective_readings, meter_previous, reading_that_counts
 from meterdesk.tariffs.models import Tariff
-from meterdesk.utility.selectors import Reference, reference_get
+from meterdesk.utility.selectors import Reference, reference_get, rules_profile_get
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +276,7 @@ def _engine_lines(
     """The meter's lines of the month by the billing engine, and its basis (None: not billing).
     Raises MissingPrice when a price or a norm the month needs is not set."""
     utility = reference.utility
-    profile = _profile(utility.rules_profile)
+    profile = _profile(rules_profile_get(utility, period))
     pricing = pricing_get(utility.tariff_region, reference)
     account = meter.account
     info = meter_info(meter)

@@ -47,7 +47,7 @@ from meterdesk.customers.models import Account, User
 from meterdesk.domain import billing as engine
 from meterdesk.domain.periods import add_months, month_start
 from meterdesk.domain.profiles import RulesProfile, profile_load
-from meterdesk.utility.selectors import utility_get, utility_now
+from meterdesk.utility.selectors import rules_profile_get, utility_get, utility_now
 
 #: The ``reason`` code of a correction entry posted by a rebill (the words are in its detail).
 R_REBILL = "rebill"
@@ -138,7 +138,9 @@ def rebill(
         profiles: dict[str, RulesProfile] = {}
 
         def profile_of(close: AccountClose) -> RulesProfile:
-            code = close.run.rules_profile if close.run is not None else utility.rules_profile
+            code = (
+                close.run.rules_profile if close.run is not None else rules_profile_get(utility, close.period)
+            )
             if code not in profiles:
                 profiles[code] = profile_load(code)
             return profiles[code]

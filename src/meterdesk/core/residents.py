@@ -18,7 +18,7 @@ from meterdesk.customers.models import Account, ResidentsChange, User
 from meterdesk.domain.periods import month_start
 from meterdesk.domain.profiles import profile_load
 from meterdesk.domain.workdays import residents_effective
-from meterdesk.utility.selectors import utility_get, utility_now
+from meterdesk.utility.selectors import rules_profile_get, utility_now
 
 MAX_RESIDENTS = 20
 #: How far back a change may be reported.
@@ -70,7 +70,7 @@ def residents_report(
             _("The date of the change cannot be before %(day)s.")
             % {"day": f"{max(account.opened_on, today - LOOKBACK):%d.%m.%Y}"},
         )
-    rules = profile_load(utility_get().rules_profile)
+    rules = profile_load(rules_profile_get())
     effective = residents_effective(changed_on, reported_on, rules.residents_report_days)
     with transaction.atomic():
         change, _created = ResidentsChange.objects.update_or_create(

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db.models import Q, QuerySet
 
-from meterdesk.billing.models import AccountClose, EntryKind, LedgerEntry
+from meterdesk.billing.models import AccountClose, BillingRun, EntryKind, LedgerEntry
 from meterdesk.billing.selectors import Statement, statement_get
 from meterdesk.core.accounts import amount_due
 from meterdesk.customers.models import Account, User
@@ -28,7 +28,7 @@ from meterdesk.domain.periods import add_months
 from meterdesk.metering.models import Meter, MeterStatus, Reading, ReadingKind, ReadingStatus
 from meterdesk.metering.selectors import account_for_user, meter_previous, reading_that_counts
 from meterdesk.utility.models import UtilitySettings
-from meterdesk.utility.selectors import utility_get
+from meterdesk.utility.selectors import utility_with_bank_details
 
 #: Bases of lines that bill the consumption between two readings (the bill shows both readings).
 READING_BASES = (engine.ACTUAL, engine.CONTROL, engine.REPLACEMENT)
@@ -235,6 +235,15 @@ def debt_warning(close: AccountClose) -> DebtWarning | None:
     return DebtWarning(debt=debt, threshold=threshold, months=months)
 
 
+def bill_utility(period: date) -> UtilitySettings:
+    """The utility's settings as the bill of ``period`` prints them: the bank details valid on its
+    bill date (the 1st of the next month) as known when the month was closed, so that a later
+    change never alters a closed month's bills."""
+    run = BillingRun.objects.filter(period=period).values("started_at", "finished_at").first()
+    known_at = (run["finished_at"] or run["started_at"]) if run else None
+    return utility_with_bank_details(add_months(period, 1), known_at=known_at)
+
+
 def bill_data(account: Account, period: date) -> BillData | None:
     """The bill of a closed month of the account; None when the month is not closed for it."""
     statement = statement_get(account, period)
@@ -249,7 +258,7 @@ def bill_data(account: Account, period: date) -> BillData | None:
         account,
         period,
         statement,
-        utility_get(),
+        bill_utility(period),
         readings,
         premises=premises_of(account, statement),
         slip_meters=slip_meters(account, period, readings),

@@ -20,7 +20,7 @@ from meterdesk.domain.readings import CheckedReading, Issue
 from meterdesk.domain.window import ReadingWindow
 from meterdesk.metering.models import Meter, MeterStatus, Reading, ReadingKind
 from meterdesk.metering.selectors import PreviousValues, submission_check, submission_history
-from meterdesk.utility.selectors import Reference, reading_window_get, utility_now
+from meterdesk.utility.selectors import Reference, reading_window_get, rules_profile_get, utility_now
 
 
 class ReadingError(Exception):
@@ -181,7 +181,7 @@ def reading_rules(
     )
     if meter.status in OUT_OF_SERVICE:
         return replace(ruling, error=MeterNotInService(meter))
-    moves = profile_load(utility.rules_profile).closed_month_readings == CLOSED_MONTH_NEXT
+    moves = profile_load(rules_profile_get(utility, today)).closed_month_readings == CLOSED_MONTH_NEXT
     try:
         period, moved_from = _open_period(ruling.period, moves, month_closed)
     except MonthClosed as error:

@@ -28,7 +28,7 @@ from meterdesk.domain.periods import add_months
 from meterdesk.domain.profiles import profile_load
 from meterdesk.notify.models import DebtCase, DebtStage, Delivery, Notice, Topic
 from meterdesk.notify.prepare import Event, notices_store
-from meterdesk.utility.selectors import utility_get, utility_now, utility_zone
+from meterdesk.utility.selectors import rules_profile_get, utility_now, utility_zone
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def _warn(cases: list[DebtCase], pay_within: int) -> None:
 
 def debt_cases_open(period: date) -> int:
     """Open the cases of ``period``'s close and store their warnings; the number opened."""
-    rules = profile_load(utility_get().rules_profile).debt_notice
+    rules = profile_load(rules_profile_get()).debt_notice
     opened: list[DebtCase] = []
     open_accounts = set(DebtCase.objects.filter(closed_at__isnull=True).values_list("account_id", flat=True))
     for close in (
@@ -137,7 +137,7 @@ def debt_delivery_record(case: DebtCase, on: date, how: str, today: date | None 
     changes (field → before, after) for the audit."""
     if how not in (Delivery.HAND, Delivery.POST):
         raise DebtCaseError(_("Choose how the warning was handed over."))
-    rules = profile_load(utility_get().rules_profile).debt_notice
+    rules = profile_load(rules_profile_get()).debt_notice
     today = today or utility_now().date()
     _not_future(on, today)
     locked = _locked(case)
@@ -194,7 +194,7 @@ def _apply(case: DebtCase, values: dict[str, object]) -> dict[str, tuple]:
 def debt_cases_advance(today: date | None = None) -> DebtRun:
     """Move every open case on: delivered (from its first notice sent), its dates, its stage; or
     closed as paid."""
-    rules = profile_load(utility_get().rules_profile).debt_notice
+    rules = profile_load(rules_profile_get()).debt_notice
     today = today or utility_now().date()
     counts = {"delivered": 0, "restriction_due": 0, "suspension_due": 0, "paid": 0}
     for case in DebtCase.objects.filter(closed_at__isnull=True):

@@ -37,6 +37,7 @@ from meterdesk.metering.models import Channel, Meter
 from meterdesk.payments.links import SmsError, pay_link_possible, pay_link_send
 from meterdesk.phone.dialog import AccountRef, MeterRef, ReadingAnswer
 from meterdesk.phone.models import Building, CallbackRequest, Office
+from meterdesk.phone.offices import offices_on
 from meterdesk.phone.words import day_words, digits_words, money_words, volume_words
 from meterdesk.utility.selectors import utility_now
 
@@ -88,7 +89,7 @@ def _distance_km(lat1: Decimal, lon1: Decimal, lat2: Decimal, lon2: Decimal) -> 
 def nearest_office(account: Account | None) -> Office | None:
     """The open office nearest to the account's building; the first open office when the building's
     place is not known."""
-    offices = list(Office.objects.filter(active=True))
+    offices = offices_on(utility_now().date(), active_only=True)
     if not offices:
         return None
     building = (

@@ -30,6 +30,32 @@ class Office(models.Model):
         return self.name
 
 
+class OfficeVersion(models.Model):
+    """An office's name, address, place, hours and whether it is open, from a day on: the office
+    as of a day is its latest version starting on or before it; before the first version, the
+    office's own row. Never edited (the back office adds one; docs/adr/0023)."""
+
+    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="versions")
+    valid_from = models.DateField(_("valid from"))
+    name = models.CharField(_("name"), max_length=200)
+    address = models.CharField(_("address"), max_length=300)
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6)
+    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6)
+    hours_ru = models.CharField(_("hours (Russian)"), max_length=300)
+    hours_en = models.CharField(_("hours (English)"), max_length=300)
+    active = models.BooleanField(_("open to the public"), default=True)
+
+    class Meta:
+        verbose_name = _("office version")
+        verbose_name_plural = _("office versions")
+        constraints = [
+            models.UniqueConstraint(fields=["office", "valid_from"], name="phone_office_version_once_a_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} from {self.valid_from}"
+
+
 class Building(models.Model):
     """Where a building stands, by the street and house of the accounts' addresses
     (``phone.backend.street_house``): the nearest office is measured from it."""

@@ -16,7 +16,7 @@ from meterdesk.core.residents import MAX_RESIDENTS, ResidentsInvalid, residents_
 from meterdesk.customers.models import Account, User
 from meterdesk.domain.profiles import profile_load
 from meterdesk.metering.selectors import account_for_user
-from meterdesk.utility.selectors import utility_get
+from meterdesk.utility.selectors import rules_profile_get
 
 
 class ResidentsForm(forms.Form):
@@ -54,7 +54,7 @@ def residents(request: HttpRequest, number: str) -> HttpResponse:
                 return redirect("portal:dashboard")
         else:
             status = 422
-    days = profile_load(utility_get().rules_profile).residents_report_days
+    days = profile_load(rules_profile_get()).residents_report_days
     history = account.residents_history.order_by("-effective_from")[:10]
     return render(
         request,

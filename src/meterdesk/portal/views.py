@@ -58,7 +58,7 @@ from meterdesk.portal.charts import history_chart
 from meterdesk.portal.forms import ReadingForm
 from meterdesk.portal.registration import check_mail
 from meterdesk.programme.selectors import account_standing, programme_current
-from meterdesk.utility.selectors import utility_get, utility_now
+from meterdesk.utility.selectors import rules_profile_get, utility_now
 
 
 def _customer(request: HttpRequest) -> User:
@@ -273,7 +273,7 @@ def _period_from(text: str) -> date:
 
 
 def _penalty_rules() -> dict[str, int]:
-    rules = profile_load(utility_get().rules_profile).penalty
+    rules = profile_load(rules_profile_get()).penalty
     return {
         "first_from": rules.grace_days + 1,
         "first_divisor": rules.first_divisor,

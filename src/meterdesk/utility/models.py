@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
@@ -128,3 +129,39 @@ class ReadingWindowVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.start_day}-{self.end_day} from {self.valid_from}"
+
+
+class BankDetailsVersion(models.Model):
+    """The payee's bank details from a day on: a bill of month M prints the version valid on M's
+    bill date (the 1st of the month after M) as known when M was closed; before the first
+    version, the utility's settings. Never edited (the back office adds one; docs/adr/0023)."""
+
+    valid_from = models.DateField(_("valid from"), unique=True)
+    bank_name = models.CharField(_("bank"), max_length=200)
+    bic = _number(_("BIC"), 9)
+    settlement_account = _number(_("settlement account"), 20)
+    correspondent_account = _number(_("correspondent account"), 20)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("bank details")
+        verbose_name_plural = _("bank details")
+
+    def __str__(self) -> str:
+        return f"{self.bank_name} {self.settlement_account} from {self.valid_from}"
+
+
+class RulesProfileVersion(models.Model):
+    """The rules profile from a month on: month M is billed by the latest version starting on or
+    before its first day; before the first version, the utility's settings. A closed month keeps
+    the profile its close recorded (``BillingRun.rules_profile``). Never edited (docs/adr/0023)."""
+
+    valid_from = models.DateField(_("valid from"), unique=True)
+    code = models.CharField(_("rules profile"), max_length=40, validators=[validate_rules_profile])
+
+    class Meta:
+        verbose_name = _("rules profile version")
+        verbose_name_plural = _("rules profile versions")
+
+    def __str__(self) -> str:
+        return f"{self.code} from {self.valid_from}"

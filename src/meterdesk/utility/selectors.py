@@ -24,7 +24,12 @@ from django.db import connection
 from django.utils import timezone
 
 from meterdesk.domain.window import ReadingWindow
-from meterdesk.utility.models import ReadingWindowVersion, UtilitySettings
+from meterdesk.utility.models import (
+    BankDetailsVersion,
+    ReadingWindowVersion,
+    RulesProfileVersion,
+    UtilitySettings,
+)
 
 T = TypeVar("T")
 
@@ -154,3 +159,60 @@ def _window_versions() -> list[tuple[date, ReadingWindow]]:
         "valid_from", "start_day", "end_day"
     )
     return [(start, ReadingWindow(first, last)) for start, first, last in rows]
+
+
+#: The payee's bank details: the fields of ``UtilitySettings`` that ``BankDetailsVersion`` versions.
+BANK_FIELDS = ("bank_name", "bic", "settlement_account", "correspondent_account")
+
+
+def bank_details_get(
+    day: date, *, known_at: datetime | None = None, utility: UtilitySettings | None = None
+) -> dict[str, str]:
+    """The payee's bank details valid on ``day``: the latest ``BankDetailsVersion`` starting on or
+    before it (of those recorded by ``known_at``, when given); else the utility's settings."""
+    reference = reference_get()
+    versions: list[tuple[date, datetime, dict[str, str]]] = reference.cached(
+        ("bank_details",), _bank_versions
+    )
+    for start, recorded, details in reversed(versions):
+        if start <= day and (known_at is None or recorded <= known_at):
+            return dict(details)
+    utility = utility or reference.utility
+    return {name: getattr(utility, name) for name in BANK_FIELDS}
+
+
+def _bank_versions() -> list[tuple[date, datetime, dict[str, str]]]:
+    rows = BankDetailsVersion.objects.order_by("valid_from").values("valid_from", "recorded_at", *BANK_FIELDS)
+    return [
+        (row["valid_from"], row["recorded_at"], {name: row[name] for name in BANK_FIELDS}) for row in rows
+    ]
+
+
+def utility_with_bank_details(
+    day: date, *, known_at: datetime | None = None, utility: UtilitySettings | None = None
+) -> UtilitySettings:
+    """A copy of the utility's settings with the bank details valid on ``day`` (``bank_details_get``)."""
+    copied = utility_get() if utility is None else copy.copy(utility)
+    for name, value in bank_details_get(day, known_at=known_at, utility=copied).items():
+        setattr(copied, name, value)
+    return copied
+
+
+def rules_profile_get(utility: UtilitySettings | None = None, period: date | None = None) -> str:
+    """The code of the rules profile of the month ``period`` (default: this month): the latest
+    ``RulesProfileVersion`` that starts on or before the month, else the utility's setting. With
+    ``utility`` given, the versions come from this process's copy of the reference data (as
+    ``reading_window_get``)."""
+    reference = reference_peek() if utility is not None else reference_get()
+    utility = utility or reference.utility
+    versions = reference.cached(("rules_profiles",), _profile_versions)
+    if versions:
+        month = (period or utility_now(utility).date()).replace(day=1)
+        for start, code in reversed(versions):
+            if start <= month:
+                return code
+    return utility.rules_profile
+
+
+def _profile_versions() -> list[tuple[date, str]]:
+    return list(RulesProfileVersion.objects.order_by("valid_from").values_list("valid_from", "code"))
