@@ -25,7 +25,7 @@ from meterdesk.domain.periods import add_months
 from meterdesk.domain.profiles import profile_load
 from meterdesk.metering.models import Channel, ConfirmationMail, Reading, ReadingKind, ReadingStatus
 from meterdesk.testing import MeterFactory, ReadingFactory, link
-from meterdesk.utility.selectors import utility_get, utility_now
+from meterdesk.utility.selectors import rules_profile_get, utility_get, utility_now
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +57,7 @@ def meters(anna, api):
     api.get_api("/accounts")  # the token's last use is recorded on its first request, not on each
     # The reference data is read once per process (and per change of it), here before measuring.
     pricing_get(utility_get().tariff_region)
+    rules_profile_get(utility_get())  # the rules profile's versions, as the reading window's above
     return three
 
 
