@@ -25,15 +25,32 @@ class Caller:
             out.setsampwidth(2)
             out.setframerate(8000)
             out.writeframes(b"\0\0" * 8000 * 30)
+        # Ports are chosen free but may be taken again before baresip binds them (its TLS transport
+        # takes the SIP port + 1, its RTP a range): start again on new ports when it could not bind.
+        for attempt in range(5):
+            self._start(microphone or silence, number)
+            try:
+                self.sock = self._connect()
+                break
+            except RuntimeError as error:
+                self.process.kill()
+                self.process.wait()
+                if "Address already in use" not in str(error) or attempt == 4:
+                    raise
+        self.buffer = b""
+        self.events: list[dict[str, Any]] = []
+
+    def _start(self, microphone: Path, number: str) -> None:
         self.control = free_port()
         sip, rtp = free_port(), free_port()
+        folder = self.folder
         (folder / "config").write_text(
             "\n".join(
                 [
                     "poll_method\tpoll",
                     f"sip_listen\t127.0.0.1:{sip}",
                     f"rtp_ports\t{rtp}-{rtp + 9}",
-                    f"audio_source\taufile,{microphone or silence}",
+                    f"audio_source\taufile,{microphone}",
                     "audio_player\taufile,/dev/null",
                     "audio_alert\taufile,/dev/null",
                     "module_path\t/usr/lib/baresip/modules",
@@ -54,15 +71,14 @@ class Caller:
             stdout=(folder / "out.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
-        self.sock = self._connect()
-        self.buffer = b""
-        self.events: list[dict[str, Any]] = []
 
     def _connect(self) -> socket.socket:
         for _ in range(100):
             try:
                 return socket.create_connection(("127.0.0.1", self.control), timeout=5)
             except OSError:
+                if self.process.poll() is not None:  # it gave up (e.g. a port taken): no use waiting
+                    break
                 time.sleep(0.05)
         raise RuntimeError("baresip's ctrl_tcp did not come up: " + (self.folder / "out.log").read_text())
 
