@@ -39,6 +39,16 @@ def _refusals() -> Iterator[None]:
         raise click.ClickException(str(error)) from error
 
 
+def _figures_print(figures: dict[str, Any], as_json: bool, width: int = 20) -> None:
+    """A benchmark's figures: one JSON object, or a line each."""
+    if as_json:
+        click.echo(json.dumps(figures, ensure_ascii=False))
+        return
+    click.echo("")
+    for key, value in figures.items():
+        click.echo(f"{key:<{width}}{value}")
+
+
 @bench_group.command(
     name="billing",
     help=(
@@ -257,12 +267,7 @@ def bench_mail_command(
     figures = bench_mail(
         letters=letters, workers=workers, database_url=database_url, say=_say(as_json), kill_every=kill_every
     )
-    if as_json:
-        click.echo(json.dumps(figures, ensure_ascii=False))
-        return
-    click.echo("")
-    for key, value in figures.items():
-        click.echo(f"{key:<28}{value}")
+    _figures_print(figures, as_json, width=28)
 
 
 @bench_group.command(
@@ -285,12 +290,7 @@ def bench_ivr_command(calls: int, as_json: bool, database_url: str | None) -> No
     from meterdesk.bench.ivr import bench_ivr
 
     figures = bench_ivr(calls=calls, database_url=database_url, say=_say(as_json))
-    if as_json:
-        click.echo(json.dumps(figures, ensure_ascii=False))
-        return
-    click.echo("")
-    for key, value in figures.items():
-        click.echo(f"{key:<20}{value}")
+    _figures_print(figures, as_json, width=20)
 
 
 @bench_group.command(
@@ -337,12 +337,7 @@ def bench_search_command(
             database_url=database_url,
             say=_say(as_json),
         )
-    if as_json:
-        click.echo(json.dumps(figures, ensure_ascii=False))
-        return
-    click.echo("")
-    for key, value in figures.items():
-        click.echo(f"{key:<20}{value}")
+    _figures_print(figures, as_json, width=20)
 
 
 @bench_group.command(
@@ -367,12 +362,7 @@ def bench_notify_command(accounts: int, as_json: bool, database_url: str | None,
 
     with _refusals():
         figures = bench_notify(accounts=accounts, database_url=database_url, keep=keep, say=_say(as_json))
-    if as_json:
-        click.echo(json.dumps(figures, ensure_ascii=False))
-        return
-    click.echo("")
-    for key, value in figures.items():
-        click.echo(f"{key:<26}{value}")
+    _figures_print(figures, as_json, width=26)
 
 
 @bench_group.command(
@@ -404,9 +394,4 @@ def bench_stats_command(month: date | None, runs: int, as_json: bool, database_u
         figures = bench_stats(
             month=month or DEFAULT_MONTH, runs=runs, database_url=database_url, say=_say(as_json)
         )
-    if as_json:
-        click.echo(json.dumps(figures, ensure_ascii=False))
-        return
-    click.echo("")
-    for key, value in figures.items():
-        click.echo(f"{key:<20}{value}")
+    _figures_print(figures, as_json, width=20)
