@@ -135,6 +135,18 @@ def utility_now(utility: UtilitySettings | None = None, now: datetime | None = N
     return (now or timezone.now()).astimezone(utility_zone(utility))
 
 
+def _valid_on(versions: list[tuple[date, T]], period: date | None, utility: UtilitySettings) -> T | None:
+    """The value of the latest of ``versions`` (ordered by start) that starts on or before the month
+    ``period`` (default: this month); None before the first."""
+    if not versions:
+        return None
+    month = (period or utility_now(utility).date()).replace(day=1)
+    for start, value in reversed(versions):
+        if start <= month:
+            return value
+    return None
+
+
 def reading_window_get(utility: UtilitySettings | None = None, period: date | None = None) -> ReadingWindow:
     """The submission window of the month ``period`` (default: this month): METERDESK_READING_WINDOW
     if set, else the latest ``ReadingWindowVersion`` that starts on or before the month, else the
@@ -145,13 +157,8 @@ def reading_window_get(utility: UtilitySettings | None = None, period: date | No
         return ReadingWindow.parse(spec)
     reference = reference_peek() if utility is not None else reference_get()
     utility = utility or reference.utility
-    versions = reference.cached(("reading_windows",), _window_versions)
-    if versions:
-        month = (period or utility_now(utility).date()).replace(day=1)
-        for start, window in reversed(versions):
-            if start <= month:
-                return window
-    return ReadingWindow(utility.window_start_day, utility.window_end_day)
+    found = _valid_on(reference.cached(("reading_windows",), _window_versions), period, utility)
+    return found if found is not None else ReadingWindow(utility.window_start_day, utility.window_end_day)
 
 
 def _window_versions() -> list[tuple[date, ReadingWindow]]:
@@ -205,13 +212,8 @@ def rules_profile_get(utility: UtilitySettings | None = None, period: date | Non
     ``reading_window_get``)."""
     reference = reference_peek() if utility is not None else reference_get()
     utility = utility or reference.utility
-    versions = reference.cached(("rules_profiles",), _profile_versions)
-    if versions:
-        month = (period or utility_now(utility).date()).replace(day=1)
-        for start, code in reversed(versions):
-            if start <= month:
-                return code
-    return utility.rules_profile
+    found = _valid_on(reference.cached(("rules_profiles",), _profile_versions), period, utility)
+    return found if found is not None else utility.rules_profile
 
 
 def _profile_versions() -> list[tuple[date, str]]:
