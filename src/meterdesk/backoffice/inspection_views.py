@@ -31,7 +31,7 @@ from meterdesk.backoffice.roles import INSPECTOR, group_name
 from meterdesk.customers.models import User
 from meterdesk.inspections.models import OPEN, Condition, Inspection, Status
 from meterdesk.inspections.photos import photo_path
-from meterdesk.inspections.planner import WINDOWS, inspections_by_post, inspections_posted
+from meterdesk.inspections.planner import WINDOWS, inspection_letter, inspections_by_post, inspections_posted
 from meterdesk.inspections.selectors import route_of
 from meterdesk.metering.check import MeterNotInService, ReadingError, ReadingInvalid
 from meterdesk.metering.messages import issue_message, zone_label
@@ -149,11 +149,6 @@ def _plan_page(
 def letters_csv(request: HttpRequest) -> HttpResponse:
     """The letters by post of the households no notice reaches: one row each, with the words the
     e-mail would have had (in Russian, as a letter is printed)."""
-    from django.utils import translation
-
-    from meterdesk.notify.models import Topic
-    from meterdesk.notify.prepare import _words
-
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="inspection-letters.csv"'
     out = csv.writer(response)
@@ -171,14 +166,6 @@ def letters_csv(request: HttpRequest) -> HttpResponse:
     )
     for found in inspections_by_post():
         account = found.meter.account
-        values = {
-            "number": account.number,
-            "serial": found.meter.serial,
-            "on": found.planned_on,
-            "hours": found.hours,
-        }
-        with translation.override("ru"):
-            _subject, letter, _sms = _words(Topic.INSPECTION_SCHEDULED, values)
         out.writerow(
             [
                 found.pk,
@@ -188,7 +175,7 @@ def letters_csv(request: HttpRequest) -> HttpResponse:
                 found.meter.serial,
                 found.planned_on.isoformat(),
                 found.hours,
-                letter,
+                inspection_letter(found),
             ]
         )
     return response

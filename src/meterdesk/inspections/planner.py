@@ -265,6 +265,26 @@ def inspections_by_post(*, today: date | None = None) -> list[Inspection]:
     )
 
 
+def inspection_values(inspection: Inspection) -> dict[str, object]:
+    """What the words of an inspection's notice need (``notify``'s ``inspection_scheduled``)."""
+    return {
+        "number": inspection.meter.account.number,
+        "serial": inspection.meter.serial,
+        "on": inspection.planned_on,
+        "hours": inspection.hours,
+    }
+
+
+def inspection_letter(inspection: Inspection) -> str:
+    """The words of the letter by post: the notice's, in Russian as a letter is printed."""
+    from django.utils import translation
+
+    from meterdesk.notify.prepare import _words
+
+    with translation.override("ru"):
+        return _words(Topic.INSPECTION_SCHEDULED, inspection_values(inspection))[1]
+
+
 def inspections_posted(pks: Sequence[int], *, today: date | None = None) -> int:
     """Mark as notified those of ``pks`` still waiting for a letter (``inspections_by_post``): their
     letters were posted now. The number marked (a second call marks none)."""
